@@ -1,0 +1,67 @@
+// CPU kernels over cc_tensor. Inputs may be strided or broadcast; outputs are
+// new contiguous tensors initialised by the call. All return 0, or -1 with an
+// error recorded. Float kernels run on F32 and F64; the result has the input dtype
+// unless stated. Parallel with OpenMP (OMP_NUM_THREADS), vectorisable inner loops.
+#pragma once
+
+#include "tensor/tensor.h"
+
+typedef enum {
+    CC_UNARY_NEG,
+    CC_UNARY_SIN,
+    CC_UNARY_COS,
+    CC_UNARY_SIGMOID,
+    CC_UNARY_TANH,
+    CC_UNARY_EXP,
+    CC_UNARY_LOG,
+    CC_UNARY_ABS,
+    CC_UNARY_LOGIT,
+    CC_UNARY_RELU,
+    CC_UNARY_RSQRT,
+    CC_UNARY_RECIPROCAL,
+    CC_UNARY_GELU,        // x * Phi(x), erf form
+    CC_UNARY_GELU_NEW,    // tanh approximation (HF gelu_new)
+    CC_UNARY_STEP,        // 1 if x > 0 else 0
+    CC_UNARY_LOG_EXP_P_1, // log(1 + e^x), stable
+    CC_UNARY_GAUSSIAN_PDF,
+    CC_UNARY_GAUSSIAN_CDF,
+    CC_UNARY_COUNT
+} cc_unary_op;
+
+typedef enum {
+    CC_BINARY_ADD,
+    CC_BINARY_SUB,
+    CC_BINARY_MUL,
+    CC_BINARY_DIV,
+    CC_BINARY_POW,
+    CC_BINARY_COUNT
+} cc_binary_op;
+
+typedef enum {
+    CC_REDUCE_SUM,
+    CC_REDUCE_MEAN,
+    CC_REDUCE_MAX,
+    CC_REDUCE_MIN,
+    CC_REDUCE_COUNT
+} cc_reduce_op;
+
+// Elementwise f(x) for float x.
+int cc_unary(cc_tensor *out, cc_unary_op op, const cc_tensor *x);
+// Elementwise a op b with numpy broadcasting; a and b have the same dtype (the caller casts).
+int cc_binary(cc_tensor *out, cc_binary_op op, const cc_tensor *a, const cc_tensor *b);
+// acc += x, x broadcast to acc's shape; acc contiguous, same dtype.
+int cc_add_into(cc_tensor *acc, const cc_tensor *x);
+// Reduction over the axes with axes_mask bit set (axis i <-> bit i); reduced axes are removed.
+// I64 and BOOL inputs allowed for SUM (result I64), MAX, MIN.
+int cc_reduce(cc_tensor *out, cc_reduce_op op, const cc_tensor *x, uint64_t axes_mask);
+// Softmax / log-softmax over the last axis, numerically stable (max subtracted).
+int cc_softmax(cc_tensor *out, const cc_tensor *x);
+int cc_log_softmax(cc_tensor *out, const cc_tensor *x);
+// out = x with axis replaced by the positions in index (1-D I64): torch.index_select.
+// Negative indices count from the end; out of range -> CC_E_MISC_INPUT_ITEM_OUT_OF_BOUNDS.
+int cc_index_select(cc_tensor *out, const cc_tensor *x, int axis, const cc_tensor *index);
+// Batched gather: x has shape B + (n,) + R, index has shape B + I (I64, values in [-n, n));
+// out[b, i..., r...] = x[b, index[b, i...], r...]. n_batch = len(B); axis = len(B).
+int cc_gather_batched(cc_tensor *out, const cc_tensor *x, int n_batch, const cc_tensor *index);
+// Concatenation along axis of n tensors of one dtype whose other sizes agree.
+int cc_concat(cc_tensor *out, const cc_tensor *const *xs, int n, int axis);
