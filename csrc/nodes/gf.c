@@ -1,0 +1,607 @@
+// GeneralFunction specs (the named functions of gf.def, gen_index, explicit_index, pow, and
+// specs implemented outside the core through callbacks): names, rc's spec hashes, shape rules,
+// and the GeneralFunction node kind. Evaluation lives in eval/; autonames in autoname.c.
+#include "nodes/gf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nodes/node_impl.h"
+#include "nodes/shape.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/str.h"
+
+#define MAX_INPUTS 64 // size of cc_gf_shape_info.input_batchable
+
+// rc's uuids, fed to each spec's hash (docs/hashing.md, "GeneralFunction").
+static const uint8_t SIMPLE_UUID[16] = {0xf1, 0xf0, 0xbc, 0x63, 0xf3, 0x90, 0x41, 0x2b,
+                                        0x9e, 0x98, 0x74, 0xce, 0x65, 0x91, 0x10, 0x06};
+static const uint8_t INDEX_UUID[16] = {0x44, 0x2f, 0xde, 0x55, 0xa1, 0xb7, 0x4a, 0x69,
+                                       0x98, 0xff, 0xbd, 0x40, 0xd7, 0x03, 0x0e, 0xf2};
+static const uint8_t POW_UUID[16] = {0x31, 0x5d, 0x28, 0x47, 0xa5, 0x6d, 0x49, 0xc8,
+                                     0x8f, 0xef, 0x5b, 0xcf, 0x71, 0x0a, 0x7b, 0xc8};
+static const uint8_t PY_WRAP_UUID[16] = {0xde, 0x31, 0x24, 0xee, 0x15, 0x4c, 0x4d, 0xa8,
+                                         0xbd, 0xb3, 0xb7, 0x49, 0x6a, 0xe6, 0x22, 0x3c};
+
+static const cc_gf_simple_info SIMPLE_INFO[CC_GF_ID_COUNT] = {
+#define CC_GF(name, impl, nb, rm) [CC_GF_ID_##name] = {#name, nb, rm},
+#include "nodes/gf.def"
+#undef CC_GF
+};
+
+const cc_gf_simple_info *
+cc_gf_simple_get_info(cc_gf_id id)
+{
+    if ((int)id < 0 || id >= CC_GF_ID_COUNT) {
+        return NULL;
+    }
+    return &SIMPLE_INFO[id];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Specs
+
+static cc_gf_spec *
+spec_new(cc_gf_kind kind, const char *name)
+{
+    cc_gf_spec *s = cc_calloc(1, sizeof *s);
+    if (s == NULL) {
+        return NULL;
+    }
+    s->name = cc_strdup(name);
+    if (s->name == NULL) {
+        cc_free(s);
+        return NULL;
+    }
+    s->refcount = 1;
+    s->kind = kind;
+    return s;
+}
+
+cc_gf_spec *
+cc_gf_spec_simple(cc_gf_id id)
+{
+    const cc_gf_simple_info *info = cc_gf_simple_get_info(id);
+    if (info == NULL) {
+        return cc_fail_null(CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION,
+                            "unknown general function id %d", (int)id);
+    }
+    cc_gf_spec *s = spec_new(CC_GF_SIMPLE, info->name);
+    if (s == NULL) {
+        return NULL;
+    }
+    s->simple_id = id;
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    cc_blake3_update(&h, SIMPLE_UUID, 16);
+    cc_blake3_update(&h, info->name, strlen(info->name));
+    cc_blake3_final(&h, s->hash, 32);
+    return s;
+}
+
+cc_gf_spec *
+cc_gf_spec_simple_by_name(const char *name)
+{
+    for (int id = 0; id < CC_GF_ID_COUNT; id++) {
+        if (strcmp(SIMPLE_INFO[id].name, name) == 0) {
+            return cc_gf_spec_simple((cc_gf_id)id);
+        }
+    }
+    return cc_fail_null(CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION, "unknown general function '%s'",
+                        name);
+}
+
+cc_gf_spec *
+cc_gf_spec_gen_index(int64_t index_dim, int batch_x, int batch_index, int check_index_ints)
+{
+    char name[96];
+    snprintf(name, sizeof name, "gen_index_at_%" PRId64 "%s%s%s", index_dim,
+             batch_x ? "_batch_x" : "", batch_index ? "" : "_no_batch_index",
+             check_index_ints ? "_c" : "");
+    cc_gf_spec *s = spec_new(CC_GF_GEN_INDEX, name);
+    if (s == NULL) {
+        return NULL;
+    }
+    s->index_dim = index_dim;
+    s->batch_x = batch_x != 0;
+    s->batch_index = batch_index != 0;
+    s->check_index_ints = check_index_ints != 0;
+    uint8_t flags[3] = {(uint8_t)s->batch_x, (uint8_t)s->batch_index,
+                        (uint8_t)s->check_index_ints};
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    cc_blake3_update(&h, INDEX_UUID, 16);
+    cc_hash_u64_le(&h, (uint64_t)index_dim);
+    cc_blake3_update(&h, flags, 3);
+    cc_blake3_final(&h, s->hash, 32);
+    return s;
+}
+
+// rc's check_canon_idxs for one axis: item in [-count, count), made non-negative.
+static int
+canon_axis(int64_t item, int64_t count, int64_t *out)
+{
+    if (item >= count || item < -count) {
+        return cc_fail(CC_E_MISC_INPUT_ITEM_OUT_OF_BOUNDS, "item=%" PRId64 " count=%" PRId64,
+                       item, count);
+    }
+    *out = item < 0 ? item + count : item;
+    return 0;
+}
+
+cc_gf_spec *
+cc_gf_spec_explicit_index(int64_t index_dim, int64_t x_non_batch_dims, int check_index_ints)
+{
+    int64_t canon;
+    if (canon_axis(index_dim, x_non_batch_dims, &canon) < 0) {
+        cc_error_prefix("index_dim=%" PRId64 " out of bounds for x_non_batch_dims=%" PRId64,
+                        index_dim, x_non_batch_dims);
+        return NULL;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "explicit_index_at_%" PRId64 "_x_non_b_%" PRId64 "%s", index_dim,
+             x_non_batch_dims, check_index_ints ? "_c" : "");
+    cc_gf_spec *s = spec_new(CC_GF_EXPLICIT_INDEX, name);
+    if (s == NULL) {
+        return NULL;
+    }
+    s->index_dim = index_dim;
+    s->x_non_batch_dims = x_non_batch_dims;
+    s->check_index_ints = check_index_ints != 0;
+    uint8_t flag = (uint8_t)s->check_index_ints;
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    cc_blake3_update(&h, INDEX_UUID, 16);
+    cc_hash_u64_le(&h, (uint64_t)index_dim);
+    cc_hash_u64_le(&h, (uint64_t)x_non_batch_dims); // rc: usize, 8 bytes on 64-bit hosts
+    cc_blake3_update(&h, &flag, 1);
+    cc_blake3_final(&h, s->hash, 32);
+    return s;
+}
+
+cc_gf_spec *
+cc_gf_spec_pow(void)
+{
+    cc_gf_spec *s = spec_new(CC_GF_POW, "pow");
+    if (s == NULL) {
+        return NULL;
+    }
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    cc_blake3_update(&h, POW_UUID, 16);
+    cc_blake3_final(&h, s->hash, 32);
+    return s;
+}
+
+cc_gf_spec *
+cc_gf_spec_callback(const char *name, const uint8_t *hash_bytes, size_t n_hash_bytes,
+                    const cc_gf_callbacks *callbacks)
+{
+    if (strstr(name, " at ") != NULL) {
+        return cc_fail_null(CC_E_PY_RUNTIME,
+                            "Function names can't contain the substring ` at ` because it could "
+                            "interfere with parsing (name '%s').",
+                            name);
+    }
+    cc_gf_spec *s = spec_new(CC_GF_CALLBACK, name);
+    if (s == NULL) {
+        return NULL;
+    }
+    s->callbacks = *callbacks;
+    if (s->callbacks.incref != NULL) {
+        s->callbacks.incref(s->callbacks.ctx);
+    }
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    cc_blake3_update(&h, PY_WRAP_UUID, 16);
+    if (n_hash_bytes > 0) {
+        cc_blake3_update(&h, hash_bytes, n_hash_bytes);
+    }
+    cc_blake3_final(&h, s->hash, 32);
+    return s;
+}
+
+void
+cc_gf_spec_incref(cc_gf_spec *s)
+{
+    s->refcount++;
+}
+
+void
+cc_gf_spec_decref(cc_gf_spec *s)
+{
+    if (s == NULL || --s->refcount > 0) {
+        return;
+    }
+    if (s->kind == CC_GF_CALLBACK && s->callbacks.decref != NULL) {
+        s->callbacks.decref(s->callbacks.ctx);
+    }
+    cc_free(s->name);
+    cc_free(s);
+}
+
+// Reads a decimal (with an optional '-' when allow_sign) at *p into *v and advances *p:
+// 0, -1 when there are no digits, -2 when it does not fit an int64.
+static int
+read_int(const char **p, int allow_sign, int64_t *v)
+{
+    const char *q = *p;
+    int neg = allow_sign && *q == '-';
+    if (neg) {
+        q++;
+    }
+    if (*q < '0' || *q > '9') {
+        return -1;
+    }
+    uint64_t acc = 0;
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        uint64_t d = (uint64_t)(*q - '0');
+        if (acc > (limit - d) / 10) {
+            return -2;
+        }
+        acc = acc * 10 + d;
+    }
+    if (!neg) {
+        *v = (int64_t)acc;
+    } else {
+        *v = acc > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)acc;
+    }
+    *p = q;
+    return 0;
+}
+
+// Consumes suffix at *p if present.
+static int
+eat(const char **p, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    if (strncmp(*p, suffix, n) == 0) {
+        *p += n;
+        return 1;
+    }
+    return 0;
+}
+
+cc_gf_spec *
+cc_gf_spec_by_name(const char *name)
+{
+    const char *p = name;
+    int64_t a, b;
+    if (eat(&p, "gen_index_at_")) {
+        int r = read_int(&p, 1, &a);
+        if (r == 0) {
+            int batch_x = eat(&p, "_batch_x");
+            int no_batch_index = eat(&p, "_no_batch_index");
+            int check = eat(&p, "_c");
+            if (*p == '\0') {
+                return cc_gf_spec_gen_index(a, batch_x, !no_batch_index, check);
+            }
+        } else if (r == -2) {
+            return cc_fail_null(CC_E_PY_RUNTIME,
+                                "failed to parse index_dim for gen_index_at: '%s'", name);
+        }
+    }
+    p = name;
+    if (eat(&p, "explicit_index_at_")) {
+        int r = read_int(&p, 1, &a);
+        if (r == 0 && eat(&p, "_x_non_b_")) {
+            r = read_int(&p, 0, &b);
+            if (r == 0) {
+                int check = eat(&p, "_c");
+                if (*p == '\0') {
+                    return cc_gf_spec_explicit_index(a, b, check);
+                }
+            }
+        }
+        if (r == -2) {
+            return cc_fail_null(CC_E_PY_RUNTIME, "failed to parse explicit_index_at: '%s'", name);
+        }
+    }
+    if (strcmp(name, "pow") == 0) {
+        return cc_gf_spec_pow();
+    }
+    if (strncmp(name, "multinomial", 11) == 0 || strncmp(name, "cast_from_", 10) == 0) {
+        return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
+                            "general function '%s' is not supported yet", name);
+    }
+    return cc_gf_spec_simple_by_name(name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape information
+
+static int
+push_dims(cc_gf_shape_info *out, const int64_t *dims, int64_t n)
+{
+    if (out->ndim + n > CC_MAX_NDIM) {
+        return cc_fail(CC_E_GENERAL_FUNCTION_SHAPE,
+                       "the output would have %" PRId64 " axes; at most %d are supported",
+                       out->ndim + n, CC_MAX_NDIM);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        out->shape[out->ndim++] = dims[i];
+    }
+    return 0;
+}
+
+static int
+wrong_num(const cc_gf_spec *s, int got, int expected)
+{
+    return cc_fail(CC_E_GENERAL_FUNCTION_SHAPE_WRONG_NUM_SHAPES,
+                   "general function %s: got=%d expected=%d input shapes", s->name, got, expected);
+}
+
+static int
+shape_info_simple(const cc_gf_spec *s, int n, const int *ndims, const int64_t *const *shapes,
+                  cc_gf_shape_info *out)
+{
+    const cc_gf_simple_info *info = &SIMPLE_INFO[s->simple_id];
+    if (n != 1) {
+        return wrong_num(s, n, 1);
+    }
+    int need = info->num_non_batchable_output_dims + info->removed_from_end;
+    if (ndims[0] < need) {
+        return cc_fail(CC_E_GENERAL_FUNCTION_SHAPE_NDIM_TOO_SMALL,
+                       "general function %s: ndim=%d < num_non_batchable_output_dims=%d + "
+                       "removed_from_end=%d",
+                       s->name, ndims[0], info->num_non_batchable_output_dims,
+                       info->removed_from_end);
+    }
+    out->num_non_batchable_output_dims = info->num_non_batchable_output_dims;
+    out->input_batchable[0] = 1;
+    return push_dims(out, shapes[0], ndims[0] - info->removed_from_end);
+}
+
+// rc's get_shape_info_broadcast: an input is batchable when it has the output's rank; the
+// non-batchable output dims reach back to the first axis such an input broadcasts along.
+static int
+shape_info_broadcast(int n, const int *ndims, const int64_t *const *shapes, cc_gf_shape_info *out)
+{
+    if (cc_shape_broadcast(n, ndims, shapes, &out->ndim, out->shape) < 0) {
+        return -1;
+    }
+    int rank = out->ndim, non_batch = 0;
+    for (int i = 0; i < n; i++) {
+        out->input_batchable[i] = ndims[i] == rank;
+        if (ndims[i] != rank) {
+            continue;
+        }
+        for (int d = 0; d < rank; d++) {
+            if (shapes[i][d] != out->shape[d] && rank - d > non_batch) {
+                non_batch = rank - d;
+            }
+        }
+    }
+    out->num_non_batchable_output_dims = non_batch;
+    return 0;
+}
+
+// Records kind with "general function <name>: x_shape=[..] index_shape=[..]<tail>".
+static int
+fail_index_shapes(cc_error_kind kind, const cc_gf_spec *s, const int *ndims,
+                  const int64_t *const *shapes, const char *tail)
+{
+    cc_str m;
+    cc_str_init(&m);
+    cc_str_appendf(&m, "general function %s: x_shape=", s->name);
+    cc_shape_append(&m, ndims[0], shapes[0]);
+    cc_str_append(&m, " index_shape=");
+    cc_shape_append(&m, ndims[1], shapes[1]);
+    cc_str_append(&m, tail);
+    cc_fail(kind, "%s", m.data != NULL ? m.data : s->name);
+    cc_str_clear(&m);
+    return -1;
+}
+
+static int
+index_shape_invalid(const cc_gf_spec *s, const int *ndims, const int64_t *const *shapes)
+{
+    return fail_index_shapes(CC_E_GENERAL_FUNCTION_SHAPE_INDEX_SHAPE_INVALID, s, ndims, shapes,
+                             s->batch_x ? " batch_x=true" : " batch_x=false");
+}
+
+static int
+shape_info_gen_index(const cc_gf_spec *s, int n, const int *ndims, const int64_t *const *shapes,
+                     cc_gf_shape_info *out)
+{
+    if (n != 2) {
+        return wrong_num(s, n, 2);
+    }
+    int xn = ndims[0], in = ndims[1];
+    const int64_t *x = shapes[0], *index = shapes[1];
+    int64_t d = 0;
+    if (s->batch_x && s->batch_index) {
+        // index is a proper prefix of x; gather along index_dim of the remaining suffix
+        if (in >= xn || memcmp(x, index, (size_t)in * sizeof(int64_t)) != 0) {
+            return index_shape_invalid(s, ndims, shapes);
+        }
+        if (canon_axis(s->index_dim, xn - in, &d) < 0) {
+            return cc_error_prefix("index dim out of bounds for 'suffix'");
+        }
+        d += in;
+        out->num_non_batchable_output_dims = xn - in - 1;
+        out->input_batchable[0] = 1;
+        out->input_batchable[1] = 1;
+        if (push_dims(out, x, d) < 0 || push_dims(out, x + d + 1, xn - d - 1) < 0) {
+            return -1;
+        }
+        return 0;
+    }
+    if (s->batch_index) {
+        if (canon_axis(s->index_dim, xn, &d) < 0) {
+            return cc_error_prefix("index dim out of bounds for x_shape");
+        }
+        out->num_non_batchable_output_dims = xn - 1;
+        out->input_batchable[0] = 0;
+        out->input_batchable[1] = 1;
+        if (push_dims(out, index, in) < 0 || push_dims(out, x, d) < 0 ||
+            push_dims(out, x + d + 1, xn - d - 1) < 0) {
+            return -1;
+        }
+        return 0;
+    }
+    if (s->batch_x && s->index_dim >= 0) {
+        return cc_fail(CC_E_PY_RUNTIME,
+                       "index dim must be negative if you're only batching over x (%s)", s->name);
+    }
+    if (canon_axis(s->index_dim, xn, &d) < 0) {
+        return cc_error_prefix("index dim out of bounds for x_shape");
+    }
+    if (push_dims(out, x, d) < 0 || push_dims(out, index, in) < 0 ||
+        push_dims(out, x + d + 1, xn - d - 1) < 0) {
+        return -1;
+    }
+    out->num_non_batchable_output_dims = s->batch_x ? (int)(in + xn - d - 1) : out->ndim;
+    out->input_batchable[0] = (uint8_t)s->batch_x;
+    out->input_batchable[1] = 0;
+    return 0;
+}
+
+static int
+shape_info_explicit_index(const cc_gf_spec *s, int n, const int *ndims,
+                          const int64_t *const *shapes, cc_gf_shape_info *out)
+{
+    if (n != 2) {
+        return wrong_num(s, n, 2);
+    }
+    int xn = ndims[0], in = ndims[1];
+    const int64_t *x = shapes[0], *index = shapes[1];
+    int64_t batch_len = xn - s->x_non_batch_dims;
+    if (batch_len < 0 || in < batch_len ||
+        memcmp(x, index, (size_t)batch_len * sizeof(int64_t)) != 0) {
+        char tail[96];
+        snprintf(tail, sizeof tail, " index_dim=%" PRId64 " x_non_batch_dims=%" PRId64,
+                 s->index_dim, s->x_non_batch_dims);
+        return fail_index_shapes(CC_E_GENERAL_FUNCTION_SHAPE_EXPLICIT_INDEX_SHAPE_INVALID, s,
+                                 ndims, shapes, tail);
+    }
+    int64_t d = 0;
+    canon_axis(s->index_dim, s->x_non_batch_dims, &d); // checked when the spec was made
+    d += batch_len;
+    if (push_dims(out, index, in) < 0 || push_dims(out, x + batch_len, d - batch_len) < 0 ||
+        push_dims(out, x + d + 1, xn - d - 1) < 0) {
+        return -1;
+    }
+    out->num_non_batchable_output_dims = out->ndim - (int)batch_len;
+    out->input_batchable[0] = 1;
+    out->input_batchable[1] = 1;
+    return 0;
+}
+
+int
+cc_gf_spec_shape_info(const cc_gf_spec *s, int n, const int *ndims, const int64_t *const *shapes,
+                      cc_gf_shape_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n < 0 || n > MAX_INPUTS) {
+        return cc_fail(CC_E_GENERAL_FUNCTION_SHAPE,
+                       "general function %s: %d inputs; at most %d are supported", s->name, n,
+                       MAX_INPUTS);
+    }
+    switch (s->kind) {
+    case CC_GF_SIMPLE:
+        return shape_info_simple(s, n, ndims, shapes, out);
+    case CC_GF_GEN_INDEX:
+        return shape_info_gen_index(s, n, ndims, shapes, out);
+    case CC_GF_EXPLICIT_INDEX:
+        return shape_info_explicit_index(s, n, ndims, shapes, out);
+    case CC_GF_POW:
+        if (n != 2) {
+            return wrong_num(s, n, 2);
+        }
+        return shape_info_broadcast(n, ndims, shapes, out);
+    case CC_GF_CALLBACK:
+        if (s->callbacks.shape_info(s->callbacks.ctx, n, ndims, shapes, out) < 0) {
+            return -1;
+        }
+        if (out->ndim < 0 || out->ndim > CC_MAX_NDIM || out->num_non_batchable_output_dims < 0 ||
+            out->num_non_batchable_output_dims > out->ndim) {
+            return cc_fail(CC_E_GENERAL_FUNCTION_SHAPE,
+                           "general function %s: shape info has %d axes and %d non-batchable "
+                           "output dims",
+                           s->name, out->ndim, out->num_non_batchable_output_dims);
+        }
+        return 0;
+    }
+    return cc_fail(CC_E_GENERAL_FUNCTION_SHAPE, "general function %s: unknown spec kind %d",
+                   s->name, (int)s->kind);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node kind
+
+cc_node *
+cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
+{
+    char desc[128], label[256];
+    snprintf(label, sizeof label, "%s (%s)",
+             cc_node_describe(CC_KIND_GENERAL_FUNCTION, name, desc, sizeof desc), spec->name);
+    if (n < 0 || n > MAX_INPUTS) {
+        return cc_fail_null(CC_E_GENERAL_FUNCTION_SHAPE,
+                            "%s: %d children; at most %d are supported", label, n, MAX_INPUTS);
+    }
+    int ndims[MAX_INPUTS];
+    const int64_t *shapes[MAX_INPUTS];
+    for (int i = 0; i < n; i++) {
+        ndims[i] = children[i]->ndim;
+        shapes[i] = children[i]->shape;
+    }
+    cc_gf_shape_info info;
+    if (cc_gf_spec_shape_info(spec, n, ndims, shapes, &info) < 0) {
+        // rc raises the shape error's own class, with the node as context
+        cc_error_prefix("%s: failed to compute shape info", label);
+        return NULL;
+    }
+    cc_node *node;
+    if (spec->kind == CC_GF_GEN_INDEX || spec->kind == CC_GF_EXPLICIT_INDEX) {
+        // rc's index override: the index must be int64 (when known), the result is x's dtype
+        int index_dtype = children[1]->dtype;
+        if (index_dtype >= 0 && index_dtype != CC_DTYPE_I64) {
+            return cc_fail_null(CC_E_MISC_INPUT_INDEX_DTYPE_NOT_I64,
+                                "%s: the index has dtype %s, not int64", label,
+                                cc_dtype_name((cc_dtype)index_dtype));
+        }
+        node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
+                                        info.shape, children[0]->dtype);
+    } else {
+        node = cc_node_alloc(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim, info.shape);
+    }
+    if (node == NULL) {
+        return NULL;
+    }
+    cc_gf_spec_incref(spec);
+    node->u.gf.spec = spec;
+    return cc_node_finish(node, name);
+}
+
+static void
+gf_hash_non_name(const cc_node *n, cc_blake3 *h)
+{
+    cc_blake3_update(h, n->u.gf.spec->hash, 32);
+    cc_node_hash_children(n, h);
+}
+
+static void
+gf_free_payload(cc_node *n)
+{
+    cc_gf_spec_decref(n->u.gf.spec);
+    n->u.gf.spec = NULL;
+}
+
+static cc_node *
+gf_rebuild(const cc_node *n, cc_node *const *children, const char *name)
+{
+    return cc_gf_new(n->n_children, children, n->u.gf.spec, name);
+}
+
+const cc_kind_ops cc_gf_ops = {
+    // rc's node_type_uuid of GeneralFunction: 3c655670-b352-4a5f-891c-0d7160609341
+    .type_uuid = {0x3c, 0x65, 0x56, 0x70, 0xb3, 0x52, 0x4a, 0x5f, 0x89, 0x1c, 0x0d, 0x71, 0x60,
+                  0x60, 0x93, 0x41},
+    .hash_non_name = gf_hash_non_name,
+    .free_payload = gf_free_payload,
+    .rebuild = gf_rebuild,
+};

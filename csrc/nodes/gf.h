@@ -1,0 +1,90 @@
+// GeneralFunction specs: the named single-input functions of gf.def, gen_index,
+// explicit_index, pow, and specs written in Python (reached through callbacks).
+#pragma once
+
+#include <stdint.h>
+
+#include "nodes/node.h"
+#include "tensor/tensor.h"
+
+typedef enum {
+#define CC_GF(name, impl, nb, rm) CC_GF_ID_##name,
+#include "nodes/gf.def"
+#undef CC_GF
+    CC_GF_ID_COUNT
+} cc_gf_id;
+
+typedef enum {
+    CC_GF_SIMPLE,         // a row of gf.def
+    CC_GF_GEN_INDEX,      // gather along index_dim by an I64 index circuit
+    CC_GF_EXPLICIT_INDEX, // same, batch split given explicitly
+    CC_GF_POW,            // broadcasting base ** exponent
+    CC_GF_CALLBACK,       // spec implemented outside the core (a Python object)
+} cc_gf_kind;
+
+// Shape information a spec derives from its input shapes (rc's GeneralFunctionShapeInfo).
+typedef struct {
+    int ndim;
+    int64_t shape[CC_MAX_NDIM];
+    int num_non_batchable_output_dims;
+    uint8_t input_batchable[64]; // per input
+} cc_gf_shape_info;
+
+// Hooks for a spec implemented outside the core. All run with whatever lock the
+// implementation needs (the bindings take the GIL inside them).
+typedef struct {
+    void *ctx;
+    void (*incref)(void *ctx);
+    void (*decref)(void *ctx);
+    // 0, or -1 with an error recorded (CC_E_PYTHON keeps the Python exception).
+    int (*shape_info)(void *ctx, int n, const int *ndims, const int64_t *const *shapes,
+                      cc_gf_shape_info *out);
+    // out initialised by the call, with the shape given by shape_info.
+    int (*function)(void *ctx, int n, const cc_tensor *const *inputs, cc_tensor *out);
+} cc_gf_callbacks;
+
+struct cc_gf_spec {
+    long refcount;
+    cc_gf_kind kind;
+    char *name; // serialised name: "softmax", "gen_index_at_0_c", "pow", custom name
+    uint8_t hash[32];
+    cc_gf_id simple_id;          // SIMPLE
+    int64_t index_dim;           // GEN_INDEX, EXPLICIT_INDEX
+    int batch_x, batch_index;    // GEN_INDEX
+    int64_t x_non_batch_dims;    // EXPLICIT_INDEX
+    int check_index_ints;        // GEN_INDEX, EXPLICIT_INDEX
+    cc_gf_callbacks callbacks;   // CALLBACK
+};
+
+typedef struct {
+    const char *name;
+    int num_non_batchable_output_dims;
+    int removed_from_end;
+} cc_gf_simple_info;
+const cc_gf_simple_info *cc_gf_simple_get_info(cc_gf_id id);
+
+// New references, or NULL with an error recorded.
+// By name: CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION when no row of gf.def has it.
+cc_gf_spec *cc_gf_spec_simple_by_name(const char *name);
+// A spec from its serialised name as rc's new_by_name reads it: gen_index_at_...,
+// explicit_index_at_..., pow, or a row of gf.def. multinomial and cast specs are
+// CC_E_CONSTRUCT_NOT_SUPPORTED_YET; anything else CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION.
+cc_gf_spec *cc_gf_spec_by_name(const char *name);
+cc_gf_spec *cc_gf_spec_simple(cc_gf_id id);
+cc_gf_spec *cc_gf_spec_gen_index(int64_t index_dim, int batch_x, int batch_index,
+                                 int check_index_ints);
+cc_gf_spec *cc_gf_spec_explicit_index(int64_t index_dim, int64_t x_non_batch_dims,
+                                      int check_index_ints);
+cc_gf_spec *cc_gf_spec_pow(void);
+// hash_bytes: the spec's own identity bytes (rc: compute_hash_bytes); as in rc the spec hash
+// covers only these (and a fixed uuid), not the name. The spec holds a reference on ctx
+// (callbacks->incref at creation, decref when freed). CC_E_PY_RUNTIME if name contains " at ".
+cc_gf_spec *cc_gf_spec_callback(const char *name, const uint8_t *hash_bytes, size_t n_hash_bytes,
+                                const cc_gf_callbacks *callbacks);
+void cc_gf_spec_incref(cc_gf_spec *s);
+void cc_gf_spec_decref(cc_gf_spec *s); // NULL is a no-op
+
+// Shape information for these input shapes; 0, or -1 with a CC_E_GENERAL_FUNCTION_SHAPE_*
+// (or the callback's) error.
+int cc_gf_spec_shape_info(const cc_gf_spec *s, int n, const int *ndims,
+                          const int64_t *const *shapes, cc_gf_shape_info *out);

@@ -1,0 +1,510 @@
+// cc_node core: the kind tables, refcounting with iterative freeing, the common steps of
+// construction (allocate, flags, dtype, name, hash), renaming, rebuilding, graph walks and
+// flop counts. Per-kind payloads are reached through cc_kind_ops, except the plain leaf
+// payloads, which renaming copies directly.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nodes/autoname.h"
+#include "nodes/node_impl.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/hmap.h"
+
+// Only its address matters: constructors compare name pointers against it.
+const char CC_NO_NAME[1] = "";
+
+// rc's delimiter between a node's name and its autoname flag in the hash.
+static const uint8_t NAME_DELIMITER_UUID[16] = {
+    0x02, 0x5e, 0x9a, 0xf4, 0x13, 0x66, 0x42, 0x11,
+    0xaa, 0x5f, 0x7c, 0x28, 0xfc, 0x6c, 0xdf, 0x9f,
+};
+
+static const cc_kind_info kind_info[CC_KIND_COUNT] = {
+#define CC_KIND(E, c_name, py, flags) [CC_KIND_##E] = {py, flags},
+#include "nodes/kinds.def"
+#undef CC_KIND
+};
+
+static const cc_kind_ops *const kind_ops[CC_KIND_COUNT] = {
+#define CC_KIND(E, c_name, py, flags) [CC_KIND_##E] = &cc_##c_name##_ops,
+#include "nodes/kinds.def"
+#undef CC_KIND
+};
+
+const cc_kind_info *
+cc_kind_get_info(cc_kind kind)
+{
+    if ((int)kind < 0 || kind >= CC_KIND_COUNT) {
+        return NULL;
+    }
+    return &kind_info[kind];
+}
+
+const char *
+cc_node_describe(cc_kind kind, const char *name, char *buf, size_t cap)
+{
+    const char *py = kind_info[kind].py_name;
+    if (name == NULL || name == CC_NO_NAME) {
+        snprintf(buf, cap, "%s", py);
+    } else {
+        snprintf(buf, cap, "%s '%s'", py, name);
+    }
+    return buf;
+}
+
+void
+cc_node_incref(cc_node *n)
+{
+    if (n != NULL) {
+        n->refcount++;
+    }
+}
+
+// Freeing links dead nodes into a list through their payload storage, which is free once
+// the payload has been released; so freeing needs neither recursion nor allocation.
+static void
+set_link(cc_node *n, cc_node *next)
+{
+    memcpy(&n->u, &next, sizeof(next));
+}
+
+static cc_node *
+get_link(const cc_node *n)
+{
+    cc_node *next;
+    memcpy(&next, &n->u, sizeof(next));
+    return next;
+}
+
+static void
+release_own(cc_node *n)
+{
+    if (kind_ops[n->kind]->free_payload != NULL) {
+        kind_ops[n->kind]->free_payload(n);
+    }
+    cc_free(n->name);
+    n->name = NULL;
+}
+
+static void
+free_chain(cc_node *n)
+{
+    release_own(n);
+    set_link(n, NULL);
+    cc_node *head = n;
+    while (head != NULL) {
+        cc_node *x = head;
+        head = get_link(x);
+        for (int i = 0; i < x->n_children; i++) {
+            cc_node *c = x->children[i];
+            if (--c->refcount == 0) {
+                release_own(c);
+                set_link(c, head);
+                head = c;
+            }
+        }
+        cc_free(x->children);
+        cc_free(x);
+    }
+}
+
+void
+cc_node_decref(cc_node *n)
+{
+    if (n == NULL || --n->refcount > 0) {
+        return;
+    }
+    free_chain(n);
+}
+
+void
+cc_node_free_one(cc_node *n)
+{
+    if (n != NULL) {
+        free_chain(n);
+    }
+}
+
+void
+cc_node_hash_children(const cc_node *n, cc_blake3 *h)
+{
+    for (int i = 0; i < n->n_children; i++) {
+        cc_blake3_update(h, n->children[i]->hash, 32);
+    }
+}
+
+void
+cc_hash_u64_le(cc_blake3 *h, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+    cc_blake3_update(h, b, 8);
+}
+
+// rc's init_info_impl and compute_hash_info: the kind's non-name part, the kind uuid, then
+// name presence, name bytes, delimiter, autoname flag (named axes: none).
+static void
+compute_hash(cc_node *n)
+{
+    const cc_kind_ops *ops = kind_ops[n->kind];
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    ops->hash_non_name(n, &h);
+    cc_blake3_update(&h, ops->type_uuid, 16);
+    uint8_t has_name = n->name != NULL;
+    cc_blake3_update(&h, &has_name, 1);
+    if (n->name != NULL) {
+        cc_blake3_update(&h, n->name, strlen(n->name));
+    }
+    cc_blake3_update(&h, NAME_DELIMITER_UUID, 16);
+    uint8_t use_autoname = n->use_autoname != 0;
+    cc_blake3_update(&h, &use_autoname, 1);
+    cc_blake3_final(&h, n->hash, 32);
+}
+
+// The common allocation; merge: dtype from the children (else the given dtype).
+static cc_node *
+alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim,
+           const int64_t *shape, int merge, int dtype)
+{
+    if (ndim < 0 || ndim > CC_MAX_NDIM) {
+        return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
+                            "%s of rank %d: at most %d axes are supported",
+                            kind_info[kind].py_name, ndim, CC_MAX_NDIM);
+    }
+    cc_node *n = cc_calloc(1, sizeof(cc_node));
+    if (n == NULL) {
+        return NULL;
+    }
+    n->refcount = 1;
+    n->kind = kind;
+    n->ndim = ndim;
+    if (ndim > 0) {
+        memcpy(n->shape, shape, (size_t)ndim * sizeof(int64_t));
+    }
+    n->use_autoname = 1;
+    n->is_explicitly_computable = 1;
+    n->is_constant = 1;
+    n->dtype = (int8_t)(merge ? -1 : dtype);
+    if (n_children > 0) {
+        n->children = cc_malloc((size_t)n_children * sizeof(cc_node *));
+        if (n->children == NULL) {
+            cc_free(n);
+            return NULL;
+        }
+        for (int i = 0; i < n_children; i++) {
+            n->children[i] = children[i];
+            cc_node_incref(children[i]);
+        }
+        n->n_children = n_children;
+    }
+    for (int i = 0; i < n_children; i++) {
+        const cc_node *c = children[i];
+        n->use_autoname &= c->use_autoname;
+        n->is_explicitly_computable &= c->is_explicitly_computable;
+        n->is_constant &= c->is_constant;
+        if (!merge || c->dtype < 0) {
+            continue;
+        }
+        if (n->dtype >= 0 && n->dtype != c->dtype) {
+            cc_fail(CC_E_MISC_INPUT_CHILDREN_MULTIPLE_DTYPES,
+                    "Children multiple dtypes %s %s (child %d)", cc_dtype_name(n->dtype),
+                    cc_dtype_name(c->dtype), i);
+            cc_node_free_one(n);
+            return NULL;
+        }
+        n->dtype = c->dtype;
+    }
+    return n;
+}
+
+cc_node *
+cc_node_alloc(cc_kind kind, int n_children, cc_node *const *children, int ndim,
+              const int64_t *shape)
+{
+    return alloc_node(kind, n_children, children, ndim, shape, 1, -1);
+}
+
+cc_node *
+cc_node_alloc_with_dtype(cc_kind kind, int n_children, cc_node *const *children, int ndim,
+                         const int64_t *shape, int dtype)
+{
+    return alloc_node(kind, n_children, children, ndim, shape, 0, dtype);
+}
+
+cc_node *
+cc_node_finish(cc_node *n, const char *name)
+{
+    if (name == NULL) {
+        if (n->use_autoname && cc_autoname(n, &n->name) < 0) {
+            cc_node_free_one(n);
+            return NULL;
+        }
+    } else if (name != CC_NO_NAME) {
+        n->name = cc_strdup(name);
+        if (n->name == NULL) {
+            cc_node_free_one(n);
+            return NULL;
+        }
+    }
+    compute_hash(n);
+    return n;
+}
+
+static cc_node *copy_leaf(const cc_node *n, const char *name);
+
+static int
+same_name(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    return strcmp(a, b) == 0;
+}
+
+// Leaves are handled here (their ops' rebuild calls back in): they ignore children, and a
+// leaf has no autoname, so NULL and CC_NO_NAME both mean "no name".
+cc_node *
+cc_node_rebuild(const cc_node *n, cc_node *const *children, const char *name)
+{
+    if (!(kind_info[n->kind].flags & CC_LEAF)) {
+        return kind_ops[n->kind]->rebuild(n, children, name);
+    }
+    const char *own = name == CC_NO_NAME ? NULL : name;
+    if (same_name(own, n->name)) {
+        cc_node_incref((cc_node *)n);
+        return (cc_node *)n;
+    }
+    return copy_leaf(n, own == NULL ? CC_NO_NAME : own);
+}
+
+// A new leaf with n's payload and flags; the payload is copied, not recomputed, so an
+// Array's tensor is not hashed again.
+static cc_node *
+copy_leaf(const cc_node *n, const char *name)
+{
+    cc_node *m = cc_node_alloc(n->kind, 0, NULL, n->ndim, n->shape);
+    if (m == NULL) {
+        return NULL;
+    }
+    switch (n->kind) {
+    case CC_KIND_ARRAY:
+        cc_tensor_init_view(&m->u.array.value, &n->u.array.value);
+        memcpy(m->u.array.tensor_hash, n->u.array.tensor_hash, 32);
+        break;
+    case CC_KIND_SCALAR:
+        m->u.scalar.value = n->u.scalar.value;
+        break;
+    default:
+        memcpy(m->u.symbol.uuid, n->u.symbol.uuid, 16);
+        break;
+    }
+    m->dtype = n->dtype;
+    m->is_explicitly_computable = n->is_explicitly_computable;
+    m->is_constant = n->is_constant;
+    return cc_node_finish(m, name);
+}
+
+// A fresh node equal to n but for its name (given explicitly, never autonamed) and an
+// autoname flag of use_autoname (rc's init_info_impl with is_initial false).
+static cc_node *
+copy_with(const cc_node *n, const char *name, int use_autoname)
+{
+    cc_node *m;
+    if (kind_info[n->kind].flags & CC_LEAF) {
+        m = copy_leaf(n, name);
+    } else {
+        m = kind_ops[n->kind]->rebuild(n, n->children, name);
+    }
+    if (m != NULL && m->use_autoname != use_autoname) {
+        // m is fresh and referenced only here, so it may still change.
+        m->use_autoname = (uint8_t)use_autoname;
+        compute_hash(m);
+    }
+    return m;
+}
+
+static int
+children_allow_autoname(const cc_node *n)
+{
+    for (int i = 0; i < n->n_children; i++) {
+        if (!n->children[i]->use_autoname) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+cc_node *
+cc_node_rename(const cc_node *n, const char *name)
+{
+    const char *own = name == NULL || name == CC_NO_NAME ? NULL : name;
+    if (same_name(own, n->name)) {
+        cc_node_incref((cc_node *)n);
+        return (cc_node *)n;
+    }
+    // rc keeps a cleared autoname flag across renames.
+    int use_autoname = n->use_autoname && children_allow_autoname(n);
+    return copy_with(n, own == NULL ? CC_NO_NAME : own, use_autoname);
+}
+
+cc_node *
+cc_node_with_autoname_disabled(const cc_node *n, int disable)
+{
+    int use_autoname = !disable && children_allow_autoname(n);
+    if (use_autoname == n->use_autoname) {
+        cc_node_incref((cc_node *)n);
+        return (cc_node *)n;
+    }
+    return copy_with(n, n->name == NULL ? CC_NO_NAME : n->name, use_autoname);
+}
+
+typedef struct {
+    cc_node *node;
+    int next_child;
+} walk_frame;
+
+int
+cc_node_postorder_unique(cc_node *root, cc_node ***out, int64_t *n_out)
+{
+    cc_hmap seen;
+    cc_hmap_init(&seen);
+    walk_frame *stack = NULL;
+    size_t depth = 0, stack_cap = 0;
+    cc_node **order = NULL;
+    size_t n_order = 0, order_cap = 0;
+
+    if (cc_hmap_put(&seen, root->hash, root) < 0) {
+        goto fail;
+    }
+    stack_cap = 64;
+    stack = cc_malloc(stack_cap * sizeof(walk_frame));
+    if (stack == NULL) {
+        goto fail;
+    }
+    stack[depth++] = (walk_frame){root, 0};
+    while (depth > 0) {
+        walk_frame *f = &stack[depth - 1];
+        if (f->next_child < f->node->n_children) {
+            cc_node *c = f->node->children[f->next_child++];
+            if (cc_hmap_get(&seen, c->hash) != NULL) {
+                continue;
+            }
+            if (cc_hmap_put(&seen, c->hash, c) < 0) {
+                goto fail;
+            }
+            if (depth == stack_cap) {
+                walk_frame *grown = cc_realloc(stack, 2 * stack_cap * sizeof(walk_frame));
+                if (grown == NULL) {
+                    goto fail;
+                }
+                stack = grown;
+                stack_cap *= 2;
+            }
+            stack[depth++] = (walk_frame){c, 0};
+            continue;
+        }
+        if (n_order == order_cap) {
+            size_t cap = order_cap ? 2 * order_cap : 64;
+            cc_node **grown = cc_realloc(order, cap * sizeof(cc_node *));
+            if (grown == NULL) {
+                goto fail;
+            }
+            order = grown;
+            order_cap = cap;
+        }
+        order[n_order++] = f->node;
+        depth--;
+    }
+    cc_free(stack);
+    cc_hmap_clear(&seen);
+    *out = order;
+    *n_out = (int64_t)n_order;
+    return 0;
+
+fail:
+    cc_free(stack);
+    cc_free(order);
+    cc_hmap_clear(&seen);
+    *out = NULL;
+    *n_out = 0;
+    return -1;
+}
+
+static double
+product(int ndim, const int64_t *shape)
+{
+    double p = 1.0;
+    for (int i = 0; i < ndim; i++) {
+        p *= (double)shape[i];
+    }
+    return p;
+}
+
+// rc's EinsumSpec::flops: (operands - 1) products over every distinct input label, plus
+// one addition per summed element of each output position.
+static double
+einsum_flops(const cc_node *n)
+{
+    if (n->n_children == 0) {
+        return 0.0;
+    }
+    int64_t size[256];
+    uint8_t used[256] = {0}, in_out[256] = {0};
+    const uint8_t *axes = n->u.einsum.in_axes;
+    for (int i = 0; i < n->n_children; i++) {
+        const cc_node *c = n->children[i];
+        for (int k = 0; k < c->ndim; k++) {
+            used[axes[k]] = 1;
+            size[axes[k]] = c->shape[k];
+        }
+        axes += c->ndim;
+    }
+    for (int k = 0; k < n->ndim; k++) {
+        in_out[n->u.einsum.out_axes[k]] = 1;
+    }
+    double all = 1.0, summed = 1.0;
+    for (int l = 0; l < 256; l++) {
+        if (used[l]) {
+            all *= (double)size[l];
+            summed *= in_out[l] ? 1.0 : (double)size[l];
+        }
+    }
+    double muls = (double)(n->n_children - 1) * all;
+    // rc's unsigned "summed - 1" has no meaning for an empty summed axis; count none.
+    double sums = product(n->ndim, n->shape) * (summed > 0.0 ? summed - 1.0 : 0.0);
+    return muls + sums;
+}
+
+double
+cc_node_self_flops(const cc_node *n)
+{
+    switch (n->kind) {
+    case CC_KIND_EINSUM:
+        return einsum_flops(n);
+    case CC_KIND_ADD:
+        return product(n->ndim, n->shape) * (double)n->n_children;
+    default:
+        return 0.0;
+    }
+}
+
+double
+cc_node_total_flops(cc_node *root)
+{
+    cc_node **order;
+    int64_t n_order;
+    if (cc_node_postorder_unique(root, &order, &n_order) < 0) {
+        return NAN;
+    }
+    double total = 0.0;
+    for (int64_t i = 0; i < n_order; i++) {
+        total += cc_node_self_flops(order[i]);
+    }
+    cc_free(order);
+    return total;
+}

@@ -1,0 +1,134 @@
+// cc_node: an immutable, refcounted, hashed circuit node (kind, name, shape,
+// children, kind payload). Knows nothing of Python or of evaluation.
+// Refcounts change only while the GIL is held (the bindings guarantee it).
+#pragma once
+
+#include <stdint.h>
+
+#include "tensor/tensor.h"
+
+#define CC_LEAF 1
+
+typedef enum {
+#define CC_KIND(E, n, py, f) CC_KIND_##E,
+#include "nodes/kinds.def"
+#undef CC_KIND
+    CC_KIND_COUNT
+} cc_kind;
+
+typedef struct cc_rearrange_spec cc_rearrange_spec; // nodes/rearrange.h
+typedef struct cc_gf_spec cc_gf_spec;               // nodes/gf.h
+
+typedef enum {
+    CC_INDEX_INT,
+    CC_INDEX_SLICE,
+    CC_INDEX_TENSOR,
+} cc_index_item_kind;
+
+// One entry of an Index, acting on one axis of the child ("dimwise").
+typedef struct {
+    cc_index_item_kind kind;
+    int64_t i;               // INT: position, as given (may be negative)
+    int has_start, has_stop; // SLICE: bounds as given; absent bound = open
+    int64_t start, stop;
+    cc_tensor tensor;        // TENSOR: 1-D I64, retained by the node
+    uint8_t tensor_hash[32]; // TENSOR: rc's tensor hash, filled by cc_index_new
+} cc_index_item;
+
+typedef struct cc_node {
+    long refcount;
+    cc_kind kind;
+    char *name; // NULL when unnamed
+    int ndim;
+    int64_t shape[CC_MAX_NDIM];
+    int n_children;
+    struct cc_node **children; // owned references
+    uint8_t hash[32];
+    uint8_t use_autoname;
+    uint8_t is_explicitly_computable;
+    uint8_t is_constant;
+    int8_t dtype; // a cc_dtype, or -1 when no Array below fixes it (Scalars: float64 at eval)
+    union {
+        struct {
+            cc_tensor value;
+            uint8_t tensor_hash[32];
+        } array;
+        struct {
+            double value;
+        } scalar;
+        struct {
+            uint8_t uuid[16];
+        } symbol;
+        struct {
+            uint8_t *in_axes;  // concatenated labels of all children (sum of their ndims)
+            uint8_t *out_axes; // ndim labels
+        } einsum;
+        struct {
+            int n_items; // == child ndim (padded with full slices)
+            cc_index_item *items;
+        } index;
+        struct {
+            int axis; // canonical, >= 0
+        } concat;
+        struct {
+            cc_rearrange_spec *spec; // as given, owned
+        } rearrange;
+        struct {
+            cc_gf_spec *spec; // retained
+        } gf;
+        struct {
+            uint8_t uuid[16];
+        } tag;
+    } u;
+} cc_node;
+
+// Name arguments of constructors: NULL asks for rc's automatic name (which may be
+// none); CC_NO_NAME asks for no name at all; any other string is the name.
+extern const char CC_NO_NAME[];
+
+typedef struct {
+    const char *py_name;
+    int flags;
+} cc_kind_info;
+const cc_kind_info *cc_kind_get_info(cc_kind kind);
+
+void cc_node_incref(cc_node *n);
+// NULL is a no-op. Frees iteratively (no recursion), so long chains are safe.
+void cc_node_decref(cc_node *n);
+
+// Labels of child i of an Einsum (child ndim entries).
+const uint8_t *cc_einsum_child_axes(const cc_node *n, int i);
+
+// Constructors: new reference, or NULL with a CC_E_CONSTRUCT_* (or MISC_INPUT, INDEX, ...)
+// error whose message names the node and the shapes. Children and payload are borrowed.
+cc_node *cc_array_new(const cc_tensor *value, const char *name);
+cc_node *cc_scalar_new(double value, int ndim, const int64_t *shape, const char *name);
+cc_node *cc_symbol_new(int ndim, const int64_t *shape, const uint8_t uuid[16], const char *name);
+cc_node *cc_add_new(int n, cc_node *const *children, const char *name);
+// in_axes: concatenated labels of the children in order (child i has children[i]->ndim labels).
+cc_node *cc_einsum_new(int n, cc_node *const *children, const uint8_t *in_axes, int n_out,
+                       const uint8_t *out_axes, const char *name);
+// items: up to child ndim entries (padded with full slices). Tensors retained.
+cc_node *cc_index_new(cc_node *child, int n_items, const cc_index_item *items, const char *name);
+cc_node *cc_concat_new(int n, cc_node *const *children, int axis, const char *name);
+cc_node *cc_rearrange_new(cc_node *child, const cc_rearrange_spec *spec, const char *name);
+cc_node *cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name);
+cc_node *cc_tag_new(cc_node *child, const uint8_t uuid[16], const char *name);
+
+// The same node rebuilt through its constructor with new children (same kind payload);
+// name as for constructors. Leaves ignore children and return a new reference to n
+// when name is n's own name.
+cc_node *cc_node_rebuild(const cc_node *n, cc_node *const *children, const char *name);
+// Same node with another name (CC_NO_NAME: none).
+cc_node *cc_node_rename(const cc_node *n, const char *name);
+// Same node with use_autoname cleared (disable=1) or set where children allow (disable=0).
+cc_node *cc_node_with_autoname_disabled(const cc_node *n, int disable);
+
+// Post-order list (children before parents) of the distinct nodes (by hash) of root, borrowed
+// pointers; caller frees *out with cc_free. 0, or -1 with CC_E_NO_MEMORY.
+int cc_node_postorder_unique(cc_node *root, cc_node ***out, int64_t *n_out);
+// rc's self_flops: Einsum's multiply-adds, Add's numel * operands, 0 for other kinds.
+double cc_node_self_flops(const cc_node *n);
+// Floating-point operations of the whole circuit (each distinct node once); NaN with
+// CC_E_NO_MEMORY.
+double cc_node_total_flops(cc_node *root);

@@ -1,0 +1,46 @@
+// Shared by the per-kind files of nodes/: the kind operations table and the
+// common steps of construction (allocate, then finish: flags, name, hash).
+#pragma once
+
+#include <stddef.h>
+
+#include "nodes/node.h"
+#include "util/blake3.h"
+
+typedef struct {
+    uint8_t type_uuid[16]; // rc's node_type_uuid, hashed after the non-name part
+    // rc's compute_hash_non_name: payload bytes and children hashes, in rc's order.
+    void (*hash_non_name)(const cc_node *n, cc_blake3 *h);
+    // Releases the kind payload (not children, not name). NULL when there is nothing to free.
+    void (*free_payload)(cc_node *n);
+    // New node of the same kind and payload over new children (see cc_node_rebuild).
+    cc_node *(*rebuild)(const cc_node *n, cc_node *const *children, const char *name);
+} cc_kind_ops;
+
+#define CC_KIND(E, c_name, py, flags) extern const cc_kind_ops cc_##c_name##_ops;
+#include "nodes/kinds.def"
+#undef CC_KIND
+
+// Feeds every child's hash in order (the common tail of hash_non_name).
+void cc_node_hash_children(const cc_node *n, cc_blake3 *h);
+// Feeds v as 8 little-endian bytes (rc's to_le_bytes of usize, i64 and f64 bit patterns).
+void cc_hash_u64_le(cc_blake3 *h, uint64_t v);
+
+// A zeroed node of kind with children retained, shape copied, dtype merged from the
+// children (CC_E_MISC_INPUT_CHILDREN_MULTIPLE_DTYPES on conflict), flags from children.
+// NULL on error.
+cc_node *cc_node_alloc(cc_kind kind, int n_children, cc_node *const *children, int ndim,
+                       const int64_t *shape);
+// As cc_node_alloc, but the node's dtype is the given one (a cc_dtype, or -1) instead of the
+// merge of the children's: for specs that decide it (rc's get_device_dtype_override), e.g.
+// gen_index takes x's dtype while its index child is int64. NULL on error.
+cc_node *cc_node_alloc_with_dtype(cc_kind kind, int n_children, cc_node *const *children,
+                                  int ndim, const int64_t *shape, int dtype);
+// Completes n once its payload is set: name (rc's autoname when name is NULL), hash.
+// Returns n, or NULL after freeing n on error.
+cc_node *cc_node_finish(cc_node *n, const char *name);
+// Frees a node whose refcount reached zero or that never finished construction.
+void cc_node_free_one(cc_node *n);
+// "Kind 'name'" (or "Kind" when name is NULL or CC_NO_NAME) in buf, for error messages about
+// a node being built; returns buf.
+const char *cc_node_describe(cc_kind kind, const char *name, char *buf, size_t cap);
