@@ -1,0 +1,549 @@
+// CPU evaluation of one node per kind: the table generated from nodes/kinds.def (a kind
+// without its eval_<kind> fails the build) and the named GeneralFunctions of gf.def.
+// Float inputs are cast to the node's dtype first (float32 arrays win over float64 Scalars).
+#include <math.h>
+#include <string.h>
+
+#include "eval/eval_impl.h"
+#include "nodes/gf.h"
+#include "nodes/rearrange.h"
+#include "tensor/einsum.h"
+#include "tensor/kernels.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+// v becomes a view of x with every broadcast (stride-0) axis shrunk to size 1, so that a
+// conversion touches each distinct element once. Returns whether any axis shrank.
+static int
+compact_view(cc_tensor *v, const cc_tensor *x)
+{
+    int shrunk = 0;
+    cc_tensor_init_view(v, x);
+    for (int i = 0; i < v->ndim; i++) {
+        if (v->strides[i] == 0 && v->shape[i] > 1) {
+            v->shape[i] = 1;
+            shrunk = 1;
+        }
+    }
+    return shrunk;
+}
+
+// out = x as dtype d: a view when x already has it; broadcast axes stay broadcast.
+static int
+cast_to(cc_tensor *out, const cc_tensor *x, cc_dtype d)
+{
+    if (x->dtype == d) {
+        cc_tensor_init_view(out, x);
+        return 0;
+    }
+    cc_tensor compact;
+    int shrunk = compact_view(&compact, x);
+    int rc = cc_tensor_cast(out, &compact, d);
+    cc_tensor_clear(&compact);
+    if (rc < 0) {
+        return -1;
+    }
+    if (shrunk && cc_tensor_broadcast_to(out, x->ndim, x->shape) < 0) {
+        cc_tensor_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+// Casts of all n inputs to d, with a pointer array over them for the kernels.
+typedef struct {
+    int n;
+    cc_tensor *vals;
+    const cc_tensor **ptrs;
+} cast_set;
+
+static void
+cast_set_clear(cast_set *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        cc_tensor_clear(&c->vals[i]);
+    }
+    cc_free(c->vals);
+    cc_free(c->ptrs);
+}
+
+static int
+cast_set_init(cast_set *c, int n, const cc_tensor *const *in, cc_dtype d)
+{
+    size_t count = (size_t)(n > 0 ? n : 1);
+    c->n = 0;
+    c->vals = cc_calloc(count, sizeof(cc_tensor));
+    c->ptrs = cc_malloc(count * sizeof(cc_tensor *));
+    if (c->vals == NULL || c->ptrs == NULL) {
+        cast_set_clear(c);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (cast_to(&c->vals[i], in[i], d) < 0) {
+            cast_set_clear(c);
+            return -1;
+        }
+        c->ptrs[i] = &c->vals[i];
+        c->n = i + 1;
+    }
+    return 0;
+}
+
+static int
+has_node_shape(const cc_tensor *t, const cc_node *n)
+{
+    if (t->ndim != n->ndim) {
+        return 0;
+    }
+    for (int i = 0; i < n->ndim; i++) {
+        if (t->shape[i] != n->shape[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+canon_axis(int64_t axis, int64_t count, const char *what, int64_t *out)
+{
+    if (axis < -count || axis >= count) {
+        return cc_fail(CC_E_MISC_INPUT_ITEM_OUT_OF_BOUNDS,
+                       "%s %lld is out of bounds for %lld axes", what, (long long)axis,
+                       (long long)count);
+    }
+    *out = axis < 0 ? axis + count : axis;
+    return 0;
+}
+
+static int
+eval_array(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    const cc_tensor *v = &n->u.array.value;
+    if (v->buf != NULL && v->buf->device != CC_DEVICE_CPU) {
+        return cc_fail(CC_E_TENSOR_EVAL_DEVICE_DTYPE_ERROR,
+                       "the Array's tensor is on a CUDA device; the CPU evaluator needs cpu "
+                       "tensors");
+    }
+    cc_tensor_init_view(out, v);
+    return 0;
+}
+
+static int
+eval_scalar(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    if (cc_tensor_init_scalar(out, cc_eval_node_dtype(n), n->u.scalar.value) < 0) {
+        return -1;
+    }
+    if (cc_tensor_broadcast_to(out, n->ndim, n->shape) < 0) {
+        cc_tensor_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+eval_symbol(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    (void)out;
+    char desc[512];
+    cc_eval_describe_node(n, desc, sizeof desc);
+    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE,
+                   "%s has no value: bind it with a Module first", desc);
+}
+
+// Starts from one full-shape operand plus another in a single pass (cc_binary), then
+// accumulates the rest in place; without a full-shape operand the first is broadcast.
+static int
+eval_add(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    cc_dtype d = cc_eval_node_dtype(n);
+    if (n->n_children == 0) {
+        return cc_tensor_init_scalar(out, d, 0.0);
+    }
+    if (n->n_children == 1) {
+        return cast_to(out, in[0], d);
+    }
+    int first = -1;
+    for (int i = 0; i < n->n_children && first < 0; i++) {
+        if (has_node_shape(in[i], n)) {
+            first = i;
+        }
+    }
+    int second = -1;
+    cc_tensor a, b;
+    if (first >= 0) {
+        second = first == 0 ? 1 : 0;
+        if (cast_to(&a, in[first], d) < 0) {
+            return -1;
+        }
+        if (cast_to(&b, in[second], d) < 0) {
+            cc_tensor_clear(&a);
+            return -1;
+        }
+        int rc = cc_binary(out, CC_BINARY_ADD, &a, &b);
+        cc_tensor_clear(&a);
+        cc_tensor_clear(&b);
+        if (rc < 0) {
+            return -1;
+        }
+    } else {
+        first = 0;
+        if (cc_tensor_init_empty(out, d, n->ndim, n->shape) < 0) {
+            return -1;
+        }
+        if (cc_tensor_copy_into(out, in[0]) < 0) {
+            cc_tensor_clear(out);
+            return -1;
+        }
+    }
+    for (int i = 0; i < n->n_children; i++) {
+        if (i == first || i == second) {
+            continue;
+        }
+        if (cast_to(&a, in[i], d) < 0) {
+            cc_tensor_clear(out);
+            return -1;
+        }
+        int rc = cc_add_into(out, &a);
+        cc_tensor_clear(&a);
+        if (rc < 0) {
+            cc_tensor_clear(out);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+eval_einsum(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    cc_dtype d = cc_eval_node_dtype(n);
+    cast_set ops;
+    if (cast_set_init(&ops, n->n_children, in, d) < 0) {
+        return -1;
+    }
+    const uint8_t **labels = cc_malloc((size_t)(n->n_children > 0 ? n->n_children : 1) *
+                                       sizeof(uint8_t *));
+    if (labels == NULL) {
+        cast_set_clear(&ops);
+        return -1;
+    }
+    for (int i = 0; i < n->n_children; i++) {
+        labels[i] = cc_einsum_child_axes(n, i);
+    }
+    int rc = cc_einsum(out, n->n_children, ops.ptrs, labels, n->ndim, n->u.einsum.out_axes, d);
+    cc_free(labels);
+    cast_set_clear(&ops);
+    return rc;
+}
+
+static int
+index_bounds_error(int axis, int64_t len, const char *what, int64_t value)
+{
+    return cc_fail(CC_E_INDEX_INDEX_OUT_OF_BOUNDS,
+                   "%s %lld is out of bounds for axis %d of size %lld", what, (long long)value,
+                   axis, (long long)len);
+}
+
+// Dimwise: ints and slices are views, taken from the last axis down so that earlier axis
+// positions stay valid; each tensor entry then gathers along its own axis (outer product).
+static int
+eval_index(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    const cc_index_item *items = n->u.index.items;
+    int m = n->u.index.n_items;
+    cc_tensor cur;
+    if (cast_to(&cur, in[0], cc_eval_node_dtype(n)) < 0) {
+        return -1;
+    }
+    if (m > cur.ndim) {
+        cc_tensor_clear(&cur);
+        return cc_fail(CC_E_INDEX_INDEX_RANK_TOO_HIGH, "%d index entries for a child of rank %d",
+                       m, cur.ndim);
+    }
+    for (int a = m - 1; a >= 0; a--) {
+        const cc_index_item *it = &items[a];
+        int64_t len = cur.shape[a];
+        int rc = 0;
+        if (it->kind == CC_INDEX_INT) {
+            int64_t i = it->i < 0 ? it->i + len : it->i;
+            if (i < 0 || i >= len) {
+                rc = index_bounds_error(a, len, "index", it->i);
+            } else {
+                rc = cc_tensor_select(&cur, a, i);
+            }
+        } else if (it->kind == CC_INDEX_SLICE) {
+            int64_t start = it->has_start ? it->start : 0;
+            int64_t stop = it->has_stop ? it->stop : len;
+            start = start < 0 ? start + len : start;
+            stop = stop < 0 ? stop + len : stop;
+            if (start < 0 || start > len) {
+                rc = index_bounds_error(a, len, "slice start", it->start);
+            } else if (stop < start || stop > len) {
+                rc = index_bounds_error(a, len, "slice stop", it->stop);
+            } else {
+                rc = cc_tensor_slice(&cur, a, start, stop);
+            }
+        }
+        if (rc < 0) {
+            cc_tensor_clear(&cur);
+            return -1;
+        }
+    }
+    int removed = 0;
+    for (int a = 0; a < m; a++) {
+        if (items[a].kind == CC_INDEX_INT) {
+            removed++;
+        } else if (items[a].kind == CC_INDEX_TENSOR) {
+            cc_tensor sel;
+            int rc = cc_index_select(&sel, &cur, a - removed, &items[a].tensor);
+            cc_tensor_clear(&cur);
+            if (rc < 0) {
+                return -1;
+            }
+            cur = sel;
+        }
+    }
+    *out = cur;
+    return 0;
+}
+
+static int
+eval_concat(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    cast_set xs;
+    if (cast_set_init(&xs, n->n_children, in, cc_eval_node_dtype(n)) < 0) {
+        return -1;
+    }
+    int rc = cc_concat(out, xs.ptrs, n->n_children, n->u.concat.axis);
+    cast_set_clear(&xs);
+    return rc;
+}
+
+static int
+eval_rearrange(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    cc_tensor x;
+    if (cast_to(&x, in[0], cc_eval_node_dtype(n)) < 0) {
+        return -1;
+    }
+    cc_rearrange_spec *conformed = cc_rearrange_spec_conform(n->u.rearrange.spec, x.ndim, x.shape);
+    if (conformed == NULL) {
+        cc_tensor_clear(&x);
+        return -1;
+    }
+    int rc = cc_rearrange_apply(out, conformed, &x);
+    cc_rearrange_spec_free(conformed);
+    cc_tensor_clear(&x);
+    return rc;
+}
+
+// The implementations gf.def names besides the unary ops, numbered after them so that
+// CC_<implementation> is one value space for the table below.
+enum {
+    CC_SOFTMAX = CC_UNARY_COUNT,
+    CC_LOG_SOFTMAX,
+    CC_MIN,
+    CC_MAX,
+    CC_LAST_DIM_SIZE,
+};
+
+static const int gf_simple_impl[CC_GF_ID_COUNT] = {
+#define CC_GF(name, impl, nb, rm) [CC_GF_ID_##name] = CC_##impl,
+#include "nodes/gf.def"
+#undef CC_GF
+};
+
+static int
+eval_gf_simple(const cc_node *n, const cc_gf_spec *s, const cc_tensor *in, cc_tensor *out)
+{
+    cc_dtype d = cc_eval_node_dtype(n);
+    cc_tensor x;
+    if (cast_to(&x, in, d) < 0) {
+        return -1;
+    }
+    int impl = gf_simple_impl[s->simple_id];
+    int rc;
+    if (impl < CC_UNARY_COUNT) {
+        rc = cc_unary(out, (cc_unary_op)impl, &x);
+    } else if (impl == CC_SOFTMAX) {
+        rc = cc_softmax(out, &x);
+    } else if (impl == CC_LOG_SOFTMAX) {
+        rc = cc_log_softmax(out, &x);
+    } else if (x.ndim == 0) {
+        rc = cc_fail(CC_E_TENSOR_EVAL, "%s needs at least one axis", s->name);
+    } else if (impl == CC_LAST_DIM_SIZE) {
+        rc = cc_tensor_init_scalar(out, d, (double)x.shape[x.ndim - 1]);
+        if (rc == 0 && cc_tensor_broadcast_to(out, x.ndim - 1, x.shape) < 0) {
+            cc_tensor_clear(out);
+            rc = -1;
+        }
+    } else {
+        rc = cc_reduce(out, impl == CC_MAX ? CC_REDUCE_MAX : CC_REDUCE_MIN, &x,
+                       (uint64_t)1 << (x.ndim - 1));
+    }
+    cc_tensor_clear(&x);
+    return rc;
+}
+
+// The index as I64. Integer indices pass unchanged; a float index (from Scalars) is
+// checked to hold integers when the spec asks, then converted.
+static int
+index_as_i64(cc_tensor *out, const cc_tensor *idx, int check_ints)
+{
+    if (idx->dtype == CC_DTYPE_I64) {
+        cc_tensor_init_view(out, idx);
+        return 0;
+    }
+    if (check_ints && cc_dtype_is_float(idx->dtype)) {
+        cc_tensor compact, f64, flat;
+        compact_view(&compact, idx);
+        int rc = cc_tensor_cast(&f64, &compact, CC_DTYPE_F64);
+        cc_tensor_clear(&compact);
+        if (rc < 0) {
+            return -1;
+        }
+        rc = cc_tensor_contiguous(&flat, &f64);
+        cc_tensor_clear(&f64);
+        if (rc < 0) {
+            return -1;
+        }
+        const double *v = flat.data;
+        int64_t count = cc_tensor_numel(&flat);
+        for (int64_t i = 0; i < count && rc == 0; i++) {
+            if (!(v[i] == floor(v[i]) && fabs(v[i]) < 9.2e18)) {
+                rc = cc_fail(CC_E_TENSOR_EVAL, "the index holds %g, which is not an integer",
+                             v[i]);
+            }
+        }
+        cc_tensor_clear(&flat);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return cast_to(out, idx, CC_DTYPE_I64);
+}
+
+// gen_index and explicit_index through one batched gather (x: B + (n,) + R, index: B + I):
+// with a batch prefix (explicit, or batch_x and batch_index) the gathered axis moves right
+// after the prefix; with batch_index alone it moves to the front and the index axes lead
+// the output; otherwise the index axes then move back to where the gathered axis was.
+static int
+eval_gf_gather(const cc_node *n, const cc_gf_spec *s, const cc_tensor *const *in,
+               cc_tensor *out)
+{
+    cc_tensor x, idx;
+    if (cast_to(&x, in[0], cc_eval_node_dtype(n)) < 0) {
+        return -1;
+    }
+    if (index_as_i64(&idx, in[1], s->check_index_ints) < 0) {
+        cc_tensor_clear(&x);
+        return -1;
+    }
+    int prefix = s->kind == CC_GF_EXPLICIT_INDEX || (s->batch_x && s->batch_index);
+    int n_batch = 0;
+    int64_t d = 0;
+    int rc = 0;
+    if (prefix) {
+        int64_t non_batch =
+            s->kind == CC_GF_EXPLICIT_INDEX ? s->x_non_batch_dims : x.ndim - idx.ndim;
+        if (non_batch < 1 || non_batch > x.ndim) {
+            rc = cc_fail(CC_E_TENSOR_EVAL, "%s: x of rank %d cannot have %lld non-batch axes",
+                         s->name, x.ndim, (long long)non_batch);
+        } else {
+            n_batch = x.ndim - (int)non_batch;
+            rc = canon_axis(s->index_dim, non_batch, "index_dim", &d);
+            d += n_batch;
+        }
+    } else {
+        rc = canon_axis(s->index_dim, x.ndim, "index_dim", &d);
+    }
+    int perm[CC_MAX_NDIM];
+    if (rc == 0) {
+        int k = 0;
+        for (int i = 0; i < n_batch; i++) {
+            perm[k++] = i;
+        }
+        perm[k++] = (int)d;
+        for (int i = n_batch; i < x.ndim; i++) {
+            if (i != d) {
+                perm[k++] = i;
+            }
+        }
+        rc = cc_tensor_permute(&x, perm);
+    }
+    if (rc == 0) {
+        rc = cc_gather_batched(out, &x, n_batch, &idx);
+    }
+    if (rc == 0 && !prefix && !s->batch_index) {
+        int k = idx.ndim;
+        for (int i = 0; i < out->ndim; i++) {
+            if (i < d) {
+                perm[i] = k + i;
+            } else if (i < d + k) {
+                perm[i] = i - (int)d;
+            } else {
+                perm[i] = i;
+            }
+        }
+        if (cc_tensor_permute(out, perm) < 0) {
+            cc_tensor_clear(out);
+            rc = -1;
+        }
+    }
+    cc_tensor_clear(&x);
+    cc_tensor_clear(&idx);
+    return rc;
+}
+
+static int
+eval_gf(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    const cc_gf_spec *s = n->u.gf.spec;
+    switch (s->kind) {
+    case CC_GF_SIMPLE:
+        return eval_gf_simple(n, s, in[0], out);
+    case CC_GF_GEN_INDEX:
+    case CC_GF_EXPLICIT_INDEX:
+        return eval_gf_gather(n, s, in, out);
+    case CC_GF_POW: {
+        cast_set ab;
+        if (cast_set_init(&ab, 2, in, cc_eval_node_dtype(n)) < 0) {
+            return -1;
+        }
+        int rc = cc_binary(out, CC_BINARY_POW, ab.ptrs[0], ab.ptrs[1]);
+        cast_set_clear(&ab);
+        return rc;
+    }
+    case CC_GF_CALLBACK:
+        if (s->callbacks.function == NULL) {
+            return cc_fail(CC_E_TENSOR_EVAL, "GeneralFunction spec '%s' has no function",
+                           s->name);
+        }
+        return s->callbacks.function(s->callbacks.ctx, n->n_children, in, out);
+    }
+    return cc_fail(CC_E_TENSOR_EVAL, "unknown GeneralFunction spec kind %d", (int)s->kind);
+}
+
+static int
+eval_tag(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)n;
+    cc_tensor_init_view(out, in[0]);
+    return 0;
+}
+
+static const cc_eval_fn cpu_eval[CC_KIND_COUNT] = {
+#define CC_KIND(E, n, py, f) [CC_KIND_##E] = eval_##n,
+#include "nodes/kinds.def"
+#undef CC_KIND
+};
+
+int
+cc_eval_cpu_node(const cc_node *n, const cc_tensor *const *inputs, cc_tensor *out)
+{
+    return cpu_eval[n->kind](n, inputs, out);
+}

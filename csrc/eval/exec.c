@@ -1,0 +1,125 @@
+// CPU executor: runs a plan in order through the per-kind table of cpu_kinds.c,
+// releasing each intermediate once its last consumer has run, and hands the requested
+// outputs to the caller. Runs without the GIL; Python callbacks take it themselves.
+#include <stdio.h>
+#include <string.h>
+
+#include "eval/eval.h"
+#include "eval/eval_impl.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+// A kind function that returns the wrong shape would corrupt every consumer; this also
+// catches Python GeneralFunctions whose function disagrees with their shape info.
+static int
+check_result_shape(const cc_node *n, const cc_tensor *t)
+{
+    int same = t->ndim == n->ndim;
+    for (int i = 0; same && i < n->ndim; i++) {
+        same = t->shape[i] == n->shape[i];
+    }
+    if (same) {
+        return 0;
+    }
+    char got[512];
+    size_t len = 0;
+    got[0] = '\0';
+    for (int i = 0; i < t->ndim && len < sizeof got; i++) {
+        len += (size_t)snprintf(got + len, sizeof got - len, i == 0 ? "%lld" : ",%lld",
+                                (long long)t->shape[i]);
+    }
+    return cc_fail(CC_E_TENSOR_EVAL, "the result has shape [%s], not the node's shape", got);
+}
+
+// Results live in separately allocated structs, made when a node runs and freed at its
+// last use, so the few live at once stay in cache however long the plan is.
+static void
+release(cc_tensor **vals, int64_t i)
+{
+    if (vals[i] != NULL) {
+        cc_tensor_clear(vals[i]);
+        cc_free(vals[i]);
+        vals[i] = NULL;
+    }
+}
+
+int
+cc_plan_run(const cc_plan *p, cc_tensor *results)
+{
+    if (p->n_outputs > 0) {
+        memset(results, 0, (size_t)p->n_outputs * sizeof(cc_tensor));
+    }
+    size_t n_vals = (size_t)(p->n > 0 ? p->n : 1);
+    cc_tensor **vals = cc_calloc(n_vals, sizeof(cc_tensor *));
+    int64_t *remaining = cc_malloc(n_vals * sizeof(int64_t));
+    const cc_tensor **inputs =
+        cc_malloc((size_t)(p->max_children > 0 ? p->max_children : 1) * sizeof(cc_tensor *));
+    if (vals == NULL || remaining == NULL || inputs == NULL) {
+        goto fail;
+    }
+    memcpy(remaining, p->n_consumers, (size_t)p->n * sizeof(int64_t));
+
+    for (int64_t i = 0; i < p->n; i++) {
+        const cc_node *node = p->nodes[i];
+        const int64_t *slots = p->child_ix + p->child_start[i];
+        vals[i] = cc_calloc(1, sizeof(cc_tensor));
+        if (vals[i] == NULL) {
+            goto fail;
+        }
+        for (int j = 0; j < node->n_children; j++) {
+            inputs[j] = vals[slots[j]];
+        }
+        if (cc_eval_cpu_node(node, inputs, vals[i]) < 0 ||
+            check_result_shape(node, vals[i]) < 0) {
+            char desc[512];
+            cc_eval_describe_node(node, desc, sizeof desc);
+            cc_error_prefix("evaluating %s", desc);
+            goto fail;
+        }
+        for (int j = 0; j < node->n_children; j++) {
+            if (--remaining[slots[j]] == 0) {
+                release(vals, slots[j]);
+            }
+        }
+    }
+    // Each request gets its own view, so a node requested twice yields two results.
+    for (int k = 0; k < p->n_outputs; k++) {
+        cc_tensor_init_view(&results[k], vals[p->output_ix[k]]);
+    }
+    for (int k = 0; k < p->n_outputs; k++) {
+        release(vals, p->output_ix[k]);
+    }
+    cc_free(vals);
+    cc_free(remaining);
+    cc_free(inputs);
+    return 0;
+fail:
+    if (vals != NULL) {
+        for (int64_t i = 0; i < p->n; i++) {
+            release(vals, i);
+        }
+    }
+    cc_free(vals);
+    cc_free(remaining);
+    cc_free(inputs);
+    return -1;
+}
+
+int
+cc_evaluate_many(int n, cc_node *const *outputs, cc_tensor *results, cc_eval_stats *stats)
+{
+    cc_plan *p = cc_plan_build(n, outputs);
+    if (p == NULL) {
+        if (n > 0) {
+            memset(results, 0, (size_t)n * sizeof(cc_tensor));
+        }
+        return -1;
+    }
+    int rc = cc_plan_run(p, results);
+    if (rc == 0 && stats != NULL) {
+        stats->n_nodes_computed = p->n;
+        stats->peak_bytes = p->peak_bytes;
+    }
+    cc_plan_free(p);
+    return rc;
+}
