@@ -1,0 +1,81 @@
+// Shared declarations of the bindings: the node wrapper type, per-kind Python
+// types, conversions and error translation. Only csrc/python/ includes Python.h.
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "nodes/node.h"
+#include "nodes/rearrange.h"
+#include "tensor/tensor.h"
+
+// A Python circuit: one node reference, nothing else (nodes never point back).
+typedef struct {
+    PyObject_HEAD
+    cc_node *node;
+} cc_py_node;
+
+// Python classes by node kind (subclasses of Circuit), set at module init.
+extern PyTypeObject *cc_py_circuit_type;
+extern PyTypeObject *cc_py_kind_types[CC_KIND_COUNT];
+// rc's exception classes by error kind (borrowed; built-ins for PY_* rows).
+extern PyObject *cc_py_exceptions[];
+
+// Raises the Python exception for the current core error record; returns NULL.
+PyObject *cc_py_raise(void);
+// The same, returning -1, for int-returning binding helpers.
+int cc_py_raise_int(void);
+// Raises rc's class for kind with a formatted message; returns NULL.
+PyObject *cc_py_raise_kind(int kind, const char *fmt, ...);
+
+// New reference to a wrapper of n (takes a new node reference), or NULL with an exception.
+PyObject *cc_py_wrap(cc_node *n);
+// The same, consuming the caller's reference to n (n may be NULL: exception from the core).
+PyObject *cc_py_wrap_steal(cc_node *n);
+// 1 and the node (borrowed) if obj is a Circuit, else 0 with a TypeError naming what.
+int cc_py_node_check(PyObject *obj, const char *what, cc_node **out);
+// Borrowed nodes of a sequence of Circuits; *out freed with PyMem_Free. -1 on error.
+int cc_py_nodes_from_seq(PyObject *seq, const char *what, cc_node ***out, Py_ssize_t *n);
+
+// Name argument: None -> NULL (automatic name), str -> its UTF-8. -1 with TypeError otherwise.
+int cc_py_name_arg(PyObject *obj, const char **out);
+// Shape: a sequence of non-negative ints. -1 with an exception otherwise.
+int cc_py_shape_arg(PyObject *obj, int *ndim, int64_t *shape);
+PyObject *cc_py_shape_tuple(int ndim, const int64_t *shape);
+// A uuid.UUID (or its 16 bytes / hex string) -> 16 bytes.
+int cc_py_uuid_arg(PyObject *obj, uint8_t out[16]);
+PyObject *cc_py_uuid_object(const uint8_t uuid[16]);
+
+// Array-likes -> tensor view (numpy, torch CPU tensors, buffer objects; Python numbers and
+// lists through numpy, float64 from Python floats becoming float32). t is initialised.
+int cc_py_to_tensor(PyObject *obj, cc_tensor *t, int python_floats_f32);
+// A new _Tensor object exposing t through the buffer protocol (retains t's buffer).
+PyObject *cc_py_tensor_object(const cc_tensor *t);
+// numpy array (or torch tensor when the tensor came from torch) viewing t.
+PyObject *cc_py_tensor_to_array(const cc_tensor *t, int want_torch);
+extern PyTypeObject *cc_py_tensor_type;
+int cc_py_convert_init(PyObject *module);
+
+// Type setup, called from module init in this order.
+int cc_py_errors_init(PyObject *module);
+int cc_py_node_init(PyObject *module);
+int cc_py_kinds_init(PyObject *module);
+int cc_py_rearrange_spec_init(PyObject *module);
+int cc_py_gf_init(PyObject *module);
+
+// RearrangeSpec wrapper (owns its spec).
+typedef struct {
+    PyObject_HEAD
+    cc_rearrange_spec *spec;
+} cc_py_rspec_obj;
+extern PyTypeObject *cc_py_rearrange_spec_type;
+// Spec from a RearrangeSpec or a string; new spec owned by the caller, NULL on error.
+cc_rearrange_spec *cc_py_rearrange_spec_arg(PyObject *obj);
+PyObject *cc_py_rearrange_spec_wrap(cc_rearrange_spec *spec_stolen);
+
+// GeneralFunction spec wrapper (one reference to a cc_gf_spec).
+PyObject *cc_py_gf_spec_wrap(cc_gf_spec *spec);
+
+// Methods of the module defined in other files (NULL-terminated arrays).
+extern PyMethodDef cc_py_eval_methods[];
+extern PyMethodDef cc_py_gf_module_methods[];

@@ -1,0 +1,371 @@
+// numpy / torch / buffer-protocol objects <-> cc_tensor. Input memory is
+// borrowed zero-copy (the buffer keeps the Python exporter alive); results are
+// exported through the _Tensor type's buffer protocol, so numpy views them without a copy.
+#include "python/bindings.h"
+
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/error.h"
+
+PyTypeObject *cc_py_tensor_type;
+static PyObject *numpy_module;
+
+typedef struct {
+    PyObject_HEAD
+    cc_tensor t;
+    Py_ssize_t shape[CC_MAX_NDIM];
+    Py_ssize_t strides[CC_MAX_NDIM]; // bytes
+    int want_torch;
+} py_tensor;
+
+// --- input -------------------------------------------------------------------------------
+
+static void
+release_py_buffer(void *owner)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    Py_buffer *view = owner;
+    PyBuffer_Release(view);
+    PyMem_RawFree(view);
+    PyGILState_Release(g);
+}
+
+static int
+dtype_from_format(const char *fmt, Py_ssize_t itemsize, cc_dtype *out)
+{
+    if (fmt == NULL) {
+        fmt = "B";
+    }
+    if (*fmt == '<' || *fmt == '=' || *fmt == '@') {
+        fmt++;
+    }
+    if (fmt[0] != '\0' && fmt[1] != '\0') {
+        return -1;
+    }
+    switch (fmt[0]) {
+    case 'f':
+        *out = CC_DTYPE_F32;
+        return itemsize == 4 ? 0 : -1;
+    case 'd':
+        *out = CC_DTYPE_F64;
+        return itemsize == 8 ? 0 : -1;
+    case 'q':
+    case 'l':
+        *out = CC_DTYPE_I64;
+        return itemsize == 8 ? 0 : -1;
+    case '?':
+        *out = CC_DTYPE_BOOL;
+        return itemsize == 1 ? 0 : -1;
+    default:
+        return -1;
+    }
+}
+
+static int
+import_numpy(void)
+{
+    if (numpy_module == NULL) {
+        numpy_module = PyImport_ImportModule("numpy");
+    }
+    return numpy_module == NULL ? -1 : 0;
+}
+
+static int
+is_torch_tensor(PyObject *obj, int *is_parameter)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    PyObject *mro = tp->tp_mro;
+    *is_parameter = 0;
+    int found = 0;
+    for (Py_ssize_t i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        const char *name = base->tp_name;
+        if (strcmp(name, "Parameter") == 0 || strcmp(name, "torch.nn.parameter.Parameter") == 0) {
+            *is_parameter = 1;
+        }
+        if (strcmp(name, "Tensor") == 0 || strcmp(name, "torch.Tensor") == 0 ||
+            strcmp(name, "torch._C.TensorBase") == 0 || strcmp(name, "TensorBase") == 0) {
+            found = 1;
+        }
+    }
+    return found;
+}
+
+// A numpy array for obj that exports a buffer of a supported dtype (new reference).
+static PyObject *
+as_numpy(PyObject *obj, int python_floats_f32, cc_origin *origin)
+{
+    int is_parameter;
+    *origin = CC_ORIGIN_NUMPY;
+    if (is_torch_tensor(obj, &is_parameter)) {
+        if (is_parameter) {
+            PyErr_SetString(PyExc_TypeError,
+                            "circuits treats tensors as immutable, but this tensor is a "
+                            "torch.nn.Parameter: pass parameter.detach().clone()");
+            return NULL;
+        }
+        *origin = CC_ORIGIN_TORCH;
+        PyObject *detached = PyObject_CallMethod(obj, "detach", NULL);
+        if (detached == NULL) {
+            return NULL;
+        }
+        PyObject *device = PyObject_GetAttrString(detached, "device");
+        PyObject *device_str = device ? PyObject_Str(device) : NULL;
+        Py_XDECREF(device);
+        if (device_str == NULL) {
+            Py_DECREF(detached);
+            return NULL;
+        }
+        int on_cpu = PyUnicode_CompareWithASCIIString(device_str, "cpu") == 0;
+        if (!on_cpu) {
+            PyErr_Format(PyExc_ValueError,
+                         "torch tensor on device %U: circuits evaluates on the CPU here; "
+                         "move it with .cpu()",
+                         device_str);
+            Py_DECREF(device_str);
+            Py_DECREF(detached);
+            return NULL;
+        }
+        Py_DECREF(device_str);
+        PyObject *arr = PyObject_CallMethod(detached, "numpy", NULL);
+        Py_DECREF(detached);
+        return arr;
+    }
+    if (import_numpy() < 0) {
+        return NULL;
+    }
+    int from_python = !PyObject_CheckBuffer(obj);
+    PyObject *arr = PyObject_CallMethod(numpy_module, "asarray", "O", obj);
+    if (arr == NULL) {
+        return NULL;
+    }
+    if (from_python && python_floats_f32) {
+        PyObject *dt = PyObject_GetAttrString(arr, "dtype");
+        PyObject *kind = dt ? PyObject_GetAttrString(dt, "kind") : NULL;
+        Py_XDECREF(dt);
+        if (kind == NULL) {
+            Py_DECREF(arr);
+            return NULL;
+        }
+        int is_float = PyUnicode_CompareWithASCIIString(kind, "f") == 0;
+        Py_DECREF(kind);
+        if (is_float) {
+            PyObject *f32 = PyObject_CallMethod(arr, "astype", "s", "float32");
+            Py_DECREF(arr);
+            arr = f32;
+        }
+    }
+    return arr;
+}
+
+int
+cc_py_to_tensor(PyObject *obj, cc_tensor *t, int python_floats_f32)
+{
+    memset(t, 0, sizeof *t);
+    cc_origin origin;
+    PyObject *arr = as_numpy(obj, python_floats_f32, &origin);
+    if (arr == NULL) {
+        return -1;
+    }
+    Py_buffer *view = PyMem_RawMalloc(sizeof *view);
+    if (view == NULL) {
+        Py_DECREF(arr);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (PyObject_GetBuffer(arr, view, PyBUF_RECORDS_RO) < 0) {
+        PyMem_RawFree(view);
+        Py_DECREF(arr);
+        return -1;
+    }
+    Py_DECREF(arr); // the view holds its own reference to the exporter
+    cc_dtype dtype;
+    if (dtype_from_format(view->format, view->itemsize, &dtype) < 0) {
+        PyObject *dt = PyObject_GetAttrString(view->obj, "dtype");
+        PyObject *dt_str = dt ? PyObject_Str(dt) : NULL;
+        Py_XDECREF(dt);
+        if (dt_str == NULL) {
+            PyErr_Clear();
+            dt_str = PyUnicode_FromFormat("buffer format '%s'", view->format ? view->format : "B");
+            if (dt_str == NULL) {
+                goto fail;
+            }
+        }
+        PyErr_Format(PyExc_TypeError,
+                     "unsupported array dtype %U: circuits supports float32, float64, int64 and "
+                     "bool (convert with .astype(...))",
+                     dt_str);
+        Py_DECREF(dt_str);
+        goto fail;
+    }
+    if (view->ndim > CC_MAX_NDIM) {
+        PyErr_Format(PyExc_ValueError, "array has %d dimensions; circuits supports at most %d",
+                     view->ndim, CC_MAX_NDIM);
+        goto fail;
+    }
+    int64_t shape[CC_MAX_NDIM], strides[CC_MAX_NDIM];
+    for (int i = 0; i < view->ndim; i++) {
+        shape[i] = view->shape[i];
+        if (view->strides[i] % view->itemsize != 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "array strides are not a multiple of its item size; pass "
+                            "numpy.ascontiguousarray(x)");
+            goto fail;
+        }
+        strides[i] = view->strides[i] / view->itemsize;
+    }
+    // The memory a strided view spans: element [0] may sit above its lowest byte
+    // (negative strides), and a broadcast or sliced view spans more than len bytes.
+    int64_t lo = 0, hi = 0;
+    for (int i = 0; i < view->ndim; i++) {
+        if (shape[i] == 0) {
+            lo = hi = 0;
+            break;
+        }
+        int64_t reach = (shape[i] - 1) * (int64_t)view->strides[i];
+        if (reach < 0) {
+            lo += reach;
+        } else {
+            hi += reach;
+        }
+    }
+    size_t span = (size_t)(hi - lo) + (size_t)view->itemsize;
+    cc_buffer *buf = cc_buffer_wrap((char *)view->buf + lo, span, origin, release_py_buffer, view);
+    if (buf == NULL) {
+        cc_py_raise();
+        goto fail;
+    }
+    int rc = cc_tensor_init_from_buffer(t, buf, (size_t)(-lo), dtype, view->ndim, shape, strides);
+    cc_buffer_decref(buf); // the tensor holds its own reference (or the wrap is released)
+    if (rc < 0) {
+        return cc_py_raise_int();
+    }
+    return 0;
+
+fail:
+    PyBuffer_Release(view);
+    PyMem_RawFree(view);
+    return -1;
+}
+
+// --- output ------------------------------------------------------------------------------
+
+static const char *
+format_of(cc_dtype d)
+{
+    switch (d) {
+    case CC_DTYPE_F32:
+        return "f";
+    case CC_DTYPE_F64:
+        return "d";
+    case CC_DTYPE_I64:
+        return "q";
+    default:
+        return "?";
+    }
+}
+
+static int
+tensor_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    py_tensor *pt = (py_tensor *)self;
+    // Memory borrowed from an input array is exported read-only: it belongs to an Array.
+    int readonly = pt->t.buf->origin != CC_ORIGIN_NATIVE;
+    if ((flags & PyBUF_WRITABLE) && readonly) {
+        PyErr_SetString(PyExc_BufferError, "this result views an input array and is read-only");
+        return -1;
+    }
+    if (!(flags & PyBUF_STRIDES) && !cc_tensor_is_contiguous(&pt->t)) {
+        PyErr_SetString(PyExc_BufferError, "result is strided; request a strided buffer");
+        return -1;
+    }
+    view->obj = Py_NewRef(self);
+    view->buf = pt->t.data;
+    view->itemsize = (Py_ssize_t)cc_dtype_size(pt->t.dtype);
+    view->len = (Py_ssize_t)cc_tensor_numel(&pt->t) * view->itemsize;
+    view->readonly = readonly;
+    view->ndim = pt->t.ndim;
+    view->format = (flags & PyBUF_FORMAT) ? (char *)format_of(pt->t.dtype) : NULL;
+    view->shape = pt->shape;
+    view->strides = (flags & PyBUF_STRIDES) ? pt->strides : NULL;
+    view->suboffsets = NULL;
+    view->internal = NULL;
+    return 0;
+}
+
+static void
+tensor_dealloc(PyObject *self)
+{
+    py_tensor *pt = (py_tensor *)self;
+    PyTypeObject *tp = Py_TYPE(self);
+    cc_tensor_clear(&pt->t);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot tensor_slots[] = {
+    {Py_bf_getbuffer, tensor_getbuffer},
+    {Py_tp_dealloc, tensor_dealloc},
+    {Py_tp_doc, "A tensor computed by circuits, exported through the buffer protocol."},
+    {0, NULL},
+};
+
+static PyType_Spec tensor_spec = {
+    .name = "circuits._circuits._Tensor",
+    .basicsize = sizeof(py_tensor),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = tensor_slots,
+};
+
+PyObject *
+cc_py_tensor_object(const cc_tensor *t)
+{
+    py_tensor *pt = PyObject_New(py_tensor, cc_py_tensor_type);
+    if (pt == NULL) {
+        return NULL;
+    }
+    cc_tensor_init_view(&pt->t, t);
+    Py_ssize_t item = (Py_ssize_t)cc_dtype_size(t->dtype);
+    for (int i = 0; i < t->ndim; i++) {
+        pt->shape[i] = (Py_ssize_t)t->shape[i];
+        pt->strides[i] = (Py_ssize_t)t->strides[i] * item;
+    }
+    return (PyObject *)pt;
+}
+
+PyObject *
+cc_py_tensor_to_array(const cc_tensor *t, int want_torch)
+{
+    if (import_numpy() < 0) {
+        return NULL;
+    }
+    PyObject *obj = cc_py_tensor_object(t);
+    if (obj == NULL) {
+        return NULL;
+    }
+    PyObject *arr = PyObject_CallMethod(numpy_module, "asarray", "O", obj);
+    Py_DECREF(obj);
+    if (arr == NULL || !want_torch) {
+        return arr;
+    }
+    PyObject *convert = PyImport_ImportModule("circuits._convert");
+    if (convert == NULL) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    PyObject *out = PyObject_CallMethod(convert, "numpy_to_torch", "O", arr);
+    Py_DECREF(convert);
+    Py_DECREF(arr);
+    return out;
+}
+
+int
+cc_py_convert_init(PyObject *module)
+{
+    cc_py_tensor_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &tensor_spec, NULL);
+    if (cc_py_tensor_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddObjectRef(module, "_Tensor", (PyObject *)cc_py_tensor_type);
+}

@@ -1,0 +1,60 @@
+// The circuits._circuits extension module: creates the exception classes, the
+// node types, and registers the module functions. Only init is exported.
+#include "python/bindings.h"
+#include "python/py_hashing.h"
+#include "tensor/blas.h"
+
+static PyObject *
+blas_config(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(cc_blas_config());
+}
+
+static PyObject *
+blas_threads(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int n = -1;
+    if (!PyArg_ParseTuple(args, "|i:blas_threads", &n)) {
+        return NULL;
+    }
+    int previous = cc_blas_get_num_threads();
+    if (n > 0) {
+        cc_blas_set_num_threads(n);
+    }
+    return PyLong_FromLong(previous);
+}
+
+static PyMethodDef core_methods[] = {
+    {"blas_config", blas_config, METH_NOARGS, "The BLAS library the engine links."},
+    {"blas_threads", blas_threads, METH_VARARGS,
+     "blas_threads(n=None) -> previous count; sets BLAS's thread count when n is given."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "circuits._circuits",
+    .m_doc = "The C engine of circuits.",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__circuits(void)
+{
+    PyObject *m = PyModule_Create(&module_def);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (cc_py_errors_init(m) < 0 || cc_py_convert_init(m) < 0 || cc_py_node_init(m) < 0 ||
+        cc_py_kinds_init(m) < 0 || cc_py_rearrange_spec_init(m) < 0 || cc_py_gf_init(m) < 0 ||
+        PyModule_AddFunctions(m, core_methods) < 0 || PyModule_AddFunctions(m, cc_py_eval_methods) < 0 ||
+        PyModule_AddFunctions(m, cc_py_gf_module_methods) < 0 ||
+        PyModule_AddFunctions(m, cc_py_hashing_methods) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,93 @@
+// Evaluation entry point: one plan for several circuits, run with the GIL
+// released; results come back as numpy arrays, or torch tensors when an input was torch.
+#include "python/bindings.h"
+#include "eval/eval.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+// 1 when some Array or Index tensor below the roots was built from torch.
+static int
+any_torch_input(cc_node *const *roots, Py_ssize_t n, int *out)
+{
+    *out = 0;
+    for (Py_ssize_t r = 0; r < n && !*out; r++) {
+        cc_node **nodes;
+        int64_t count;
+        if (cc_node_postorder_unique(roots[r], &nodes, &count) < 0) {
+            return -1;
+        }
+        for (int64_t i = 0; i < count && !*out; i++) {
+            const cc_node *x = nodes[i];
+            if (x->kind == CC_KIND_ARRAY) {
+                *out = x->u.array.value.buf->origin == CC_ORIGIN_TORCH;
+            } else if (x->kind == CC_KIND_INDEX) {
+                for (int j = 0; j < x->u.index.n_items; j++) {
+                    const cc_index_item *it = &x->u.index.items[j];
+                    if (it->kind == CC_INDEX_TENSOR && it->tensor.buf->origin == CC_ORIGIN_TORCH) {
+                        *out = 1;
+                    }
+                }
+            }
+        }
+        cc_free(nodes);
+    }
+    return 0;
+}
+
+static PyObject *
+evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {"circuits", NULL};
+    PyObject *seq;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:evaluate_many", kwlist, &seq)) {
+        return NULL;
+    }
+    cc_node **roots;
+    Py_ssize_t n;
+    if (cc_py_nodes_from_seq(seq, "each item of circuits", &roots, &n) < 0) {
+        return NULL;
+    }
+    PyObject *list = NULL;
+    int want_torch;
+    cc_tensor *results = PyMem_Calloc((size_t)(n ? n : 1), sizeof(cc_tensor));
+    if (results == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (any_torch_input(roots, n, &want_torch) < 0) {
+        cc_py_raise();
+        goto done;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cc_evaluate_many((int)n, roots, results, NULL);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        cc_py_raise();
+        goto done;
+    }
+    list = PyList_New(n);
+    for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
+        PyObject *arr = cc_py_tensor_to_array(&results[i], want_torch);
+        if (arr == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, arr);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        cc_tensor_clear(&results[i]);
+    }
+done:
+    PyMem_Free(results);
+    PyMem_Free(roots);
+    return list;
+}
+
+PyMethodDef cc_py_eval_methods[] = {
+    {"evaluate_many", (PyCFunction)(void (*)(void))evaluate_many, METH_VARARGS | METH_KEYWORDS,
+     "evaluate_many(circuits) -> list of arrays: evaluates every circuit with one plan, each "
+     "distinct subcircuit once."},
+    {NULL, NULL, 0, NULL},
+};

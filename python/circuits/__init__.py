@@ -1,0 +1,23 @@
+"""circuits: immutable tensor-computation circuits for interpretability research.
+
+`import circuits as rc` gives rc's API: node kinds (Array, Scalar, Symbol, Add,
+Einsum, Index, Concat, Rearrange, GeneralFunction, Tag), the named functions
+(rc.relu, rc.gelu, rc.softmax, ...), evaluation on the CPU through BLAS, and rc's
+exception classes.
+"""
+
+from . import _blas
+
+_blas.preload()
+
+from . import _circuits  # noqa: E402
+from ._circuits import *  # noqa: E402,F401,F403
+from ._circuits import evaluate_many  # noqa: E402,F401
+from . import _methods  # noqa: E402
+from ._methods import GeneralFunctionShapeInfo, GeneralFunctionSpecBase  # noqa: E402,F401
+
+_methods.install()
+
+GeneralFunctionSimpleSpec = _circuits.GeneralFunctionSpec
+
+__version__ = "0.1.0"
