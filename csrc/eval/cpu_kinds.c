@@ -107,9 +107,8 @@ static int
 canon_axis(int64_t axis, int64_t count, const char *what, int64_t *out)
 {
     if (axis < -count || axis >= count) {
-        return cc_fail(CC_E_MISC_INPUT_ITEM_OUT_OF_BOUNDS,
-                       "%s %lld is out of bounds for %lld axes", what, (long long)axis,
-                       (long long)count);
+        return cc_fail(CC_E_MISC_INPUT_ITEM_OUT_OF_BOUNDS, "%s %lld is out of bounds for %lld axes",
+                       what, (long long)axis, (long long)count);
     }
     *out = axis < 0 ? axis + count : axis;
     return 0;
@@ -225,8 +224,8 @@ eval_einsum(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     if (cast_set_init(&ops, n->n_children, in, d) < 0) {
         return -1;
     }
-    const uint8_t **labels = cc_malloc((size_t)(n->n_children > 0 ? n->n_children : 1) *
-                                       sizeof(uint8_t *));
+    const uint8_t **labels =
+        cc_malloc((size_t)(n->n_children > 0 ? n->n_children : 1) * sizeof(uint8_t *));
     if (labels == NULL) {
         cast_set_clear(&ops);
         return -1;
@@ -261,8 +260,8 @@ eval_index(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     }
     if (m > cur.ndim) {
         cc_tensor_clear(&cur);
-        return cc_fail(CC_E_INDEX_INDEX_RANK_TOO_HIGH, "%d index entries for a child of rank %d",
-                       m, cur.ndim);
+        return cc_fail(CC_E_INDEX_INDEX_RANK_TOO_HIGH, "%d index entries for a child of rank %d", m,
+                       cur.ndim);
     }
     for (int a = m - 1; a >= 0; a--) {
         const cc_index_item *it = &items[a];
@@ -302,6 +301,10 @@ eval_index(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
             int rc = cc_index_select(&sel, &cur, a - removed, &items[a].tensor);
             cc_tensor_clear(&cur);
             if (rc < 0) {
+                // An index value out of range is the Index family's error, as for ints.
+                if (cc_error_kind_get() == CC_E_MISC_INPUT_ITEM_OUT_OF_BOUNDS) {
+                    cc_error_recast(CC_E_INDEX_INDEX_OUT_OF_BOUNDS);
+                }
                 return -1;
             }
             cur = sel;
@@ -415,8 +418,7 @@ index_as_i64(cc_tensor *out, const cc_tensor *idx, int check_ints)
         int64_t count = cc_tensor_numel(&flat);
         for (int64_t i = 0; i < count && rc == 0; i++) {
             if (!(v[i] == floor(v[i]) && fabs(v[i]) < 9.2e18)) {
-                rc = cc_fail(CC_E_TENSOR_EVAL, "the index holds %g, which is not an integer",
-                             v[i]);
+                rc = cc_fail(CC_E_TENSOR_EVAL, "the index holds %g, which is not an integer", v[i]);
             }
         }
         cc_tensor_clear(&flat);
@@ -432,8 +434,7 @@ index_as_i64(cc_tensor *out, const cc_tensor *idx, int check_ints)
 // after the prefix; with batch_index alone it moves to the front and the index axes lead
 // the output; otherwise the index axes then move back to where the gathered axis was.
 static int
-eval_gf_gather(const cc_node *n, const cc_gf_spec *s, const cc_tensor *const *in,
-               cc_tensor *out)
+eval_gf_gather(const cc_node *n, const cc_gf_spec *s, const cc_tensor *const *in, cc_tensor *out)
 {
     cc_tensor x, idx;
     if (cast_to(&x, in[0], cc_eval_node_dtype(n)) < 0) {
@@ -520,8 +521,7 @@ eval_gf(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     }
     case CC_GF_CALLBACK:
         if (s->callbacks.function == NULL) {
-            return cc_fail(CC_E_TENSOR_EVAL, "GeneralFunction spec '%s' has no function",
-                           s->name);
+            return cc_fail(CC_E_TENSOR_EVAL, "GeneralFunction spec '%s' has no function", s->name);
         }
         return s->callbacks.function(s->callbacks.ctx, n->n_children, in, out);
     }

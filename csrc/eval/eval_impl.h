@@ -15,9 +15,9 @@ typedef struct {
     int64_t *child_ix;    // plan position of each child slot
     int64_t *n_consumers; // child slots of planned parents naming the node + requested outputs
     int n_outputs;
-    int64_t *output_ix;   // plan position of each requested output
-    int max_children;     // largest n_children in the plan
-    int64_t peak_bytes;   // peak of live result bytes when each result is freed at its last use
+    int64_t *output_ix; // plan position of each requested output
+    int max_children;   // largest n_children in the plan
+    int64_t peak_bytes; // peak of live result bytes when each result is freed at its last use
 } cc_plan;
 
 // New plan for outputs[0..n) (borrowed; they must outlive the plan), or NULL with

@@ -69,8 +69,7 @@ cc_plan_run(const cc_plan *p, cc_tensor *results)
         for (int j = 0; j < node->n_children; j++) {
             inputs[j] = vals[slots[j]];
         }
-        if (cc_eval_cpu_node(node, inputs, vals[i]) < 0 ||
-            check_result_shape(node, vals[i]) < 0) {
+        if (cc_eval_cpu_node(node, inputs, vals[i]) < 0 || check_result_shape(node, vals[i]) < 0) {
             char desc[512];
             cc_eval_describe_node(node, desc, sizeof desc);
             cc_error_prefix("evaluating %s", desc);

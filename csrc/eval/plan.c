@@ -15,8 +15,7 @@ cc_eval_describe_node(const cc_node *n, char *buf, size_t cap)
 {
     size_t len;
     if (n->name != NULL) {
-        len = (size_t)snprintf(buf, cap, "%s '%s' [", cc_kind_get_info(n->kind)->py_name,
-                               n->name);
+        len = (size_t)snprintf(buf, cap, "%s '%s' [", cc_kind_get_info(n->kind)->py_name, n->name);
     } else {
         len = (size_t)snprintf(buf, cap, "%s [", cc_kind_get_info(n->kind)->py_name);
     }
@@ -64,8 +63,8 @@ check_computable(const cc_node *root)
         }
         cc_eval_describe_node(root, root_desc, sizeof root_desc);
         return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE,
-                       "%s contains %s, which has no value: bind it with a Module first",
-                       root_desc, what);
+                       "%s contains %s, which has no value: bind it with a Module first", root_desc,
+                       what);
     }
     if (!root->is_constant) {
         cc_eval_describe_node(root, root_desc, sizeof root_desc);
@@ -152,11 +151,11 @@ i64vec_push(i64vec *v, int64_t x)
 
 // What the walk records per emitted node, while the node is still in cache.
 typedef struct {
-    cc_hmap seen;        // node hash -> plan position + 1
-    cc_ptrvec order;     // the nodes, children first
-    i64vec child_start;  // per node, its first entry in child_ix
-    i64vec child_ix;     // plan position of each child slot, then a -1
-    i64vec bytes;        // result_bytes per node
+    cc_hmap seen;       // node hash -> plan position + 1
+    cc_ptrvec order;    // the nodes, children first
+    i64vec child_start; // per node, its first entry in child_ix
+    i64vec child_ix;    // plan position of each child slot, then a -1
+    i64vec bytes;       // result_bytes per node
 } walk;
 
 static void

@@ -18,8 +18,8 @@ rebuild(const cc_node *n, cc_node *const *children, const char *name)
 }
 
 const cc_kind_ops cc_concat_ops = {
-    .type_uuid = {0xf2, 0x68, 0x45, 0x83, 0xc2, 0x15, 0x4f, 0x67,
-                  0x82, 0x5e, 0x6e, 0x4e, 0x51, 0x09, 0x1c, 0xa7},
+    .type_uuid = {0xf2, 0x68, 0x45, 0x83, 0xc2, 0x15, 0x4f, 0x67, 0x82, 0x5e, 0x6e, 0x4e, 0x51,
+                  0x09, 0x1c, 0xa7},
     .hash_non_name = hash_non_name,
     .free_payload = NULL,
     .rebuild = rebuild,
@@ -51,8 +51,8 @@ cc_concat_new(int n, cc_node *const *children, int axis, const char *name)
     char what[160];
     cc_node_describe(CC_KIND_CONCAT, name, what, sizeof(what));
     if (n < 1) {
-        return cc_fail_null(CC_E_CONSTRUCT_CONCAT_ZERO_NODES,
-                            "%s requires at least one node", what);
+        return cc_fail_null(CC_E_CONSTRUCT_CONCAT_ZERO_NODES, "%s requires at least one node",
+                            what);
     }
     int rank = children[0]->ndim;
     if (axis >= rank || axis < -rank) {

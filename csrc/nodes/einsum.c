@@ -52,8 +52,8 @@ fail_len(const char *what, int i, int count, const cc_node *child)
     cc_str_init(&s);
     if (cc_shape_append(&s, child->ndim, child->shape) == 0) {
         cc_fail(CC_E_CONSTRUCT_EINSUM_LEN_SHAPE_DIFFERENT_FROM_AXES,
-                "%s: child %d has %d labels but rank %d (shape %s)", what, i, count,
-                child->ndim, s.data);
+                "%s: child %d has %d labels but rank %d (shape %s)", what, i, count, child->ndim,
+                s.data);
     }
     cc_str_clear(&s);
     return NULL;
@@ -61,8 +61,8 @@ fail_len(const char *what, int i, int count, const cc_node *child)
 
 // The Einsum of children where child i carries counts[i] labels (NULL: its rank).
 static cc_node *
-einsum_build(int n, cc_node *const *children, const int *counts, const uint8_t *in_axes,
-             int n_out, const uint8_t *out_axes, const char *name)
+einsum_build(int n, cc_node *const *children, const int *counts, const uint8_t *in_axes, int n_out,
+             const uint8_t *out_axes, const char *name)
 {
     char what[160];
     char label_buf[8];
@@ -88,8 +88,8 @@ einsum_build(int n, cc_node *const *children, const int *counts, const uint8_t *
             } else if (size[l] != c->shape[k]) {
                 return cc_fail_null(CC_E_CONSTRUCT_EINSUM_AXIS_SIZE_DIFFERENT,
                                     "%s: axis %s is %lld in child %d but %lld in child %d", what,
-                                    label_text(l, label_buf), (long long)size[l],
-                                    first_child[l], (long long)c->shape[k], i);
+                                    label_text(l, label_buf), (long long)size[l], first_child[l],
+                                    (long long)c->shape[k], i);
             }
         }
         axes += c->ndim;
@@ -146,8 +146,8 @@ rebuild(const cc_node *n, cc_node *const *children, const char *name)
 }
 
 const cc_kind_ops cc_einsum_ops = {
-    .type_uuid = {0xed, 0x15, 0x42, 0x2c, 0x7c, 0x02, 0x40, 0xc2,
-                  0xa3, 0xc2, 0xe9, 0x22, 0x45, 0x14, 0xd0, 0x63},
+    .type_uuid = {0xed, 0x15, 0x42, 0x2c, 0x7c, 0x02, 0x40, 0xc2, 0xa3, 0xc2, 0xe9, 0x22, 0x45,
+                  0x14, 0xd0, 0x63},
     .hash_non_name = hash_non_name,
     .free_payload = free_payload,
     .rebuild = rebuild,

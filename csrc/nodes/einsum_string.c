@@ -162,8 +162,8 @@ parse_chars(builder *b, const char *s, const char *p, const char *end, int in_ou
         int label = len ? char_label(cp) : -1;
         if (label < 0) {
             return cc_fail(CC_E_PARSE_EINSUM_STRING_INVALID,
-                           "Einsum string invalid '%s': character '%.*s' is not an axis letter",
-                           s, (int)(len ? len : 1), p);
+                           "Einsum string invalid '%s': character '%.*s' is not an axis letter", s,
+                           (int)(len ? len : 1), p);
         }
         if (add_label(b, in_output, (uint8_t)label) < 0) {
             return -1;
@@ -216,8 +216,7 @@ is_space(char c)
 }
 
 static int
-parse_words(builder *b, word_table *w, const char *s, const char *p, const char *end,
-            int in_output)
+parse_words(builder *b, word_table *w, const char *s, const char *p, const char *end, int in_output)
 {
     while (p < end) {
         if (is_space(*p)) {
@@ -239,8 +238,7 @@ parse_words(builder *b, word_table *w, const char *s, const char *p, const char 
         if (label < 0) {
             if (w->n == 256) {
                 return cc_fail(CC_E_PARSE_EINSUM_STRING_INVALID,
-                               "Einsum string invalid '%s': more than 256 distinct axis names",
-                               s);
+                               "Einsum string invalid '%s': more than 256 distinct axis names", s);
             }
             label = w->n++;
             w->start[label] = p;

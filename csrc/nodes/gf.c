@@ -108,8 +108,7 @@ cc_gf_spec_gen_index(int64_t index_dim, int batch_x, int batch_index, int check_
     s->batch_x = batch_x != 0;
     s->batch_index = batch_index != 0;
     s->check_index_ints = check_index_ints != 0;
-    uint8_t flags[3] = {(uint8_t)s->batch_x, (uint8_t)s->batch_index,
-                        (uint8_t)s->check_index_ints};
+    uint8_t flags[3] = {(uint8_t)s->batch_x, (uint8_t)s->batch_index, (uint8_t)s->check_index_ints};
     cc_blake3 h;
     cc_blake3_init(&h);
     cc_blake3_update(&h, INDEX_UUID, 16);
@@ -124,8 +123,8 @@ static int
 canon_axis(int64_t item, int64_t count, int64_t *out)
 {
     if (item >= count || item < -count) {
-        return cc_fail(CC_E_MISC_INPUT_ITEM_OUT_OF_BOUNDS, "item=%" PRId64 " count=%" PRId64,
-                       item, count);
+        return cc_fail(CC_E_MISC_INPUT_ITEM_OUT_OF_BOUNDS, "item=%" PRId64 " count=%" PRId64, item,
+                       count);
     }
     *out = item < 0 ? item + count : item;
     return 0;
@@ -280,8 +279,8 @@ cc_gf_spec_by_name(const char *name)
                 return cc_gf_spec_gen_index(a, batch_x, !no_batch_index, check);
             }
         } else if (r == -2) {
-            return cc_fail_null(CC_E_PY_RUNTIME,
-                                "failed to parse index_dim for gen_index_at: '%s'", name);
+            return cc_fail_null(CC_E_PY_RUNTIME, "failed to parse index_dim for gen_index_at: '%s'",
+                                name);
         }
     }
     p = name;
@@ -475,8 +474,8 @@ shape_info_explicit_index(const cc_gf_spec *s, int n, const int *ndims,
         char tail[96];
         snprintf(tail, sizeof tail, " index_dim=%" PRId64 " x_non_batch_dims=%" PRId64,
                  s->index_dim, s->x_non_batch_dims);
-        return fail_index_shapes(CC_E_GENERAL_FUNCTION_SHAPE_EXPLICIT_INDEX_SHAPE_INVALID, s,
-                                 ndims, shapes, tail);
+        return fail_index_shapes(CC_E_GENERAL_FUNCTION_SHAPE_EXPLICIT_INDEX_SHAPE_INVALID, s, ndims,
+                                 shapes, tail);
     }
     int64_t d = 0;
     canon_axis(s->index_dim, s->x_non_batch_dims, &d); // checked when the spec was made

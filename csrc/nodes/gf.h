@@ -48,12 +48,12 @@ struct cc_gf_spec {
     cc_gf_kind kind;
     char *name; // serialised name: "softmax", "gen_index_at_0_c", "pow", custom name
     uint8_t hash[32];
-    cc_gf_id simple_id;          // SIMPLE
-    int64_t index_dim;           // GEN_INDEX, EXPLICIT_INDEX
-    int batch_x, batch_index;    // GEN_INDEX
-    int64_t x_non_batch_dims;    // EXPLICIT_INDEX
-    int check_index_ints;        // GEN_INDEX, EXPLICIT_INDEX
-    cc_gf_callbacks callbacks;   // CALLBACK
+    cc_gf_id simple_id;        // SIMPLE
+    int64_t index_dim;         // GEN_INDEX, EXPLICIT_INDEX
+    int batch_x, batch_index;  // GEN_INDEX
+    int64_t x_non_batch_dims;  // EXPLICIT_INDEX
+    int check_index_ints;      // GEN_INDEX, EXPLICIT_INDEX
+    cc_gf_callbacks callbacks; // CALLBACK
 };
 
 typedef struct {

@@ -12,8 +12,7 @@
 
 // rc's delimiter before each entry of a TensorIndex hash.
 static const uint8_t ENTRY_DELIMITER_UUID[16] = {
-    0x3d, 0x14, 0x63, 0x6b, 0xa1, 0xed, 0x42, 0x35,
-    0x91, 0xcd, 0x5f, 0xc9, 0xe8, 0x18, 0xc9, 0x3d,
+    0x3d, 0x14, 0x63, 0x6b, 0xa1, 0xed, 0x42, 0x35, 0x91, 0xcd, 0x5f, 0xc9, 0xe8, 0x18, 0xc9, 0x3d,
 };
 
 static void
@@ -144,8 +143,7 @@ index_build(cc_node *child, int n_items, const cc_index_item *items, const char 
     }
     for (int k = 0; k < n_items; k++) {
         const cc_index_item *it = &items[k];
-        if (it->kind != CC_INDEX_INT && it->kind != CC_INDEX_SLICE &&
-            it->kind != CC_INDEX_TENSOR) {
+        if (it->kind != CC_INDEX_INT && it->kind != CC_INDEX_SLICE && it->kind != CC_INDEX_TENSOR) {
             return cc_fail_null(CC_E_PY_VALUE, "%s: entry %d has an unknown kind", what, k);
         }
         if (it->kind != CC_INDEX_TENSOR) {
@@ -187,8 +185,8 @@ index_build(cc_node *child, int n_items, const cc_index_item *items, const char 
         return NULL;
     }
     // Zeroed entries are ints, which own nothing, so a partly filled list frees cleanly.
-    n->u.index.items = cc_calloc((size_t)(child->ndim > 0 ? child->ndim : 1),
-                                 sizeof(cc_index_item));
+    n->u.index.items =
+        cc_calloc((size_t)(child->ndim > 0 ? child->ndim : 1), sizeof(cc_index_item));
     if (n->u.index.items == NULL) {
         cc_node_free_one(n);
         return NULL;
@@ -226,8 +224,8 @@ rebuild(const cc_node *n, cc_node *const *children, const char *name)
 }
 
 const cc_kind_ops cc_index_ops = {
-    .type_uuid = {0x3c, 0x65, 0x56, 0x70, 0xb3, 0x52, 0x4a, 0x5f,
-                  0x89, 0x1c, 0x0d, 0x71, 0x60, 0x60, 0x93, 0x41},
+    .type_uuid = {0x3c, 0x65, 0x56, 0x70, 0xb3, 0x52, 0x4a, 0x5f, 0x89, 0x1c, 0x0d, 0x71, 0x60,
+                  0x60, 0x93, 0x41},
     .hash_non_name = hash_non_name,
     .free_payload = free_payload,
     .rebuild = rebuild,

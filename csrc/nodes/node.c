@@ -17,8 +17,7 @@ const char CC_NO_NAME[1] = "";
 
 // rc's delimiter between a node's name and its autoname flag in the hash.
 static const uint8_t NAME_DELIMITER_UUID[16] = {
-    0x02, 0x5e, 0x9a, 0xf4, 0x13, 0x66, 0x42, 0x11,
-    0xaa, 0x5f, 0x7c, 0x28, 0xfc, 0x6c, 0xdf, 0x9f,
+    0x02, 0x5e, 0x9a, 0xf4, 0x13, 0x66, 0x42, 0x11, 0xaa, 0x5f, 0x7c, 0x28, 0xfc, 0x6c, 0xdf, 0x9f,
 };
 
 static const cc_kind_info kind_info[CC_KIND_COUNT] = {
@@ -168,13 +167,13 @@ compute_hash(cc_node *n)
 
 // The common allocation; merge: dtype from the children (else the given dtype).
 static cc_node *
-alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim,
-           const int64_t *shape, int merge, int dtype)
+alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, const int64_t *shape,
+           int merge, int dtype)
 {
     if (ndim < 0 || ndim > CC_MAX_NDIM) {
         return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
-                            "%s of rank %d: at most %d axes are supported",
-                            kind_info[kind].py_name, ndim, CC_MAX_NDIM);
+                            "%s of rank %d: at most %d axes are supported", kind_info[kind].py_name,
+                            ndim, CC_MAX_NDIM);
     }
     cc_node *n = cc_calloc(1, sizeof(cc_node));
     if (n == NULL) {

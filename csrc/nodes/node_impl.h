@@ -34,8 +34,8 @@ cc_node *cc_node_alloc(cc_kind kind, int n_children, cc_node *const *children, i
 // As cc_node_alloc, but the node's dtype is the given one (a cc_dtype, or -1) instead of the
 // merge of the children's: for specs that decide it (rc's get_device_dtype_override), e.g.
 // gen_index takes x's dtype while its index child is int64. NULL on error.
-cc_node *cc_node_alloc_with_dtype(cc_kind kind, int n_children, cc_node *const *children,
-                                  int ndim, const int64_t *shape, int dtype);
+cc_node *cc_node_alloc_with_dtype(cc_kind kind, int n_children, cc_node *const *children, int ndim,
+                                  const int64_t *shape, int dtype);
 // Completes n once its payload is set: name (rc's autoname when name is NULL), hash.
 // Returns n, or NULL after freeing n on error.
 cc_node *cc_node_finish(cc_node *n, const char *name);

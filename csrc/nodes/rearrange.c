@@ -109,8 +109,8 @@ spec_alloc(int n_in, int n_in_ints, int n_out, int n_out_ints, int n_sizes)
 
 // Checks rc's RearrangeSpec::check_valid conditions, in rc's order, on the raw groups.
 static int
-check_valid(int n_in, const int *in_start, const uint8_t *in_ints, int n_out,
-            const int *out_start, const uint8_t *out_ints, int n_sizes, const int64_t *sizes)
+check_valid(int n_in, const int *in_start, const uint8_t *in_ints, int n_out, const int *out_start,
+            const uint8_t *out_ints, int n_sizes, const int64_t *sizes)
 {
     int n_in_ints = in_start[n_in], n_out_ints = out_start[n_out];
     int cnt_in[N_INTS] = {0}, cnt_out[N_INTS] = {0};
@@ -209,8 +209,8 @@ lens_to_starts(int n, const int *lens, int *start, const char *side)
     start[0] = 0;
     for (int g = 0; g < n; g++) {
         if (lens[g] < 0 || lens[g] > N_INTS) {
-            return cc_fail(CC_E_REARRANGE_SPEC,
-                           "invalid rearrange spec: %s axis %d has %d ints", side, g, lens[g]);
+            return cc_fail(CC_E_REARRANGE_SPEC, "invalid rearrange spec: %s axis %d has %d ints",
+                           side, g, lens[g]);
         }
         if (start[g] + lens[g] > N_INTS) {
             // ints are u8 and unique per side, so more than 256 always repeats one
@@ -318,8 +318,8 @@ static int
 append_letter(cc_str *m, int i)
 {
     if (i >= N_LETTERS) {
-        return cc_fail(CC_E_REARRANGE_SPEC,
-                       "rearrange int %d has no letter (rc's alphabet has %d)", i, N_LETTERS);
+        return cc_fail(CC_E_REARRANGE_SPEC, "rearrange int %d has no letter (rc's alphabet has %d)",
+                       i, N_LETTERS);
     }
     if (i < 26) {
         char c[2] = {(char)('a' + i), 0};
@@ -765,8 +765,7 @@ fail_not_conformable(const cc_rearrange_spec *s, int ndim, const int64_t *shape,
     cc_str_append(&m, " ");
     cc_shape_append(&m, ndim, shape);
     cc_str_appendf(&m, " (%s)", why);
-    return fail_msg(CC_E_REARRANGE_SPEC_INPUT_NOT_CONFORMABLE, &m,
-                    "RearrangeSpec not conformable");
+    return fail_msg(CC_E_REARRANGE_SPEC_INPUT_NOT_CONFORMABLE, &m, "RearrangeSpec not conformable");
 }
 
 cc_rearrange_spec *
@@ -823,8 +822,7 @@ cc_rearrange_spec_conform(const cc_rearrange_spec *s, int ndim, const int64_t *s
 
 // Size of each group of one side; -1 with HAS_WILDCARD_SIZES or on overflow.
 static int
-side_shape(const cc_rearrange_spec *s, int n, const int *start, const uint8_t *ints,
-           int64_t *shape)
+side_shape(const cc_rearrange_spec *s, int n, const int *start, const uint8_t *ints, int64_t *shape)
 {
     for (int g = 0; g < n; g++) {
         int64_t total = 1;
@@ -990,9 +988,7 @@ cc_rearrange_new(cc_node *child, const cc_rearrange_spec *spec, const char *name
         // A shape that does not fit is the construction error rc declares for it (rc itself
         // surfaces the spec's NotConformable class); other spec errors keep their class.
         if (cc_error_kind_get() == CC_E_REARRANGE_SPEC_INPUT_NOT_CONFORMABLE) {
-            char reason[1024];
-            snprintf(reason, sizeof reason, "%s", cc_error_message());
-            cc_fail(CC_E_CONSTRUCT_REARRANGE_WRONG_INPUT_SHAPE, "%s", reason);
+            cc_error_recast(CC_E_CONSTRUCT_REARRANGE_WRONG_INPUT_SHAPE);
         }
         char label[160];
         cc_str m;

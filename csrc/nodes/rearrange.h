@@ -15,8 +15,8 @@ struct cc_rearrange_spec {
     uint8_t *in_ints;
     int *out_start;
     uint8_t *out_ints;
-    int n_sizes;     // ints used are 0 .. n_sizes-1
-    int64_t *sizes;  // size of each int, or CC_REARRANGE_SIZE_NONE
+    int n_sizes;    // ints used are 0 .. n_sizes-1
+    int64_t *sizes; // size of each int, or CC_REARRANGE_SIZE_NONE
 };
 typedef struct cc_rearrange_spec cc_rearrange_spec;
 

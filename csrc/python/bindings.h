@@ -11,8 +11,7 @@
 
 // A Python circuit: one node reference, nothing else (nodes never point back).
 typedef struct {
-    PyObject_HEAD
-    cc_node *node;
+    PyObject_HEAD cc_node *node;
 } cc_py_node;
 
 // Python classes by node kind (subclasses of Circuit), set at module init.
@@ -65,8 +64,7 @@ int cc_py_gf_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {
-    PyObject_HEAD
-    cc_rearrange_spec *spec;
+    PyObject_HEAD cc_rearrange_spec *spec;
 } cc_py_rspec_obj;
 extern PyTypeObject *cc_py_rearrange_spec_type;
 // Spec from a RearrangeSpec or a string; new spec owned by the caller, NULL on error.

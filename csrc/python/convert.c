@@ -12,8 +12,7 @@ PyTypeObject *cc_py_tensor_type;
 static PyObject *numpy_module;
 
 typedef struct {
-    PyObject_HEAD
-    cc_tensor t;
+    PyObject_HEAD cc_tensor t;
     Py_ssize_t shape[CC_MAX_NDIM];
     Py_ssize_t strides[CC_MAX_NDIM]; // bytes
     int want_torch;

@@ -18,8 +18,8 @@ labels_arg(PyObject *obj, uint8_t *out, int cap, int *n)
     Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
     if (len > cap) {
         Py_DECREF(fast);
-        PyErr_Format(PyExc_ValueError, "einsum operand has %zd axes; at most %d are supported",
-                     len, cap);
+        PyErr_Format(PyExc_ValueError, "einsum operand has %zd axes; at most %d are supported", len,
+                     cap);
         return -1;
     }
     for (Py_ssize_t i = 0; i < len; i++) {

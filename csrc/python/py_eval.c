@@ -60,10 +60,9 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
         goto done;
     }
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cc_evaluate_many((int)n, roots, results, NULL);
-    Py_END_ALLOW_THREADS
-    if (rc < 0) {
+    Py_BEGIN_ALLOW_THREADS rc = cc_evaluate_many((int)n, roots, results, NULL);
+    Py_END_ALLOW_THREADS if (rc < 0)
+    {
         cc_py_raise();
         goto done;
     }

@@ -12,8 +12,7 @@
 static PyTypeObject *spec_type;
 
 typedef struct {
-    PyObject_HEAD
-    cc_gf_spec *spec;
+    PyObject_HEAD cc_gf_spec *spec;
 } py_spec;
 
 PyObject *
@@ -76,8 +75,8 @@ read_shape_info(PyObject *info, int n, cc_gf_shape_info *out)
         return -1;
     }
     PyObject *batchable = PyObject_GetAttrString(info, "input_batchability");
-    PyObject *fast = batchable ? PySequence_Fast(batchable, "input_batchability: a sequence")
-                               : NULL;
+    PyObject *fast =
+        batchable ? PySequence_Fast(batchable, "input_batchability: a sequence") : NULL;
     Py_XDECREF(batchable);
     if (fast == NULL) {
         return -1;
@@ -199,10 +198,10 @@ spec_from_python(PyObject *obj)
         .function = callback_function,
     };
     const char *name_utf8 = PyUnicode_AsUTF8(name);
-    cc_gf_spec *spec = name_utf8 ? cc_gf_spec_callback(name_utf8,
-                                                       (const uint8_t *)PyBytes_AS_STRING(hash_bytes),
-                                                       (size_t)PyBytes_GET_SIZE(hash_bytes), &cb)
-                                 : NULL;
+    cc_gf_spec *spec =
+        name_utf8 ? cc_gf_spec_callback(name_utf8, (const uint8_t *)PyBytes_AS_STRING(hash_bytes),
+                                        (size_t)PyBytes_GET_SIZE(hash_bytes), &cb)
+                  : NULL;
     Py_DECREF(hash_bytes);
     Py_DECREF(name);
     if (spec == NULL && !PyErr_Occurred()) {
@@ -231,7 +230,8 @@ spec_arg(PyObject *obj)
     if (PyObject_HasAttrString(obj, "function") && PyObject_HasAttrString(obj, "get_shape_info")) {
         return spec_from_python(obj);
     }
-    PyErr_Format(PyExc_TypeError, "spec must be a GeneralFunction spec, a function name or an "
+    PyErr_Format(PyExc_TypeError,
+                 "spec must be a GeneralFunction spec, a function name or an "
                  "object with name, function and get_shape_info, not %.100s",
                  Py_TYPE(obj)->tp_name);
     return NULL;
@@ -343,8 +343,8 @@ static PyObject *
 gf_gen_index(PyObject *cls, PyObject *args, PyObject *kwds)
 {
     (void)cls;
-    static char *kwlist[] = {"x",          "index",           "index_dim", "batch_x",
-                             "batch_index", "check_index_ints", "name",      NULL};
+    static char *kwlist[] = {
+        "x", "index", "index_dim", "batch_x", "batch_index", "check_index_ints", "name", NULL};
     PyObject *x_obj, *idx_obj, *name_obj = Py_None;
     long long index_dim;
     int batch_x = 0, batch_index = 1, check = 1;
@@ -369,15 +369,15 @@ static PyObject *
 gf_explicit_index(PyObject *cls, PyObject *args, PyObject *kwds)
 {
     (void)cls;
-    static char *kwlist[] = {"x", "index", "index_dim", "x_non_batch_dims", "check_index_ints",
+    static char *kwlist[] = {"x",    "index", "index_dim", "x_non_batch_dims", "check_index_ints",
                              "name", NULL};
     PyObject *x_obj, *idx_obj, *name_obj = Py_None;
     long long index_dim, x_non_batch;
     int check = 1;
     cc_node *nodes[2];
     const char *name;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOLL|pO:explicit_index", kwlist, &x_obj,
-                                     &idx_obj, &index_dim, &x_non_batch, &check, &name_obj) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOLL|pO:explicit_index", kwlist, &x_obj, &idx_obj,
+                                     &index_dim, &x_non_batch, &check, &name_obj) ||
         !cc_py_node_check(x_obj, "x", &nodes[0]) ||
         !cc_py_node_check(idx_obj, "index", &nodes[1]) || cc_py_name_arg(name_obj, &name) < 0) {
         return NULL;
@@ -513,8 +513,10 @@ spec_hash(PyObject *self)
 
 static PyGetSetDef spec_getset[] = {
     {"name", spec_attr, NULL, "The function's serialised name.", "name"},
-    {"num_non_batchable_output_dims", spec_attr, NULL, "Trailing output axes that are not batch "
-     "axes (named functions).", "num_non_batchable_output_dims"},
+    {"num_non_batchable_output_dims", spec_attr, NULL,
+     "Trailing output axes that are not batch "
+     "axes (named functions).",
+     "num_non_batchable_output_dims"},
     {"removed_from_end", spec_attr, NULL, "Input axes removed from the end (named functions).",
      "removed_from_end"},
     {"index_dim", spec_attr, NULL, "Gathered axis (index functions).", "index_dim"},
@@ -572,8 +574,8 @@ named_function(PyObject *self, PyObject *args, PyObject *kwds)
 }
 
 static PyMethodDef named_defs[] = {
-#define CC_GF(fname, impl, nb, rm)                                                              \
-    {#fname, (PyCFunction)(void (*)(void))named_function, METH_VARARGS | METH_KEYWORDS,        \
+#define CC_GF(fname, impl, nb, rm)                                                                 \
+    {#fname, (PyCFunction)(void (*)(void))named_function, METH_VARARGS | METH_KEYWORDS,            \
      #fname "(circuit, name=None) -> GeneralFunction"},
 #include "nodes/gf.def"
 #undef CC_GF
@@ -587,8 +589,7 @@ pow_function(PyObject *self, PyObject *args, PyObject *kwds)
     PyObject *b_obj, *e_obj, *name_obj = Py_None;
     cc_node *nodes[2];
     const char *name;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:pow", kwlist, &b_obj, &e_obj,
-                                     &name_obj) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:pow", kwlist, &b_obj, &e_obj, &name_obj) ||
         !cc_py_node_check(b_obj, "base", &nodes[0]) ||
         !cc_py_node_check(e_obj, "exponent", &nodes[1]) || cc_py_name_arg(name_obj, &name) < 0) {
         return NULL;

@@ -30,8 +30,7 @@ py_blake3(PyObject *self, PyObject *args, PyObject *kwds)
     uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(out);
     cc_blake3 h;
     if (view.len > RELEASE_GIL_BYTES || out_len > RELEASE_GIL_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        cc_blake3_init(&h);
+        Py_BEGIN_ALLOW_THREADS cc_blake3_init(&h);
         cc_blake3_update(&h, view.buf, (size_t)view.len);
         cc_blake3_final(&h, dst, (size_t)out_len);
         Py_END_ALLOW_THREADS

@@ -68,8 +68,10 @@ parse_item(PyObject *obj, int axis, cc_index_item *item)
     if (PySlice_Check(obj)) {
         PySliceObject *s = (PySliceObject *)obj;
         if (s->step != Py_None) {
-            PyErr_Format(PyExc_ValueError, "Index: slice at axis %d has a step; only "
-                         "start:stop slices are supported", axis);
+            PyErr_Format(PyExc_ValueError,
+                         "Index: slice at axis %d has a step; only "
+                         "start:stop slices are supported",
+                         axis);
             return -1;
         }
         item->kind = CC_INDEX_SLICE;
@@ -173,8 +175,7 @@ item_object(const cc_index_item *item)
         return s;
     }
     default:
-        return cc_py_tensor_to_array(&item->tensor,
-                                     item->tensor.buf->origin == CC_ORIGIN_TORCH);
+        return cc_py_tensor_to_array(&item->tensor, item->tensor.buf->origin == CC_ORIGIN_TORCH);
     }
 }
 

@@ -114,8 +114,7 @@ cc_py_shape_arg(PyObject *obj, int *ndim, int64_t *shape)
         }
         if (v < 0) {
             Py_DECREF(fast);
-            PyErr_Format(PyExc_ValueError, "shape sizes must be >= 0, got %lld at axis %zd", v,
-                         i);
+            PyErr_Format(PyExc_ValueError, "shape sizes must be >= 0, got %lld at axis %zd", v, i);
             return -1;
         }
         shape[i] = v;
@@ -154,8 +153,8 @@ cc_py_uuid_arg(PyObject *obj, uint8_t out[16])
         if (uuid_mod == NULL) {
             return -1;
         }
-        PyObject *u = PyUnicode_Check(obj) ? PyObject_CallMethod(uuid_mod, "UUID", "O", obj)
-                                           : Py_NewRef(obj);
+        PyObject *u =
+            PyUnicode_Check(obj) ? PyObject_CallMethod(uuid_mod, "UUID", "O", obj) : Py_NewRef(obj);
         Py_DECREF(uuid_mod);
         if (u == NULL) {
             return -1;
@@ -218,8 +217,10 @@ node_new_abstract(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     (void)args;
     (void)kwds;
-    PyErr_Format(PyExc_TypeError, "%s cannot be instantiated directly; use a node kind such "
-                 "as Array, Add or Einsum", type->tp_name);
+    PyErr_Format(PyExc_TypeError,
+                 "%s cannot be instantiated directly; use a node kind such "
+                 "as Array, Add or Einsum",
+                 type->tp_name);
     return NULL;
 }
 
@@ -413,8 +414,8 @@ map_children_impl(PyObject *self, PyObject *f, int enumerate)
         if (child == NULL) {
             goto done;
         }
-        PyObject *r = enumerate ? PyObject_CallFunction(f, "Oi", child, i)
-                                : PyObject_CallOneArg(f, child);
+        PyObject *r =
+            enumerate ? PyObject_CallFunction(f, "Oi", child, i) : PyObject_CallOneArg(f, child);
         Py_DECREF(child);
         if (r == NULL) {
             goto done;

@@ -79,8 +79,7 @@ parse_groups(PyObject *obj, const char *what, int *n_groups, int **lens, uint8_t
             }
             if (v < 0 || v > 255) {
                 Py_DECREF(group);
-                PyErr_Format(PyExc_ValueError, "%s: axis ints must be in 0..255, got %ld", what,
-                             v);
+                PyErr_Format(PyExc_ValueError, "%s: axis ints must be in 0..255, got %ld", what, v);
                 goto fail;
             }
             if (total == cap) {
@@ -154,9 +153,8 @@ spec_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
             goto done;
         }
     }
-    result = cc_py_rearrange_spec_wrap(cc_rearrange_spec_new(n_in, in_lens, in_ints, n_out,
-                                                             out_lens, out_ints, (int)n_sizes,
-                                                             sizes));
+    result = cc_py_rearrange_spec_wrap(cc_rearrange_spec_new(
+        n_in, in_lens, in_ints, n_out, out_lens, out_ints, (int)n_sizes, sizes));
 done:
     Py_XDECREF(sizes_fast);
     PyMem_Free(in_lens);
@@ -336,8 +334,7 @@ static PyType_Spec spec_spec = {
 int
 cc_py_rearrange_spec_init(PyObject *module)
 {
-    cc_py_rearrange_spec_type =
-        (PyTypeObject *)PyType_FromModuleAndSpec(module, &spec_spec, NULL);
+    cc_py_rearrange_spec_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &spec_spec, NULL);
     if (cc_py_rearrange_spec_type == NULL) {
         return -1;
     }

@@ -34,7 +34,7 @@ wrap_mul(int64_t a, int64_t b)
 // Row kernel: p[0] out (contiguous), p[1] a, p[2] b (any stride, 0 when broadcast). The
 // common layouts get their own loops so they vectorise.
 #define BINARY_ROW(NAME, T, EXPR)                                                                  \
-    static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                      \
+    static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                       \
     {                                                                                              \
         (void)ctx;                                                                                 \
         T *restrict out = (T *)p[0];                                                               \
@@ -72,12 +72,12 @@ wrap_mul(int64_t a, int64_t b)
 
 BINARY_ROW(f32_add, float, a + b)
 BINARY_ROW(f32_sub, float, a - b)
-BINARY_ROW(f32_mul, float, a * b)
+BINARY_ROW(f32_mul, float, a *b)
 BINARY_ROW(f32_div, float, a / b)
 BINARY_ROW(f32_pow, float, powf(a, b))
 BINARY_ROW(f64_add, double, a + b)
 BINARY_ROW(f64_sub, double, a - b)
-BINARY_ROW(f64_mul, double, a * b)
+BINARY_ROW(f64_mul, double, a *b)
 BINARY_ROW(f64_div, double, a / b)
 BINARY_ROW(f64_pow, double, pow(a, b))
 BINARY_ROW(i64_add, int64_t, wrap_add(a, b))
@@ -98,9 +98,8 @@ static const cc_row_fn binary_rows[CC_DTYPE_COUNT][CC_BINARY_COUNT] = {
                       [CC_BINARY_MUL] = f64_mul,
                       [CC_BINARY_DIV] = f64_div,
                       [CC_BINARY_POW] = f64_pow},
-    [CC_DTYPE_I64] = {[CC_BINARY_ADD] = i64_add,
-                      [CC_BINARY_SUB] = i64_sub,
-                      [CC_BINARY_MUL] = i64_mul},
+    [CC_DTYPE_I64] =
+        {[CC_BINARY_ADD] = i64_add, [CC_BINARY_SUB] = i64_sub, [CC_BINARY_MUL] = i64_mul},
 };
 
 static void
@@ -108,8 +107,8 @@ format_shape(char *out, size_t cap, const cc_tensor *t)
 {
     size_t len = (size_t)snprintf(out, cap, "(");
     for (int i = 0; i < t->ndim && len < cap; i++) {
-        len += (size_t)snprintf(out + len, cap - len, i ? ", %lld" : "%lld",
-                                (long long)t->shape[i]);
+        len +=
+            (size_t)snprintf(out + len, cap - len, i ? ", %lld" : "%lld", (long long)t->shape[i]);
     }
     if (len < cap) {
         snprintf(out + len, cap - len, t->ndim == 1 ? ",)" : ")");
@@ -166,7 +165,7 @@ cc_binary(cc_tensor *out, cc_binary_op op, const cc_tensor *a, const cc_tensor *
 }
 
 #define ACCUMULATE_ROW(NAME, T, EXPR)                                                              \
-    static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                      \
+    static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                       \
     {                                                                                              \
         (void)ctx;                                                                                 \
         const int64_t es = (int64_t)sizeof(T);                                                     \
@@ -213,8 +212,7 @@ cc_add_into(cc_tensor *acc, const cc_tensor *x)
         fn = i64_accumulate;
         break;
     default:
-        return cc_fail(CC_E_PY_TYPE, "add_into: dtype %s not supported",
-                       cc_dtype_name(acc->dtype));
+        return cc_fail(CC_E_PY_TYPE, "add_into: dtype %s not supported", cc_dtype_name(acc->dtype));
     }
     if (cc_check_cpu(acc, "add_into") < 0 || cc_check_cpu(x, "add_into") < 0) {
         return -1;

@@ -33,8 +33,8 @@ cc_concat(cc_tensor *out, const cc_tensor *const *xs, int n, int axis)
         for (int d = 0; d < x->ndim; d++) {
             if (d != axis && x->shape[d] != first->shape[d]) {
                 return cc_fail(CC_E_PY_VALUE,
-                               "concat: axis %d has size %lld in tensor %d but %lld in tensor 0",
-                               d, (long long)x->shape[d], i, (long long)first->shape[d]);
+                               "concat: axis %d has size %lld in tensor %d but %lld in tensor 0", d,
+                               (long long)x->shape[d], i, (long long)first->shape[d]);
             }
         }
         if (cc_check_cpu(x, "concat") < 0) {

@@ -11,7 +11,9 @@
 #include "util/error.h"
 
 static const char *const reduce_names[CC_REDUCE_COUNT] = {
-    [CC_REDUCE_SUM] = "sum", [CC_REDUCE_MEAN] = "mean", [CC_REDUCE_MAX] = "max",
+    [CC_REDUCE_SUM] = "sum",
+    [CC_REDUCE_MEAN] = "mean",
+    [CC_REDUCE_MAX] = "max",
     [CC_REDUCE_MIN] = "min",
 };
 
@@ -106,7 +108,7 @@ ROW_SUM(f64_row_sum, double, double)
 // identity, COMBINE(acc, v) folds one value in, ROW(acc, r, n) folds a contiguous run, FINAL(acc)
 // gives the output value.
 #define REDUCE_KERNEL(NAME, T, A, O, INIT, COMBINE, ROW, FINAL)                                    \
-    static void NAME(const plan *pl, void *out_data, int64_t u0, int64_t u1)                      \
+    static void NAME(const plan *pl, void *out_data, int64_t u0, int64_t u1)                       \
     {                                                                                              \
         O *out = (O *)out_data;                                                                    \
         int64_t idx[CC_MAX_NDIM];                                                                  \
@@ -209,10 +211,10 @@ typedef void (*reduce_fn)(const plan *pl, void *out, int64_t u0, int64_t u1);
 static const reduce_fn reduce_kernels[CC_DTYPE_COUNT][CC_REDUCE_COUNT] = {
     [CC_DTYPE_F32] = {f32_sum, f32_mean, f32_max, f32_min},
     [CC_DTYPE_F64] = {f64_sum, f64_mean, f64_max, f64_min},
-    [CC_DTYPE_I64] = {[CC_REDUCE_SUM] = i64_sum, [CC_REDUCE_MAX] = i64_max,
-                      [CC_REDUCE_MIN] = i64_min},
-    [CC_DTYPE_BOOL] = {[CC_REDUCE_SUM] = bool_sum, [CC_REDUCE_MAX] = bool_max,
-                       [CC_REDUCE_MIN] = bool_min},
+    [CC_DTYPE_I64] =
+        {[CC_REDUCE_SUM] = i64_sum, [CC_REDUCE_MAX] = i64_max, [CC_REDUCE_MIN] = i64_min},
+    [CC_DTYPE_BOOL] =
+        {[CC_REDUCE_SUM] = bool_sum, [CC_REDUCE_MAX] = bool_max, [CC_REDUCE_MIN] = bool_min},
 };
 
 static int64_t

@@ -33,7 +33,7 @@ static const char *const dtype_hash_names[CC_DTYPE_COUNT] = {
 #undef CC_DTYPE
 };
 
-#define CC_DTYPE(E, ctype, size, name, hash_name)                                                 \
+#define CC_DTYPE(E, ctype, size, name, hash_name)                                                  \
     _Static_assert(sizeof(ctype) == size, "dtypes.def: size of " name);
 #include "tensor/dtypes.def"
 #undef CC_DTYPE
@@ -662,7 +662,7 @@ cc_iter_run(const cc_iter *it, cc_row_fn fn, void *ctx)
 // copies with dtype conversion
 
 #define CONVERT_ROW(NAME, DT, ST, EXPR)                                                            \
-    static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                      \
+    static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                       \
     {                                                                                              \
         (void)ctx;                                                                                 \
         if (s[0] == (int64_t)sizeof(DT) && s[1] == (int64_t)sizeof(ST)) {                          \

@@ -86,7 +86,7 @@ int cc_tensor_init_scalar(cc_tensor *t, cc_dtype dtype, double value);
 // In-place view changes of t (no copy, no allocation). Axes are already canonical (>= 0).
 int cc_tensor_permute(cc_tensor *t, const int *perm);
 int cc_tensor_slice(cc_tensor *t, int axis, int64_t start, int64_t stop); // 0<=start<=stop<=len
-int cc_tensor_select(cc_tensor *t, int axis, int64_t index);                // removes axis
+int cc_tensor_select(cc_tensor *t, int axis, int64_t index);              // removes axis
 int cc_tensor_unsqueeze(cc_tensor *t, int axis);
 // Broadcast to shape (numpy rules, right-aligned; stride 0 on expanded axes).
 int cc_tensor_broadcast_to(cc_tensor *t, int ndim, const int64_t *shape);

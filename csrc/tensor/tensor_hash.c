@@ -21,9 +21,9 @@ static const char SEP_DATA[] = "9430f5c7-3c58-4339-b863-5449a4d74ee6";
 
 typedef struct {
     cc_blake3 *h;
-    uint64_t pos;  // bytes given to h so far
-    size_t len;    // bytes waiting in buf
-    size_t limit;  // flush when len reaches this: the last chunk boundary within buf
+    uint64_t pos; // bytes given to h so far
+    size_t len;   // bytes waiting in buf
+    size_t limit; // flush when len reaches this: the last chunk boundary within buf
     uint8_t buf[GATHER_BYTES];
 } sink;
 
@@ -71,15 +71,15 @@ sink_run(sink *s, const uint8_t *p, size_t n)
 
 // n elements of E bytes, step bytes apart (0 on a broadcast axis, negative when reversed).
 // A macro so that each element size gets a fixed-size copy.
-#define GATHER_ROW(E)                                                                             \
-    do {                                                                                          \
-        for (int64_t i = 0; i < n; i++) {                                                         \
-            if (s->len + (E) > s->limit) {                                                        \
-                sink_flush(s);                                                                    \
-            }                                                                                     \
-            memcpy(s->buf + s->len, p + i * step, (E));                                           \
-            s->len += (E);                                                                        \
-        }                                                                                         \
+#define GATHER_ROW(E)                                                                              \
+    do {                                                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            if (s->len + (E) > s->limit) {                                                         \
+                sink_flush(s);                                                                     \
+            }                                                                                      \
+            memcpy(s->buf + s->len, p + i * step, (E));                                            \
+            s->len += (E);                                                                         \
+        }                                                                                          \
     } while (0)
 
 static void

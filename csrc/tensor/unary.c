@@ -34,8 +34,8 @@ typedef void (*f64_kernel)(double *restrict out, const double *restrict in, int6
 
 // out[i] = EXPR with x = in[i], contiguous. F32 kernels are cloned per instruction set.
 #define F32_KERNEL(NAME, EXPR)                                                                     \
-    CC_VEC_TARGETS static void f32_##NAME(float *restrict out, const float *restrict in,        \
-                                          int64_t n)                                              \
+    CC_VEC_TARGETS static void f32_##NAME(float *restrict out, const float *restrict in,           \
+                                          int64_t n)                                               \
     {                                                                                              \
         _Pragma("omp simd") for (int64_t i = 0; i < n; i++)                                        \
         {                                                                                          \
@@ -45,7 +45,7 @@ typedef void (*f64_kernel)(double *restrict out, const double *restrict in, int6
     }
 
 #define F64_KERNEL(NAME, EXPR)                                                                     \
-    static void f64_##NAME(double *restrict out, const double *restrict in, int64_t n)            \
+    static void f64_##NAME(double *restrict out, const double *restrict in, int64_t n)             \
     {                                                                                              \
         for (int64_t i = 0; i < n; i++) {                                                          \
             double x = in[i];                                                                      \
@@ -117,27 +117,29 @@ F64_KERNEL(gelu, gelu64(x))
 F64_KERNEL(gelu_new, gelu_new64(x))
 F64_KERNEL(step, x > 0.0 ? 1.0 : 0.0)
 F64_KERNEL(log_exp_p_1, (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x))))
-F64_KERNEL(gaussian_pdf, INV_SQRT_2PI * exp(-0.5 * x * x))
+F64_KERNEL(gaussian_pdf, INV_SQRT_2PI *exp(-0.5 * x * x))
 F64_KERNEL(gaussian_cdf, 0.5 * erfc(-x * SQRT1_2))
 
 #define KERNEL_ROW(E, name) [CC_UNARY_##E] = f32_##name,
 static const f32_kernel f32_kernels[CC_UNARY_COUNT] = {
     KERNEL_ROW(NEG, neg) KERNEL_ROW(SIN, sin) KERNEL_ROW(COS, cos) KERNEL_ROW(SIGMOID, sigmoid)
-    KERNEL_ROW(TANH, tanh) KERNEL_ROW(EXP, exp) KERNEL_ROW(LOG, log) KERNEL_ROW(ABS, abs)
-    KERNEL_ROW(LOGIT, logit) KERNEL_ROW(RELU, relu) KERNEL_ROW(RSQRT, rsqrt)
-    KERNEL_ROW(RECIPROCAL, reciprocal) KERNEL_ROW(GELU, gelu) KERNEL_ROW(GELU_NEW, gelu_new)
-    KERNEL_ROW(STEP, step) KERNEL_ROW(LOG_EXP_P_1, log_exp_p_1)
-    KERNEL_ROW(GAUSSIAN_PDF, gaussian_pdf) KERNEL_ROW(GAUSSIAN_CDF, gaussian_cdf)};
+        KERNEL_ROW(TANH, tanh) KERNEL_ROW(EXP, exp) KERNEL_ROW(LOG, log) KERNEL_ROW(ABS, abs)
+            KERNEL_ROW(LOGIT, logit) KERNEL_ROW(RELU, relu) KERNEL_ROW(RSQRT, rsqrt)
+                KERNEL_ROW(RECIPROCAL, reciprocal) KERNEL_ROW(GELU, gelu)
+                    KERNEL_ROW(GELU_NEW, gelu_new) KERNEL_ROW(STEP, step)
+                        KERNEL_ROW(LOG_EXP_P_1, log_exp_p_1) KERNEL_ROW(GAUSSIAN_PDF, gaussian_pdf)
+                            KERNEL_ROW(GAUSSIAN_CDF, gaussian_cdf)};
 #undef KERNEL_ROW
 
 #define KERNEL_ROW(E, name) [CC_UNARY_##E] = f64_##name,
 static const f64_kernel f64_kernels[CC_UNARY_COUNT] = {
     KERNEL_ROW(NEG, neg) KERNEL_ROW(SIN, sin) KERNEL_ROW(COS, cos) KERNEL_ROW(SIGMOID, sigmoid)
-    KERNEL_ROW(TANH, tanh) KERNEL_ROW(EXP, exp) KERNEL_ROW(LOG, log) KERNEL_ROW(ABS, abs)
-    KERNEL_ROW(LOGIT, logit) KERNEL_ROW(RELU, relu) KERNEL_ROW(RSQRT, rsqrt)
-    KERNEL_ROW(RECIPROCAL, reciprocal) KERNEL_ROW(GELU, gelu) KERNEL_ROW(GELU_NEW, gelu_new)
-    KERNEL_ROW(STEP, step) KERNEL_ROW(LOG_EXP_P_1, log_exp_p_1)
-    KERNEL_ROW(GAUSSIAN_PDF, gaussian_pdf) KERNEL_ROW(GAUSSIAN_CDF, gaussian_cdf)};
+        KERNEL_ROW(TANH, tanh) KERNEL_ROW(EXP, exp) KERNEL_ROW(LOG, log) KERNEL_ROW(ABS, abs)
+            KERNEL_ROW(LOGIT, logit) KERNEL_ROW(RELU, relu) KERNEL_ROW(RSQRT, rsqrt)
+                KERNEL_ROW(RECIPROCAL, reciprocal) KERNEL_ROW(GELU, gelu)
+                    KERNEL_ROW(GELU_NEW, gelu_new) KERNEL_ROW(STEP, step)
+                        KERNEL_ROW(LOG_EXP_P_1, log_exp_p_1) KERNEL_ROW(GAUSSIAN_PDF, gaussian_pdf)
+                            KERNEL_ROW(GAUSSIAN_CDF, gaussian_cdf)};
 #undef KERNEL_ROW
 
 // Strided rows are gathered this many elements at a time.

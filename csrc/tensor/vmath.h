@@ -13,8 +13,7 @@
 // GCC fuse a * b + c into FMA for the rest of the file (-std=c11 turns that off): every
 // formula here stays correct, and is usually more accurate, when fused.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define CC_VEC_TARGETS                                                                             \
-    __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define CC_VEC_TARGETS __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define CC_VEC_TARGETS
 #endif
@@ -69,7 +68,11 @@ cc_vm_exp_core(float hi, float lo, int with_lo)
     }
     float z = r * r;
     float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+                4.1665795894e-2f) *
+                   r +
+               1.6666665459e-1f) *
+                  r +
+              5.0000001201e-1f;
     p = p * z + r + 1.0f;
     // Two factors 2^n1 * 2^n2 reach 2^-150 .. 2^128 with normal floats only.
     int32_t n1 = ni >> 1;
@@ -108,8 +111,18 @@ cc_vm_log(float x)
     m = m - 1.0f; // exact: m in [sqrt(1/2), sqrt(2))
     float z = m * m;
     float y = ((((((((7.0376836292e-2f * m - 1.1514610310e-1f) * m + 1.1676998740e-1f) * m -
-                    1.2420140846e-1f) * m + 1.4249322787e-1f) * m - 1.6668057665e-1f) * m +
-                 2.0000714765e-1f) * m - 2.4999993993e-1f) * m + 3.3333331174e-1f) * m * z;
+                    1.2420140846e-1f) *
+                       m +
+                   1.4249322787e-1f) *
+                      m -
+                  1.6668057665e-1f) *
+                     m +
+                 2.0000714765e-1f) *
+                    m -
+                2.4999993993e-1f) *
+                   m +
+               3.3333331174e-1f) *
+              m * z;
     float fe = (float)e;
     y = y + fe * -2.12194440e-4f;
     y = y - 0.5f * z;
@@ -160,7 +173,11 @@ cc_vm_tanh(float x)
     float a = fabsf(x);
     float z = x * x;
     float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+                    1.33314422036e-1f) *
+                       z -
+                   3.33332819422e-1f) *
+                      z * x +
+                  x;
     float e = cc_vm_exp(2.0f * a);
     float large = copysignf(1.0f - 2.0f / (e + 1.0f), x);
     return cc_vm_sel(a < 0.625f, small, large);

@@ -22,7 +22,8 @@ cc_calloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (p == NULL) {
-        return cc_fail_null(CC_E_NO_MEMORY, "out of memory allocating %zu x %zu bytes", count, size);
+        return cc_fail_null(CC_E_NO_MEMORY, "out of memory allocating %zu x %zu bytes", count,
+                            size);
     }
     return p;
 }

@@ -47,8 +47,7 @@ static const uint8_t SCHEDULE[7][16] = {
 static inline uint32_t
 load32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 static inline void
@@ -67,41 +66,41 @@ rotr(uint32_t x, int n)
 }
 
 // The mixing function on state v with message words x, y; R rotates (scalar or lanes).
-#define G(R, a, b, c, d, x, y)                                                                    \
-    do {                                                                                          \
-        v[a] = v[a] + v[b] + (x);                                                                 \
-        v[d] = R(v[d] ^ v[a], 16);                                                                \
-        v[c] = v[c] + v[d];                                                                       \
-        v[b] = R(v[b] ^ v[c], 12);                                                                \
-        v[a] = v[a] + v[b] + (y);                                                                 \
-        v[d] = R(v[d] ^ v[a], 8);                                                                 \
-        v[c] = v[c] + v[d];                                                                       \
-        v[b] = R(v[b] ^ v[c], 7);                                                                 \
+#define G(R, a, b, c, d, x, y)                                                                     \
+    do {                                                                                           \
+        v[a] = v[a] + v[b] + (x);                                                                  \
+        v[d] = R(v[d] ^ v[a], 16);                                                                 \
+        v[c] = v[c] + v[d];                                                                        \
+        v[b] = R(v[b] ^ v[c], 12);                                                                 \
+        v[a] = v[a] + v[b] + (y);                                                                  \
+        v[d] = R(v[d] ^ v[a], 8);                                                                  \
+        v[c] = v[c] + v[d];                                                                        \
+        v[b] = R(v[b] ^ v[c], 7);                                                                  \
     } while (0)
 
 // Columns, then diagonals, on the message words in round r's order.
-#define ROUND(R, r)                                                                               \
-    do {                                                                                          \
-        const uint8_t *s = SCHEDULE[r];                                                           \
-        G(R, 0, 4, 8, 12, m[s[0]], m[s[1]]);                                                      \
-        G(R, 1, 5, 9, 13, m[s[2]], m[s[3]]);                                                      \
-        G(R, 2, 6, 10, 14, m[s[4]], m[s[5]]);                                                     \
-        G(R, 3, 7, 11, 15, m[s[6]], m[s[7]]);                                                     \
-        G(R, 0, 5, 10, 15, m[s[8]], m[s[9]]);                                                     \
-        G(R, 1, 6, 11, 12, m[s[10]], m[s[11]]);                                                   \
-        G(R, 2, 7, 8, 13, m[s[12]], m[s[13]]);                                                    \
-        G(R, 3, 4, 9, 14, m[s[14]], m[s[15]]);                                                    \
+#define ROUND(R, r)                                                                                \
+    do {                                                                                           \
+        const uint8_t *s = SCHEDULE[r];                                                            \
+        G(R, 0, 4, 8, 12, m[s[0]], m[s[1]]);                                                       \
+        G(R, 1, 5, 9, 13, m[s[2]], m[s[3]]);                                                       \
+        G(R, 2, 6, 10, 14, m[s[4]], m[s[5]]);                                                      \
+        G(R, 3, 7, 11, 15, m[s[6]], m[s[7]]);                                                      \
+        G(R, 0, 5, 10, 15, m[s[8]], m[s[9]]);                                                      \
+        G(R, 1, 6, 11, 12, m[s[10]], m[s[11]]);                                                    \
+        G(R, 2, 7, 8, 13, m[s[12]], m[s[13]]);                                                     \
+        G(R, 3, 4, 9, 14, m[s[14]], m[s[15]]);                                                     \
     } while (0)
 
-#define ROUNDS(R)                                                                                 \
-    do {                                                                                          \
-        ROUND(R, 0);                                                                              \
-        ROUND(R, 1);                                                                              \
-        ROUND(R, 2);                                                                              \
-        ROUND(R, 3);                                                                              \
-        ROUND(R, 4);                                                                              \
-        ROUND(R, 5);                                                                              \
-        ROUND(R, 6);                                                                              \
+#define ROUNDS(R)                                                                                  \
+    do {                                                                                           \
+        ROUND(R, 0);                                                                               \
+        ROUND(R, 1);                                                                               \
+        ROUND(R, 2);                                                                               \
+        ROUND(R, 3);                                                                               \
+        ROUND(R, 4);                                                                               \
+        ROUND(R, 5);                                                                               \
+        ROUND(R, 6);                                                                               \
     } while (0)
 
 // The 16-word state after the seven rounds; callers fold it into 8 or 16 output words.

@@ -59,6 +59,12 @@ cc_error_prefix(const char *fmt, ...)
     return -1;
 }
 
+void
+cc_error_recast(cc_error_kind kind)
+{
+    current_kind = kind;
+}
+
 cc_error_kind
 cc_error_kind_get(void)
 {

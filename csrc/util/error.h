@@ -19,6 +19,9 @@ void *cc_fail_null(cc_error_kind kind, const char *fmt, ...) __attribute__((form
 // Prepends "context: " to the current message (kind unchanged); returns -1.
 int cc_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Keeps the message and changes the kind, for a caller that knows which class applies.
+void cc_error_recast(cc_error_kind kind);
+
 // The current record of this thread (CC_E_NONE and "" when clear).
 cc_error_kind cc_error_kind_get(void);
 const char *cc_error_message(void);
