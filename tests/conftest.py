@@ -1,0 +1,75 @@
+"""Shared test setup: hypothesis profiles, seeded random generators, optional-dependency markers.
+
+Profiles: "ci" (default, 50 examples, the whole suite stays fast) and "thorough" (500 examples);
+pick one with HYPOTHESIS_PROFILE=thorough. Tests marked `torch` skip when torch is not installed;
+tests marked `cuda` skip when the CUDA extension or a GPU is missing.
+"""
+
+import importlib.util
+import os
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=50,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=500,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _has_cuda() -> bool:
+    try:
+        import circuits._circuits_cuda  # noqa: F401
+    except ImportError:
+        return False
+    if not HAS_TORCH:
+        return True
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "torch: needs torch installed (skipped otherwise)")
+    config.addinivalue_line("markers", "cuda: needs the CUDA extension and a GPU")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_torch = pytest.mark.skip(reason="torch is not installed")
+    skip_cuda = pytest.mark.skip(reason="no CUDA extension or GPU")
+    cuda = None
+    for item in items:
+        if item.get_closest_marker("torch") is not None and not HAS_TORCH:
+            item.add_marker(skip_torch)
+        if item.get_closest_marker("cuda") is not None:
+            if cuda is None:
+                cuda = _has_cuda()
+            if not cuda:
+                item.add_marker(skip_cuda)
+
+
+@pytest.fixture
+def torch():
+    """The torch module; the test skips when torch is not installed."""
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def rng(request):
+    """A numpy Generator seeded from the test's id, so each test draws the same data every run."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))

@@ -1,0 +1,112 @@
+"""Memory stays flat while many small circuits are built, evaluated and dropped: resident memory
+(from /proc/self/statm) after a warm-up must not grow by more than a small bound. These are
+memory checks, not timing checks; loop sizes keep each test to a few seconds."""
+
+import gc
+import os
+import uuid
+
+import numpy as np
+import pytest
+
+import circuits as rc
+
+STATM = "/proc/self/statm"
+MB = 1 << 20
+
+pytestmark = pytest.mark.skipif(not os.path.exists(STATM), reason="needs /proc/self/statm")
+
+
+def resident_bytes():
+    with open(STATM) as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def growth_after_warmup(step, warmup, iterations):
+    """Resident-memory growth over `iterations` calls of step(i), after `warmup` calls."""
+    for i in range(warmup):
+        step(i)
+    gc.collect()
+    before = resident_bytes()
+    for i in range(iterations):
+        step(i)
+    gc.collect()
+    return resident_bytes() - before
+
+
+def test_build_and_evaluate_small_circuits():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    expected = x + 1.0
+
+    def step(i):
+        out = rc.Add(rc.Array(x), rc.Scalar(1.0)).evaluate()
+        if i % 10_000 == 0:
+            np.testing.assert_array_equal(out, expected)
+
+    growth = growth_after_warmup(step, 10_000, 100_000)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
+
+
+def test_many_kinds_build_evaluate_and_print():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4))
+    w = rng.standard_normal((4, 2))
+    idx = np.array([2, 0], dtype=np.int64)
+    tag_uuid = uuid.UUID(int=7)
+
+    def step(i):
+        a = rc.Array(x, name="x")
+        h = rc.Einsum.from_einsum_string("ij,jk->ik", a, rc.Array(w, name="w"))
+        r = rc.softmax(rc.Add(h, rc.Scalar(0.5, (2,), "b")))
+        sel = rc.Index(r, (idx, slice(0, 2)))
+        cat = rc.Concat(sel, sel.rename("s2"), axis=0)
+        g = rc.GeneralFunction.gen_index(cat, rc.Array(np.array([1, 0, 1, 1])), -1, batch_x=True)
+        node = rc.Tag(rc.Rearrange.from_string(cat, "a b -> b a"), tag_uuid)
+        outs = rc.evaluate_many([node, g, r.sum()])
+        assert outs[0].shape == (2, 4)
+        repr(node)
+        node.children
+        node.hash_base16
+        node.map_children(lambda c: c.rename(None))
+
+    growth = growth_after_warmup(step, 2_000, 20_000)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
+
+
+def test_failed_constructions_and_evaluations():
+    a = rc.Array(np.zeros((2, 3)), name="a")
+    b = rc.Array(np.zeros(4), name="b")
+    sym = rc.Symbol((2, 3), uuid.UUID(int=1), "sym")
+
+    def step(i):
+        for build in (
+            lambda: rc.Add(a, b),
+            lambda: rc.Einsum.from_einsum_string("ij,jk->ik", a, b),
+            lambda: rc.Index(a, (5,)),
+            lambda: rc.Rearrange.from_string(a, "p q r -> r"),
+            lambda: rc.RearrangeSpec.from_string("a a -> a"),
+            lambda: rc.Concat(a, b, axis=0),
+            lambda: rc.Add(a, sym).evaluate(),
+            lambda: rc.Array(np.zeros(3, dtype=np.int32)),
+        ):
+            try:
+                build()
+            except (ValueError, TypeError):
+                pass
+            else:
+                raise AssertionError("expected a failure")
+
+    growth = growth_after_warmup(step, 1_000, 10_000)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
+
+
+def test_large_results_are_freed():
+    x = np.ones((512, 512))
+
+    def step(i):
+        # 2 MB per result: keeping even a small fraction of them would exceed the bound.
+        rc.Add(rc.Array(x), rc.Scalar(float(i))).evaluate()
+
+    growth = growth_after_warmup(step, 20, 200)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
