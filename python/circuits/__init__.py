@@ -8,6 +8,7 @@ exception classes.
 
 from . import _blas
 
+_blas.set_thread_waiting()
 _blas.preload()
 
 from . import _circuits  # noqa: E402
