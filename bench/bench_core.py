@@ -1,0 +1,148 @@
+"""Benchmark of the CPU engine against named peers, measured side by side in one run.
+
+1. Each einsum of one GPT-2-small layer (batch 8, seq 128, d_model 768, 12 heads of
+   64, d_mlp 3072, vocab 50257) as a circuit, against numpy matmul (OpenBLAS) on the
+   same shapes.
+2. A random-weight GPT-2-small-shaped forward pass (12 layers) built from circuit
+   nodes, against PyTorch eager on the same weights (when torch is installed).
+
+Prints medians of interleaved repetitions and their ratios (circuits / peer, lower is
+better for circuits). Usage: python bench/bench_core.py [--reps 5] [--threads 2]
+[--layers 12]
+"""
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+parser.add_argument("--reps", type=int, default=5)
+parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--layers", type=int, default=12)
+parser.add_argument("--batch", type=int, default=8)
+parser.add_argument("--seq", type=int, default=128)
+args = parser.parse_args()
+
+# Thread counts and idle-thread behaviour are fixed before any library starts its pools,
+# so numpy's and torch's pools run under the settings circuits applies to its own (idle
+# threads sleep instead of spinning on cores the next library needs).
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(args.threads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402
+
+import circuits as rc  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpt2_circuit  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+
+    torch.set_num_threads(args.threads)
+except ImportError:
+    torch = None
+
+
+def median_times(fns, reps):
+    """Median seconds of each function, run interleaved (one of each per round)."""
+    for f in fns:
+        f()  # warm-up
+    times = [[] for _ in fns]
+    for _ in range(reps):
+        for i, f in enumerate(fns):
+            t0 = time.perf_counter()
+            f()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+def numpy_blas_name():
+    try:
+        config = np.show_config(mode="dicts")
+        return config["Build Dependencies"]["blas"]["name"]
+    except Exception:  # noqa: BLE001  older numpy has no dict mode
+        return "unknown"
+
+
+def header():
+    print(f"threads: {args.threads} (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS); "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
+          f"OPENBLAS_THREAD_TIMEOUT={os.environ['OPENBLAS_THREAD_TIMEOUT']}")
+    print(f"circuits BLAS: {rc._circuits.blas_config()}")
+    print(f"numpy {np.__version__} BLAS: {numpy_blas_name()}")
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        print(f"{var}={os.environ.get(var, '(unset)')}")
+    if torch is not None:
+        blas = re.findall(r"BLAS_INFO=(\w+)", torch.__config__.show())
+        print(f"torch {torch.__version__} BLAS: {blas[0] if blas else 'not reported'} "
+              f"(reads neither OPENBLAS_* variable), {torch.get_num_threads()} threads")
+    print(f"reps: {args.reps}, medians of interleaved runs\n")
+
+
+def einsum_table():
+    b, s, d, h, k, m, v = args.batch, args.seq, 768, 12, 64, 3072, 50257
+    rng = np.random.default_rng(0)
+
+    def arr(*shape):
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    x, w_qkv, w_o = arr(b, s, d), arr(h, k, d), arr(d, h, k)
+    q, kk, pattern = arr(b, s, h, k), arr(b, s, h, k), arr(b, h, s, s)
+    w_in, w_out, hid, embed = arr(m, d), arr(d, m), arr(b, s, m), arr(v, d)
+    cases = [
+        ("qkv proj  bsd,hkd->bshk", "bsd,hkd->bshk", (x, w_qkv),
+         lambda: x.reshape(b * s, d) @ w_qkv.reshape(h * k, d).T),
+        ("scores    bshk,bthk->bhst", "bshk,bthk->bhst", (q, kk),
+         lambda: q.transpose(0, 2, 1, 3) @ kk.transpose(0, 2, 3, 1)),
+        ("pattern@v bhst,bthk->bshk", "bhst,bthk->bshk", (pattern, kk),
+         lambda: pattern @ kk.transpose(0, 2, 1, 3)),
+        ("out proj  bshk,dhk->bsd", "bshk,dhk->bsd", (q, w_o),
+         lambda: q.reshape(b * s, h * k) @ w_o.reshape(d, h * k).T),
+        ("mlp in    bsd,md->bsm", "bsd,md->bsm", (x, w_in),
+         lambda: x.reshape(b * s, d) @ w_in.T),
+        ("mlp out   bsm,dm->bsd", "bsm,dm->bsd", (hid, w_out),
+         lambda: hid.reshape(b * s, m) @ w_out.T),
+        ("unembed   bsd,vd->bsv", "bsd,vd->bsv", (x, embed),
+         lambda: x.reshape(b * s, d) @ embed.T),
+    ]
+    print(f"Einsums of one GPT-2-small layer (batch {b}, seq {s}) vs numpy matmul, float32")
+    print(f"{'einsum':28s} {'GFLOP':>7s} {'circuits ms':>12s} {'numpy ms':>9s} {'ratio':>6s}")
+    for label, spec, operands, peer in cases:
+        circ = rc.Einsum.from_einsum_string(spec, *(rc.Array(o) for o in operands))
+        ours, theirs = median_times([circ.evaluate, peer], args.reps)
+        flops = circ.total_flops()
+        print(f"{label:28s} {flops / 1e9:7.2f} {ours * 1e3:12.2f} {theirs * 1e3:9.2f} "
+              f"{ours / theirs:6.2f}")
+    print()
+
+
+def forward_table():
+    cfg = gpt2_circuit.Config(n_layers=args.layers)
+    weights = gpt2_circuit.random_weights(cfg)
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((args.batch, args.seq, cfg.d_model)) * 0.1).astype(np.float32)
+    logits = gpt2_circuit.circuit(cfg, weights, x)
+    print(f"GPT-2-small-shaped forward ({cfg.n_layers} layers, batch {args.batch}, "
+          f"seq {args.seq}, vocab {cfg.vocab}), float32")
+    if torch is None:
+        (ours,) = median_times([logits.evaluate], args.reps)
+        print(f"circuits: {ours * 1e3:.0f} ms (torch not installed: no peer)")
+        return
+    ref = gpt2_circuit.torch_forward(cfg, weights, x).numpy()
+    got = logits.evaluate()
+    err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+    ours, theirs = median_times([logits.evaluate, lambda: gpt2_circuit.torch_forward(cfg, weights, x)],
+                                args.reps)
+    print(f"{'circuits ms':>12s} {'torch eager ms':>15s} {'ratio':>6s}   max rel. diff")
+    print(f"{ours * 1e3:12.0f} {theirs * 1e3:15.0f} {ours / theirs:6.2f}   {err:.1e}")
+
+
+header()
+einsum_table()
+forward_table()
