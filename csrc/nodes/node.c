@@ -201,6 +201,7 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
         }
         n->n_children = n_children;
     }
+    int dtype_from = -1; // the child that fixed n->dtype, for the error message
     for (int i = 0; i < n_children; i++) {
         const cc_node *c = children[i];
         n->use_autoname &= c->use_autoname;
@@ -210,11 +211,18 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
             continue;
         }
         if (n->dtype >= 0 && n->dtype != c->dtype) {
+            const cc_node *first = children[dtype_from];
             cc_fail(CC_E_MISC_INPUT_CHILDREN_MULTIPLE_DTYPES,
-                    "Children multiple dtypes %s %s (child %d)", cc_dtype_name(n->dtype),
-                    cc_dtype_name(c->dtype), i);
+                    "%s: children have different dtypes: %s in child %d ('%s' %s) but %s in "
+                    "child %d ('%s' %s); cast one of the arrays",
+                    kind_info[kind].py_name, cc_dtype_name(n->dtype), dtype_from,
+                    first->name ? first->name : "", kind_info[first->kind].py_name,
+                    cc_dtype_name(c->dtype), i, c->name ? c->name : "", kind_info[c->kind].py_name);
             cc_node_free_one(n);
             return NULL;
+        }
+        if (n->dtype < 0) {
+            dtype_from = i;
         }
         n->dtype = c->dtype;
     }

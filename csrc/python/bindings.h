@@ -41,6 +41,8 @@ int cc_py_name_arg(PyObject *obj, const char **out);
 // Shape: a sequence of non-negative ints. -1 with an exception otherwise.
 int cc_py_shape_arg(PyObject *obj, int *ndim, int64_t *shape);
 PyObject *cc_py_shape_tuple(int ndim, const int64_t *shape);
+// Lowercase hexadecimal of n (<= 64) bytes.
+PyObject *cc_py_hex(const uint8_t *bytes, int n);
 // A uuid.UUID (or its 16 bytes / hex string) -> 16 bytes.
 int cc_py_uuid_arg(PyObject *obj, uint8_t out[16]);
 PyObject *cc_py_uuid_object(const uint8_t uuid[16]);

@@ -35,14 +35,7 @@ static PyObject *
 array_tensor_hash_base16(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    static const char digits[] = "0123456789abcdef";
-    char out[64];
-    const uint8_t *h = NODE(self)->u.array.tensor_hash;
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = digits[h[i] >> 4];
-        out[2 * i + 1] = digits[h[i] & 15];
-    }
-    return PyUnicode_FromStringAndSize(out, 64);
+    return cc_py_hex(NODE(self)->u.array.tensor_hash, 32);
 }
 
 static PyGetSetDef array_getset[] = {

@@ -298,8 +298,8 @@ get_hash(PyObject *self, void *closure)
     return PyBytes_FromStringAndSize((const char *)NODE(self)->hash, 32);
 }
 
-static PyObject *
-hex_of(const uint8_t *bytes, int n)
+PyObject *
+cc_py_hex(const uint8_t *bytes, int n)
 {
     static const char digits[] = "0123456789abcdef";
     char out[128];
@@ -314,7 +314,7 @@ static PyObject *
 get_hash_base16(PyObject *self, void *closure)
 {
     (void)closure;
-    return hex_of(NODE(self)->hash, 32);
+    return cc_py_hex(NODE(self)->hash, 32);
 }
 
 static PyObject *
@@ -494,7 +494,18 @@ static PyObject *
 node_total_flops(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return PyLong_FromDouble(cc_node_total_flops(NODE(self)));
+    double flops = cc_node_total_flops(NODE(self));
+    if (flops != flops) { // NaN: the walk could not allocate
+        return cc_py_raise();
+    }
+    return PyLong_FromDouble(flops);
+}
+
+static PyObject *
+node_self_flops(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyLong_FromDouble(cc_node_self_flops(NODE(self)));
 }
 
 static PyObject *
@@ -571,6 +582,8 @@ static PyMethodDef node_methods[] = {
     {"map_children_enumerate", node_map_children_enumerate, METH_O,
      "map_children_enumerate(f) -> this node rebuilt with f(child, i) for each child."},
     {"visit", node_visit, METH_O, "visit(f): call f on every distinct node once, pre-order."},
+    {"self_flops", node_self_flops, METH_NOARGS,
+     "Floating-point operations of this node alone, given its children's values."},
     {"total_flops", node_total_flops, METH_NOARGS,
      "Floating-point operations to evaluate the circuit (each distinct node once)."},
     {NULL, NULL, 0, NULL},
