@@ -536,6 +536,30 @@ eval_tag(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     return 0;
 }
 
+// Modules are substituted before evaluation (the bindings call cc_substitute_all_modules).
+static int
+eval_module(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    (void)out;
+    char desc[512];
+    cc_eval_describe_node(n, desc, sizeof desc);
+    return cc_fail(CC_E_TENSOR_EVAL_MODULES_CANT_BE_DIRECTLY_EVALUTED_INTERNAL,
+                   "%s can't be evaluated directly: substitute it first", desc);
+}
+
+// Never explicitly computable, so a plan never reaches it.
+static int
+eval_set_symbolic_shape(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    (void)out;
+    char desc[512];
+    cc_eval_describe_node(n, desc, sizeof desc);
+    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                   "%s pins symbolic sizes and has no value", desc);
+}
+
 static const cc_eval_fn cpu_eval[CC_KIND_COUNT] = {
 #define CC_KIND(E, n, py, f) [CC_KIND_##E] = eval_##n,
 #include "nodes/kinds.def"

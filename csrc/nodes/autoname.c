@@ -41,7 +41,10 @@ kind_op(cc_kind kind)
         return (op_info){OP_POSTFIX, 0, NULL, " idx"};
     case CC_KIND_TAG:
         return (op_info){OP_POSTFIX, 0, NULL, " tag"};
+    case CC_KIND_SET_SYMBOLIC_SHAPE:
+        return (op_info){OP_POSTFIX, 0, NULL, " set_shape"};
     case CC_KIND_GENERAL_FUNCTION:
+    case CC_KIND_MODULE:
         return (op_info){OP_FUNCTION, 0, NULL, NULL};
     default:
         return (op_info){OP_NONE, 0, NULL, NULL};
@@ -131,15 +134,19 @@ cc_autoname(const cc_node *n, char **out)
         rc = append_child(&s, op, n->children[0], 0);
         rc = rc < 0 ? rc : cc_str_append(&s, op.suffix);
         break;
-    case OP_FUNCTION:
-        rc = cc_str_append(&s, n->u.gf.spec->name);
+    case OP_FUNCTION: {
+        // A Module is "<body name>(<arg names>)", its child names never shortened.
+        int is_module = n->kind == CC_KIND_MODULE;
+        int first = is_module ? 1 : 0;
+        rc = cc_str_append(&s, is_module ? n->children[0]->name : n->u.gf.spec->name);
         rc = rc < 0 ? rc : cc_str_append(&s, "(");
-        for (int i = 0; rc == 0 && i < n->n_children; i++) {
-            rc = i ? cc_str_append(&s, ", ") : 0;
-            rc = rc < 0 ? rc : append_child(&s, op, n->children[i], 1);
+        for (int i = first; rc == 0 && i < n->n_children; i++) {
+            rc = i > first ? cc_str_append(&s, ", ") : 0;
+            rc = rc < 0 ? rc : append_child(&s, op, n->children[i], !is_module);
         }
         rc = rc < 0 ? rc : cc_str_append(&s, ")");
         break;
+    }
     default:
         for (int i = 0; rc == 0 && i < n->n_children; i++) {
             rc = i ? cc_str_append(&s, op.separator) : 0;

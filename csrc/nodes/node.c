@@ -8,6 +8,7 @@
 
 #include "nodes/autoname.h"
 #include "nodes/node_impl.h"
+#include "nodes/symbol_set.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hmap.h"
@@ -85,6 +86,8 @@ release_own(cc_node *n)
     }
     cc_free(n->name);
     n->name = NULL;
+    cc_symbol_set_decref(n->free_symbols);
+    n->free_symbols = NULL;
 }
 
 static void
@@ -188,6 +191,7 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
     n->use_autoname = 1;
     n->is_explicitly_computable = 1;
     n->is_constant = 1;
+    n->contains_module = kind == CC_KIND_MODULE;
     n->dtype = (int8_t)(merge ? -1 : dtype);
     if (n_children > 0) {
         n->children = cc_malloc((size_t)n_children * sizeof(cc_node *));
@@ -200,6 +204,10 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
             cc_node_incref(children[i]);
         }
         n->n_children = n_children;
+        if (cc_symbol_set_of_children(n_children, children, &n->free_symbols) < 0) {
+            cc_node_free_one(n);
+            return NULL;
+        }
     }
     int dtype_from = -1; // the child that fixed n->dtype, for the error message
     for (int i = 0; i < n_children; i++) {
@@ -207,6 +215,7 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
         n->use_autoname &= c->use_autoname;
         n->is_explicitly_computable &= c->is_explicitly_computable;
         n->is_constant &= c->is_constant;
+        n->contains_module |= c->contains_module;
         if (!merge || c->dtype < 0) {
             continue;
         }

@@ -18,6 +18,16 @@ typedef enum {
 
 typedef struct cc_rearrange_spec cc_rearrange_spec; // nodes/rearrange.h
 typedef struct cc_gf_spec cc_gf_spec;               // nodes/gf.h
+typedef struct cc_module_arg_spec cc_module_arg_spec; // nodes/module.h
+
+// An ordered set of Symbol nodes (rc's IndexSet of free symbols), refcounted so that a parent
+// shares its only contributing child's set. Items are borrowed: each is a descendant of every
+// node holding the set.
+typedef struct {
+    long refcount;
+    int n;
+    struct cc_node *items[];
+} cc_symbol_set;
 
 typedef enum {
     CC_INDEX_INT,
@@ -47,7 +57,12 @@ typedef struct cc_node {
     uint8_t use_autoname;
     uint8_t is_explicitly_computable;
     uint8_t is_constant;
+    uint8_t contains_module; // a Module is at or below this node (substitution skips the rest)
     int8_t dtype; // a cc_dtype, or -1 when no Array below fixes it (Scalars: float64 at eval)
+    // Symbols reachable without being bound by an enclosing Module, in rc's order (children
+    // in order, first appearance); NULL when none. A Symbol's own set is NULL: rc counts a
+    // Symbol as free in its parents, not in itself (nodes/symbol_set.h).
+    cc_symbol_set *free_symbols;
     union {
         struct {
             cc_tensor value;
@@ -79,6 +94,9 @@ typedef struct cc_node {
         struct {
             uint8_t uuid[16];
         } tag;
+        struct {
+            cc_module_arg_spec *arg_specs; // n_children - 1 entries; children: [body, *args]
+        } module;
     } u;
 } cc_node;
 
@@ -114,6 +132,11 @@ cc_node *cc_concat_new(int n, cc_node *const *children, int axis, const char *na
 cc_node *cc_rearrange_new(cc_node *child, const cc_rearrange_spec *spec, const char *name);
 cc_node *cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name);
 cc_node *cc_tag_new(cc_node *child, const uint8_t uuid[16], const char *name);
+// rc's SetSymbolicShape: child with its symbolic sizes pinned to shape (same rank); records
+// the constraints (CC_E_SYMBOLIC_SIZE_SET_* when they cannot hold). Not explicitly computable.
+cc_node *cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape,
+                                   const char *name);
+// Module constructors are in nodes/module.h.
 
 // The same node rebuilt through its constructor with new children (same kind payload);
 // name as for constructors. Leaves ignore children and return a new reference to n

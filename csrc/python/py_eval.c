@@ -2,6 +2,7 @@
 // released; results come back as numpy arrays, or torch tensors when an input was torch.
 #include "python/bindings.h"
 #include "eval/eval.h"
+#include "nodes/module.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -51,9 +52,20 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
     PyObject *list = NULL;
     int want_torch;
     cc_tensor *results = PyMem_Calloc((size_t)(n ? n : 1), sizeof(cc_tensor));
-    if (results == NULL) {
+    // Modules are substituted here, while the GIL guards node refcounts (rc's evaluate does
+    // the same); the plan then sees only computable kinds.
+    cc_node **flat = PyMem_Calloc((size_t)(n ? n : 1), sizeof(cc_node *));
+    if (results == NULL || flat == NULL) {
         PyErr_NoMemory();
         goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        flat[i] = cc_substitute_all_modules(roots[i]);
+        if (flat[i] == NULL) {
+            cc_py_raise();
+            goto done;
+        }
+        roots[i] = flat[i];
     }
     if (any_torch_input(roots, n, &want_torch) < 0) {
         cc_py_raise();
@@ -79,6 +91,12 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
         cc_tensor_clear(&results[i]);
     }
 done:
+    if (flat != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            cc_node_decref(flat[i]);
+        }
+    }
+    PyMem_Free(flat);
     PyMem_Free(results);
     PyMem_Free(roots);
     return list;

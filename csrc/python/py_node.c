@@ -284,6 +284,33 @@ get_children(PyObject *self, void *closure)
     return list;
 }
 
+// rc's non_free_children: a Module's arguments (its body is a "free" child); else children.
+static PyObject *
+get_non_free_children(PyObject *self, void *closure)
+{
+    (void)closure;
+    cc_node *n = NODE(self);
+    int first = n->kind == CC_KIND_MODULE ? 1 : 0;
+    PyObject *list = PyList_New(n->n_children - first);
+    for (int i = first; list != NULL && i < n->n_children; i++) {
+        PyObject *c = cc_py_wrap(n->children[i]);
+        if (c == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i - first, c);
+    }
+    return list;
+}
+
+static PyObject *
+get_no_unbound_symbols(PyObject *self, void *closure)
+{
+    (void)closure;
+    cc_node *n = NODE(self);
+    return PyBool_FromLong(n->kind != CC_KIND_SYMBOL && n->free_symbols == NULL);
+}
+
 static PyObject *
 get_num_children(PyObject *self, void *closure)
 {
@@ -360,6 +387,12 @@ static PyGetSetDef node_getset[] = {
     {"numel", get_numel, NULL, "Number of elements.", NULL},
     {"children", get_children, NULL, "The child circuits, in order.", NULL},
     {"num_children", get_num_children, NULL, "Number of children.", NULL},
+    {"non_free_children", get_non_free_children, NULL,
+     "The children a matcher or printer treats as inputs: a Module's arguments (not its body), "
+     "else all children.",
+     NULL},
+    {"no_unbound_symbols", get_no_unbound_symbols, NULL,
+     "No Symbol is free (unbound by an enclosing Module).", NULL},
     {"hash", get_hash, NULL, "32-byte BLAKE3 structural hash.", NULL},
     {"hash_base16", get_hash_base16, NULL, "The hash in hexadecimal.", NULL},
     {"is_explicitly_computable", get_flag, NULL, "Can be evaluated without binding or sampling.",

@@ -12,6 +12,7 @@
 
 #include "nodes/einsum_string.h"
 #include "nodes/gf.h"
+#include "nodes/module.h"
 #include "nodes/rearrange.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
@@ -32,6 +33,8 @@ typedef struct {
 typedef struct {
     const cc_node *node;
     int depth;
+    const cc_node *parent; // NULL for a root
+    int child_ix;          // position under parent
 } frame;
 
 typedef struct {
@@ -378,7 +381,7 @@ static int
 shape_is_shown(const printer *p, const cc_node *n)
 {
     return !p->o->shape_only_when_necessary || (cc_kind_get_info(n->kind)->flags & CC_LEAF) ||
-           n->kind == CC_KIND_INDEX;
+           n->kind == CC_KIND_INDEX || n->kind == CC_KIND_SET_SYMBOLIC_SHAPE;
 }
 
 // rc's repr_line_info: " [shape] Variant extra", at most two trailing spaces removed.
@@ -429,21 +432,19 @@ find_entry(const printer *p, const cc_node *n)
     return &p->entries[at - 1];
 }
 
-// Prints one line; returns 1 when the node's children are to be printed below it.
+// rc's repr_full_line: the reference of a node already printed (returns 1), else its
+// identifier and line info, marking it printed (returns 0).
 static int
-print_line(printer *p, const cc_node *n, int depth)
+put_full_line(printer *p, const cc_node *n)
 {
-    put_indent(p, depth);
     entry *e = find_entry(p, n);
     if (e->printed) {
-        // A repeat is printed as its reference only, without children.
         put_ident(p, e);
         if (n->name == NULL) {
             put(p, " ");
             put(p, cc_kind_get_info(n->kind)->py_name);
         }
-        put(p, "\n");
-        return 0;
+        return 1;
     }
     e->printed = 1;
     if (n->name == NULL || e->name_shared) {
@@ -451,8 +452,42 @@ print_line(printer *p, const cc_node *n, int depth)
     }
     put_ident(p, e);
     put_line_info(p, n);
+    return 0;
+}
+
+// rc's child info of a Module argument: " ! <symbol line>" and the arg spec's flags as
+// t/f letters when not all true.
+static void
+put_child_info(printer *p, const cc_node *parent, int child_ix)
+{
+    if (parent == NULL || parent->kind != CC_KIND_MODULE || child_ix == 0) {
+        return;
+    }
+    const cc_module_arg_spec *s = &parent->u.module.arg_specs[child_ix - 1];
+    put(p, " ! ");
+    put_full_line(p, s->symbol);
+    if (!(s->batchable && s->expandable && s->ban_non_symbolic_size_expand)) {
+        put(p, s->batchable ? " t" : " f");
+        put(p, s->expandable ? "t" : "f");
+        put(p, s->ban_non_symbolic_size_expand ? "t" : "f");
+    }
+}
+
+// Prints one line; returns 1 when the node's children are to be printed below it.
+static int
+print_line(printer *p, const frame *f)
+{
+    const cc_node *n = f->node;
+    put_indent(p, f->depth);
+    int repeat = put_full_line(p, n);
+    put_child_info(p, f->parent, f->child_ix);
+    if (repeat) {
+        // A repeat is printed as its reference only, without children.
+        put(p, "\n");
+        return 0;
+    }
     int end = p->o->end_depth;
-    int cut = end >= 0 && depth >= (end > 1 ? end - 1 : 0);
+    int cut = end >= 0 && f->depth >= (end > 1 ? end - 1 : 0);
     if (cut && n->n_children > 0) {
         put(p, " ...");
     }
@@ -461,7 +496,7 @@ print_line(printer *p, const cc_node *n, int depth)
 }
 
 static int
-push_frame(printer *p, const cc_node *n, int depth)
+push_frame(printer *p, const cc_node *n, int depth, const cc_node *parent, int child_ix)
 {
     if (p->n_frames == p->cap_frames) {
         size_t cap = p->cap_frames ? p->cap_frames * 2 : 64;
@@ -474,6 +509,8 @@ push_frame(printer *p, const cc_node *n, int depth)
     }
     p->frames[p->n_frames].node = n;
     p->frames[p->n_frames].depth = depth;
+    p->frames[p->n_frames].parent = parent;
+    p->frames[p->n_frames].child_ix = child_ix;
     p->n_frames++;
     return 0;
 }
@@ -504,7 +541,7 @@ static int
 collect_entries(printer *p, cc_node *const *circuits, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (push_frame(p, circuits[i], 0) < 0) {
+        if (push_frame(p, circuits[i], 0, NULL, 0) < 0) {
             return -1;
         }
     }
@@ -517,7 +554,13 @@ collect_entries(printer *p, cc_node *const *circuits, int n)
             return -1;
         }
         for (int c = 0; c < node->n_children; c++) {
-            if (push_frame(p, node->children[c], 0) < 0) {
+            if (push_frame(p, node->children[c], 0, NULL, 0) < 0) {
+                return -1;
+            }
+        }
+        // A Module's argument symbols are printed beside its arguments (rc counts them too).
+        for (int c = 0; node->kind == CC_KIND_MODULE && c < node->n_children - 1; c++) {
+            if (push_frame(p, node->u.module.arg_specs[c].symbol, 0, NULL, 0) < 0) {
                 return -1;
             }
         }
@@ -562,18 +605,18 @@ static int
 print_all(printer *p, cc_node *const *circuits, int n)
 {
     for (int i = n - 1; i >= 0; i--) {
-        if (push_frame(p, circuits[i], 0) < 0) {
+        if (push_frame(p, circuits[i], 0, NULL, 0) < 0) {
             return -1;
         }
     }
     while (p->n_frames > 0 && !p->failed) {
         frame f = p->frames[--p->n_frames];
-        if (!print_line(p, f.node, f.depth)) {
+        if (!print_line(p, &f)) {
             continue;
         }
         // Pushed last-first so the first child is printed next: rc's pre-order.
         for (int c = f.node->n_children - 1; c >= 0; c--) {
-            if (push_frame(p, f.node->children[c], f.depth + 1) < 0) {
+            if (push_frame(p, f.node->children[c], f.depth + 1, f.node, c) < 0) {
                 return -1;
             }
         }

@@ -1,7 +1,8 @@
 """circuits: immutable tensor-computation circuits for interpretability research.
 
 `import circuits as rc` gives rc's API: node kinds (Array, Scalar, Symbol, Add,
-Einsum, Index, Concat, Rearrange, GeneralFunction, Tag), the named functions
+Einsum, Index, Concat, Rearrange, GeneralFunction, Tag, Module, SetSymbolicShape),
+Modules (ModuleSpec, ModuleArgSpec, substitution, batching), the named functions
 (rc.relu, rc.gelu, rc.softmax, ...), evaluation on the CPU through BLAS, and rc's
 exception classes.
 """
@@ -16,8 +17,16 @@ from ._circuits import *  # noqa: E402,F401,F403
 from ._circuits import evaluate_many  # noqa: E402,F401
 from . import _methods  # noqa: E402
 from ._methods import GeneralFunctionShapeInfo, GeneralFunctionSpecBase  # noqa: E402,F401
+from . import _modules  # noqa: E402
+from ._modules import (  # noqa: E402,F401
+    SymbolicSizeConstraint,
+    SymbolicSizeProduct,
+    any_children_with_symbolic_sizes,
+    get_children_with_symbolic_sizes,
+)
 
 _methods.install()
+_modules.install()
 
 GeneralFunctionSimpleSpec = _circuits.GeneralFunctionSpec
 

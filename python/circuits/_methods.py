@@ -19,9 +19,11 @@ from ._circuits import (
     Einsum,
     GeneralFunction,
     Index,
+    Module,
     Rearrange,
     RearrangeSpec,
     Scalar,
+    SetSymbolicShape,
     Symbol,
     Tag,
 )
@@ -39,6 +41,8 @@ KINDS = {
     "rearrange": Rearrange,
     "general_function": GeneralFunction,
     "tag": Tag,
+    "module": Module,
+    "set_symbolic_shape": SetSymbolicShape,
 }
 
 
