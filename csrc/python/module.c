@@ -2,6 +2,7 @@
 // node types, and registers the module functions. Only init is exported.
 #include "python/bindings.h"
 #include "python/py_hashing.h"
+#include "python/py_match.h"
 #include "tensor/blas.h"
 
 static PyObject *
@@ -50,7 +51,7 @@ PyInit__circuits(void)
     }
     if (cc_py_errors_init(m) < 0 || cc_py_convert_init(m) < 0 || cc_py_node_init(m) < 0 ||
         cc_py_kinds_init(m) < 0 || cc_py_rearrange_spec_init(m) < 0 || cc_py_gf_init(m) < 0 ||
-        cc_py_module_init(m) < 0 ||
+        cc_py_module_init(m) < 0 || cc_py_match_init(m) < 0 || cc_py_getter_init(m) < 0 ||
         PyModule_AddFunctions(m, core_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_eval_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_gf_module_methods) < 0 ||

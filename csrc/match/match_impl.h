@@ -1,0 +1,123 @@
+// Shared by the traversals of match/ (get.c, update.c; implemented in traverse.c): interning
+// of states into small ids, the (node, state) memo table, and steps resolved into child ids.
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+
+#include "match/iterative.h"
+#include "util/hmap.h"
+#include "util/vec.h"
+
+// A child that is not visited.
+#define CC_NO_STATE UINT32_MAX
+
+// States met during a traversal, each once: structurally equal states (equal hashes) get
+// the same id, so memo keys are a node and a small integer.
+typedef struct {
+    cc_hmap ids;      // state hash -> id + 1
+    cc_ptrvec states; // id -> state, owned references
+} cc_state_table;
+
+void cc_state_table_init(cc_state_table *t);
+void cc_state_table_clear(cc_state_table *t);
+// The id of m (borrowed; the table takes its own reference when m is new). 0, or -1.
+int cc_state_table_intern(cc_state_table *t, cc_imatcher *m, uint32_t *id);
+
+// Memo over (node hash, state id) pairs. A slot keeps a borrowed node pointer and 8 bytes of
+// its hash mixed with the id, so probes compare 12 bytes and reach the node's full hash only
+// when those agree: lookups are exact by hash, in 24 bytes a slot.
+typedef struct {
+    uint64_t tag;        // first 8 bytes of the node hash, mixed with id
+    const cc_node *node; // NULL: empty slot
+    uint32_t id;
+    uint32_t value; // the caller's
+} cc_pair_slot;
+
+typedef struct {
+    cc_pair_slot *slots;
+    size_t mask; // capacity - 1 (capacity a power of two), 0 when empty
+    size_t len;
+} cc_pair_map;
+
+void cc_pair_map_init(cc_pair_map *m);
+void cc_pair_map_clear(cc_pair_map *m);
+// Doubles the capacity (or sets the first one). 0, or -1 with CC_E_NO_MEMORY.
+int cc_pair_map_grow(cc_pair_map *m);
+
+static inline uint64_t
+cc_pair_tag(const cc_node *n, uint32_t id)
+{
+    uint64_t h;
+    memcpy(&h, n->hash, sizeof h);
+    return h ^ (((uint64_t)id + 1) * UINT64_C(0x9E3779B97F4A7C15));
+}
+
+// The slot holding (n, id), or the empty slot where it would go (the map has one). Inline:
+// walks call it once per (node, state) pair they reach.
+static inline cc_pair_slot *
+cc_pair_map_probe(const cc_pair_map *m, uint64_t tag, const cc_node *n, uint32_t id)
+{
+    size_t i = (size_t)tag & m->mask;
+    for (;;) {
+        cc_pair_slot *s = &m->slots[i];
+        if (s->node == NULL || (s->tag == tag && s->id == id &&
+                                (s->node == n || memcmp(s->node->hash, n->hash, 32) == 0))) {
+            return s;
+        }
+        i = (i + 1) & m->mask;
+    }
+}
+
+// The slot of (n, id), or NULL.
+static inline cc_pair_slot *
+cc_pair_map_find(const cc_pair_map *m, const cc_node *n, uint32_t id)
+{
+    if (m->len == 0) {
+        return NULL;
+    }
+    cc_pair_slot *s = cc_pair_map_probe(m, cc_pair_tag(n, id), n, id);
+    return s->node != NULL ? s : NULL;
+}
+
+// The slot of (n, id): the existing one (*fresh = 0) or a new one with value 0 (*fresh = 1).
+// Slots move when the map grows: use the result before the next claim. NULL (no memory).
+static inline cc_pair_slot *
+cc_pair_map_claim(cc_pair_map *m, const cc_node *n, uint32_t id, int *fresh)
+{
+    // Load at most one half: probes stay short, and the slots are small.
+    if ((m->len + 1) * 2 > m->mask + 1 && cc_pair_map_grow(m) < 0) {
+        return NULL;
+    }
+    uint64_t tag = cc_pair_tag(n, id);
+    cc_pair_slot *s = cc_pair_map_probe(m, tag, n, id);
+    *fresh = s->node == NULL;
+    if (*fresh) {
+        s->tag = tag;
+        s->node = n;
+        s->id = id;
+        s->value = 0;
+        m->len++;
+    }
+    return s;
+}
+
+typedef struct {
+    uint32_t *items;
+    size_t len;
+    size_t cap;
+} cc_u32vec;
+
+void cc_u32vec_init(cc_u32vec *v);
+void cc_u32vec_clear(cc_u32vec *v);
+// Room for extra more items. 0, or -1 with CC_E_NO_MEMORY.
+int cc_u32vec_reserve(cc_u32vec *v, size_t extra);
+
+// Grows *items (elements of elem bytes, capacity *cap) to hold need. 0, or -1 (no memory).
+int cc_grow(void **items, size_t *cap, size_t need, size_t elem);
+
+// Applies state id to n: *found, *finished (the step visits no child: rc's all_finished),
+// and n->n_children child state ids (CC_NO_STATE: not visited) appended to ids. finished may
+// be NULL. 0, or -1 with the step's error.
+int cc_match_resolve(cc_state_table *t, uint32_t id, const cc_node *n, cc_u32vec *ids, int *found,
+                     int *finished);
