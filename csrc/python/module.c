@@ -54,6 +54,7 @@ PyInit__circuits(void)
         cc_py_module_init(m) < 0 || cc_py_match_init(m) < 0 || cc_py_getter_init(m) < 0 ||
         PyModule_AddFunctions(m, core_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_eval_methods) < 0 ||
+        PyModule_AddFunctions(m, cc_py_rewrite_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_gf_module_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_hashing_methods) < 0) {
         Py_DECREF(m);

@@ -17,6 +17,9 @@ from ._circuits import *  # noqa: E402,F401,F403
 from ._circuits import evaluate_many  # noqa: E402,F401
 from . import _methods  # noqa: E402
 from ._methods import GeneralFunctionShapeInfo, GeneralFunctionSpecBase  # noqa: E402,F401
+from ._device_dtype import TorchDeviceDtype, TorchDeviceDtypeOp  # noqa: E402,F401
+from . import algebric_rewrite  # noqa: E402,F401
+from .algebric_rewrite import default_index_traversal  # noqa: E402,F401
 from . import _modules  # noqa: E402
 from ._modules import (  # noqa: E402,F401
     SymbolicSizeConstraint,

@@ -1,0 +1,174 @@
+"""rc's TorchDeviceDtype and TorchDeviceDtypeOp: a device and a dtype, named as torch names them.
+
+TorchDeviceDtypeOp leaves either field open (None); TorchDeviceDtype sets both. Both compare by
+their fields. Dtypes may be given as strings, torch dtypes or numpy dtypes; devices as "cpu",
+"cuda:<n>" (plain "cuda" means "cuda:0") or torch devices.
+"""
+
+import functools
+from typing import Optional
+
+DTYPES = (
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool",
+)
+DEVICES = ("cpu",) + tuple(f"cuda:{i}" for i in range(16))
+
+
+def _dtype_name(dtype) -> str:
+    if isinstance(dtype, str):
+        name = dtype
+    elif type(dtype).__module__ == "torch" and type(dtype).__name__ == "dtype":
+        name = str(dtype)[len("torch.") :]
+    else:
+        import numpy as np
+
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            raise TypeError(
+                f"dtype must be a str, a torch dtype or a numpy dtype, not {dtype!r}"
+            ) from None
+    if name not in DTYPES:
+        raise ValueError(f"invalid dtype {name!r}: expected one of {', '.join(DTYPES)}")
+    return name
+
+
+def _device_name(device) -> str:
+    if type(device).__module__ == "torch" and type(device).__name__ == "device":
+        device = device.type if device.index is None else f"{device.type}:{device.index}"
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str or a torch device, not {device!r}")
+    if device == "cuda":
+        device = "cuda:0"
+    if device not in DEVICES:
+        raise ValueError(f'invalid device {device!r}: expected "cpu" or "cuda:<0..15>"')
+    return device
+
+
+def _order(device: Optional[str], dtype: Optional[str]):
+    # rc orders by fields, None first, then in its enumeration order
+    return (
+        (device is not None, DEVICES.index(device) if device is not None else 0),
+        (dtype is not None, DTYPES.index(dtype) if dtype is not None else 0),
+    )
+
+
+def _quoted(value: Optional[str]) -> str:
+    return "None" if value is None else f'"{value}"'
+
+
+def _torch_dtype(name: Optional[str]):
+    if name is None:
+        return None
+    import torch
+
+    return getattr(torch, name)
+
+
+@functools.total_ordering
+class TorchDeviceDtypeOp:
+    """A device and a dtype, either of which may be left open (None)."""
+
+    __slots__ = ("_device", "_dtype")
+
+    def __init__(self, device=None, dtype=None):
+        self._device = None if device is None else _device_name(device)
+        self._dtype = None if dtype is None else _dtype_name(dtype)
+
+    @staticmethod
+    def default() -> "TorchDeviceDtypeOp":
+        return TorchDeviceDtypeOp()
+
+    @property
+    def device(self) -> Optional[str]:
+        return self._device
+
+    @property
+    def dtype(self) -> Optional[str]:
+        return self._dtype
+
+    def get_torch_dtype(self):
+        return _torch_dtype(self._dtype)
+
+    def only_keep_floating(self) -> "TorchDeviceDtypeOp":
+        floating = self._dtype in ("float16", "bfloat16", "float32", "float64")
+        return TorchDeviceDtypeOp(self._device, self._dtype if floating else None)
+
+    def __repr__(self) -> str:
+        return f"TorchDeviceDtypeOp(device={_quoted(self._device)}, dtype={_quoted(self._dtype)})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, TorchDeviceDtypeOp):
+            return NotImplemented
+        return (self._device, self._dtype) == (other._device, other._dtype)
+
+    def __lt__(self, other) -> bool:
+        if not isinstance(other, TorchDeviceDtypeOp):
+            return NotImplemented
+        return _order(self._device, self._dtype) < _order(other._device, other._dtype)
+
+    def __hash__(self) -> int:
+        return hash(("TorchDeviceDtypeOp", self._device, self._dtype))
+
+
+@functools.total_ordering
+class TorchDeviceDtype:
+    """A device and a dtype, both set."""
+
+    __slots__ = ("_device", "_dtype")
+
+    def __init__(self, device, dtype):
+        self._device = _device_name(device)
+        self._dtype = _dtype_name(dtype)
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    def get_torch_dtype(self):
+        return _torch_dtype(self._dtype)
+
+    def op(self) -> TorchDeviceDtypeOp:
+        return TorchDeviceDtypeOp(self._device, self._dtype)
+
+    def cast_tensor(self, tensor):
+        """The tensor on this device with this dtype (torch tensors and numpy arrays)."""
+        if type(tensor).__module__ == "torch":
+            return tensor.to(device=self._device, dtype=self.get_torch_dtype())
+        if self._device != "cpu":
+            raise ValueError(f"a numpy array cannot move to {self._device}")
+        return tensor.astype(self._dtype)
+
+    @staticmethod
+    def from_tensor(tensor) -> "TorchDeviceDtype":
+        device = getattr(tensor, "device", "cpu")
+        return TorchDeviceDtype("cpu" if str(device) == "cpu" else device, tensor.dtype)
+
+    def __repr__(self) -> str:
+        return f'TorchDeviceDtype(device="{self._device}", dtype="{self._dtype}")'
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, TorchDeviceDtype):
+            return NotImplemented
+        return (self._device, self._dtype) == (other._device, other._dtype)
+
+    def __lt__(self, other) -> bool:
+        if not isinstance(other, TorchDeviceDtype):
+            return NotImplemented
+        return _order(self._device, self._dtype) < _order(other._device, other._dtype)
+
+    def __hash__(self) -> int:
+        return hash(("TorchDeviceDtype", self._device, self._dtype))
