@@ -1,9 +1,10 @@
 // Module functions of the rewrites (rc's names and signatures): push_down_index, split_to_concat,
 // add/einsum flattening, cast_circuit and diff_circuits. Only argument translation lives here.
+#include "python/bindings.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "python/bindings.h"
 #include "python/py_match.h"
 #include "rewrite/cast.h"
 #include "rewrite/flatten.h"
