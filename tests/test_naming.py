@@ -365,7 +365,7 @@ def test_map_children_enumerate_names_unnamed_children():
     u, v = rc.Array(np.ones(3)), rc.Array(np.zeros(3))
     parent = rc.Einsum.from_einsum_string("i,i->i", u, v)
     assert parent.op_name is None
-    rebuilt = parent.map_children_enumerate(lambda ch, i: ch.rename(f"c{i}"))
+    rebuilt = parent.map_children_enumerate(lambda i, ch: ch.rename(f"c{i}"))
     assert rebuilt.name == "c0 * c1"
 
 

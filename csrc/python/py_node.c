@@ -427,7 +427,7 @@ node_with_autoname_disabled(PyObject *self, PyObject *args, PyObject *kwds)
     return cc_py_wrap_steal(cc_node_with_autoname_disabled(NODE(self), disable));
 }
 
-// Rebuilds self with the children f returns; f(child) or f(child, i).
+// Rebuilds self with the children f returns; f(child) or, as rc, f(i, child).
 static PyObject *
 map_children_impl(PyObject *self, PyObject *f, int enumerate)
 {
@@ -448,7 +448,7 @@ map_children_impl(PyObject *self, PyObject *f, int enumerate)
             goto done;
         }
         PyObject *r =
-            enumerate ? PyObject_CallFunction(f, "Oi", child, i) : PyObject_CallOneArg(f, child);
+            enumerate ? PyObject_CallFunction(f, "iO", i, child) : PyObject_CallOneArg(f, child);
         Py_DECREF(child);
         if (r == NULL) {
             goto done;
@@ -613,7 +613,7 @@ static PyMethodDef node_methods[] = {
     {"map_children", node_map_children, METH_O,
      "map_children(f) -> this node rebuilt with f(child) for each child."},
     {"map_children_enumerate", node_map_children_enumerate, METH_O,
-     "map_children_enumerate(f) -> this node rebuilt with f(child, i) for each child."},
+     "map_children_enumerate(f) -> this node rebuilt with f(i, child) for each child."},
     {"visit", node_visit, METH_O, "visit(f): call f on every distinct node once, pre-order."},
     {"self_flops", node_self_flops, METH_NOARGS,
      "Floating-point operations of this node alone, given its children's values."},

@@ -224,7 +224,7 @@ def rearrange_str(self, string: str, name=None):
 
 
 def map_child(self, ix: int, f):
-    return self.map_children_enumerate(lambda c, i: f(c) if i == ix else c)
+    return self.map_children_enumerate(lambda i, c: f(c) if i == ix else c)
 
 
 def _add_kind_predicates():
