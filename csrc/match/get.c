@@ -20,14 +20,6 @@ set_add(cc_hmap *set, const uint8_t key[32])
     return set->len != before;
 }
 
-// Marks (n, id) visited: 1 if it was not yet, 0 if it was, -1 on no memory.
-static int
-visit(cc_pair_map *visited, const cc_node *n, uint32_t id)
-{
-    int fresh;
-    return cc_pair_map_claim(visited, n, id, &fresh) == NULL ? -1 : fresh;
-}
-
 void
 cc_match_paths_clear(cc_match_paths *p)
 {
@@ -66,8 +58,9 @@ sink_add(path_sink *s, cc_node *const *root_first, size_t count)
 {
     cc_match_paths *p = s->p;
     size_t at = (size_t)p->offsets[p->n_paths];
+    size_t n_offsets = (size_t)p->n_paths + 2;
     if (cc_grow((void **)&p->nodes, &s->cap_nodes, at + count, sizeof(cc_node *)) < 0 ||
-        cc_grow((void **)&p->offsets, &s->cap_offsets, (size_t)p->n_paths + 2, sizeof(int64_t)) < 0) {
+        cc_grow((void **)&p->offsets, &s->cap_offsets, n_offsets, sizeof(int64_t)) < 0) {
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
@@ -87,13 +80,10 @@ typedef struct {
     int32_t fresh;
 } pair;
 
-// get walks breadth-first through a queue and looks ahead. Three cursors run in front of
-// the pair being stepped: the node structs of pairs NODE_AHEAD places ahead are prefetched,
-// the memo slots of pairs SLOT_AHEAD ahead, and pairs CLAIM_AHEAD ahead are claimed in the
-// memo (their names and child arrays prefetched). Large circuits do not fit in cache; this
-// keeps many memory reads in flight instead of waiting for each in turn. (A set has no order.)
-#define NODE_AHEAD 48
-#define SLOT_AHEAD 24
+// get walks breadth-first through a queue and looks ahead: three cursors run in front of the
+// pair being stepped, prefetching node structs (CC_NODE_AHEAD), then memo slots
+// (CC_SLOT_AHEAD), then claiming pairs in the memo CLAIM_AHEAD ahead (and prefetching their
+// names and child arrays). (A set has no order, so breadth-first is as good as any.)
 #define CLAIM_AHEAD 8
 
 static void
@@ -188,19 +178,19 @@ claim(cc_pair_map *visited, pair_queue *q, size_t i)
     return 0;
 }
 
-int
-cc_match_get(cc_node *root, cc_imatcher *m, cc_node ***out, int64_t *n_out)
+// The walk of get: every distinct found node, in the order found, into found; with first_only
+// it stops at the first one (are_any_found).
+static int
+walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
 {
     cc_state_table t;
     cc_pair_map visited;
     cc_hmap found_set;
-    cc_ptrvec found;
     pair_queue q = {NULL, 0, 0};
     int rc = -1;
     cc_state_table_init(&t);
     cc_pair_map_init(&visited);
     cc_hmap_init(&found_set);
-    cc_ptrvec_init(&found);
     uint32_t root_id;
     if (cc_state_table_intern(&t, m, &root_id) < 0 ||
         cc_grow((void **)&q.items, &q.cap, 1, sizeof(pair)) < 0) {
@@ -209,11 +199,11 @@ cc_match_get(cc_node *root, cc_imatcher *m, cc_node ***out, int64_t *n_out)
     q.items[q.len++] = (pair){root, root_id, 0};
     // Items before these indices are prefetched, slot-prefetched, claimed.
     size_t fetched = 0, slotted = 0, claimed = 0;
-    for (size_t i = 0; i < q.len; i++) {
-        for (; fetched < q.len && fetched <= i + NODE_AHEAD; fetched++) {
+    for (size_t i = 0; i < q.len && !(first_only && found->len > 0); i++) {
+        for (; fetched < q.len && fetched <= i + CC_NODE_AHEAD; fetched++) {
             prefetch_node(q.items[fetched].node);
         }
-        for (; slotted < q.len && slotted <= i + SLOT_AHEAD && visited.mask != 0; slotted++) {
+        for (; slotted < q.len && slotted <= i + CC_SLOT_AHEAD && visited.mask != 0; slotted++) {
             const pair *p = &q.items[slotted];
             __builtin_prefetch(&visited.slots[cc_pair_tag(p->node, p->id) & visited.mask]);
         }
@@ -222,103 +212,93 @@ cc_match_get(cc_node *root, cc_imatcher *m, cc_node ***out, int64_t *n_out)
                 goto done;
             }
         }
-        if (q.items[i].fresh && get_step(&t, q.items[i], &q, &found_set, &found) < 0) {
+        if (q.items[i].fresh && get_step(&t, q.items[i], &q, &found_set, found) < 0) {
             goto done;
         }
     }
-    *out = (cc_node **)found.items;
-    *n_out = (int64_t)found.len;
-    cc_ptrvec_init(&found);
     rc = 0;
 done:
     cc_free(q.items);
-    cc_ptrvec_clear(&found);
     cc_pair_map_clear(&visited);
     cc_hmap_clear(&found_set);
     cc_state_table_clear(&t);
     return rc;
 }
 
+int
+cc_match_get(cc_node *root, cc_imatcher *m, cc_node ***out, int64_t *n_out)
+{
+    cc_ptrvec found;
+    cc_ptrvec_init(&found);
+    if (walk(root, m, 0, &found) < 0) {
+        cc_ptrvec_clear(&found);
+        return -1;
+    }
+    *out = (cc_node **)found.items;
+    *n_out = (int64_t)found.len;
+    return 0;
+}
+
 // --- get_paths ------------------------------------------------------------------------------
 
 typedef struct {
-    cc_node *node;
-    uint32_t id;
-    size_t base; // this node's child states in ids
-    int next;    // next child to look at (counting down)
+    uint32_t entry;
+    int next; // next child to look at (counting down)
 } path_frame;
 
+// A depth-first walk over the pair graph that takes children last first and never enters a
+// pair twice: the first path on which it meets a found node is the one rc's get_paths keeps
+// (at every node, the last child whose subtree holds it).
 int
 cc_match_get_paths(cc_node *root, cc_imatcher *m, cc_match_paths *out)
 {
-    cc_state_table t;
-    cc_pair_map visited;
+    cc_pair_graph g;
+    if (cc_pair_graph_build(&g, root, m) < 0) {
+        return -1;
+    }
     cc_hmap found_set;
-    cc_u32vec ids;
     path_frame *frames = NULL;
     cc_node **trail = NULL; // the nodes of frames, root first
     size_t cap = 0, cap_trail = 0, nf = 0;
     path_sink sink;
     int rc = -1;
-    cc_state_table_init(&t);
-    cc_pair_map_init(&visited);
     cc_hmap_init(&found_set);
-    cc_u32vec_init(&ids);
     if (sink_start(&sink, out) < 0) {
         goto done;
     }
-    uint32_t root_id;
-    if (cc_state_table_intern(&t, m, &root_id) < 0) {
-        goto done;
-    }
-    cc_node *next_node = root;
-    uint32_t next_id = root_id;
+    uint32_t enter = 0;
+    int entering = 1;
     for (;;) {
-        if (next_node != NULL) {
-            // Enter (next_node, next_id): it has not been visited.
+        if (entering) {
+            cc_pair_entry *pe = &g.entries[enter];
             if (cc_grow((void **)&frames, &cap, nf + 1, sizeof(path_frame)) < 0 ||
                 cc_grow((void **)&trail, &cap_trail, nf + 1, sizeof(cc_node *)) < 0) {
                 goto done;
             }
-            path_frame *f = &frames[nf];
-            f->node = next_node;
-            f->id = next_id;
-            f->base = ids.len;
-            f->next = next_node->n_children - 1;
-            trail[nf++] = next_node;
-            int is_found;
-            if (cc_match_resolve(&t, next_id, next_node, &ids, &is_found, NULL) < 0) {
-                goto done;
-            }
-            if (is_found) {
-                int new_node = set_add(&found_set, next_node->hash);
+            pe->mark = 1;
+            frames[nf] = (path_frame){enter, pe->n_children - 1};
+            trail[nf++] = pe->node;
+            if (pe->found) {
+                int new_node = set_add(&found_set, pe->node->hash);
                 if (new_node < 0 || (new_node && sink_add(&sink, trail, nf) < 0)) {
                     goto done;
                 }
             }
-            next_node = NULL;
+            entering = 0;
         }
         if (nf == 0) {
             break;
         }
         path_frame *f = &frames[nf - 1];
         if (f->next < 0) {
-            ids.len = f->base;
             nf--;
             continue;
         }
-        int i = f->next--;
-        uint32_t cid = ids.items[f->base + (size_t)i];
-        if (cid == CC_NO_STATE) {
-            continue;
-        }
-        int fresh = visit(&visited, f->node->children[i], cid);
-        if (fresh < 0) {
-            goto done;
-        }
-        if (fresh) {
-            next_node = f->node->children[i];
-            next_id = cid;
+        const cc_pair_entry *pe = &g.entries[f->entry];
+        uint32_t c = g.edges.items[pe->edge_base + (size_t)f->next--];
+        if (c != CC_NO_STATE && !g.entries[c].mark) {
+            enter = c;
+            entering = 1;
         }
     }
     rc = 0;
@@ -328,150 +308,19 @@ done:
     }
     cc_free(frames);
     cc_free(trail);
-    cc_u32vec_clear(&ids);
-    cc_pair_map_clear(&visited);
     cc_hmap_clear(&found_set);
-    cc_state_table_clear(&t);
+    cc_pair_graph_clear(&g);
     return rc;
 }
 
-// --- the reachable (node, state) graph ------------------------------------------------------
-
-// One reachable pair: found at it, found at or below it, its children's entries in edges.
-typedef struct {
-    cc_node *node;
-    uint8_t found;
-    uint8_t below;
-    size_t edge_base; // node->n_children entries of edges: entry index or CC_NO_STATE
-} pair_entry;
-
-typedef struct {
-    pair_entry *entries;
-    size_t n, cap;
-    cc_u32vec edges;
-} pair_graph;
-
-static void
-graph_clear(pair_graph *g)
-{
-    cc_free(g->entries);
-    cc_u32vec_clear(&g->edges);
-}
-
-typedef struct {
-    uint32_t entry;
-    uint32_t id;
-    size_t base; // child states in ids
-    int next;    // next child (counting up)
-} graph_frame;
-
-// Builds the graph of pairs reachable from (root, m), each once, with `below` computed.
-static int
-build_graph(cc_node *root, cc_imatcher *m, pair_graph *g)
-{
-    cc_state_table t;
-    cc_pair_map memo; // value: entry index
-    cc_u32vec ids;
-    graph_frame *frames = NULL;
-    size_t cap = 0, nf = 0;
-    int rc = -1;
-    cc_state_table_init(&t);
-    cc_pair_map_init(&memo);
-    cc_u32vec_init(&ids);
-    g->entries = NULL;
-    g->n = g->cap = 0;
-    cc_u32vec_init(&g->edges);
-    uint32_t root_id;
-    if (cc_state_table_intern(&t, m, &root_id) < 0) {
-        goto done;
-    }
-    cc_node *next_node = root;
-    uint32_t next_id = root_id;
-    for (;;) {
-        if (next_node != NULL) {
-            if (g->n >= CC_NO_STATE - 1) {
-                cc_fail(CC_E_PY_RUNTIME, "a traversal reached more than %u (node, matcher) pairs",
-                        CC_NO_STATE - 1);
-                goto done;
-            }
-            uint32_t e = (uint32_t)g->n;
-            int fresh;
-            cc_pair_slot *slot = cc_pair_map_claim(&memo, next_node, next_id, &fresh);
-            if (slot == NULL) {
-                goto done;
-            }
-            slot->value = e;
-            if (cc_grow((void **)&g->entries, &g->cap, g->n + 1, sizeof(pair_entry)) < 0 ||
-                cc_grow((void **)&frames, &cap, nf + 1, sizeof(graph_frame)) < 0 ||
-                cc_u32vec_reserve(&g->edges, (size_t)next_node->n_children) < 0) {
-                goto done;
-            }
-            pair_entry *pe = &g->entries[g->n++];
-            pe->node = next_node;
-            pe->edge_base = g->edges.len;
-            for (int i = 0; i < next_node->n_children; i++) {
-                g->edges.items[g->edges.len++] = CC_NO_STATE;
-            }
-            graph_frame *f = &frames[nf++];
-            f->entry = e;
-            f->id = next_id;
-            f->base = ids.len;
-            f->next = 0;
-            int is_found;
-            if (cc_match_resolve(&t, next_id, next_node, &ids, &is_found, NULL) < 0) {
-                goto done;
-            }
-            pe->found = (uint8_t)is_found;
-            pe->below = (uint8_t)is_found;
-            next_node = NULL;
-        }
-        if (nf == 0) {
-            break;
-        }
-        graph_frame *f = &frames[nf - 1];
-        pair_entry *pe = &g->entries[f->entry];
-        if (f->next == pe->node->n_children) {
-            for (int i = 0; i < pe->node->n_children && !pe->below; i++) {
-                uint32_t c = g->edges.items[pe->edge_base + (size_t)i];
-                pe->below = c != CC_NO_STATE && g->entries[c].below;
-            }
-            ids.len = f->base;
-            nf--;
-            continue;
-        }
-        int i = f->next++;
-        uint32_t cid = ids.items[f->base + (size_t)i];
-        if (cid == CC_NO_STATE) {
-            continue;
-        }
-        cc_node *child = pe->node->children[i];
-        cc_pair_slot *known = cc_pair_map_find(&memo, child, cid);
-        if (known != NULL) {
-            g->edges.items[pe->edge_base + (size_t)i] = known->value;
-            continue;
-        }
-        g->edges.items[pe->edge_base + (size_t)i] = (uint32_t)g->n;
-        next_node = child;
-        next_id = cid;
-    }
-    rc = 0;
-done:
-    if (rc < 0) {
-        graph_clear(g);
-    }
-    cc_free(frames);
-    cc_u32vec_clear(&ids);
-    cc_pair_map_clear(&memo);
-    cc_state_table_clear(&t);
-    return rc;
-}
+// --- paths from the pair graph --------------------------------------------------------------
 
 int
 cc_match_get_all_paths(cc_node *root, cc_imatcher *m, cc_match_paths *out)
 {
-    pair_graph g;
+    cc_pair_graph g;
     path_sink sink;
-    if (build_graph(root, m, &g) < 0) {
+    if (cc_pair_graph_build(&g, root, m) < 0) {
         return -1;
     }
     uint32_t *entries = NULL; // the current path's entries, root first
@@ -479,13 +328,14 @@ cc_match_get_all_paths(cc_node *root, cc_imatcher *m, cc_match_paths *out)
     cc_node **trail = NULL;
     size_t cap = 0, cap_next = 0, cap_trail = 0, depth = 0;
     int rc = -1;
-    if (sink_start(&sink, out) < 0) {
+    if (sink_start(&sink, out) < 0 || cc_pair_graph_mark(&g, 0) < 0) {
         goto done;
     }
-    if (!g.entries[0].below) {
+    if (!g.entries[0].mark) {
         rc = 0;
         goto done;
     }
+    // Pre-order over every path, entering only entries with something found at or below.
     uint32_t enter = 0;
     int entering = 1;
     for (;;) {
@@ -507,14 +357,14 @@ cc_match_get_all_paths(cc_node *root, cc_imatcher *m, cc_match_paths *out)
         if (depth == 0) {
             break;
         }
-        pair_entry *pe = &g.entries[entries[depth - 1]];
-        if (next[depth - 1] == pe->node->n_children) {
+        cc_pair_entry *pe = &g.entries[entries[depth - 1]];
+        if (next[depth - 1] == pe->n_children) {
             depth--;
             continue;
         }
         int i = next[depth - 1]++;
         uint32_t c = g.edges.items[pe->edge_base + (size_t)i];
-        if (c != CC_NO_STATE && g.entries[c].below) {
+        if (c != CC_NO_STATE && g.entries[c].mark) {
             enter = c;
             entering = 1;
         }
@@ -527,16 +377,15 @@ done:
     cc_free(entries);
     cc_free(next);
     cc_free(trail);
-    graph_clear(&g);
+    cc_pair_graph_clear(&g);
     return rc;
 }
 
 int
-cc_match_get_all_circuits_in_paths(cc_node *root, cc_imatcher *m, cc_node ***out,
-                                   int64_t *n_out)
+cc_match_get_all_circuits_in_paths(cc_node *root, cc_imatcher *m, cc_node ***out, int64_t *n_out)
 {
-    pair_graph g;
-    if (build_graph(root, m, &g) < 0) {
+    cc_pair_graph g;
+    if (cc_pair_graph_build(&g, root, m) < 0) {
         return -1;
     }
     cc_hmap seen;
@@ -544,10 +393,13 @@ cc_match_get_all_circuits_in_paths(cc_node *root, cc_imatcher *m, cc_node ***out
     cc_hmap_init(&seen);
     cc_ptrvec_init(&nodes);
     int rc = -1;
+    if (cc_pair_graph_mark(&g, 0) < 0) {
+        goto done;
+    }
     // Every entry is reachable from the root; those with something found at or below lie on
-    // a path to a found node. Entries are numbered in pre-order.
+    // a path to a found node.
     for (size_t e = 0; e < g.n; e++) {
-        if (!g.entries[e].below) {
+        if (!g.entries[e].mark) {
             continue;
         }
         int fresh = set_add(&seen, g.entries[e].node->hash);
@@ -562,7 +414,7 @@ cc_match_get_all_circuits_in_paths(cc_node *root, cc_imatcher *m, cc_node ***out
 done:
     cc_ptrvec_clear(&nodes);
     cc_hmap_clear(&seen);
-    graph_clear(&g);
+    cc_pair_graph_clear(&g);
     return rc;
 }
 
@@ -724,11 +576,11 @@ cc_any_found_run(cc_any_found *af, cc_node *root, cc_imatcher *m, int *out)
     if (af != NULL) {
         return any_found_walk(af, root, m, out);
     }
-    cc_any_found local;
-    cc_state_table_init(&local.t);
-    cc_hmap_init(&local.memo);
-    int rc = any_found_walk(&local, root, m, out);
-    cc_state_table_clear(&local.t);
-    cc_hmap_clear(&local.memo);
+    // Nothing to keep: get's walk, stopping at the first found node.
+    cc_ptrvec found;
+    cc_ptrvec_init(&found);
+    int rc = walk(root, m, 1, &found);
+    *out = found.len > 0;
+    cc_ptrvec_clear(&found);
     return rc;
 }

@@ -247,8 +247,8 @@ restrict_at(cc_imatcher *inner, int term_if_matches, int has_start, uint32_t sta
     hash_tag(&h, "restrict");
     cc_blake3_update(&h, inner->hash, 32);
     cc_blake3_update(&h, term_early_at->hash, 32);
-    uint8_t flags[3] = {(uint8_t)m->u.restrict_.term_if_matches,
-                        (uint8_t)m->u.restrict_.has_start, (uint8_t)m->u.restrict_.has_end};
+    uint8_t flags[3] = {(uint8_t)m->u.restrict_.term_if_matches, (uint8_t)m->u.restrict_.has_start,
+                        (uint8_t)m->u.restrict_.has_end};
     cc_blake3_update(&h, flags, 3);
     hash_u32(&h, m->u.restrict_.start);
     hash_u32(&h, m->u.restrict_.end);
@@ -296,7 +296,9 @@ cc_imatcher_children(cc_imatcher *inner, int n, const int *numbers)
     }
     cc_imatcher_incref(inner);
     m->u.children.inner = inner;
-    memcpy(m->u.children.numbers, numbers, (size_t)n * sizeof(int));
+    if (n > 0) {
+        memcpy(m->u.children.numbers, numbers, (size_t)n * sizeof(int));
+    }
     qsort(m->u.children.numbers, (size_t)n, sizeof(int), compare_int);
     int kept = 0;
     for (int i = 0; i < n; i++) {
@@ -1117,7 +1119,9 @@ chains_general(cc_imatcher *m, const cc_node *n, cc_step *heads, cc_step *out)
         }
         for (int c = 0; c < nc; c++) {
             size_t len = k.singles.len;
-            memcpy(list, k.singles.items, len * sizeof(cc_chain *));
+            if (len > 0) {
+                memcpy(list, k.singles.items, len * sizeof(cc_chain *));
+            }
             for (size_t j = 0; j < k.manys.len; j++) {
                 cc_chain *x = ((cc_chain **)k.manys.items[j])[c];
                 if (x != NULL) {

@@ -116,6 +116,44 @@ int cc_u32vec_reserve(cc_u32vec *v, size_t extra);
 // Grows *items (elements of elem bytes, capacity *cap) to hold need. 0, or -1 (no memory).
 int cc_grow(void **items, size_t *cap, size_t need, size_t elem);
 
+// The (node, state) pairs reachable from a root, each once (by node hash and state), in
+// breadth-first order from entry 0, the root, with the entries each continues into.
+typedef struct {
+    cc_node *node; // borrowed from the root
+    uint32_t id;
+    uint8_t found;    // the step found the node
+    uint8_t finished; // the step visits no child (rc's all_finished)
+    uint8_t renames;  // rebuilding the node unchanged would give it an automatic name
+    uint8_t mark;     // for the caller's walks
+    int n_children;   // node->n_children, kept here so walks over the graph stay in it
+    size_t edge_base; // n_children entries of edges: a child's entry, or CC_NO_STATE
+} cc_pair_entry;
+
+typedef struct {
+    cc_pair_entry *entries;
+    size_t n, cap;
+    cc_u32vec edges;
+    cc_state_table states;
+} cc_pair_graph;
+
+// Builds g (initialised here) for m applied from root. 0, or -1 with a step's error (g is
+// then cleared).
+int cc_pair_graph_build(cc_pair_graph *g, cc_node *root, cc_imatcher *m);
+void cc_pair_graph_clear(cc_pair_graph *g);
+// Sets each entry's mark to 1 when an entry at or below it is found (or, with renames, would
+// be renamed by a rebuild), else 0: a post-order walk. 0, or -1 with CC_E_NO_MEMORY.
+int cc_pair_graph_mark(cc_pair_graph *g, int renames);
+
+// Look-ahead distances of the breadth-first walks (get, the pair graph): node structs are
+// prefetched NODE_AHEAD pairs ahead, memo slots SLOT_AHEAD ahead. Large circuits do not fit
+// in cache; this keeps many memory reads in flight instead of waiting for each in turn.
+#define CC_NODE_AHEAD 48
+#define CC_SLOT_AHEAD 24
+
+// Rebuilding an unnamed node with the same children can still change it: it may get an
+// automatic name (rc rebuilds every node a step continues into, for this reason).
+int cc_rebuild_may_rename(const cc_node *n);
+
 // Applies state id to n: *found, *finished (the step visits no child: rc's all_finished),
 // and n->n_children child state ids (CC_NO_STATE: not visited) appended to ids. finished may
 // be NULL. 0, or -1 with the step's error.

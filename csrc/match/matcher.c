@@ -214,7 +214,9 @@ cc_matcher_circuits(int n, cc_node *const *nodes)
         cc_free(m);
         return NULL;
     }
-    memcpy(m->u.circuits.items, nodes, (size_t)n * sizeof(cc_node *));
+    if (n > 0) {
+        memcpy(m->u.circuits.items, nodes, (size_t)n * sizeof(cc_node *));
+    }
     qsort(m->u.circuits.items, (size_t)n, sizeof(cc_node *), compare_node_hash);
     int kept = 0;
     for (int i = 0; i < n; i++) {
@@ -529,8 +531,8 @@ validate_names(const cc_matcher *m, cc_node *const *found, int64_t n_found)
         rc = 0;
         goto done;
     }
-    if (cc_str_append(&s, "Didn't match all names contained in this name matcher!\nmatcher: ") < 0 ||
-        append_name_list(&s, m->u.names.n, m->u.names.items) < 0 ||
+    const char *intro = "Didn't match all names contained in this name matcher!\nmatcher: ";
+    if (cc_str_append(&s, intro) < 0 || append_name_list(&s, m->u.names.n, m->u.names.items) < 0 ||
         cc_str_append(&s, ", found: ") < 0 || append_name_list(&s, n_have, have) < 0 ||
         cc_str_append(&s, ", missing: ") < 0 || append_name_list(&s, n_missing, missing) < 0) {
         goto done;
@@ -556,10 +558,10 @@ validate_types(const cc_matcher *m, cc_node *const *found, int64_t n_found)
     }
     cc_str s;
     cc_str_init(&s);
-    if (cc_str_append(&s, "Didn't match all types contained in this type matcher!\nmatcher: ") < 0 ||
-        append_type_list(&s, m->u.types) < 0 || cc_str_append(&s, ", found: ") < 0 ||
-        append_type_list(&s, have) < 0 || cc_str_append(&s, ", missing: ") < 0 ||
-        append_type_list(&s, missing) < 0) {
+    const char *intro = "Didn't match all types contained in this type matcher!\nmatcher: ";
+    if (cc_str_append(&s, intro) < 0 || append_type_list(&s, m->u.types) < 0 ||
+        cc_str_append(&s, ", found: ") < 0 || append_type_list(&s, have) < 0 ||
+        cc_str_append(&s, ", missing: ") < 0 || append_type_list(&s, missing) < 0) {
         cc_str_clear(&s);
         return -1;
     }
@@ -679,8 +681,9 @@ cc_matcher_describe(const cc_matcher *m, cc_str *out)
     case CC_MATCHER_NOT:
     case CC_MATCHER_ANY:
     case CC_MATCHER_ALL: {
-        const char *op = m->kind == CC_MATCHER_NOT ? "Not(" : m->kind == CC_MATCHER_ANY ? "Any("
-                                                                                         : "All(";
+        const char *op = m->kind == CC_MATCHER_NOT   ? "Not("
+                         : m->kind == CC_MATCHER_ANY ? "Any("
+                                                     : "All(";
         if (cc_str_append(out, op) < 0) {
             return -1;
         }

@@ -197,3 +197,256 @@ done:
     cc_step_clear(&s);
     return rc;
 }
+
+// --- the pair graph ---------------------------------------------------------------------------
+
+int
+cc_rebuild_may_rename(const cc_node *n)
+{
+    if (n->name != NULL || !n->use_autoname || (cc_kind_get_info(n->kind)->flags & CC_LEAF)) {
+        return 0;
+    }
+    for (int i = 0; i < n->n_children; i++) {
+        if (n->children[i]->name == NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+// An edge waiting for its child pair to be looked up: the entry index goes to edges[edge].
+typedef struct {
+    cc_node *node;
+    uint32_t id;
+    size_t edge;
+} pending_edge;
+
+typedef struct {
+    pending_edge *items;
+    size_t len, cap;
+} pending_queue;
+
+// The graph is built in rounds: step up to GRAPH_ROUND entries (collecting their edges), then
+// look all collected edges up in the memo, which appends the new entries. Each phase runs
+// over many items, so its look-ahead prefetching has room.
+#define GRAPH_ROUND 64
+#define STEP_AHEAD 8
+
+void
+cc_pair_graph_clear(cc_pair_graph *g)
+{
+    cc_free(g->entries);
+    g->entries = NULL;
+    g->n = g->cap = 0;
+    cc_u32vec_clear(&g->edges);
+    cc_state_table_clear(&g->states);
+}
+
+static int
+add_entry(cc_pair_graph *g, cc_node *n, uint32_t id)
+{
+    if (g->n >= CC_NO_STATE - 1) {
+        return cc_fail(CC_E_PY_RUNTIME, "a traversal reached more than %u (node, matcher) pairs",
+                       CC_NO_STATE - 1);
+    }
+    if (cc_grow((void **)&g->entries, &g->cap, g->n + 1, sizeof(cc_pair_entry)) < 0) {
+        return -1;
+    }
+    g->entries[g->n++] = (cc_pair_entry){.node = n, .id = id};
+    return 0;
+}
+
+// Steps entry e and queues the edges to the children it continues into.
+static int
+step_entry(cc_pair_graph *g, size_t e, pending_queue *q)
+{
+    cc_pair_entry *pe = &g->entries[e];
+    cc_node *n = pe->node;
+    int nc = n->n_children;
+    const cc_imatcher *state = g->states.states.items[pe->id];
+    cc_step s;
+    cc_step_init(&s);
+    int found;
+    if (state->kind == CC_IM_MATCH) {
+        // A plain Matcher: found or not, its children get the same state.
+        if (cc_matcher_match(state->u.match, n, &found) < 0) {
+            return -1;
+        }
+    } else {
+        if (cc_imatcher_step(g->states.states.items[pe->id], n, &s) < 0) {
+            return -1;
+        }
+        found = s.found;
+    }
+    int rc = -1;
+    uint32_t uniform = s.kind == CC_STEP_SAME ? pe->id : CC_NO_STATE;
+    if (s.kind == CC_STEP_ONE && cc_state_table_intern(&g->states, s.one, &uniform) < 0) {
+        goto done;
+    }
+    pe->found = (uint8_t)found;
+    pe->finished = (uint8_t)cc_step_all_finished(&s);
+    pe->renames = (uint8_t)(!pe->finished && cc_rebuild_may_rename(n));
+    pe->edge_base = g->edges.len;
+    pe->n_children = nc;
+    if (cc_u32vec_reserve(&g->edges, (size_t)nc) < 0 ||
+        cc_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pending_edge)) < 0) {
+        goto done;
+    }
+    for (int i = 0; i < nc; i++) {
+        uint32_t cid = uniform;
+        if (s.kind == CC_STEP_PER_CHILD) {
+            cid = CC_NO_STATE;
+            if (s.per_child[i] != NULL &&
+                cc_state_table_intern(&g->states, s.per_child[i], &cid) < 0) {
+                goto done;
+            }
+        }
+        size_t edge = g->edges.len++;
+        g->edges.items[edge] = CC_NO_STATE;
+        if (cid != CC_NO_STATE) {
+            q->items[q->len++] = (pending_edge){n->children[i], cid, edge};
+        }
+    }
+    rc = 0;
+done:
+    cc_step_clear(&s);
+    return rc;
+}
+
+// Looks up every queued edge, adding entries for pairs not seen yet; empties q.
+static int
+claim_edges(cc_pair_graph *g, cc_pair_map *memo, pending_queue *q)
+{
+    if (memo->mask == 0 && cc_pair_map_grow(memo) < 0) {
+        return -1;
+    }
+    size_t fetched = 0, slotted = 0;
+    for (size_t i = 0; i < q->len; i++) {
+        for (; fetched < q->len && fetched <= i + CC_NODE_AHEAD; fetched++) {
+            __builtin_prefetch(q->items[fetched].node);
+            __builtin_prefetch(q->items[fetched].node->hash);
+        }
+        for (; slotted < q->len && slotted <= i + CC_SLOT_AHEAD; slotted++) {
+            const pending_edge *p = &q->items[slotted];
+            __builtin_prefetch(&memo->slots[cc_pair_tag(p->node, p->id) & memo->mask]);
+        }
+        const pending_edge *p = &q->items[i];
+        int fresh;
+        cc_pair_slot *slot = cc_pair_map_claim(memo, p->node, p->id, &fresh);
+        if (slot == NULL) {
+            return -1;
+        }
+        if (fresh) {
+            slot->value = (uint32_t)g->n;
+            if (add_entry(g, p->node, p->id) < 0) {
+                return -1;
+            }
+        }
+        g->edges.items[p->edge] = slot->value;
+    }
+    q->len = 0;
+    return 0;
+}
+
+int
+cc_pair_graph_build(cc_pair_graph *g, cc_node *root, cc_imatcher *m)
+{
+    g->entries = NULL;
+    g->n = g->cap = 0;
+    cc_u32vec_init(&g->edges);
+    cc_state_table_init(&g->states);
+    cc_pair_map memo;
+    cc_pair_map_init(&memo);
+    pending_queue q = {NULL, 0, 0};
+    int rc = -1;
+    uint32_t root_id;
+    int fresh;
+    if (cc_state_table_intern(&g->states, m, &root_id) < 0 ||
+        cc_pair_map_claim(&memo, root, root_id, &fresh) == NULL ||
+        add_entry(g, root, root_id) < 0) {
+        goto done;
+    }
+    size_t stepped = 0;
+    while (stepped < g->n) {
+        size_t stop = g->n < stepped + GRAPH_ROUND ? g->n : stepped + GRAPH_ROUND;
+        for (; stepped < stop; stepped++) {
+            // A step reads the node's name and child array: fetch them a few entries ahead.
+            if (stepped + 2 * STEP_AHEAD < g->n) {
+                __builtin_prefetch(g->entries[stepped + 2 * STEP_AHEAD].node);
+            }
+            if (stepped + STEP_AHEAD < g->n) {
+                const cc_node *ahead = g->entries[stepped + STEP_AHEAD].node;
+                __builtin_prefetch(ahead->name);
+                __builtin_prefetch(ahead->children);
+            }
+            if (step_entry(g, stepped, &q) < 0) {
+                goto done;
+            }
+        }
+        if (claim_edges(g, &memo, &q) < 0) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    cc_free(q.items);
+    cc_pair_map_clear(&memo);
+    if (rc < 0) {
+        cc_pair_graph_clear(g);
+    }
+    return rc;
+}
+
+typedef struct {
+    uint32_t entry;
+    int next;
+} mark_frame;
+
+enum { MARK_NEW, MARK_OPEN, MARK_NONE, MARK_SOME };
+
+int
+cc_pair_graph_mark(cc_pair_graph *g, int renames)
+{
+    for (size_t e = 0; e < g->n; e++) {
+        g->entries[e].mark = MARK_NEW;
+    }
+    mark_frame *frames = NULL;
+    size_t cap = 0, nf = 0;
+    if (g->n == 0) {
+        return 0;
+    }
+    if (cc_grow((void **)&frames, &cap, 1, sizeof(mark_frame)) < 0) {
+        return -1;
+    }
+    frames[nf++] = (mark_frame){0, 0};
+    g->entries[0].mark = MARK_OPEN;
+    while (nf > 0) {
+        mark_frame *f = &frames[nf - 1];
+        cc_pair_entry *pe = &g->entries[f->entry];
+        if (f->next < pe->n_children) {
+            uint32_t c = g->edges.items[pe->edge_base + (size_t)f->next++];
+            if (c == CC_NO_STATE || g->entries[c].mark != MARK_NEW) {
+                continue;
+            }
+            if (cc_grow((void **)&frames, &cap, nf + 1, sizeof(mark_frame)) < 0) {
+                cc_free(frames);
+                return -1;
+            }
+            g->entries[c].mark = MARK_OPEN;
+            frames[nf++] = (mark_frame){c, 0};
+            continue;
+        }
+        int some = pe->found || (renames && pe->renames);
+        for (int i = 0; i < pe->n_children && !some; i++) {
+            uint32_t c = g->edges.items[pe->edge_base + (size_t)i];
+            some = c != CC_NO_STATE && g->entries[c].mark == MARK_SOME;
+        }
+        pe->mark = some ? MARK_SOME : MARK_NONE;
+        nf--;
+    }
+    cc_free(frames);
+    for (size_t e = 0; e < g->n; e++) {
+        g->entries[e].mark = g->entries[e].mark == MARK_SOME;
+    }
+    return 0;
+}

@@ -424,8 +424,8 @@ static PyType_Spec transform_spec = {
 // --- update -----------------------------------------------------------------------------------
 
 static PyObject *
-op_update(cc_node *root, cc_imatcher *m, PyObject *transform, int cache_transform,
-          int cache_update, int fancy_validate, int assert_any_found)
+op_update(cc_node *root, cc_imatcher *m, PyObject *transform, int cache_transform, int cache_update,
+          int fancy_validate, int assert_any_found)
 {
     PyObject *fn = transform_fn_arg(transform);
     if (fn == NULL) {
@@ -440,8 +440,7 @@ op_update(cc_node *root, cc_imatcher *m, PyObject *transform, int cache_transfor
         Py_DECREF(ok);
     }
     cc_transform t = {.run = transform_cb, .ctx = fn, .identity = fn == Py_None};
-    cc_update_options options = {.cache_transform = cache_transform,
-                                 .cache_update = cache_update};
+    cc_update_options options = {.cache_transform = cache_transform, .cache_update = cache_update};
     int any_found = 0;
     cc_node *out = cc_match_update(root, m, &t, &options, &any_found);
     Py_DECREF(fn);
@@ -558,10 +557,10 @@ getter_call_op(PyObject *self, PyObject *args, PyObject *kwds, get_op op)
     static char *kw_validate[] = {"circuit", "matcher", "fancy_validate", NULL};
     static char *kw_plain[] = {"circuit", "matcher", NULL};
     PyObject *circuit, *matcher, *fv = NULL;
-    int ok = op_takes_validate(op)
-                 ? PyArg_ParseTupleAndKeywords(args, kwds, "OO|O", kw_validate, &circuit,
-                                               &matcher, &fv)
-                 : PyArg_ParseTupleAndKeywords(args, kwds, "OO", kw_plain, &circuit, &matcher);
+    int ok =
+        op_takes_validate(op)
+            ? PyArg_ParseTupleAndKeywords(args, kwds, "OO|O", kw_validate, &circuit, &matcher, &fv)
+            : PyArg_ParseTupleAndKeywords(args, kwds, "OO", kw_plain, &circuit, &matcher);
     cc_node *root;
     if (!ok || !cc_py_node_check(circuit, "circuit", &root)) {
         return NULL;
@@ -803,14 +802,14 @@ static PyMethodDef bound_getter_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "get_unique(circuit, fancy_validate=None)."},
     {"get_unique_op", (PyCFunction)(void (*)(void))bound_getter_get_unique_op,
      METH_VARARGS | METH_KEYWORDS, "get_unique_op(circuit, fancy_validate=None)."},
-    {"get_paths", (PyCFunction)(void (*)(void))bound_getter_get_paths,
-     METH_VARARGS | METH_KEYWORDS, "get_paths(circuit)."},
+    {"get_paths", (PyCFunction)(void (*)(void))bound_getter_get_paths, METH_VARARGS | METH_KEYWORDS,
+     "get_paths(circuit)."},
     {"get_all_paths", (PyCFunction)(void (*)(void))bound_getter_get_all_paths,
      METH_VARARGS | METH_KEYWORDS, "get_all_paths(circuit)."},
     {"get_all_circuits_in_paths", (PyCFunction)(void (*)(void))bound_getter_get_all_in_paths,
      METH_VARARGS | METH_KEYWORDS, "get_all_circuits_in_paths(circuit)."},
-    {"validate", (PyCFunction)(void (*)(void))bound_getter_validate,
-     METH_VARARGS | METH_KEYWORDS, "validate(circuit)."},
+    {"validate", (PyCFunction)(void (*)(void))bound_getter_validate, METH_VARARGS | METH_KEYWORDS,
+     "validate(circuit)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -879,8 +878,12 @@ static PyObject *
 updater_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     (void)type;
-    static char *kwlist[] = {"transform", "cache_transform", "cache_update",
-                             "default_fancy_validate", "default_assert_any_found", NULL};
+    static char *kwlist[] = {"transform",
+                             "cache_transform",
+                             "cache_update",
+                             "default_fancy_validate",
+                             "default_assert_any_found",
+                             NULL};
     PyObject *transform;
     int ct = 1, cu = 1, fv = 0, aaf = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|pppp:Updater", kwlist, &transform, &ct, &cu,
@@ -900,8 +903,7 @@ updater_dealloc(PyObject *self)
 }
 
 static PyObject *
-updater_run(PyObject *updater, PyObject *circuit, PyObject *matcher, PyObject *fv,
-            PyObject *aaf)
+updater_run(PyObject *updater, PyObject *circuit, PyObject *matcher, PyObject *fv, PyObject *aaf)
 {
     updater_obj *u = (updater_obj *)updater;
     cc_node *root;
@@ -917,8 +919,8 @@ updater_run(PyObject *updater, PyObject *circuit, PyObject *matcher, PyObject *f
     if (m == NULL) {
         return NULL;
     }
-    PyObject *out = op_update(root, m, u->transform, u->cache_transform, u->cache_update,
-                              validate, assert_found);
+    PyObject *out = op_update(root, m, u->transform, u->cache_transform, u->cache_update, validate,
+                              assert_found);
     cc_imatcher_decref(m);
     return out;
 }
@@ -991,12 +993,11 @@ static PyMethodDef updater_methods[] = {
 static PyGetSetDef updater_getset[] = {
     {"transform", updater_get_field, NULL, "The Transform.", "transform"},
     {"cache_transform", updater_get_field, NULL, "Transforms cached by input.", "cache_transform"},
-    {"cache_update", updater_get_field, NULL, "Results cached by (node, matcher).",
-     "cache_update"},
+    {"cache_update", updater_get_field, NULL, "Results cached by (node, matcher).", "cache_update"},
     {"default_fancy_validate", updater_get_field, updater_set_flag, "Default fancy_validate.",
      "default_fancy_validate"},
-    {"default_assert_any_found", updater_get_field, updater_set_flag,
-     "Default assert_any_found.", "default_assert_any_found"},
+    {"default_assert_any_found", updater_get_field, updater_set_flag, "Default assert_any_found.",
+     "default_assert_any_found"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1023,8 +1024,8 @@ bound_updater_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"updater", "matcher", NULL};
     PyObject *updater, *matcher;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O:BoundUpdater", kwlist, updater_type,
-                                     &updater, &matcher)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O:BoundUpdater", kwlist, updater_type, &updater,
+                                     &matcher)) {
         return NULL;
     }
     return bound_make(type, updater, matcher);
@@ -1134,8 +1135,7 @@ any_found_are_any_found(PyObject *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"circuit", "matcher", NULL};
     PyObject *circuit, *matcher;
     cc_node *root;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:are_any_found", kwlist, &circuit,
-                                     &matcher) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:are_any_found", kwlist, &circuit, &matcher) ||
         !cc_py_node_check(circuit, "circuit", &root)) {
         return NULL;
     }
@@ -1389,9 +1389,9 @@ m_any_found(PyObject *self, PyObject *unused)
 static PyObject *
 m_update(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"circuit",      "transform",      "cache_transform",
-                             "cache_update", "fancy_validate", "assert_any_found",
-                             NULL};
+    static char *kwlist[] = {
+        "circuit",          "transform", "cache_transform", "cache_update", "fancy_validate",
+        "assert_any_found", NULL};
     PyObject *circuit, *transform;
     int ct = 1, cu = 1, fv = 0, aaf = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|pppp:update", kwlist, &circuit, &transform,
@@ -1414,8 +1414,12 @@ m_update(PyObject *self, PyObject *args, PyObject *kwds)
 static PyObject *
 m_updater(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"transform", "cache_transform", "cache_update",
-                             "default_fancy_validate", "default_assert_any_found", NULL};
+    static char *kwlist[] = {"transform",
+                             "cache_transform",
+                             "cache_update",
+                             "default_fancy_validate",
+                             "default_assert_any_found",
+                             NULL};
     PyObject *transform;
     int ct = 1, cu = 1, fv = 0, aaf = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|pppp:updater", kwlist, &transform, &ct, &cu,
@@ -1506,9 +1510,9 @@ c_are_any_found(PyObject *self, PyObject *matcher)
 static PyObject *
 c_update(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"matcher",      "transform",      "cache_transform",
-                             "cache_update", "fancy_validate", "assert_any_found",
-                             NULL};
+    static char *kwlist[] = {
+        "matcher",          "transform", "cache_transform", "cache_update", "fancy_validate",
+        "assert_any_found", NULL};
     PyObject *matcher, *transform;
     int ct = 1, cu = 1, fv = 0, aaf = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|pppp:update", kwlist, &matcher, &transform,

@@ -865,8 +865,8 @@ any_found_matcher_of(cc_imatcher *finder)
     if (finder_obj == NULL) {
         return NULL;
     }
-    PyObject *bound = PyObject_CallFunctionObjArgs((PyObject *)cc_py_bound_any_found_type,
-                                                   Py_None, finder_obj, NULL);
+    PyObject *bound = PyObject_CallFunctionObjArgs((PyObject *)cc_py_bound_any_found_type, Py_None,
+                                                   finder_obj, NULL);
     Py_DECREF(finder_obj);
     if (bound == NULL) {
         return NULL;
@@ -1626,8 +1626,7 @@ must_be_sub_arg(PyObject *kwds, const char *fname, int *out)
     Py_ssize_t pos = 0;
     while (PyDict_Next(kwds, &pos, &key, &value)) {
         if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "must_be_sub") != 0) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", fname,
-                         key);
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", fname, key);
             return -1;
         }
         int t = PyObject_IsTrue(value);
@@ -1689,8 +1688,8 @@ build_chains(PyObject *first, PyObject *chains, int must_be_sub)
         PyMem_Free(ms);
         lens[c] += n;
     }
-    out = cc_py_imatcher_wrap(cc_imatcher_chains((int)n_chains, lens,
-                                                 (cc_imatcher *const *)items.items, must_be_sub));
+    out = cc_py_imatcher_wrap(
+        cc_imatcher_chains((int)n_chains, lens, (cc_imatcher *const *)items.items, must_be_sub));
 done:
     for (size_t i = 0; i < items.len; i++) {
         cc_imatcher_decref(items.items[i]);
@@ -1997,8 +1996,7 @@ static PyMethodDef imatcher_methods[] = {
      "validate_matched(matched): fancy validation of a set of found circuits."},
     {"noop_traversal", imatcher_noop, METH_NOARGS | METH_STATIC,
      "Matches everything and never finishes."},
-    {"term", (PyCFunction)(void (*)(void))imatcher_term,
-     METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+    {"term", (PyCFunction)(void (*)(void))imatcher_term, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
      "term(match_next=False): finished at once, found = match_next."},
     {"any", imatcher_any, METH_VARARGS | METH_STATIC, "any(*matchers): the union."},
     {"all", imatcher_all, METH_VARARGS | METH_STATIC,
@@ -2123,12 +2121,11 @@ py_restrict(PyObject *module, PyObject *args, PyObject *kwds)
 static PyObject *
 self_restrict(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"term_if_matches", "start_depth", "end_depth", "term_early_at",
-                             NULL};
+    static char *kwlist[] = {"term_if_matches", "start_depth", "end_depth", "term_early_at", NULL};
     PyObject *start = Py_None, *end = Py_None, *early = NULL;
     int term_if_matches = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pOOO:restrict", kwlist, &term_if_matches,
-                                     &start, &end, &early)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pOOO:restrict", kwlist, &term_if_matches, &start,
+                                     &end, &early)) {
         return NULL;
     }
     return restrict_impl(self, term_if_matches, start, end, early);
@@ -2209,8 +2206,7 @@ static PyMethodDef module_functions[] = {
     {"restrict_sl", (PyCFunction)(void (*)(void))py_restrict_sl, METH_VARARGS | METH_KEYWORDS,
      "restrict_sl(matcher, term_if_matches=False, depth_slice=slice(None), "
      "term_early_at=False)."},
-    {"new_traversal", (PyCFunction)(void (*)(void))py_new_traversal,
-     METH_VARARGS | METH_KEYWORDS,
+    {"new_traversal", (PyCFunction)(void (*)(void))py_new_traversal, METH_VARARGS | METH_KEYWORDS,
      "new_traversal(start_depth=None, end_depth=None, term_early_at=False): matches everything "
      "within the restrictions."},
     {"traverse_until_depth", (PyCFunction)(void (*)(void))py_traverse_until_depth,
@@ -2234,8 +2230,7 @@ static PyMethodDef builder_methods[] = {
     {"spec_circuit_matcher", self_spec_circuit_matcher, METH_NOARGS,
      "Where self matches a Module, its body (spec circuit) is found."},
     {"filter_module_spec", (PyCFunction)(void (*)(void))self_filter_module_spec,
-     METH_VARARGS | METH_KEYWORDS,
-     "filter_module_spec(enable=True): never enter a Module's body."},
+     METH_VARARGS | METH_KEYWORDS, "filter_module_spec(enable=True): never enter a Module's body."},
     {"restrict", (PyCFunction)(void (*)(void))self_restrict, METH_VARARGS | METH_KEYWORDS,
      "restrict(term_if_matches=False, start_depth=None, end_depth=None, term_early_at=False)."},
     {"filter", (PyCFunction)(void (*)(void))self_restrict, METH_VARARGS | METH_KEYWORDS,
