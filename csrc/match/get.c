@@ -1,6 +1,6 @@
 // Traversals that read a circuit with an iterative matcher: get (set of found nodes),
 // get_paths, get_all_paths, get_all_circuits_in_paths and any-found. Every walk is an explicit
-// stack; each (node, state) pair is stepped once per walk.
+// queue or stack; each (node, state) pair is stepped once per walk.
 #include "match/get.h"
 
 #include <string.h>
@@ -52,7 +52,8 @@ sink_start(path_sink *s, cc_match_paths *p)
     return 0;
 }
 
-// Appends the path nodes[count - 1], ..., nodes[0] reversed: nodes holds root first.
+// Appends the path root_first[count - 1], ..., root_first[0]: from the found node up to the
+// root.
 static int
 sink_add(path_sink *s, cc_node *const *root_first, size_t count)
 {

@@ -1,7 +1,7 @@
 // Getting what an iterative matcher finds in a circuit: the set of found nodes, one or every
 // path to each, the nodes on those paths, and whether anything is found (early exit). All
-// walks use explicit stacks and are memoised on (node hash, state), so their cost grows with
-// the number of distinct (node, state) pairs reached, not with the number of paths.
+// walks use explicit queues or stacks and are memoised on (node hash, state), so their cost
+// grows with the number of distinct (node, state) pairs reached, not with the number of paths.
 #pragma once
 
 #include <stdint.h>
@@ -38,5 +38,6 @@ int cc_match_get_all_circuits_in_paths(cc_node *root, cc_imatcher *m, cc_node **
 typedef struct cc_any_found cc_any_found;
 cc_any_found *cc_any_found_new(void);
 void cc_any_found_free(cc_any_found *af);
-// 0 and *out, or -1 with the error of a step. af may be NULL (a cache for this call only).
+// 0 and *out, or -1 with the error of a step. af may be NULL: no cache kept (get's walk,
+// stopping at the first found node).
 int cc_any_found_run(cc_any_found *af, cc_node *root, cc_imatcher *m, int *out);
