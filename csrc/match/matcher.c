@@ -31,16 +31,6 @@ hash_tag(cc_blake3 *h, const char *tag)
     cc_blake3_update(h, tag, strlen(tag) + 1);
 }
 
-static void
-hash_u64(cc_blake3 *h, uint64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++) {
-        b[i] = (uint8_t)(v >> (8 * i));
-    }
-    cc_blake3_update(h, b, 8);
-}
-
 void
 cc_matcher_incref(cc_matcher *m)
 {
@@ -174,7 +164,7 @@ cc_matcher_names(int n, const char *const *names)
     hash_tag(&h, "names");
     for (int i = 0; i < kept; i++) {
         size_t len = strlen(m->u.names.items[i]);
-        hash_u64(&h, len);
+        cc_blake3_update_u64_le(&h, len);
         cc_blake3_update(&h, m->u.names.items[i], len);
     }
     cc_blake3_final(&h, m->hash, 32);
@@ -191,7 +181,7 @@ cc_matcher_types(uint64_t mask)
     m->u.types = mask;
     cc_blake3 h;
     hash_tag(&h, "types");
-    hash_u64(&h, mask);
+    cc_blake3_update_u64_le(&h, mask);
     cc_blake3_final(&h, m->hash, 32);
     return m;
 }

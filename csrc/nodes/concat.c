@@ -7,7 +7,7 @@
 static void
 hash_non_name(const cc_node *n, cc_blake3 *h)
 {
-    cc_hash_u64_le(h, (uint64_t)n->u.concat.axis);
+    cc_blake3_update_u64_le(h, (uint64_t)n->u.concat.axis);
     cc_node_hash_children(n, h);
 }
 

@@ -112,7 +112,7 @@ cc_gf_spec_gen_index(int64_t index_dim, int batch_x, int batch_index, int check_
     cc_blake3 h;
     cc_blake3_init(&h);
     cc_blake3_update(&h, INDEX_UUID, 16);
-    cc_hash_u64_le(&h, (uint64_t)index_dim);
+    cc_blake3_update_u64_le(&h, (uint64_t)index_dim);
     cc_blake3_update(&h, flags, 3);
     cc_blake3_final(&h, s->hash, 32);
     return s;
@@ -153,8 +153,8 @@ cc_gf_spec_explicit_index(int64_t index_dim, int64_t x_non_batch_dims, int check
     cc_blake3 h;
     cc_blake3_init(&h);
     cc_blake3_update(&h, INDEX_UUID, 16);
-    cc_hash_u64_le(&h, (uint64_t)index_dim);
-    cc_hash_u64_le(&h, (uint64_t)x_non_batch_dims); // rc: usize, 8 bytes on 64-bit hosts
+    cc_blake3_update_u64_le(&h, (uint64_t)index_dim);
+    cc_blake3_update_u64_le(&h, (uint64_t)x_non_batch_dims); // rc: usize, 8 bytes on 64-bit hosts
     cc_blake3_update(&h, &flag, 1);
     cc_blake3_final(&h, s->hash, 32);
     return s;

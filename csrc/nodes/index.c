@@ -19,7 +19,7 @@ static void
 hash_bound(cc_blake3 *h, int present, int64_t value)
 {
     uint8_t absent = present ? 0 : 1;
-    cc_hash_u64_le(h, present ? (uint64_t)value : 0);
+    cc_blake3_update_u64_le(h, present ? (uint64_t)value : 0);
     cc_blake3_update(h, &absent, 1);
 }
 
@@ -33,7 +33,7 @@ hash_non_name(const cc_node *n, cc_blake3 *h)
         cc_blake3_update(&inner, ENTRY_DELIMITER_UUID, 16);
         switch (it->kind) {
         case CC_INDEX_INT:
-            cc_hash_u64_le(&inner, (uint64_t)it->i);
+            cc_blake3_update_u64_le(&inner, (uint64_t)it->i);
             break;
         case CC_INDEX_TENSOR:
             cc_blake3_update(&inner, it->tensor_hash, 32);

@@ -137,16 +137,6 @@ cc_node_hash_children(const cc_node *n, cc_blake3 *h)
     }
 }
 
-void
-cc_hash_u64_le(cc_blake3 *h, uint64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++) {
-        b[i] = (uint8_t)(v >> (8 * i));
-    }
-    cc_blake3_update(h, b, 8);
-}
-
 // rc's init_info_impl and compute_hash_info: the kind's non-name part, the kind uuid, then
 // name presence, name bytes, delimiter, autoname flag (named axes: none).
 static void

@@ -23,8 +23,6 @@ typedef struct {
 
 // Feeds every child's hash in order (the common tail of hash_non_name).
 void cc_node_hash_children(const cc_node *n, cc_blake3 *h);
-// Feeds v as 8 little-endian bytes (rc's to_le_bytes of usize, i64 and f64 bit patterns).
-void cc_hash_u64_le(cc_blake3 *h, uint64_t v);
 
 // A zeroed node of kind with children retained, shape copied, dtype merged from the
 // children (CC_E_MISC_INPUT_CHILDREN_MULTIPLE_DTYPES on conflict), flags from children.

@@ -973,7 +973,8 @@ cc_rearrange_spec_hash(const cc_rearrange_spec *s, uint8_t out[32])
     for (int i = 0; i < s->n_sizes; i++) {
         int64_t size = s->sizes[i];
         cc_blake3_update(&h, SPEC_OUT_UUID, 16);
-        cc_hash_u64_le(&h, size == CC_REARRANGE_SIZE_NONE ? OPSIZE_NONE_BITS : (uint64_t)size);
+        cc_blake3_update_u64_le(&h,
+                                size == CC_REARRANGE_SIZE_NONE ? OPSIZE_NONE_BITS : (uint64_t)size);
     }
     cc_blake3_final(&h, out, 32);
 }

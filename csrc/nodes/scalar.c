@@ -10,9 +10,9 @@ hash_non_name(const cc_node *n, cc_blake3 *h)
 {
     uint64_t bits;
     memcpy(&bits, &n->u.scalar.value, sizeof(bits));
-    cc_hash_u64_le(h, bits);
+    cc_blake3_update_u64_le(h, bits);
     for (int i = 0; i < n->ndim; i++) {
-        cc_hash_u64_le(h, (uint64_t)n->shape[i]);
+        cc_blake3_update_u64_le(h, (uint64_t)n->shape[i]);
     }
 }
 

@@ -11,7 +11,7 @@ static void
 hash_non_name(const cc_node *n, cc_blake3 *h)
 {
     for (int i = 0; i < n->ndim; i++) {
-        cc_hash_u64_le(h, (uint64_t)n->shape[i]);
+        cc_blake3_update_u64_le(h, (uint64_t)n->shape[i]);
     }
     cc_node_hash_children(n, h);
 }
@@ -48,8 +48,8 @@ cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape, const 
                                 (long long)shape[i], i);
         }
         int has;
-        if (cc_size_constraint_new(child->shape[i], shape[i], &constraints[n_constraints],
-                                   &has) < 0) {
+        if (cc_size_constraint_new(child->shape[i], shape[i], &constraints[n_constraints], &has) <
+            0) {
             cc_error_prefix("%s, axis %d", what, i);
             return NULL;
         }

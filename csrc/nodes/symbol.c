@@ -10,7 +10,7 @@ hash_non_name(const cc_node *n, cc_blake3 *h)
 {
     cc_blake3_update(h, n->u.symbol.uuid, 16);
     for (int i = 0; i < n->ndim; i++) {
-        cc_hash_u64_le(h, (uint64_t)n->shape[i]);
+        cc_blake3_update_u64_le(h, (uint64_t)n->shape[i]);
     }
 }
 

@@ -460,3 +460,13 @@ cc_blake3_final(const cc_blake3 *h, uint8_t *out, size_t out_len)
         out_len -= take;
     }
 }
+
+void
+cc_blake3_update_u64_le(cc_blake3 *h, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+    cc_blake3_update(h, b, 8);
+}

@@ -20,5 +20,7 @@ typedef struct {
 
 void cc_blake3_init(cc_blake3 *h);
 void cc_blake3_update(cc_blake3 *h, const void *data, size_t len);
+// Feeds v as 8 little-endian bytes (rc's to_le_bytes of usize, i64 and f64 bit patterns).
+void cc_blake3_update_u64_le(cc_blake3 *h, uint64_t v);
 // Writes out_len bytes of output (extendable output); h may be updated further afterwards.
 void cc_blake3_final(const cc_blake3 *h, uint8_t *out, size_t out_len);
