@@ -82,3 +82,4 @@ PyObject *cc_py_gf_spec_wrap(cc_gf_spec *spec);
 extern PyMethodDef cc_py_eval_methods[];
 extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
 extern PyMethodDef cc_py_gf_module_methods[];
+extern PyMethodDef cc_py_print_methods[]; // python/py_print.c

@@ -18,9 +18,8 @@ static const char *const COLOR_NAMES[7] = {"Red",     "Green", "Yellow", "Blue",
 void
 cc_diff_options_default(cc_diff_options *o)
 {
+    cc_print_options_default(&o->print);
     o->print.bijection = 0;
-    o->print.shape_only_when_necessary = 1;
-    o->print.end_depth = -1;
     o->require_child_count_same = 1;
     o->require_child_shapes_same = 0;
     o->require_name_same = 1;
@@ -94,35 +93,6 @@ append_subtree(cc_str *out, cc_node *c, const cc_print_options *po, int color, i
     }
     cc_free(text);
     return rc;
-}
-
-// rc's repr_line_info: the line of c without its identifier (" [shape] Variant extra").
-static char *
-line_info(cc_node *c, const cc_print_options *po)
-{
-    // unnamed, the node prints as serial "0" whatever names its subtree holds
-    cc_node *bare = cc_node_rename(c, CC_NO_NAME);
-    if (bare == NULL) {
-        return NULL;
-    }
-    cc_print_options one = *po;
-    one.end_depth = 1;
-    char *text = cc_print_repr(&bare, 1, &one);
-    cc_node_decref(bare);
-    if (text == NULL) {
-        return NULL;
-    }
-    char *end = strchr(text, '\n');
-    if (end != NULL) {
-        *end = '\0';
-    }
-    size_t len = strlen(text);
-    if (len >= 4 && strcmp(text + len - 4, " ...") == 0) {
-        text[len - 4] = '\0';
-    }
-    size_t skip = text[0] == '0' ? 1 : 0;
-    memmove(text, text + skip, strlen(text + skip) + 1);
-    return text;
 }
 
 static int
@@ -249,7 +219,7 @@ visit(const item *it, cc_str *out, cc_hmap *seen, size_t *n_seen, item **stack, 
     if (same) {
         return append_subtree(out, it->new_c, po, o->same_color, indent, stored);
     }
-    char *info = line_info(it->new_c, po);
+    char *info = cc_print_line_info(it->new_c, po);
     if (info == NULL) {
         return -1;
     }

@@ -1,5 +1,6 @@
 // Printer of circuits in rc's line format (text/print.h): identifiers and serial numbers,
-// repeat references, shapes with symbolic sizes, per-kind payload text, the depth cut.
+// repeat references, shapes with symbolic sizes, per-kind payload text in both the debug and
+// the bijective (parseable) form, traversal cuts, tree arrows, colours and comments.
 // Reads node payloads through node.h; knows nothing of evaluation or Python.
 #include "text/print.h"
 
@@ -21,20 +22,36 @@
 #include "util/str.h"
 
 #define DEFAULT_END_DEPTH 2
+// Hex characters of a tensor hash on a bijective Array line, and on an Index tensor.
+#define ARRAY_HASH_HEX 24
+#define INDEX_HASH_HEX 10
+
+static const char BAR[] = "│";
+static const char TEE[] = "├";
+static const char ARROW[] = "‣";
+static const char UP_ELBOW[] = "└";
+static const char DOWN_ELBOW[] = "┌";
+static const int COLOR_CODES[14] = {31, 32, 33, 34, 35, 36, 90, 91, 92, 93, 94, 95, 96, 97};
+#define MAGENTA 4
 
 // One distinct node (by hash) of the printed circuits.
 typedef struct {
     const cc_node *node;
-    int64_t serial;      // -1 while unprinted, and for uniquely named nodes
+    int64_t serial;      // -1 while unprinted, and for nodes identified by name alone
     uint8_t name_shared; // another distinct node has the same name
     uint8_t printed;
 } entry;
 
 typedef struct {
     const cc_node *node;
-    int depth;
     const cc_node *parent; // NULL for a root
     int child_ix;          // position under parent
+    int depth;             // indentation (rc's last-child vector length)
+    int level;             // distance from the root, for the end_depth cut
+    uint8_t is_last;       // the last child of its parent
+    uint8_t below_marker;  // an only child printed after a ▼ line, at its parent's depth
+    uint8_t finished;      // the traversal gave this node no state: printed, not expanded
+    cc_imatcher *state;    // owned traversal state, NULL without a traversal
 } frame;
 
 typedef struct {
@@ -44,7 +61,12 @@ typedef struct {
     size_t n_entries, cap_entries;
     frame *frames; // pending nodes of the pre-order walk
     size_t n_frames, cap_frames;
+    cc_hmap refs;    // node hash -> position in o->ref_nodes + 1
+    cc_hmap tensors; // tensor hashes already given to hooks.tensor
+    uint8_t *last;   // last[d]: the node on this line's path at depth d + 1 is a last child
+    size_t cap_last;
     int64_t next_serial;
+    int64_t next_leaf;
     // Sizes >= the first symbolic prime seen without symbolic factors (slot: size % 64), so
     // that a repeated size such as a vocabulary is tested once.
     int64_t plain_sizes[64];
@@ -53,8 +75,39 @@ typedef struct {
 } printer;
 
 void
+cc_print_options_default(cc_print_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->bijection = 1;
+    o->shape_only_when_necessary = 1;
+    o->end_depth = -1;
+}
+
+int
+cc_print_options_validate(const cc_print_options *o)
+{
+    if (!o->bijection) {
+        return 0;
+    }
+    const char *bad = o->leaves_on_top          ? "leaves_on_top"
+                      : o->traversal != NULL    ? "a traversal"
+                      : o->end_depth >= 0       ? "an end depth"
+                      : o->tensor_index_literal ? "tensor_index_literal"
+                      : o->number_leaves        ? "number_leaves"
+                                                : NULL;
+    if (bad != NULL) {
+        return cc_fail(CC_E_PY_VALUE,
+                       "PrintOptions: bijection=True cannot be combined with %s (the text must "
+                       "parse back to the same circuit); pass bijection=False",
+                       bad);
+    }
+    return 0;
+}
+
+void
 cc_print_options_debug(cc_print_options *o)
 {
+    cc_print_options_default(o);
     o->bijection = 0;
     o->shape_only_when_necessary = 0;
     o->end_depth = DEFAULT_END_DEPTH;
@@ -296,8 +349,63 @@ put_einsum(printer *p, const cc_node *n)
     cc_free(text);
 }
 
-// rc's Display of a TensorIndex: ints, start:stop with absent bounds empty, a tensor as
-// its length in brackets.
+static void
+put_rearrange(printer *p, const cc_node *n)
+{
+    if (p->failed) {
+        return;
+    }
+    char *spec = cc_rearrange_spec_to_string(n->u.rearrange.spec);
+    if (spec == NULL) {
+        p->failed = 1;
+        return;
+    }
+    put(p, spec);
+    cc_free(spec);
+}
+
+static void
+put_hex(printer *p, const uint8_t *bytes, int n_hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    char buf[64];
+    for (int i = 0; i < n_hex; i++) {
+        uint8_t b = bytes[i / 2];
+        buf[i] = digits[i % 2 == 0 ? b >> 4 : b & 15];
+    }
+    put_n(p, buf, (size_t)n_hex);
+}
+
+// Gives a tensor a bijective line names to hooks.tensor, once per distinct hash.
+static void
+note_tensor(printer *p, const uint8_t hash[32], const cc_tensor *t)
+{
+    if (p->failed || p->o->hooks.tensor == NULL || cc_hmap_get(&p->tensors, hash) != NULL) {
+        return;
+    }
+    if (cc_hmap_put(&p->tensors, hash, (void *)1) < 0 ||
+        p->o->hooks.tensor(p->o->hooks.ctx, hash, t) < 0) {
+        p->failed = 1;
+    }
+}
+
+// A 1-D int64 index tensor as Python writes the list: "[1, 2, 3]".
+static void
+put_tensor_literal(printer *p, const cc_tensor *t)
+{
+    put(p, "[");
+    const int64_t *values = t->data;
+    for (int64_t i = 0; i < t->shape[0]; i++) {
+        if (i > 0) {
+            put(p, ", ");
+        }
+        put_i64(p, values[i * t->strides[0]]);
+    }
+    put(p, "]");
+}
+
+// rc's TensorIndex text: ints, start:stop with absent bounds empty; a tensor as its length in
+// brackets (debug), "t<hash prefix> [len]" (bijection) or its list literal.
 static void
 put_index(printer *p, const cc_node *n)
 {
@@ -317,7 +425,15 @@ put_index(printer *p, const cc_node *n)
             if (it->has_stop) {
                 put_i64(p, it->stop);
             }
+        } else if (p->o->tensor_index_literal) {
+            put_tensor_literal(p, &it->tensor);
         } else {
+            if (p->o->bijection) {
+                put(p, "t");
+                put_hex(p, it->tensor_hash, INDEX_HASH_HEX);
+                put(p, " ");
+                note_tensor(p, it->tensor_hash, &it->tensor);
+            }
             put(p, "[");
             put_i64(p, it->tensor.shape[0]);
             put(p, "]");
@@ -327,25 +443,27 @@ put_index(printer *p, const cc_node *n)
 }
 
 static void
-put_rearrange(printer *p, const cc_node *n)
+put_gf(printer *p, const cc_node *n)
 {
-    if (p->failed) {
-        return;
+    const cc_gf_spec *s = n->u.gf.spec;
+    put(p, s->name);
+    // A spec written in Python has no text the parser could rebuild it from: rc's marker.
+    if (p->o->bijection && s->kind == CC_GF_CALLBACK) {
+        put(p, " [NOT_SERIALIZABLE]");
     }
-    char *spec = cc_rearrange_spec_to_string(n->u.rearrange.spec);
-    if (spec == NULL) {
-        p->failed = 1;
-        return;
-    }
-    put(p, spec);
-    cc_free(spec);
 }
 
-// rc's repr_extra_info, non-bijection form.
+// rc's repr_extra_info.
 static void
 put_extra(printer *p, const cc_node *n)
 {
     switch (n->kind) {
+    case CC_KIND_ARRAY:
+        if (p->o->bijection) {
+            put_hex(p, n->u.array.tensor_hash, ARRAY_HASH_HEX);
+            note_tensor(p, n->u.array.tensor_hash, &n->u.array.value);
+        }
+        break;
     case CC_KIND_SCALAR:
         put_double(p, n->u.scalar.value);
         break;
@@ -367,7 +485,7 @@ put_extra(printer *p, const cc_node *n)
         put_rearrange(p, n);
         break;
     case CC_KIND_GENERAL_FUNCTION:
-        put(p, n->u.gf.spec->name);
+        put_gf(p, n);
         break;
     case CC_KIND_TAG:
         put_uuid(p, n->u.tag.uuid);
@@ -384,11 +502,14 @@ shape_is_shown(const printer *p, const cc_node *n)
            n->kind == CC_KIND_INDEX || n->kind == CC_KIND_SET_SYMBOLIC_SHAPE;
 }
 
-// rc's repr_line_info: " [shape] Variant extra", at most two trailing spaces removed.
+// rc's repr_line_info: "[ AD][ [shape]] Variant extra", at most two trailing spaces removed.
 static void
 put_line_info(printer *p, const cc_node *n)
 {
     size_t start = p->text.len;
+    if (p->o->bijection && !n->use_autoname) {
+        put(p, " AD");
+    }
     if (shape_is_shown(p, n)) {
         put(p, " [");
         for (int a = 0; a < n->ndim; a++) {
@@ -410,6 +531,24 @@ put_line_info(printer *p, const cc_node *n)
     }
 }
 
+// A name as an identifier: quoted with \ and ' escaped in bijection, raw otherwise.
+static void
+put_name(printer *p, const char *name)
+{
+    if (!p->o->bijection) {
+        put(p, name);
+        return;
+    }
+    put(p, "'");
+    for (const char *c = name; *c != '\0'; c++) {
+        if (*c == '\\' || *c == '\'') {
+            put(p, "\\");
+        }
+        put_n(p, c, 1);
+    }
+    put(p, "'");
+}
+
 // The identifier of a printed node: its serial number, its name, or both.
 static void
 put_ident(printer *p, const entry *e)
@@ -421,7 +560,7 @@ put_ident(printer *p, const entry *e)
         if (e->serial >= 0) {
             put(p, " ");
         }
-        put(p, e->node->name);
+        put_name(p, e->node->name);
     }
 }
 
@@ -432,11 +571,17 @@ find_entry(const printer *p, const cc_node *n)
     return &p->entries[at - 1];
 }
 
-// rc's repr_full_line: the reference of a node already printed (returns 1), else its
-// identifier and line info, marking it printed (returns 0).
+// rc's repr_full_line: the identifier of a reference circuit or the reference of a node
+// already printed (returns 1), else its identifier and line info, marking it printed
+// (returns 0).
 static int
 put_full_line(printer *p, const cc_node *n)
 {
+    uintptr_t ref = (uintptr_t)cc_hmap_get(&p->refs, n->hash);
+    if (ref != 0) {
+        put_name(p, p->o->ref_idents[ref - 1]);
+        return 1;
+    }
     entry *e = find_entry(p, n);
     if (e->printed) {
         put_ident(p, e);
@@ -447,7 +592,7 @@ put_full_line(printer *p, const cc_node *n)
         return 1;
     }
     e->printed = 1;
-    if (n->name == NULL || e->name_shared) {
+    if (n->name == NULL || e->name_shared || p->o->force_use_serial_numbers) {
         e->serial = p->next_serial++;
     }
     put_ident(p, e);
@@ -473,46 +618,240 @@ put_child_info(printer *p, const cc_node *parent, int child_ix)
     }
 }
 
-// Prints one line; returns 1 when the node's children are to be printed below it.
+// rc's last_child_arrows: two spaces per depth, or the tree drawing; is_output puts an elbow
+// or a tee before this line's node, otherwise the line continues the bars.
+static void
+put_arrows(printer *p, int depth, int is_output)
+{
+    if (!p->o->arrows) {
+        put_indent(p, depth);
+        return;
+    }
+    for (int i = 0; i < depth - 1; i++) {
+        put(p, p->last[i] ? " " : BAR);
+        put(p, " ");
+    }
+    if (depth == 0) {
+        return;
+    }
+    int last = p->last[depth - 1];
+    if (is_output) {
+        put(p, last ? UP_ELBOW : TEE);
+        put(p, ARROW);
+    } else {
+        put(p, last ? " " : BAR);
+        put(p, " ");
+    }
+}
+
+static void
+put_comment(printer *p, const char *text, int color)
+{
+    put(p, " # ");
+    if (color >= 0) {
+        char code[16];
+        snprintf(code, sizeof code, "\x1b[%dm", COLOR_CODES[color]);
+        put(p, code);
+    }
+    put(p, text);
+    if (color >= 0) {
+        put(p, "\x1b[0m");
+    }
+}
+
+// rc's get_child_comments (with comment_arg_names): an Einsum operand's labels, "Spec" for
+// a Module's body.
+static void
+put_arg_name_comment(printer *p, const frame *f)
+{
+    const cc_node *parent = f->parent;
+    if (!p->o->comment_arg_names || parent == NULL || f->below_marker) {
+        return;
+    }
+    if (parent->kind == CC_KIND_MODULE && f->child_ix == 0) {
+        put_comment(p, "Spec", -1);
+    } else if (parent->kind == CC_KIND_EINSUM && f->node->ndim > 0) {
+        const uint8_t *axes = cc_einsum_child_axes(parent, f->child_ix);
+        cc_str labels;
+        cc_str_init(&labels);
+        for (int a = 0; a < f->node->ndim; a++) {
+            char buf[4];
+            if (cc_str_append(&labels, cc_einsum_label_char(axes[a], buf)) < 0) {
+                p->failed = 1;
+            }
+        }
+        if (!p->failed) {
+            put_comment(p, labels.data, -1);
+        }
+        cc_str_clear(&labels);
+    }
+}
+
+static void
+put_hook_comments(printer *p, const cc_node *n)
+{
+    if (!p->failed && p->o->hooks.comment != NULL &&
+        p->o->hooks.comment(p->o->hooks.ctx, n, &p->text) < 0) {
+        p->failed = 1;
+    }
+}
+
+static int
+push_frame(printer *p, const frame *f)
+{
+    if (p->n_frames == p->cap_frames) {
+        size_t cap = p->cap_frames ? p->cap_frames * 2 : 64;
+        frame *fs = cc_realloc(p->frames, cap * sizeof(frame));
+        if (fs == NULL) {
+            return -1;
+        }
+        p->frames = fs;
+        p->cap_frames = cap;
+    }
+    p->frames[p->n_frames++] = *f;
+    return 0;
+}
+
+// Records the last-child flag of a line at depth, for the arrows of it and its subtree.
+static int
+set_last(printer *p, const frame *f)
+{
+    if (f->depth == 0 || f->below_marker) {
+        return 0;
+    }
+    if ((size_t)f->depth > p->cap_last) {
+        size_t cap = p->cap_last ? p->cap_last * 2 : 64;
+        while (cap < (size_t)f->depth) {
+            cap *= 2;
+        }
+        uint8_t *l = cc_realloc(p->last, cap);
+        if (l == NULL) {
+            return -1;
+        }
+        p->last = l;
+        p->cap_last = cap;
+    }
+    p->last[f->depth - 1] = f->is_last;
+    return 0;
+}
+
+// The state child c gets from a step (a new reference; NULL: finished).
+static cc_imatcher *
+child_state(const cc_step *s, cc_imatcher *applied, int c)
+{
+    cc_imatcher *m = s->kind == CC_STEP_SAME                                ? applied
+                     : s->kind == CC_STEP_ONE                               ? s->one
+                     : s->kind == CC_STEP_PER_CHILD && s->per_child != NULL ? s->per_child[c]
+                                                                            : NULL;
+    if (m != NULL) {
+        cc_imatcher_incref(m);
+    }
+    return m;
+}
+
+// Pushes f's children (last first, so the first is printed next: rc's pre-order), or its only
+// child after a ▼ line. s: the traversal's step on f's node, or NULL without a traversal.
+static int
+push_children(printer *p, const frame *f, const cc_step *s)
+{
+    const cc_node *n = f->node;
+    int below = p->o->only_child_below && n->n_children == 1;
+    if (below) {
+        put_arrows(p, f->depth, 0);
+        put(p, "▼\n");
+    }
+    for (int c = n->n_children - 1; c >= 0; c--) {
+        frame child = {
+            .node = n->children[c],
+            .parent = n,
+            .child_ix = c,
+            .depth = below ? f->depth : f->depth + 1,
+            .level = f->level + 1,
+            .is_last = below ? f->is_last : c == n->n_children - 1,
+            .below_marker = (uint8_t)below,
+        };
+        if (s != NULL) {
+            child.state = child_state(s, f->state, c);
+            child.finished = child.state == NULL;
+        }
+        if (push_frame(p, &child) < 0) {
+            cc_imatcher_decref(child.state);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+// Whether the traversal stops at f's node (rc's op_traversal_per all finished); *s is
+// filled when it does not.
+static int
+traversal_stops(const frame *f, cc_step *s, int *stops)
+{
+    if (f->finished) {
+        *stops = 1;
+        return 0;
+    }
+    if (cc_imatcher_step(f->state, f->node, s) < 0) {
+        cc_error_prefix("the print traversal failed");
+        return -1;
+    }
+    *stops = cc_step_all_finished(s);
+    return 0;
+}
+
+// Prints one line (rc's recurse) and pushes the node's children when they are printed.
 static int
 print_line(printer *p, const frame *f)
 {
     const cc_node *n = f->node;
-    put_indent(p, f->depth);
+    if (set_last(p, f) < 0) {
+        return -1;
+    }
+    put_arrows(p, f->depth, !f->below_marker);
+    int color = -1;
+    if (p->o->hooks.color != NULL && p->o->hooks.color(p->o->hooks.ctx, n, &color) < 0) {
+        return -1;
+    }
+    if (color >= 0) {
+        char code[16];
+        snprintf(code, sizeof code, "\x1b[%dm", COLOR_CODES[color % 14]);
+        put(p, code);
+    }
     int repeat = put_full_line(p, n);
+    if (color >= 0) {
+        put(p, "\x1b[0m");
+    }
     put_child_info(p, f->parent, f->child_ix);
-    if (repeat) {
-        // A repeat is printed as its reference only, without children.
-        put(p, "\n");
-        return 0;
-    }
-    int end = p->o->end_depth;
-    int cut = end >= 0 && f->depth >= (end > 1 ? end - 1 : 0);
-    if (cut && n->n_children > 0) {
-        put(p, " ...");
-    }
-    put(p, "\n");
-    return !cut;
-}
-
-static int
-push_frame(printer *p, const cc_node *n, int depth, const cc_node *parent, int child_ix)
-{
-    if (p->n_frames == p->cap_frames) {
-        size_t cap = p->cap_frames ? p->cap_frames * 2 : 64;
-        frame *f = cc_realloc(p->frames, cap * sizeof(frame));
-        if (f == NULL) {
-            return -1;
+    cc_step step;
+    cc_step_init(&step);
+    int stops = 1;
+    if (!repeat) {
+        if (f->state != NULL || f->finished) {
+            if (traversal_stops(f, &step, &stops) < 0) {
+                return -1;
+            }
+        } else {
+            int end = p->o->end_depth;
+            stops = end >= 0 && f->level >= (end > 1 ? end - 1 : 0);
         }
-        p->frames = f;
-        p->cap_frames = cap;
+        if (stops && n->n_children > 0) {
+            put(p, " ...");
+        }
     }
-    p->frames[p->n_frames].node = n;
-    p->frames[p->n_frames].depth = depth;
-    p->frames[p->n_frames].parent = parent;
-    p->frames[p->n_frames].child_ix = child_ix;
-    p->n_frames++;
-    return 0;
+    put_arg_name_comment(p, f);
+    if (p->o->number_leaves && (repeat || stops || n->n_children == 0)) {
+        char number[24];
+        snprintf(number, sizeof number, "%lld", (long long)p->next_leaf++);
+        put_comment(p, number, MAGENTA);
+    }
+    put_hook_comments(p, n);
+    put(p, "\n");
+    int rc = 0;
+    if (!repeat && !stops && !p->failed) {
+        rc = push_children(p, f, f->state != NULL ? &step : NULL);
+    }
+    cc_step_clear(&step);
+    return rc;
 }
 
 static int
@@ -535,13 +874,14 @@ add_entry(printer *p, const cc_node *n)
     return cc_hmap_put(&p->index, n->hash, (void *)(uintptr_t)p->n_entries);
 }
 
-// Every distinct node of the circuits, whether or not the depth cut prints it: rc decides
-// which names are shared over the whole graphs.
+// Every distinct node of the circuits, whether or not a cut prints it: rc decides which
+// names are shared over the whole graphs. Uses the frame stack, which it leaves empty.
 static int
 collect_entries(printer *p, cc_node *const *circuits, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (push_frame(p, circuits[i], 0, NULL, 0) < 0) {
+        frame f = {.node = circuits[i]};
+        if (push_frame(p, &f) < 0) {
             return -1;
         }
     }
@@ -554,15 +894,22 @@ collect_entries(printer *p, cc_node *const *circuits, int n)
             return -1;
         }
         for (int c = 0; c < node->n_children; c++) {
-            if (push_frame(p, node->children[c], 0, NULL, 0) < 0) {
+            frame f = {.node = node->children[c]};
+            if (push_frame(p, &f) < 0) {
                 return -1;
             }
         }
         // A Module's argument symbols are printed beside its arguments (rc counts them too).
         for (int c = 0; node->kind == CC_KIND_MODULE && c < node->n_children - 1; c++) {
-            if (push_frame(p, node->u.module.arg_specs[c].symbol, 0, NULL, 0) < 0) {
+            frame f = {.node = node->u.module.arg_specs[c].symbol};
+            if (push_frame(p, &f) < 0) {
                 return -1;
             }
+        }
+    }
+    for (int i = 0; i < p->o->n_refs; i++) {
+        if (cc_hmap_put(&p->refs, p->o->ref_nodes[i]->hash, (void *)(uintptr_t)(i + 1)) < 0) {
+            return -1;
         }
     }
     return 0;
@@ -605,35 +952,97 @@ static int
 print_all(printer *p, cc_node *const *circuits, int n)
 {
     for (int i = n - 1; i >= 0; i--) {
-        if (push_frame(p, circuits[i], 0, NULL, 0) < 0) {
+        frame f = {.node = circuits[i]};
+        if (p->o->traversal != NULL) {
+            f.state = p->o->traversal;
+            cc_imatcher_incref(f.state);
+        }
+        if (push_frame(p, &f) < 0) {
+            cc_imatcher_decref(f.state);
             return -1;
         }
     }
     while (p->n_frames > 0 && !p->failed) {
         frame f = p->frames[--p->n_frames];
-        if (!print_line(p, &f)) {
-            continue;
-        }
-        // Pushed last-first so the first child is printed next: rc's pre-order.
-        for (int c = f.node->n_children - 1; c >= 0; c--) {
-            if (push_frame(p, f.node->children[c], f.depth + 1, f.node, c) < 0) {
-                return -1;
-            }
+        int rc = print_line(p, &f);
+        cc_imatcher_decref(f.state);
+        if (rc < 0) {
+            return -1;
         }
     }
     return p->failed ? -1 : 0;
 }
 
+// rc's leaves_on_top: the lines in reverse order, elbows pointing down.
+static char *
+flip_lines(const char *text)
+{
+    size_t len = strlen(text);
+    cc_str out;
+    cc_str_init(&out);
+    size_t end = len;
+    int ok = 1;
+    while (ok && end > 0) {
+        size_t start = end;
+        while (start > 0 && text[start - 1] != '\n') {
+            start--;
+        }
+        for (size_t i = start; ok && i < end;) {
+            size_t k = sizeof UP_ELBOW - 1;
+            if (end - i >= k && memcmp(text + i, UP_ELBOW, k) == 0) {
+                ok = cc_str_append(&out, DOWN_ELBOW) == 0;
+                i += k;
+            } else {
+                ok = cc_str_append_n(&out, text + i, 1) == 0;
+                i++;
+            }
+        }
+        if (ok && start > 0) {
+            ok = cc_str_append(&out, "\n") == 0;
+        }
+        end = start > 0 ? start - 1 : 0;
+    }
+    if (!ok) {
+        cc_str_clear(&out);
+        return NULL;
+    }
+    return cc_str_take(&out);
+}
+
+static void
+printer_init(printer *p, const cc_print_options *o)
+{
+    memset(p, 0, sizeof *p);
+    p->o = o;
+    cc_hmap_init(&p->index);
+    cc_hmap_init(&p->refs);
+    cc_hmap_init(&p->tensors);
+    cc_str_init(&p->text);
+}
+
+static void
+printer_clear(printer *p)
+{
+    for (size_t i = 0; i < p->n_frames; i++) {
+        cc_imatcher_decref(p->frames[i].state);
+    }
+    cc_str_clear(&p->text);
+    cc_hmap_clear(&p->index);
+    cc_hmap_clear(&p->refs);
+    cc_hmap_clear(&p->tensors);
+    cc_free(p->entries);
+    cc_free(p->frames);
+    cc_free(p->last);
+}
+
 char *
 cc_print_repr(cc_node *const *circuits, int n, const cc_print_options *o)
 {
-    if (o->bijection) {
-        return cc_fail_null(CC_E_PY_NOT_IMPLEMENTED,
-                            "printing with bijection=True is not supported yet");
+    if (cc_print_options_validate(o) < 0) {
+        return NULL;
     }
-    printer p = {.o = o};
-    cc_hmap_init(&p.index);
-    cc_str_init(&p.text);
+    printer p;
+    printer_init(&p, o);
     char *out = NULL;
     if (collect_entries(&p, circuits, n) < 0 || mark_shared_names(&p) < 0 ||
         print_all(&p, circuits, n) < 0) {
@@ -642,11 +1051,37 @@ cc_print_repr(cc_node *const *circuits, int n, const cc_print_options *o)
     if (p.text.len > 0 && p.text.data[p.text.len - 1] == '\n') {
         p.text.data[--p.text.len] = '\0';
     }
-    out = cc_str_take(&p.text);
+    out = o->leaves_on_top ? flip_lines(p.text.len > 0 ? p.text.data : "") : cc_str_take(&p.text);
 done:
-    cc_str_clear(&p.text);
-    cc_hmap_clear(&p.index);
-    cc_free(p.entries);
-    cc_free(p.frames);
+    printer_clear(&p);
     return out;
+}
+
+// The text one put_* function writes for n alone.
+static char *
+print_one(const cc_node *n, const cc_print_options *o, void (*write)(printer *, const cc_node *))
+{
+    cc_print_options quiet = *o;
+    memset(&quiet.hooks, 0, sizeof quiet.hooks);
+    printer p;
+    printer_init(&p, &quiet);
+    write(&p, n);
+    char *out = NULL;
+    if (!p.failed) {
+        out = p.text.len > 0 ? cc_str_take(&p.text) : cc_strdup("");
+    }
+    printer_clear(&p);
+    return out;
+}
+
+char *
+cc_print_line_info(const cc_node *n, const cc_print_options *o)
+{
+    return print_one(n, o, put_line_info);
+}
+
+char *
+cc_print_extra_info(const cc_node *n, const cc_print_options *o)
+{
+    return print_one(n, o, put_extra);
 }
