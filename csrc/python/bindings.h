@@ -83,3 +83,4 @@ extern PyMethodDef cc_py_eval_methods[];
 extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
 extern PyMethodDef cc_py_gf_module_methods[];
 extern PyMethodDef cc_py_print_methods[]; // python/py_print.c
+extern PyMethodDef cc_py_parse_methods[]; // python/py_parse.c

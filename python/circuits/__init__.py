@@ -28,15 +28,17 @@ from ._modules import (  # noqa: E402,F401
     get_children_with_symbolic_sizes,
 )
 
-from . import _html, _printing  # noqa: E402
+from . import _html, _printing, _store  # noqa: E402
 from ._printing import PrintOptions, set_debug_print_options  # noqa: E402,F401
 from ._html import PrintHtmlOptions  # noqa: E402,F401
-from ._store import TensorNotFoundError, TensorStore, save  # noqa: E402,F401
+from ._store import TensorNotFoundError, TensorStore, load, save  # noqa: E402,F401
+from ._parse import Parser  # noqa: E402,F401
 
 _methods.install()
 _modules.install()
 _printing.install()
 _html.install()
+_store.install()
 
 GeneralFunctionSimpleSpec = _circuits.GeneralFunctionSpec
 

@@ -12,6 +12,7 @@ by `tensor_store`, its sibling `tensors/` directory, or the default store
 """
 
 import os
+import pickle
 import re
 import tempfile
 from pathlib import Path
@@ -137,6 +138,7 @@ def save(circuit: Circuit, path: PathLike) -> Path:
     `tensors/`. Returns the path of the text file."""
     if not isinstance(circuit, Circuit):
         raise TypeError(f"save: expected a Circuit, got {circuit!r}")
+    _check_serializable(circuit, "save")
     directory = Path(path)
     store = TensorStore(directory / TENSOR_DIR)
     text = _bijective_text(circuit, lambda h, a: store.save(a, hash_hex=h))
@@ -196,8 +198,19 @@ def _unpickle(text: str, tensors: Dict[str, np.ndarray]) -> Circuit:
     return Parser(tensor_loader=_DictStore(tensors).load).parse_circuit(text)
 
 
+def _check_serializable(circuit: Circuit, what: str) -> None:
+    """A GeneralFunction written in Python has no text the parser could rebuild it from."""
+    for gf in circuit.get(_circuits.GeneralFunction):
+        if not isinstance(gf.spec, _circuits.GeneralFunctionSpec):
+            raise pickle.PicklingError(
+                f"{what}: GeneralFunction {gf.name!r} has a spec written in Python "
+                f"({type(gf.spec).__name__}), which the text format cannot hold"
+            )
+
+
 def circuit_reduce(self: Circuit):
     """Pickles as the bijective text plus the tensors it names (numpy arrays)."""
+    _check_serializable(self, "pickle")
     tensors: Dict[str, np.ndarray] = {}
     text = _bijective_text(self, lambda h, a: tensors.setdefault(h, np.array(_as_numpy(a))))
     return (_unpickle, (text, tensors))
