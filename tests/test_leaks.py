@@ -110,3 +110,41 @@ def test_large_results_are_freed():
 
     growth = growth_after_warmup(step, 20, 200)
     assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
+
+
+def test_parse_and_failed_parses():
+    x = rc.Array(np.arange(6, dtype=np.float32).reshape(2, 3), "x")
+    sym = rc.Symbol((2, 3), uuid.UUID(int=3), "in")
+    spec = rc.ModuleSpec(rc.Add(rc.relu(sym), sym, name="body"), [rc.ModuleArgSpec(sym)])
+    c = rc.Add(rc.Module(spec, name="m", **{"in": x}), rc.Index(x, (np.array([1, 0]),)), name="o")
+    tensors = {}
+    text = rc._circuits.print_repr(
+        [c], bijection=True, tensor_sink=lambda h, a: tensors.setdefault(h, np.array(a))
+    )
+
+    def loader(prefix):
+        return next(a for h, a in tensors.items() if h.startswith(prefix))
+
+    parser = rc.Parser(tensor_loader=loader)
+    broken = [
+        text.replace("Add", "Ad"),
+        text + "\n  'extra'",
+        text.replace(" ! ", " "),
+        text[: len(text) // 2],
+        text.replace("[2,3]", "[2,x]"),
+    ]
+
+    def step(i):
+        assert parser(text) == c
+        for t in broken:
+            try:
+                parser.parse_circuits(t)
+            except ValueError:
+                pass
+        try:
+            rc.Parser(tensor_loader=lambda p: 1 / 0)(text)
+        except ZeroDivisionError:
+            pass
+
+    growth = growth_after_warmup(step, 2_000, 20_000)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"

@@ -57,6 +57,8 @@ def leaves(draw):
 
 
 def index_item(draw, size):
+    if size == 0:
+        return slice(None)
     kind = draw(st.sampled_from(["int", "slice", "tensor"]))
     if kind == "int":
         return draw(st.integers(-size, size - 1))
