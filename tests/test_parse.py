@@ -290,3 +290,42 @@ def test_loader_errors_and_bad_tensors():
         parse("'x' [2] Array abc", tensor_loader=lambda p: np.zeros(3, np.float32))
     with pytest.raises(rc.ParseInvalidIndexError, match="not 1-D of length 2"):
         parse("'i' Index [tabc [2]]\n  'x' [3] Scalar 1", tensor_loader=lambda p: np.zeros(3))
+
+
+RC_FORMS = [
+    """
+0 [5, 3, 6] Add
+  1 [3, 1] Index [0:3,0:1]
+    2 [4, 1] Scalar 1.0
+  4 '# my name' [5, 3, 6] Concat 0
+    5 '#\\\\\\'\\\\\\'' [2, 3, 6] Scalar 1.2
+    6 '\\' hi\\\\\\'' [3, 3, 6] Scalar 1.2""",
+    """
+        # comment before, indented
+0 [5, 3, 6] Add#c
+  1 [3, 1] Index [0:3,0:1] # comment
+# comment mid
+    2 [4, 1] Scalar 1.0
+  4 '# my name' [5, 3, 6] Concat 0#dfj
+    5 '#\\\\\\'\\\\\\'' [2, 3, 6] Scalar 1.2      #  sldkj#*$&fstuf
+    6 '\\' hi\\\\\\'' [3, 3, 6] Scalar 1.2###
+""",
+    """
+           # extra indentation for the whole text
+           0 [5, 3, 6] Add
+             1 [3, 1] Index [0:3,0:1]
+               # now an indented comment
+
+               2 [4, 1] Scalar 1.0
+             4 '# my name' [5, 3, 6] Concat 0
+               5 '#\\\\\\'\\\\\\'' [2, 3, 6] Scalar 1.2
+               6 '\\' hi\\\\\\'' [3, 3, 6] Scalar 1.2
+    """,
+]
+
+
+def test_rc_comment_and_indentation_forms_parse_alike():
+    circuits = [parse(text) for text in RC_FORMS]
+    assert len(set(circuits)) == 1
+    names = [c.op_name for c in circuits[0].children[1].children]
+    assert names == ["#\\'\\'", "' hi\\'"]
