@@ -380,3 +380,19 @@ def test_html_repeats_and_depth():
     ).repr(deep)
     assert nothing_more.count("<details") == 1
     assert "d4 Add</span> ...</div>" in nothing_more
+
+
+def test_comment_arrays_summarises_values_and_still_parses():
+    x = rc.Array(np.array([[1.0, -2.5], [0.5, 4.0]], dtype=np.float32), "x")
+    idx = rc.Array(np.array([3, 1], dtype=np.int64), "idx")
+    one = rc.Array(np.array([7.0]), "one")
+    c = rc.Add(x, rc.Scalar(1.0, (2, 2), "s"), name="out")
+    options = rc.PrintOptions(comment_arrays=True)
+    lines = options.repr(c).split("\n")
+    assert lines[1].endswith("# float32 [1, -2.5, 0.5, 4] mean 0.75 std 2.305")
+    assert "#" not in lines[2]  # Scalars carry no array comment
+    assert options.evolve(bijection=False).repr(idx) == "idx [2] Array # int64 [3, 1] mean 2 std 1"
+    assert "# float64 [7]" in options.repr(one) and "mean" not in options.repr(one)
+    big = rc.Array(np.arange(10, dtype=np.float32), "big")
+    assert "[0, 1, 2, 3, ...] mean 4.5" in options.repr(big)
+    assert rc.Parser(tensor_loader=lambda p: x.value)(options.repr(x)) == x

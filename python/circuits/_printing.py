@@ -10,6 +10,8 @@ import sys
 import zlib
 from typing import Callable, Dict, List, Optional, Union
 
+import numpy as np
+
 from . import _circuits
 from ._circuits import Circuit, IterativeMatcher, Matcher, new_traversal, restrict
 
@@ -89,6 +91,7 @@ class PrintOptions:
         "show_all_named_axes",
         "skip_module_symbols",
         "tensor_save_dir",
+        "comment_arrays",
     )
 
     def __init__(
@@ -112,6 +115,7 @@ class PrintOptions:
         show_all_named_axes: bool = False,
         skip_module_symbols: bool = False,
         tensor_save_dir: Optional[str] = None,
+        comment_arrays: bool = False,
     ):
         refs = dict(reference_circuits or {})
         for c in reference_circuits_by_name or []:
@@ -138,6 +142,7 @@ class PrintOptions:
         self.show_all_named_axes = bool(show_all_named_axes)
         self.skip_module_symbols = bool(skip_module_symbols)
         self.tensor_save_dir = None if tensor_save_dir is None else os.fspath(tensor_save_dir)
+        self.comment_arrays = bool(comment_arrays)
         self.validate()
 
     @property
@@ -193,6 +198,9 @@ class PrintOptions:
         store = TensorStore(directory)
         return lambda hash_hex, array: store.save(array, hash_hex=hash_hex)
 
+    def _all_commenters(self) -> List[CircuitCommenter]:
+        return ([array_values_commenter] if self.comment_arrays else []) + self.commenters
+
     def _colorer_codes(self):
         colorer = self.colorer
         if colorer is None:
@@ -214,7 +222,7 @@ class PrintOptions:
             tensor_index_literal=self.tensor_index_literal,
             reference_circuits=self.reference_circuits or None,
             colorer=self._colorer_codes(),
-            commenters=self.commenters or None,
+            commenters=self._all_commenters() or None,
             tensor_sink=self._tensor_sink(),
         )
 
@@ -334,6 +342,21 @@ class PrintOptions:
             return str(c.dtype)
 
         return commenter
+
+
+def array_values_commenter(c: Circuit, shown: int = 4) -> str:
+    """An Array's dtype, first values and, past one value, mean and standard deviation:
+    'float32 [0.1, -2, 0.5, 1, ...] mean 0.02 std 0.98'. Empty for other nodes."""
+    if not c.is_array():
+        return ""
+    values = np.asarray(c.value.detach().cpu() if hasattr(c.value, "detach") else c.value)
+    flat = values.reshape(-1)
+    head = ", ".join(f"{v:.4g}" if flat.dtype.kind == "f" else str(v) for v in flat[:shown])
+    text = f"{values.dtype} [{head}{', ...' if flat.size > shown else ''}]"
+    if flat.size > 1 and flat.dtype.kind in "fiu":
+        as_f64 = flat.astype(np.float64)
+        text += f" mean {as_f64.mean():.4g} std {as_f64.std():.4g}"
+    return text
 
 
 def oom_fmt(n: int) -> str:
