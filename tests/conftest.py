@@ -73,3 +73,25 @@ def torch():
 def rng(request):
     """A numpy Generator seeded from the test's id, so each test draws the same data every run."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture
+def double_spec():
+    """A GeneralFunction spec written in Python (x * 2), which the text format cannot hold."""
+    import circuits as rc
+
+    class Double(rc.GeneralFunctionSpecBase):
+        @property
+        def name(self):
+            return "double"
+
+        def compute_hash_bytes(self):
+            return b"double"
+
+        def function(self, x):
+            return x * 2
+
+        def get_shape_info(self, shape):
+            return rc.GeneralFunctionShapeInfo(shape, 0, [True])
+
+    return Double()

@@ -329,3 +329,12 @@ def test_rc_comment_and_indentation_forms_parse_alike():
     assert len(set(circuits)) == 1
     names = [c.op_name for c in circuits[0].children[1].children]
     assert names == ["#\\'\\'", "' hi\\'"]
+
+
+def test_bad_reference_circuits():
+    with pytest.raises(TypeError, match="reference_circuits: expected a dict {str: Circuit}"):
+        rc._circuits.parse_circuits("'a' [2] Scalar 1", reference_circuits=[1])
+    with pytest.raises(TypeError, match="reference_circuits must be a Circuit, not int"):
+        parse("'a'", reference_circuits={"a": 1})
+    with pytest.raises(TypeError, match=r"expected a dict \{str: Circuit\}, got the item 1"):
+        rc._circuits.parse_circuits("'a'", reference_circuits={1: rc.Scalar(1.0)})

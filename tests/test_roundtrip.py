@@ -245,22 +245,8 @@ def test_pickle_round_trip():
     assert copy.deepcopy(c) is c
 
 
-def test_python_general_functions_do_not_pickle(tmp_path):
-    class Double(rc.GeneralFunctionSpecBase):
-        @property
-        def name(self):
-            return "double"
-
-        def compute_hash_bytes(self):
-            return b"double"
-
-        def function(self, x):
-            return x * 2
-
-        def get_shape_info(self, shape):
-            return rc.GeneralFunctionShapeInfo(shape, 0, [True])
-
-    c = rc.Add(rc.GeneralFunction(rc.Scalar(1.0, (2,), "s"), spec=Double(), name="d"))
+def test_python_general_functions_do_not_pickle(tmp_path, double_spec):
+    c = rc.Add(rc.GeneralFunction(rc.Scalar(1.0, (2,), "s"), spec=double_spec, name="d"))
     with pytest.raises(
         pickle.PicklingError, match="pickle: GeneralFunction 'd' has a spec written in Python"
     ):

@@ -83,4 +83,9 @@ extern PyMethodDef cc_py_eval_methods[];
 extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
 extern PyMethodDef cc_py_gf_module_methods[];
 extern PyMethodDef cc_py_print_methods[]; // python/py_print.c
+// reference_circuits as parallel arrays borrowed from the dict ({Circuit: str} when
+// circuit_keys, else {str: Circuit}); the caller frees *nodes and *idents with PyMem_Free,
+// also after a failure. None gives *n = 0. 0, or -1 with an exception.
+int cc_py_reference_circuits_arg(PyObject *dict, int circuit_keys, int *n, cc_node ***nodes,
+                                 const char ***idents);
 extern PyMethodDef cc_py_parse_methods[]; // python/py_parse.c

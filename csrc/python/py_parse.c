@@ -63,50 +63,6 @@ hook_random_bytes(void *ctx, uint8_t *out, size_t n)
     return 0;
 }
 
-// reference_circuits {str: Circuit} -> parallel arrays borrowed from the dict.
-static int
-refs_arg(PyObject *dict, cc_parse_options *o, cc_node ***nodes, const char ***idents)
-{
-    if (dict == Py_None) {
-        return 0;
-    }
-    if (!PyDict_Check(dict)) {
-        PyErr_Format(PyExc_TypeError, "reference_circuits: expected a dict {str: Circuit}, got %R",
-                     dict);
-        return -1;
-    }
-    Py_ssize_t n = PyDict_Size(dict);
-    if (n > INT_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "reference_circuits: too many circuits");
-        return -1;
-    }
-    *nodes = PyMem_Calloc((size_t)n + 1, sizeof(cc_node *));
-    *idents = PyMem_Calloc((size_t)n + 1, sizeof(char *));
-    if (*nodes == NULL || *idents == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    PyObject *key, *value;
-    Py_ssize_t pos = 0;
-    for (Py_ssize_t i = 0; PyDict_Next(dict, &pos, &key, &value); i++) {
-        if (!PyUnicode_Check(key)) {
-            PyErr_Format(PyExc_TypeError, "reference_circuits: expected str keys, got %R", key);
-            return -1;
-        }
-        if (!cc_py_node_check(value, "reference_circuits value", &(*nodes)[i])) {
-            return -1;
-        }
-        (*idents)[i] = PyUnicode_AsUTF8(key);
-        if ((*idents)[i] == NULL) {
-            return -1;
-        }
-    }
-    o->n_refs = (int)n;
-    o->ref_nodes = *nodes;
-    o->ref_idents = *idents;
-    return 0;
-}
-
 // Adds the parser's position message as a note to the pending Python exception.
 static void
 add_position_note(void)
@@ -154,9 +110,12 @@ py_parse_circuits(PyObject *self, PyObject *args, PyObject *kwds)
     PyObject *result = NULL;
     Py_ssize_t len;
     const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
-    if (utf8 == NULL || refs_arg(refs, &o, &ref_nodes, &ref_idents) < 0) {
+    if (utf8 == NULL ||
+        cc_py_reference_circuits_arg(refs, 0, &o.n_refs, &ref_nodes, &ref_idents) < 0) {
         goto done;
     }
+    o.ref_nodes = ref_nodes;
+    o.ref_idents = ref_idents;
     o.hooks.ctx = &ctx;
     o.hooks.tensor = hook_tensor;
     o.hooks.random_bytes = hook_random_bytes;

@@ -99,22 +99,26 @@ hook_tensor(void *ctx, const uint8_t hash[32], const cc_tensor *t)
     return 0;
 }
 
-// reference_circuits {Circuit: str} -> parallel arrays (nodes borrowed from the dict, idents
-// borrowed from its str values). Frees nothing on failure beyond its own arrays.
-static int
-refs_arg(PyObject *dict, cc_print_options *o, cc_node ***nodes, const char ***idents)
+int
+cc_py_reference_circuits_arg(PyObject *dict, int circuit_keys, int *n, cc_node ***nodes,
+                             const char ***idents)
 {
+    const char *want = circuit_keys ? "{Circuit: str}" : "{str: Circuit}";
+    *n = 0;
     if (dict == Py_None) {
         return 0;
     }
     if (!PyDict_Check(dict)) {
-        PyErr_Format(PyExc_TypeError, "reference_circuits: expected a dict {Circuit: str}, got %R",
-                     dict);
+        PyErr_Format(PyExc_TypeError, "reference_circuits: expected a dict %s, got %R", want, dict);
         return -1;
     }
-    Py_ssize_t n = PyDict_Size(dict);
-    *nodes = PyMem_Calloc((size_t)n + 1, sizeof(cc_node *));
-    *idents = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    Py_ssize_t size = PyDict_Size(dict);
+    if (size > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "reference_circuits: too many circuits");
+        return -1;
+    }
+    *nodes = PyMem_Calloc((size_t)size + 1, sizeof(cc_node *));
+    *idents = PyMem_Calloc((size_t)size + 1, sizeof(char *));
     if (*nodes == NULL || *idents == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -122,21 +126,21 @@ refs_arg(PyObject *dict, cc_print_options *o, cc_node ***nodes, const char ***id
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     for (Py_ssize_t i = 0; PyDict_Next(dict, &pos, &key, &value); i++) {
-        if (!cc_py_node_check(key, "reference_circuits key", &(*nodes)[i])) {
+        PyObject *circuit = circuit_keys ? key : value, *ident = circuit_keys ? value : key;
+        if (!cc_py_node_check(circuit, "reference_circuits", &(*nodes)[i])) {
             return -1;
         }
-        if (!PyUnicode_Check(value)) {
-            PyErr_Format(PyExc_TypeError, "reference_circuits: expected str values, got %R", value);
+        if (!PyUnicode_Check(ident)) {
+            PyErr_Format(PyExc_TypeError, "reference_circuits: expected a dict %s, got the item %R",
+                         want, ident);
             return -1;
         }
-        (*idents)[i] = PyUnicode_AsUTF8(value);
+        (*idents)[i] = PyUnicode_AsUTF8(ident);
         if ((*idents)[i] == NULL) {
             return -1;
         }
     }
-    o->n_refs = (int)n;
-    o->ref_nodes = *nodes;
-    o->ref_idents = *idents;
+    *n = (int)size;
     return 0;
 }
 
@@ -179,9 +183,11 @@ py_print_repr(PyObject *self, PyObject *args, PyObject *kwds)
     hooks_ctx ctx = {0};
     o.hooks.ctx = &ctx;
     if (cc_py_nodes_from_seq(circuits, "print: circuits", &nodes, &n) < 0 ||
-        refs_arg(refs, &o, &ref_nodes, &ref_idents) < 0) {
+        cc_py_reference_circuits_arg(refs, 1, &o.n_refs, &ref_nodes, &ref_idents) < 0) {
         goto done;
     }
+    o.ref_nodes = ref_nodes;
+    o.ref_idents = ref_idents;
     if (n > INT_MAX) {
         PyErr_SetString(PyExc_OverflowError, "print: too many circuits");
         goto done;
