@@ -117,7 +117,7 @@ get_step(cc_state_table *t, pair p, pair_queue *q, cc_hmap *found_set, cc_ptrvec
         int is_found;
         if (cc_matcher_match(state->u.match, p.node, &is_found) < 0 ||
             (is_found && add_found(p.node, found_set, found) < 0) ||
-            cc_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pair)) < 0) {
+            cc_scratch_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pair)) < 0) {
             return -1;
         }
         for (int i = 0; i < nc; i++) {
@@ -141,7 +141,7 @@ get_step(cc_state_table *t, pair p, pair_queue *q, cc_hmap *found_set, cc_ptrvec
         rc = 0;
         goto done;
     }
-    if (cc_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pair)) < 0) {
+    if (cc_scratch_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pair)) < 0) {
         goto done;
     }
     for (int i = 0; i < nc; i++) {
@@ -194,7 +194,7 @@ walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
     cc_hmap_init(&found_set);
     uint32_t root_id;
     if (cc_state_table_intern(&t, m, &root_id) < 0 ||
-        cc_grow((void **)&q.items, &q.cap, 1, sizeof(pair)) < 0) {
+        cc_scratch_grow((void **)&q.items, &q.cap, 1, sizeof(pair)) < 0) {
         goto done;
     }
     q.items[q.len++] = (pair){root, root_id, 0};
@@ -219,7 +219,7 @@ walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
     }
     rc = 0;
 done:
-    cc_free(q.items);
+    cc_scratch_free(q.items);
     cc_pair_map_clear(&visited);
     cc_hmap_clear(&found_set);
     cc_state_table_clear(&t);

@@ -160,6 +160,9 @@ cc_matcher_names(int n, const char *const *names)
         m->u.names.items[kept++] = m->u.names.items[i];
     }
     m->u.names.n = kept;
+    for (int i = 0; i < kept; i++) {
+        m->u.names.filter |= (uint64_t)1 << (cc_name_hash(m->u.names.items[i]) & 63);
+    }
     cc_blake3 h;
     hash_tag(&h, "names");
     for (int i = 0; i < kept; i++) {
@@ -368,7 +371,8 @@ cc_matcher_match(const cc_matcher *m, const cc_node *n, int *out)
         *out = m->u.value;
         return 0;
     case CC_MATCHER_NAMES:
-        *out = n->name != NULL && names_contain(m, n->name);
+        *out = n->name != NULL && ((m->u.names.filter >> (n->name_hash & 63)) & 1) &&
+               names_contain(m, n->name);
         return 0;
     case CC_MATCHER_TYPES:
         *out = (int)((m->u.types >> n->kind) & 1);
@@ -377,6 +381,18 @@ cc_matcher_match(const cc_matcher *m, const cc_node *n, int *out)
         *out = circuits_contain(m, n);
         return 0;
     case CC_MATCHER_CALLBACK: {
+        const cc_regex *re = m->u.callback.cb.regex;
+        if (re != NULL) {
+            if (n->name == NULL) {
+                *out = 0; // as the callback: unnamed nodes never match a regex
+                return 0;
+            }
+            int found = cc_regex_search_cstr(re, n->name);
+            if (found != CC_REGEX_UNSURE) {
+                *out = found;
+                return 0;
+            }
+        }
         int r = 0;
         if (m->u.callback.cb.match(m->u.callback.cb.ctx, n, &r) < 0) {
             return -1;

@@ -1,11 +1,12 @@
 // Matchers: immutable, refcounted predicates on one node (rc's Matcher), with a 32-byte
-// structural hash. Names, types and circuits are compared here in C; regexes, Python
-// callables and any-found finders are callbacks that the bindings fill. Knows nothing of
-// Python or of evaluation.
+// structural hash. Names, types and circuits are compared here in C, and so are regexes of
+// match/regex.c's subset; other regexes, Python callables and any-found finders are callbacks
+// that the bindings fill. Knows nothing of Python or of evaluation.
 #pragma once
 
 #include <stdint.h>
 
+#include "match/regex.h"
 #include "nodes/node.h"
 #include "util/str.h"
 
@@ -41,6 +42,10 @@ typedef struct {
     void *ctx;
     uint8_t identity[32];
     const char *label; // for messages and printing; copied by the constructor
+    // REGEX: the pattern compiled by match/regex.c, or NULL (outside its subset). Owned by
+    // ctx (alive while the matcher holds ctx); it decides every name it can without calling
+    // match, which serves the rest.
+    const cc_regex *regex;
 } cc_match_callback;
 
 typedef struct cc_matcher {
@@ -53,6 +58,9 @@ typedef struct cc_matcher {
         struct {
             int n;
             char **items; // sorted by strcmp, distinct, owned
+            // Bit (cc_name_hash(name) % 64) of every name: a node whose name hash misses
+            // these bits is rejected without reading its name.
+            uint64_t filter;
         } names;
         uint64_t types; // TYPES: bit k set matches cc_kind k
         struct {

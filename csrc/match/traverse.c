@@ -25,6 +25,30 @@ cc_grow(void **items, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+int
+cc_scratch_grow(void **items, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        c *= 2;
+    }
+    size_t bytes;
+    void *p = cc_scratch_alloc(c * elem, &bytes);
+    if (p == NULL) {
+        return -1;
+    }
+    if (*cap > 0) {
+        memcpy(p, *items, *cap * elem);
+    }
+    cc_scratch_free(*items);
+    *items = p;
+    *cap = bytes / elem;
+    return 0;
+}
+
 void
 cc_u32vec_init(cc_u32vec *v)
 {
@@ -36,14 +60,14 @@ cc_u32vec_init(cc_u32vec *v)
 void
 cc_u32vec_clear(cc_u32vec *v)
 {
-    cc_free(v->items);
+    cc_scratch_free(v->items);
     cc_u32vec_init(v);
 }
 
 int
 cc_u32vec_reserve(cc_u32vec *v, size_t extra)
 {
-    return cc_grow((void **)&v->items, &v->cap, v->len + extra, sizeof(uint32_t));
+    return cc_scratch_grow((void **)&v->items, &v->cap, v->len + extra, sizeof(uint32_t));
 }
 
 // --- states -----------------------------------------------------------------------------------
@@ -110,7 +134,7 @@ cc_pair_map_clear(cc_pair_map *m)
 {
     size_t decayed = pair_hint / 2;
     pair_hint = m->len > decayed ? m->len : decayed;
-    cc_free(m->slots);
+    cc_scratch_free(m->slots);
     cc_pair_map_init(m);
 }
 
@@ -125,10 +149,12 @@ cc_pair_map_grow(cc_pair_map *m)
             cap *= 2;
         }
     }
-    cc_pair_slot *slots = cc_calloc(cap, sizeof(cc_pair_slot));
+    size_t bytes;
+    cc_pair_slot *slots = cc_scratch_alloc(cap * sizeof(cc_pair_slot), &bytes);
     if (slots == NULL) {
         return -1;
     }
+    memset(slots, 0, cap * sizeof(cc_pair_slot));
     cc_pair_map bigger = {slots, cap - 1, m->len};
     for (size_t i = 0; m->mask != 0 && i <= m->mask; i++) {
         const cc_pair_slot *s = &m->slots[i];
@@ -140,7 +166,7 @@ cc_pair_map_grow(cc_pair_map *m)
             slots[j] = *s;
         }
     }
-    cc_free(m->slots);
+    cc_scratch_free(m->slots);
     *m = bigger;
     return 0;
 }
@@ -235,7 +261,7 @@ typedef struct {
 void
 cc_pair_graph_clear(cc_pair_graph *g)
 {
-    cc_free(g->entries);
+    cc_scratch_free(g->entries);
     g->entries = NULL;
     g->n = g->cap = 0;
     cc_u32vec_clear(&g->edges);
@@ -249,7 +275,7 @@ add_entry(cc_pair_graph *g, cc_node *n, uint32_t id)
         return cc_fail(CC_E_PY_RUNTIME, "a traversal reached more than %u (node, matcher) pairs",
                        CC_NO_STATE - 1);
     }
-    if (cc_grow((void **)&g->entries, &g->cap, g->n + 1, sizeof(cc_pair_entry)) < 0) {
+    if (cc_scratch_grow((void **)&g->entries, &g->cap, g->n + 1, sizeof(cc_pair_entry)) < 0) {
         return -1;
     }
     g->entries[g->n++] = (cc_pair_entry){.node = n, .id = id};
@@ -289,7 +315,8 @@ step_entry(cc_pair_graph *g, size_t e, pending_queue *q)
     pe->edge_base = g->edges.len;
     pe->n_children = nc;
     if (cc_u32vec_reserve(&g->edges, (size_t)nc) < 0 ||
-        cc_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pending_edge)) < 0) {
+        cc_scratch_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pending_edge)) <
+            0) {
         goto done;
     }
     for (int i = 0; i < nc; i++) {
@@ -389,7 +416,7 @@ cc_pair_graph_build(cc_pair_graph *g, cc_node *root, cc_imatcher *m)
     }
     rc = 0;
 done:
-    cc_free(q.items);
+    cc_scratch_free(q.items);
     cc_pair_map_clear(&memo);
     if (rc < 0) {
         cc_pair_graph_clear(g);

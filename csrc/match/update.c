@@ -46,7 +46,7 @@ run_clear(update_run *r)
         for (size_t e = 0; e < r->g.n; e++) {
             cc_node_decref(r->entry_results[e]);
         }
-        cc_free(r->entry_results);
+        cc_scratch_free(r->entry_results);
     }
     cc_pair_graph_clear(&r->g);
     cc_hmap_clear(&r->transform_cache);
@@ -276,8 +276,13 @@ cc_match_update(cc_node *root, cc_imatcher *m, const cc_transform *transform,
         goto done;
     }
     // Without cache_update every path is rebuilt on its own, as rc does without its cache.
-    if (options->cache_update && (r.entry_results = cc_calloc(r.g.n, sizeof(cc_node *))) == NULL) {
-        goto done;
+    if (options->cache_update) {
+        size_t bytes;
+        r.entry_results = cc_scratch_alloc(r.g.n * sizeof(cc_node *), &bytes);
+        if (r.entry_results == NULL) {
+            goto done;
+        }
+        memset(r.entry_results, 0, r.g.n * sizeof(cc_node *));
     }
     *any_found = 0;
     for (size_t e = 0; e < r.g.n && !*any_found; e++) {

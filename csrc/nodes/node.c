@@ -137,6 +137,16 @@ cc_node_hash_children(const cc_node *n, cc_blake3 *h)
     }
 }
 
+uint32_t
+cc_name_hash(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)name; *c != 0; c++) {
+        h = (h ^ *c) * 16777619u;
+    }
+    return h;
+}
+
 // rc's init_info_impl and compute_hash_info: the kind's non-name part, the kind uuid, then
 // name presence, name bytes, delimiter, autoname flag (named axes: none).
 static void
@@ -148,6 +158,7 @@ compute_hash(cc_node *n)
     ops->hash_non_name(n, &h);
     cc_blake3_update(&h, ops->type_uuid, 16);
     uint8_t has_name = n->name != NULL;
+    n->name_hash = has_name ? cc_name_hash(n->name) : 0;
     cc_blake3_update(&h, &has_name, 1);
     if (n->name != NULL) {
         cc_blake3_update(&h, n->name, strlen(n->name));

@@ -148,6 +148,7 @@ typedef struct {
     PyObject_HEAD PyObject *pattern; // as given
     int escape_dot;
     PyObject *search; // the compiled pattern's search method
+    cc_regex *native; // the same pattern in C (match/regex.c), or NULL outside its subset
     uint8_t identity[32];
 } regex_obj;
 
@@ -192,9 +193,11 @@ regex_make(PyTypeObject *type, PyObject *pattern, int escape_dot)
     if (source == NULL) {
         return NULL;
     }
+    // re validates the pattern (its errors are the ValueError's message) and serves what the
+    // C engine declines.
     PyObject *compiled = PyObject_CallOneArg(re_compile, source);
-    Py_DECREF(source);
     if (compiled == NULL) {
+        Py_DECREF(source);
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         PyErr_NormalizeException(&type, &value, &tb);
@@ -208,18 +211,31 @@ regex_make(PyTypeObject *type, PyObject *pattern, int escape_dot)
     PyObject *search = PyObject_GetAttrString(compiled, "search");
     Py_DECREF(compiled);
     if (search == NULL) {
+        Py_DECREF(source);
         return NULL;
     }
     regex_obj *o = (regex_obj *)type->tp_alloc(type, 0);
     if (o == NULL) {
         Py_DECREF(search);
+        Py_DECREF(source);
         return NULL;
     }
     o->pattern = Py_NewRef(pattern);
     o->escape_dot = escape_dot;
     o->search = search;
     Py_ssize_t len;
-    const char *s = PyUnicode_AsUTF8AndSize(pattern, &len);
+    const char *s = PyUnicode_AsUTF8AndSize(source, &len);
+    int compiled_rc = s == NULL ? -1 : cc_regex_compile(s, (size_t)len, &o->native);
+    Py_DECREF(source);
+    if (s == NULL) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    if (compiled_rc < 0) {
+        Py_DECREF(o);
+        return cc_py_raise();
+    }
+    s = PyUnicode_AsUTF8AndSize(pattern, &len);
     if (s == NULL) {
         Py_DECREF(o);
         return NULL;
@@ -253,6 +269,7 @@ regex_dealloc(PyObject *self)
     regex_obj *o = (regex_obj *)self;
     Py_XDECREF(o->pattern);
     Py_XDECREF(o->search);
+    cc_regex_free(o->native);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -277,7 +294,24 @@ regex_call(PyObject *self, PyObject *s)
         return PyErr_Format(PyExc_TypeError, "Regex.call takes a str, not %.100s",
                             Py_TYPE(s)->tp_name);
     }
-    int r = regex_search((regex_obj *)self, s);
+    regex_obj *o = (regex_obj *)self;
+    if (o->native != NULL) {
+        Py_ssize_t len;
+        const char *u = PyUnicode_AsUTF8AndSize(s, &len);
+        if (u == NULL) {
+            // Lone surrogates have no UTF-8: re decides.
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+                return NULL;
+            }
+            PyErr_Clear();
+        } else {
+            int found = cc_regex_search(o->native, u, (size_t)len);
+            if (found != CC_REGEX_UNSURE) {
+                return PyBool_FromLong(found);
+            }
+        }
+    }
+    int r = regex_search(o, s);
     return r < 0 ? NULL : PyBool_FromLong(r);
 }
 
@@ -293,6 +327,13 @@ regex_get_escape_dot(PyObject *self, void *closure)
 {
     (void)closure;
     return PyBool_FromLong(((regex_obj *)self)->escape_dot);
+}
+
+static PyObject *
+regex_get_native(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(((regex_obj *)self)->native != NULL);
 }
 
 static PyObject *
@@ -329,6 +370,8 @@ static PyMethodDef regex_methods[] = {
 static PyGetSetDef regex_getset[] = {
     {"pattern", regex_get_pattern, NULL, "The pattern as given.", NULL},
     {"escape_dot", regex_get_escape_dot, NULL, "Whether '.' and '\\.' are swapped.", NULL},
+    {"_native", regex_get_native, NULL,
+     "Whether the C engine searches (else Python's re: the pattern is outside its subset).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -341,8 +384,9 @@ static PyType_Slot regex_slots[] = {
     {Py_tp_methods, regex_methods},
     {Py_tp_getset, regex_getset},
     {Py_tp_doc, "Regex(pattern, escape_dot=True): a search (not a full match) on node names "
-                "with Python's re. With escape_dot, '.' is a literal dot and '\\.' any "
-                "character. Unnamed nodes never match."},
+                "as Python's re.search (run in C for common patterns, by re for the rest). With "
+                "escape_dot, '.' is a literal dot and '\\.' any character. Unnamed nodes never "
+                "match."},
     {0, NULL},
 };
 
@@ -404,6 +448,7 @@ regex_matcher(PyObject *regex)
         .decref = py_decref,
         .ctx = regex,
         .label = PyUnicode_AsUTF8(label),
+        .regex = ((regex_obj *)regex)->native,
     };
     memcpy(cb.identity, ((regex_obj *)regex)->identity, 32);
     cc_matcher *m = cb.label == NULL ? NULL : cc_matcher_callback(&cb);

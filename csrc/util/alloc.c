@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE // madvise
 #include "util/alloc.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <string.h>
@@ -66,6 +67,89 @@ void
 cc_free(void *p)
 {
     free(p);
+}
+
+// The pool of scratch blocks: each slot holds one block or NULL, and is only ever exchanged
+// atomically, so a block has one owner at a time. A block starts with its header; its data
+// follows at SCRATCH_HEADER bytes, keeping the 64-byte alignment.
+#define SCRATCH_SLOTS 6
+#define SCRATCH_HEADER 64
+#define SCRATCH_KEEP_MAX ((size_t)16 << 20) // larger blocks go back to the system
+
+static _Atomic(void *) scratch_slots[SCRATCH_SLOTS];
+
+static size_t
+scratch_cap(const void *block)
+{
+    size_t cap;
+    memcpy(&cap, block, sizeof cap);
+    return cap;
+}
+
+// Keeps block (a base pointer) in the pool, preferring larger blocks when it is full.
+static void
+scratch_keep(void *block)
+{
+    if (scratch_cap(block) > SCRATCH_KEEP_MAX) {
+        free(block);
+        return;
+    }
+    for (int i = 0; i < SCRATCH_SLOTS && block != NULL; i++) {
+        void *old = atomic_exchange(&scratch_slots[i], block);
+        if (old != NULL && scratch_cap(old) > scratch_cap(block)) {
+            // The slot held a larger block: put it back, carry on with what comes out.
+            block = atomic_exchange(&scratch_slots[i], old);
+        } else {
+            block = old;
+        }
+    }
+    free(block);
+}
+
+void *
+cc_scratch_alloc(size_t n, size_t *cap)
+{
+    // The smallest block that fits, so that small arrays leave the large blocks to large ones.
+    // Blocks put back land in slots already scanned (they are empty), so none is met twice.
+    void *best = NULL;
+    for (int i = 0; i < SCRATCH_SLOTS; i++) {
+        void *block = atomic_exchange(&scratch_slots[i], NULL);
+        if (block == NULL) {
+            continue;
+        }
+        if (scratch_cap(block) >= n && (best == NULL || scratch_cap(block) < scratch_cap(best))) {
+            void *worse = best;
+            best = block;
+            block = worse;
+        }
+        if (block != NULL) {
+            scratch_keep(block);
+        }
+    }
+    if (best != NULL) {
+        *cap = scratch_cap(best);
+        return (char *)best + SCRATCH_HEADER;
+    }
+    // Round up, so that blocks suit the next, slightly larger walks too.
+    size_t size = 4096;
+    while (size < n) {
+        size *= 2;
+    }
+    void *block = aligned_alloc(64, SCRATCH_HEADER + size);
+    if (block == NULL) {
+        return cc_fail_null(CC_E_NO_MEMORY, "out of memory allocating %zu bytes", n);
+    }
+    memcpy(block, &size, sizeof size);
+    *cap = size;
+    return (char *)block + SCRATCH_HEADER;
+}
+
+void
+cc_scratch_free(void *p)
+{
+    if (p != NULL) {
+        scratch_keep((char *)p - SCRATCH_HEADER);
+    }
 }
 
 char *

@@ -9,4 +9,13 @@ void *cc_realloc(void *p, size_t n);
 // Aligned to 64 bytes (a cache line, and AVX-512 loads); free with cc_free.
 void *cc_malloc_aligned(size_t n);
 void cc_free(void *p);
+
+// Scratch blocks: the large temporary arrays that graph walks need on every call (memo tables,
+// queues). Freed blocks are kept in a small pool for the next call instead of going back to
+// the system, whose fresh pages would fault in 4 KB at a time. Safe from any thread.
+// A block of at least n bytes, 64-byte aligned, its usable size in *cap; NULL with
+// CC_E_NO_MEMORY. Contents are undefined.
+void *cc_scratch_alloc(size_t n, size_t *cap);
+// Returns a block from cc_scratch_alloc (NULL is a no-op).
+void cc_scratch_free(void *p);
 char *cc_strdup(const char *s);
