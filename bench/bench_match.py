@@ -17,11 +17,20 @@ Operations timed (median of --reps repetitions, engine and reference interleaved
 The number of root-to-node paths in this circuit is astronomical (printed), so the reference runs
 in its memoised mode (by node and matcher state, as rc does), not its literal per-path mode. Its
 count of (node, matcher state) visits is the "visits" column; visits/s divides it by each side's
-time. No thresholds are asserted. Usage: python bench/bench_match.py [--reps 5] [--layers 12]
-[--heads 12] [--positions 96]
+time. No thresholds are asserted.
+
+Before each timed operation, what earlier operations freed is reclaimed (gc.collect, and glibc's
+malloc_trim where there is one): glibc defers coalescing freed small blocks to the next large
+allocation, so without this one side's frees (the reference's rebuilt circuit, say) are paid
+inside the other side's timing. --no-settle times without it.
+
+Usage: python bench/bench_match.py [--reps 5] [--layers 12] [--heads 12] [--positions 96]
+[--no-settle]
 """
 
 import argparse
+import ctypes
+import gc
 import os
 import statistics
 import sys
@@ -111,6 +120,23 @@ def zeros_like(c):
     return rc.Scalar(0.0, shape=c.shape, name=c.name + ".zero")
 
 
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+MALLOC_TRIM = _malloc_trim()
+
+
+def settle():
+    """Reclaims what earlier operations freed, so that the next timing pays only for itself."""
+    gc.collect()
+    if MALLOC_TRIM is not None:
+        MALLOC_TRIM(0)
+
+
 def timed(f):
     t = time.perf_counter()
     out = f()
@@ -124,6 +150,9 @@ def main():
     parser.add_argument("--heads", type=int, default=12)
     parser.add_argument("--positions", type=int, default=96)
     parser.add_argument("--d-model", type=int, default=8)
+    parser.add_argument(
+        "--no-settle", action="store_true", help="do not reclaim freed memory between timings"
+    )
     args = parser.parse_args()
     if args.reps < 5:
         parser.error("--reps must be at least 5 (medians of >= 5 repetitions)")
@@ -174,7 +203,8 @@ def main():
         ),
     ]
 
-    print(f"\nmedians of {args.reps} reps (engine and reference interleaved)")
+    settled = "" if args.no_settle else ", freed memory reclaimed before each"
+    print(f"\nmedians of {args.reps} reps (engine and reference interleaved{settled})")
     header = (
         f"{'operation':<26}{'engine ms':>11}{'reference ms':>14}{'ref/engine':>12}{'visits':>10}"
         f"{'engine visits/s':>17}{'ref visits/s':>14}"
@@ -186,9 +216,13 @@ def main():
         visits = None
         engine_out = ref_out = None
         for _ in range(args.reps):
+            if not args.no_settle:
+                settle()
             t, engine_out = timed(engine_op)
             engine_times.append(t)
             r = mref.Reference(memo=True)
+            if not args.no_settle:
+                settle()
             t, ref_out = timed(lambda: ref_op(r))
             ref_times.append(t)
             visits = r.visits
