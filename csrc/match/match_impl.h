@@ -113,12 +113,6 @@ void cc_u32vec_clear(cc_u32vec *v);
 // Room for extra more items. 0, or -1 with CC_E_NO_MEMORY.
 int cc_u32vec_reserve(cc_u32vec *v, size_t extra);
 
-// Grows *items (elements of elem bytes, capacity *cap) to hold need. 0, or -1 (no memory).
-int cc_grow(void **items, size_t *cap, size_t need, size_t elem);
-// cc_grow for arrays that live during one walk: blocks of util's scratch pool (free them
-// with cc_scratch_free), so that large walks do not fault in fresh pages on every call.
-int cc_scratch_grow(void **items, size_t *cap, size_t need, size_t elem);
-
 // The (node, state) pairs reachable from a root, each once (by node hash and state), in
 // breadth-first order from entry 0, the root, with the entries each continues into.
 typedef struct {

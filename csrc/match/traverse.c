@@ -6,49 +6,6 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
-int
-cc_grow(void **items, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) {
-        return 0;
-    }
-    size_t c = *cap ? *cap : 16;
-    while (c < need) {
-        c *= 2;
-    }
-    void *p = cc_realloc(*items, c * elem);
-    if (p == NULL) {
-        return -1;
-    }
-    *items = p;
-    *cap = c;
-    return 0;
-}
-
-int
-cc_scratch_grow(void **items, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) {
-        return 0;
-    }
-    size_t c = *cap ? *cap : 16;
-    while (c < need) {
-        c *= 2;
-    }
-    size_t bytes;
-    void *p = cc_scratch_alloc(c * elem, &bytes);
-    if (p == NULL) {
-        return -1;
-    }
-    if (*cap > 0) {
-        memcpy(p, *items, *cap * elem);
-    }
-    cc_scratch_free(*items);
-    *items = p;
-    *cap = bytes / elem;
-    return 0;
-}
-
 void
 cc_u32vec_init(cc_u32vec *v)
 {

@@ -50,7 +50,8 @@ typedef struct {
     cc_node *symbol;    // the binding this line gives its parent Module (new reference) or NULL
     uint8_t flags[3];
     child *children;
-    int n_children, cap_children;
+    int n_children;
+    size_t cap_children;
 } open_node;
 
 typedef struct {
@@ -692,14 +693,8 @@ find_def(parser *p, const char *key)
 static int
 add_def(parser *p, cc_parse_node_text *t, size_t *ix)
 {
-    if (p->n_defs == p->cap_defs) {
-        size_t cap = p->cap_defs ? p->cap_defs * 2 : 64;
-        def *d = cc_realloc(p->defs, cap * sizeof(def));
-        if (d == NULL) {
-            return -1;
-        }
-        p->defs = d;
-        p->cap_defs = cap;
+    if (cc_grow((void **)&p->defs, &p->cap_defs, p->n_defs + 1, sizeof(def)) < 0) {
+        return -1;
     }
     uint8_t h[32];
     key_hash(t->key, h);
@@ -851,14 +846,8 @@ open_node_clear(open_node *e)
 static int
 push_result(parser *p, cc_node *n)
 {
-    if (p->n_results == p->cap_results) {
-        size_t cap = p->cap_results ? p->cap_results * 2 : 8;
-        cc_node **r = cc_realloc(p->results, cap * sizeof(cc_node *));
-        if (r == NULL) {
-            return -1;
-        }
-        p->results = r;
-        p->cap_results = cap;
+    if (cc_grow((void **)&p->results, &p->cap_results, p->n_results + 1, sizeof(cc_node *)) < 0) {
+        return -1;
     }
     p->results[p->n_results++] = n;
     return 0;
@@ -867,14 +856,9 @@ push_result(parser *p, cc_node *n)
 static int
 add_child(open_node *parent, cc_node *n, cc_node *symbol, const uint8_t flags[3])
 {
-    if (parent->n_children == parent->cap_children) {
-        int cap = parent->cap_children ? parent->cap_children * 2 : 4;
-        child *c = cc_realloc(parent->children, (size_t)cap * sizeof(child));
-        if (c == NULL) {
-            return -1;
-        }
-        parent->children = c;
-        parent->cap_children = cap;
+    if (cc_grow((void **)&parent->children, &parent->cap_children, parent->n_children + 1,
+                sizeof(child)) < 0) {
+        return -1;
     }
     child *c = &parent->children[parent->n_children++];
     c->node = n;
@@ -959,14 +943,8 @@ check_place(parser *p, const open_node *parent, int has_binding, const char *ban
 static int
 push_open(parser *p, const open_node *e)
 {
-    if (p->n_stack == p->cap_stack) {
-        size_t cap = p->cap_stack ? p->cap_stack * 2 : 64;
-        open_node *s = cc_realloc(p->stack, cap * sizeof(open_node));
-        if (s == NULL) {
-            return -1;
-        }
-        p->stack = s;
-        p->cap_stack = cap;
+    if (cc_grow((void **)&p->stack, &p->cap_stack, p->n_stack + 1, sizeof(open_node)) < 0) {
+        return -1;
     }
     p->stack[p->n_stack++] = *e;
     return 0;

@@ -18,4 +18,10 @@ void cc_free(void *p);
 void *cc_scratch_alloc(size_t n, size_t *cap);
 // Returns a block from cc_scratch_alloc (NULL is a no-op).
 void cc_scratch_free(void *p);
+// Grows *items (elements of elem bytes, capacity *cap) to hold need. 0, or -1 (no memory).
+int cc_grow(void **items, size_t *cap, size_t need, size_t elem);
+// cc_grow for arrays that live during one walk: blocks of the scratch pool (free them
+// with cc_scratch_free), so that large walks do not fault in fresh pages on every call.
+int cc_scratch_grow(void **items, size_t *cap, size_t need, size_t elem);
+
 char *cc_strdup(const char *s);
