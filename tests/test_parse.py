@@ -338,3 +338,14 @@ def test_bad_reference_circuits():
         parse("'a'", reference_circuits={"a": 1})
     with pytest.raises(TypeError, match=r"expected a dict \{str: Circuit\}, got the item 1"):
         rc._circuits.parse_circuits("'a'", reference_circuits={1: rc.Scalar(1.0)})
+
+
+def test_random_tensor_dtype():
+    op = rc.TorchDeviceDtypeOp
+    r = parse("'r' [3] Array rand", tensors_as_random_device_dtype=op("cpu", "float64"))
+    assert r.value.dtype == np.float64
+    assert parse("'r' [3] Array rand", tensors_as_random_device_dtype=op()).value.dtype == np.float32
+    with pytest.raises(ValueError, match="float32 or float64, not 'int64'"):
+        rc.Parser(tensors_as_random_device_dtype=op(dtype="int64"))
+    with pytest.raises(ValueError, match="made on the CPU, not 'cuda:0'"):
+        rc.Parser(tensors_as_random_device_dtype=op("cuda:0", "float32"))

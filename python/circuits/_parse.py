@@ -16,10 +16,29 @@ from ._circuits import Circuit, ParseCircuitExpectedOneCircuitGotMultipleError
 TensorLoader = Callable[[str], Optional[np.ndarray]]
 
 
-def random_tensor(prefix: Optional[str], shape) -> np.ndarray:
-    """Standard-normal float32 values of shape, seeded by a hash prefix (fresh ones without)."""
+RANDOM_DTYPES = ("float32", "float64")
+
+
+def random_tensor(prefix: Optional[str], shape, dtype: str = "float32") -> np.ndarray:
+    """Standard-normal values of shape, seeded by a hash prefix (fresh ones without)."""
     seed = int(prefix, 16) if prefix else None
-    return np.random.default_rng(seed).standard_normal(tuple(shape)).astype(np.float32)
+    return np.random.default_rng(seed).standard_normal(tuple(shape)).astype(dtype)
+
+
+def _random_dtype(device_dtype) -> str:
+    """The dtype of random tensors from rc's tensors_as_random_device_dtype (CPU only)."""
+    if device_dtype is None:
+        return "float32"
+    device, dtype = getattr(device_dtype, "device", None), getattr(device_dtype, "dtype", None)
+    if device not in (None, "cpu"):
+        raise ValueError(
+            f"tensors_as_random_device_dtype: random tensors are made on the CPU, not {device!r}"
+        )
+    if dtype not in (None,) + RANDOM_DTYPES:
+        raise ValueError(
+            f"tensors_as_random_device_dtype: random tensors are float32 or float64, not {dtype!r}"
+        )
+    return dtype or "float32"
 
 
 class Parser:
@@ -51,6 +70,7 @@ class Parser:
         self.reference_circuits = refs
         self.tensors_as_random = tensors_as_random
         self.tensors_as_random_device_dtype = tensors_as_random_device_dtype
+        self._random_dtype = _random_dtype(tensors_as_random_device_dtype)
         self.allow_hash_with_random = allow_hash_with_random
         self.on_repeat_check_info_same = on_repeat_check_info_same
         self.module_check_all_inputs_used = module_check_all_inputs_used
@@ -63,7 +83,7 @@ class Parser:
 
     def _load(self, kind: str, prefix: Optional[str], shape):
         if kind == "random":
-            return random_tensor(prefix, shape)
+            return random_tensor(prefix, shape, self._random_dtype)
         value = self.tensor_loader(prefix)
         if kind == "index":
             if value is None:
@@ -77,7 +97,7 @@ class Parser:
                     f"no tensor with hash prefix {prefix!r}, and the line gives no shape to "
                     "make random values of"
                 )
-            return random_tensor(prefix, shape)
+            return random_tensor(prefix, shape, self._random_dtype)
         return value
 
     def parse_circuits(self, text: str) -> List[Circuit]:
