@@ -253,3 +253,28 @@ def test_python_general_functions_do_not_pickle(tmp_path, double_spec):
         pickle.dumps(c)
     with pytest.raises(pickle.PicklingError, match="save: GeneralFunction 'd'"):
         rc.save(c, tmp_path / "x")
+
+
+@pytest.mark.torch
+def test_load_against_rcs_own_tensor_db_layout(tmp_path):
+    import torch
+
+    c = example()
+    rc.save(c, tmp_path / "saved")
+    text = (tmp_path / "saved" / "circuit.circ").read_text()
+    db = tmp_path / "tensor_db"
+    for npy in (tmp_path / "saved" / "tensors").glob("*.npy"):
+        h = npy.stem
+        (db / h[:4] / h[4:8]).mkdir(parents=True, exist_ok=True)
+        torch.save(torch.from_numpy(np.load(npy)), db / h[:4] / h[4:8] / h[8:])
+    (tmp_path / "remix.circ").write_text("# info: rc layout\n" + text)
+    assert rc.load(tmp_path / "remix.circ", tensor_store=db) == c
+    x = c.get_unique("x").tensor_hash_base16()
+    assert rc.TensorStore(db).find(x[:24]) == db / x[:4] / x[4:8] / x[8:]
+    with pytest.raises(rc.TensorNotFoundError, match="no tensor with hash prefix 'abcdef00'"):
+        rc.TensorStore(db).find("abcdef00")
+    # a file whose contents do not hash to its name is refused
+    wrong = db / x[:4] / x[4:8] / x[8:]
+    torch.save(torch.zeros(2, 3), wrong)
+    with pytest.raises(rc.TensorNotFoundError, match="does not hold the tensor its name says"):
+        rc.TensorStore(db).load(x[:24])

@@ -88,7 +88,13 @@ class TensorStore:
         """The file whose hash starts with prefix; TensorNotFoundError names the prefix and the
         directory when there is none or more than one."""
         prefix = _check_prefix(prefix)
-        matches = sorted(self.path.glob(f"{prefix}*.npy")) if self.path.is_dir() else []
+        matches = []
+        if self.path.is_dir():
+            matches = sorted(self.path.glob(f"{prefix}*.npy"))
+            # rc's own tensor_db: <hex[0:4]>/<hex[4:8]>/<hex[8:64]>, written with torch.save.
+            if len(prefix) >= 8:
+                rc_dir = self.path / prefix[:4] / prefix[4:8]
+                matches += sorted(p for p in rc_dir.glob(f"{prefix[8:]}*") if _is_rc_file(p))
         if len(matches) != 1:
             what = "no tensor" if not matches else f"{len(matches)} tensors"
             raise TensorNotFoundError(
@@ -98,8 +104,14 @@ class TensorStore:
 
     def load(self, prefix: str) -> np.ndarray:
         path = self.find(prefix)
-        array = np.load(path, allow_pickle=False)
-        if not Array(array).tensor_hash_base16().startswith(path.stem):
+        if path.suffix == ".npy":
+            array, name = np.load(path, allow_pickle=False), path.stem
+        else:
+            array, name = (
+                _load_rc_file(path),
+                path.parent.parent.name + path.parent.name + path.name,
+            )
+        if not Array(array).tensor_hash_base16().startswith(name):
             raise TensorNotFoundError(
                 f"tensor file {str(path)!r} does not hold the tensor its name says (corrupt store)"
             )
@@ -111,6 +123,22 @@ class TensorStore:
         except TensorNotFoundError:
             return False
         return True
+
+
+def _is_rc_file(path: Path) -> bool:
+    return path.is_file() and _HEX.fullmatch(path.name) is not None
+
+
+def _load_rc_file(path: Path) -> np.ndarray:
+    """A tensor rc saved with torch.save, as a numpy array."""
+    try:
+        import torch
+    except ImportError:
+        raise TensorNotFoundError(
+            f"tensor file {str(path)!r} is in rc's torch.save format: reading it needs torch"
+        ) from None
+    tensor = torch.load(path, map_location="cpu", weights_only=True)
+    return tensor.detach().numpy()
 
 
 class _DictStore:
