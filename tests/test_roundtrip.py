@@ -278,3 +278,8 @@ def test_load_against_rcs_own_tensor_db_layout(tmp_path):
     torch.save(torch.zeros(2, 3), wrong)
     with pytest.raises(rc.TensorNotFoundError, match="does not hold the tensor its name says"):
         rc.TensorStore(db).load(x[:24])
+
+
+def test_tensor_store_expands_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert rc.TensorStore("~/db").path == tmp_path / "db"

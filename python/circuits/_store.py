@@ -57,7 +57,7 @@ class TensorStore:
     """A directory of tensors named by rc's tensor hash."""
 
     def __init__(self, path: PathLike):
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
 
     def __repr__(self):
         return f"TensorStore({str(self.path)!r})"
