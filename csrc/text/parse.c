@@ -4,9 +4,6 @@
 // construction check applies. Every error names the line and column it comes from.
 #include "text/parse.h"
 
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +20,7 @@
 #include "util/str.h"
 
 #include "text/parse_impl.h"
-
-static const char NOT_SERIALIZABLE[] = "[NOT_SERIALIZABLE]";
+#include "text/print.h"
 
 // A defined identifier: its node once built (a reference held here), NULL while its lines
 // are still open.
@@ -157,12 +153,18 @@ shapes_equal(int na, const int64_t *a, int nb, const int64_t *b)
     return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof(int64_t)) == 0);
 }
 
-static void
-shape_text(cc_str *s, int ndim, const int64_t *shape)
+// Room for the text of any shape in a message (CC_MAX_NDIM sizes of at most 20 digits).
+#define SHAPE_TEXT_MAX (CC_MAX_NDIM * 24 + 4)
+
+// "[2, 3]" in buf, or "?" when there is no memory to build it.
+static const char *
+shape_text(char buf[SHAPE_TEXT_MAX], int ndim, const int64_t *shape)
 {
-    if (cc_shape_append(s, ndim, shape) < 0) {
-        cc_str_clear(s);
-    }
+    cc_str s;
+    cc_str_init(&s);
+    snprintf(buf, SHAPE_TEXT_MAX, "%s", cc_shape_append(&s, ndim, shape) < 0 ? "?" : s.data);
+    cc_str_clear(&s);
+    return buf;
 }
 
 static cc_node *
@@ -173,20 +175,18 @@ build_array(parser *p, const cc_parse_node_text *t, const char *name)
     }
     int is_rand = strcmp(t->extra, "rand") == 0;
     if (!is_rand && !is_hash_prefix(t->extra)) {
-        return cc_parse_fail_at(
-                   &p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-                   "an Array's payload is a tensor hash prefix (lowercase hex) or 'rand', "
-                   "got '%s'",
-                   t->extra),
-               NULL;
+        return cc_parse_fail_null(
+            &p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
+            "an Array's payload is a tensor hash prefix (lowercase hex) or 'rand', "
+            "got '%s'",
+            t->extra);
     }
     int random = is_rand || p->o->tensors_as_random;
     if (random && !is_rand && !p->o->allow_hash_with_random) {
-        return cc_parse_fail_at(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-                                "Array has the tensor hash %s but tensors are random "
-                                "(pass allow_hash_with_random=True to ignore hashes)",
-                                t->extra),
-               NULL;
+        return cc_parse_fail_null(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
+                                  "Array has the tensor hash %s but tensors are random "
+                                  "(pass allow_hash_with_random=True to ignore hashes)",
+                                  t->extra);
     }
     if (random && expect_shape(p, t, " to make random values") < 0) {
         return NULL;
@@ -194,27 +194,20 @@ build_array(parser *p, const cc_parse_node_text *t, const char *name)
     cc_tensor value;
     cc_parse_tensor_kind kind = random ? CC_PARSE_TENSOR_RANDOM : CC_PARSE_TENSOR_ARRAY;
     if (p->o->hooks.tensor == NULL) {
-        return cc_parse_fail_at(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-                                "no tensor source for Array %s", t->extra),
-               NULL;
+        return cc_parse_fail_null(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
+                                  "no tensor source for Array %s", t->extra);
     }
     if (p->o->hooks.tensor(p->o->hooks.ctx, kind, is_rand ? NULL : t->extra,
                            t->has_shape ? t->ndim : -1, t->shape, &value) < 0) {
         return locate_null(p, t->extra_at);
     }
     if (t->has_shape && !shapes_equal(t->ndim, t->shape, value.ndim, value.shape)) {
-        cc_str want, got;
-        cc_str_init(&want);
-        cc_str_init(&got);
-        shape_text(&want, t->ndim, t->shape);
-        shape_text(&got, value.ndim, value.shape);
+        char want[SHAPE_TEXT_MAX], got[SHAPE_TEXT_MAX];
         cc_parse_fail_at(
             &p->cur, t->shape_at,
             CC_E_PARSE_CIRCUIT_ARRAY_SHAPE_LOADED_FROM_HASH_DIFFERS_FROM_PROVIDED_SHAPE,
             "the tensor of hash %s has shape %s, the line says %s", t->extra,
-            got.data ? got.data : "?", want.data ? want.data : "?");
-        cc_str_clear(&want);
-        cc_str_clear(&got);
+            shape_text(got, value.ndim, value.shape), shape_text(want, t->ndim, t->shape));
         cc_tensor_clear(&value);
         return NULL;
     }
@@ -246,11 +239,9 @@ build_scalar(parser *p, const cc_parse_node_text *t, const char *name)
     int ok = end != NULL && *end == '\0';
     cc_free(digits);
     if (!ok) {
-        return cc_parse_fail_at(
-                   &p->cur, t->extra_at, CC_E_PARSE_INVALID_NUMBER,
-                   "invalid Scalar value '%s' (expected a number such as 1, -0.5, inf or NaN)",
-                   t->extra),
-               NULL;
+        return cc_parse_fail_null(
+            &p->cur, t->extra_at, CC_E_PARSE_INVALID_NUMBER,
+            "invalid Scalar value '%s' (expected a number such as 1, -0.5, inf or NaN)", t->extra);
     }
     cc_node *s = cc_scalar_new(v, t->ndim, t->shape, name);
     return s != NULL ? s : locate_null(p, t->shape_at);
@@ -265,9 +256,8 @@ build_symbol(parser *p, const cc_parse_node_text *t, const char *name)
     uint8_t uuid[16] = {0};
     if (t->extra != NULL && strcmp(t->extra, "rand") == 0) {
         if (p->o->hooks.random_bytes == NULL) {
-            return cc_parse_fail_at(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-                                    "no source of random uuids"),
-                   NULL;
+            return cc_parse_fail_null(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
+                                      "no source of random uuids");
         }
         if (p->o->hooks.random_bytes(p->o->hooks.ctx, uuid, sizeof uuid) < 0) {
             return locate_null(p, t->extra_at);
@@ -323,8 +313,12 @@ index_hashed(parser *p, const char *s, const char *e, cc_tensor *out)
     while (c < e && cc_parse_is_hex(*c)) {
         c++;
     }
-    char prefix[65];
+    char prefix[65] = "";
     size_t n = (size_t)(c - s - 1);
+    if (n <= 64) {
+        memcpy(prefix, s + 1, n);
+        prefix[n] = '\0';
+    }
     const char *len_at = cc_parse_skip_ws(c, e);
     int64_t len = -1;
     if (n > 0 && n <= 64 && len_at < e && *len_at == '[') {
@@ -336,7 +330,7 @@ index_hashed(parser *p, const char *s, const char *e, cc_tensor *out)
             len = -1;
         }
     }
-    if (len < 0 || !is_hash_prefix((memcpy(prefix, s + 1, n), prefix[n] = '\0', prefix))) {
+    if (len < 0 || !is_hash_prefix(prefix)) {
         return cc_parse_fail_at(&p->cur, s, CC_E_PARSE_INVALID_INDEX,
                                 "expected an index tensor as t<hash prefix> [length], got '%.*s'",
                                 (int)(e - s), s);
@@ -376,9 +370,11 @@ index_item(parser *p, const char *s, const char *e, cc_index_item *it)
     const char *colon = memchr(s, ':', (size_t)(e - s));
     if (colon == NULL) {
         it->kind = CC_INDEX_INT;
-        return cc_parse_int(&p->cur, s, e, &it->i) < 0
-                   ? (cc_error_recast(CC_E_PARSE_INVALID_INDEX), -1)
-                   : 0;
+        if (cc_parse_int(&p->cur, s, e, &it->i) < 0) {
+            cc_error_recast(CC_E_PARSE_INVALID_INDEX);
+            return -1;
+        }
+        return 0;
     }
     it->kind = CC_INDEX_SLICE;
     const char *a_end = colon, *b = cc_parse_skip_ws(colon + 1, e);
@@ -413,9 +409,8 @@ build_index(parser *p, const cc_parse_node_text *t, cc_node *child, const char *
     }
     const char *s = t->extra_at, *e = s + strlen(t->extra);
     if (*s != '[' || e[-1] != ']') {
-        return cc_parse_fail_at(&p->cur, s, CC_E_PARSE_INVALID_INDEX,
-                                "an Index's items are in brackets: [...]"),
-               NULL;
+        return cc_parse_fail_null(&p->cur, s, CC_E_PARSE_INVALID_INDEX,
+                                  "an Index's items are in brackets: [...]");
     }
     cc_index_item items[CC_MAX_NDIM];
     int n = 0;
@@ -433,9 +428,8 @@ build_index(parser *p, const cc_parse_node_text *t, cc_node *child, const char *
         }
         if (n == CC_MAX_NDIM) {
             clear_items(items, n);
-            return cc_parse_fail_at(&p->cur, c, CC_E_PARSE_INVALID_INDEX,
-                                    "more than %d index items", CC_MAX_NDIM),
-                   NULL;
+            return cc_parse_fail_null(&p->cur, c, CC_E_PARSE_INVALID_INDEX,
+                                      "more than %d index items", CC_MAX_NDIM);
         }
         if (index_item(p, c, b, &items[n]) < 0) {
             clear_items(items, n);
@@ -445,7 +439,7 @@ build_index(parser *p, const cc_parse_node_text *t, cc_node *child, const char *
         c = end < e - 1 ? cc_parse_skip_ws(end + 1, e - 1) : end;
         if (end < e - 1 && c == e - 1) {
             clear_items(items, n);
-            return cc_parse_fail_at(&p->cur, c, CC_E_PARSE_INVALID_INDEX, "empty index item"), NULL;
+            return cc_parse_fail_null(&p->cur, c, CC_E_PARSE_INVALID_INDEX, "empty index item");
         }
     }
     cc_node *out = cc_index_new(child, n, items, name);
@@ -459,14 +453,13 @@ build_gf(parser *p, const cc_parse_node_text *t, int n, cc_node *const *children
     if (expect_extra(p, t, "its function's name") < 0) {
         return NULL;
     }
-    size_t len = strlen(t->extra), k = sizeof NOT_SERIALIZABLE - 1;
-    if (len >= k && strcmp(t->extra + len - k, NOT_SERIALIZABLE) == 0) {
-        return cc_parse_fail_at(
-                   &p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-                   "GeneralFunction %.*s was written in Python and cannot be read back from "
-                   "text",
-                   (int)(len - k), t->extra),
-               NULL;
+    size_t len = strlen(t->extra), k = sizeof CC_PRINT_NOT_SERIALIZABLE - 1;
+    if (len >= k && strcmp(t->extra + len - k, CC_PRINT_NOT_SERIALIZABLE) == 0) {
+        return cc_parse_fail_null(
+            &p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
+            "GeneralFunction %.*s was written in Python and cannot be read back from "
+            "text",
+            (int)(len - k), t->extra);
     }
     cc_gf_spec *spec = cc_gf_spec_by_name(t->extra);
     if (spec == NULL) {
@@ -577,9 +570,8 @@ build_kind(parser *p, const cc_parse_node_text *t, int n, const child *ch, cc_no
             return NULL;
         }
         if (axis < -CC_MAX_NDIM || axis >= CC_MAX_NDIM) {
-            return cc_parse_fail_at(&p->cur, t->extra_at, CC_E_PARSE_INVALID_NUMBER,
-                                    "Concat axis %lld is out of range", (long long)axis),
-                   NULL;
+            return cc_parse_fail_null(&p->cur, t->extra_at, CC_E_PARSE_INVALID_NUMBER,
+                                      "Concat axis %lld is out of range", (long long)axis);
         }
         out = cc_concat_new(n, kids, (int)axis, name);
         break;
@@ -608,9 +600,9 @@ build_kind(parser *p, const cc_parse_node_text *t, int n, const child *ch, cc_no
     }
     case CC_KIND_MODULE:
         if (n == 0) {
-            return cc_parse_fail_at(&p->cur, t->kind_at, CC_E_PARSE_CIRCUIT_MODULE_NO_SPEC_CIRCUIT,
-                                    "a Module's first child is its body; this one has none"),
-                   NULL;
+            return cc_parse_fail_null(&p->cur, t->kind_at,
+                                      CC_E_PARSE_CIRCUIT_MODULE_NO_SPEC_CIRCUIT,
+                                      "a Module's first child is its body; this one has none");
         }
         if (expect_no_extra(p, t) < 0) {
             return NULL;
@@ -623,9 +615,8 @@ build_kind(parser *p, const cc_parse_node_text *t, int n, const child *ch, cc_no
         out = cc_set_symbolic_shape_new(kids[0], t->ndim, t->shape, name);
         break;
     default:
-        return cc_parse_fail_at(&p->cur, t->kind_at, CC_E_PARSE_CIRCUIT_INVALID_VARIANT,
-                                "cannot parse %s", cc_kind_get_info(t->kind)->py_name),
-               NULL;
+        return cc_parse_fail_null(&p->cur, t->kind_at, CC_E_PARSE_CIRCUIT_INVALID_VARIANT,
+                                  "cannot parse %s", cc_kind_get_info(t->kind)->py_name);
     }
     return out != NULL ? out : locate_null(p, t->kind_at);
 }
@@ -647,17 +638,11 @@ build(parser *p, const cc_parse_node_text *t, int n, const child *ch)
         return NULL;
     }
     if (t->has_shape && !shapes_equal(t->ndim, t->shape, out->ndim, out->shape)) {
-        cc_str want, got;
-        cc_str_init(&want);
-        cc_str_init(&got);
-        shape_text(&want, t->ndim, t->shape);
-        shape_text(&got, out->ndim, out->shape);
+        char want[SHAPE_TEXT_MAX], got[SHAPE_TEXT_MAX];
         cc_parse_fail_at(
             &p->cur, t->shape_at, CC_E_PARSE_CIRCUIT_PASSED_IN_SHAPE_DOESNT_MATCH_COMPUTED_SHAPE,
-            "the line says shape %s but the %s has shape %s", want.data ? want.data : "?",
-            cc_kind_get_info(t->kind)->py_name, got.data ? got.data : "?");
-        cc_str_clear(&want);
-        cc_str_clear(&got);
+            "the line says shape %s but the %s has shape %s", shape_text(want, t->ndim, t->shape),
+            cc_kind_get_info(t->kind)->py_name, shape_text(got, out->ndim, out->shape));
         cc_node_decref(out);
         return NULL;
     }

@@ -38,6 +38,9 @@ typedef struct {
 // line, NULL for its start). Returns -1.
 int cc_parse_fail_at(const cc_parse_line *l, const char *at, cc_error_kind kind, const char *fmt,
                      ...) __attribute__((format(printf, 4, 5)));
+// The same, returning NULL, for functions that return a node.
+void *cc_parse_fail_null(const cc_parse_line *l, const char *at, cc_error_kind kind,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 // Gives the error a constructor or a hook recorded the position of at. Returns -1.
 int cc_parse_locate(const cc_parse_line *l, const char *at);
 

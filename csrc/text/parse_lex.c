@@ -44,17 +44,33 @@ quoted_len(const cc_parse_line *l)
     return (int)n;
 }
 
-// Records kind with "line L, column C: <message>" and the line quoted below; returns -1.
+static int
+vfail(const cc_parse_line *l, const char *at, cc_error_kind kind, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return cc_fail(kind, "line %lld, column %d: %s\n    %.*s%s", (long long)l->no, column(l, at),
+                   msg, quoted_len(l), l->s, l->len > QUOTE_MAX ? " ..." : "");
+}
+
 int
 cc_parse_fail_at(const cc_parse_line *l, const char *at, cc_error_kind kind, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = vfail(l, at, kind, fmt, ap);
     va_end(ap);
-    return cc_fail(kind, "line %lld, column %d: %s\n    %.*s%s", (long long)l->no, column(l, at),
-                   msg, quoted_len(l), l->s, l->len > QUOTE_MAX ? " ..." : "");
+    return rc;
+}
+
+void *
+cc_parse_fail_null(const cc_parse_line *l, const char *at, cc_error_kind kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(l, at, kind, fmt, ap);
+    va_end(ap);
+    return NULL;
 }
 
 // Gives the error a constructor or a hook recorded the position of at; returns -1.

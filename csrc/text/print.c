@@ -447,9 +447,8 @@ put_gf(printer *p, const cc_node *n)
 {
     const cc_gf_spec *s = n->u.gf.spec;
     put(p, s->name);
-    // A spec written in Python has no text the parser could rebuild it from: rc's marker.
     if (p->o->bijection && s->kind == CC_GF_CALLBACK) {
-        put(p, " [NOT_SERIALIZABLE]");
+        put(p, " " CC_PRINT_NOT_SERIALIZABLE);
     }
 }
 
