@@ -71,17 +71,21 @@ def numpy_blas_name():
 
 
 def header():
-    print(f"threads: {args.threads} (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS); "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
-          f"OPENBLAS_THREAD_TIMEOUT={os.environ['OPENBLAS_THREAD_TIMEOUT']}")
+    print(
+        f"threads: {args.threads} (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS); "
+        f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
+        f"OPENBLAS_THREAD_TIMEOUT={os.environ['OPENBLAS_THREAD_TIMEOUT']}"
+    )
     print(f"circuits BLAS: {rc._circuits.blas_config()}")
     print(f"numpy {np.__version__} BLAS: {numpy_blas_name()}")
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         print(f"{var}={os.environ.get(var, '(unset)')}")
     if torch is not None:
         blas = re.findall(r"BLAS_INFO=(\w+)", torch.__config__.show())
-        print(f"torch {torch.__version__} BLAS: {blas[0] if blas else 'not reported'} "
-              f"(reads neither OPENBLAS_* variable), {torch.get_num_threads()} threads")
+        print(
+            f"torch {torch.__version__} BLAS: {blas[0] if blas else 'not reported'} "
+            f"(reads neither OPENBLAS_* variable), {torch.get_num_threads()} threads"
+        )
     print(f"reps: {args.reps}, medians of interleaved runs\n")
 
 
@@ -96,20 +100,38 @@ def einsum_table():
     q, kk, pattern = arr(b, s, h, k), arr(b, s, h, k), arr(b, h, s, s)
     w_in, w_out, hid, embed = arr(m, d), arr(d, m), arr(b, s, m), arr(v, d)
     cases = [
-        ("qkv proj  bsd,hkd->bshk", "bsd,hkd->bshk", (x, w_qkv),
-         lambda: x.reshape(b * s, d) @ w_qkv.reshape(h * k, d).T),
-        ("scores    bshk,bthk->bhst", "bshk,bthk->bhst", (q, kk),
-         lambda: q.transpose(0, 2, 1, 3) @ kk.transpose(0, 2, 3, 1)),
-        ("pattern@v bhst,bthk->bshk", "bhst,bthk->bshk", (pattern, kk),
-         lambda: pattern @ kk.transpose(0, 2, 1, 3)),
-        ("out proj  bshk,dhk->bsd", "bshk,dhk->bsd", (q, w_o),
-         lambda: q.reshape(b * s, h * k) @ w_o.reshape(d, h * k).T),
-        ("mlp in    bsd,md->bsm", "bsd,md->bsm", (x, w_in),
-         lambda: x.reshape(b * s, d) @ w_in.T),
-        ("mlp out   bsm,dm->bsd", "bsm,dm->bsd", (hid, w_out),
-         lambda: hid.reshape(b * s, m) @ w_out.T),
-        ("unembed   bsd,vd->bsv", "bsd,vd->bsv", (x, embed),
-         lambda: x.reshape(b * s, d) @ embed.T),
+        (
+            "qkv proj  bsd,hkd->bshk",
+            "bsd,hkd->bshk",
+            (x, w_qkv),
+            lambda: x.reshape(b * s, d) @ w_qkv.reshape(h * k, d).T,
+        ),
+        (
+            "scores    bshk,bthk->bhst",
+            "bshk,bthk->bhst",
+            (q, kk),
+            lambda: q.transpose(0, 2, 1, 3) @ kk.transpose(0, 2, 3, 1),
+        ),
+        (
+            "pattern@v bhst,bthk->bshk",
+            "bhst,bthk->bshk",
+            (pattern, kk),
+            lambda: pattern @ kk.transpose(0, 2, 1, 3),
+        ),
+        (
+            "out proj  bshk,dhk->bsd",
+            "bshk,dhk->bsd",
+            (q, w_o),
+            lambda: q.reshape(b * s, h * k) @ w_o.reshape(d, h * k).T,
+        ),
+        ("mlp in    bsd,md->bsm", "bsd,md->bsm", (x, w_in), lambda: x.reshape(b * s, d) @ w_in.T),
+        (
+            "mlp out   bsm,dm->bsd",
+            "bsm,dm->bsd",
+            (hid, w_out),
+            lambda: hid.reshape(b * s, m) @ w_out.T,
+        ),
+        ("unembed   bsd,vd->bsv", "bsd,vd->bsv", (x, embed), lambda: x.reshape(b * s, d) @ embed.T),
     ]
     print(f"Einsums of one GPT-2-small layer (batch {b}, seq {s}) vs numpy matmul, float32")
     print(f"{'einsum':28s} {'GFLOP':>7s} {'circuits ms':>12s} {'numpy ms':>9s} {'ratio':>6s}")
@@ -117,8 +139,10 @@ def einsum_table():
         circ = rc.Einsum.from_einsum_string(spec, *(rc.Array(o) for o in operands))
         ours, theirs = median_times([circ.evaluate, peer], args.reps)
         flops = circ.total_flops()
-        print(f"{label:28s} {flops / 1e9:7.2f} {ours * 1e3:12.2f} {theirs * 1e3:9.2f} "
-              f"{ours / theirs:6.2f}")
+        print(
+            f"{label:28s} {flops / 1e9:7.2f} {ours * 1e3:12.2f} {theirs * 1e3:9.2f} "
+            f"{ours / theirs:6.2f}"
+        )
     print()
 
 
@@ -128,8 +152,10 @@ def forward_table():
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((args.batch, args.seq, cfg.d_model)) * 0.1).astype(np.float32)
     logits = gpt2_circuit.circuit(cfg, weights, x)
-    print(f"GPT-2-small-shaped forward ({cfg.n_layers} layers, batch {args.batch}, "
-          f"seq {args.seq}, vocab {cfg.vocab}), float32")
+    print(
+        f"GPT-2-small-shaped forward ({cfg.n_layers} layers, batch {args.batch}, "
+        f"seq {args.seq}, vocab {cfg.vocab}), float32"
+    )
     if torch is None:
         (ours,) = median_times([logits.evaluate], args.reps)
         print(f"circuits: {ours * 1e3:.0f} ms (torch not installed: no peer)")
@@ -137,8 +163,9 @@ def forward_table():
     ref = gpt2_circuit.torch_forward(cfg, weights, x).numpy()
     got = logits.evaluate()
     err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
-    ours, theirs = median_times([logits.evaluate, lambda: gpt2_circuit.torch_forward(cfg, weights, x)],
-                                args.reps)
+    ours, theirs = median_times(
+        [logits.evaluate, lambda: gpt2_circuit.torch_forward(cfg, weights, x)], args.reps
+    )
     print(f"{'circuits ms':>12s} {'torch eager ms':>15s} {'ratio':>6s}   max rel. diff")
     print(f"{ours * 1e3:12.0f} {theirs * 1e3:15.0f} {ours / theirs:6.2f}   {err:.1e}")
 

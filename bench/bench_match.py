@@ -143,19 +143,30 @@ def timed(f):
     return time.perf_counter() - t, out
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def circuit_arguments(doc: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks on this circuit: repetitions and the circuit's size."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--heads", type=int, default=12)
     parser.add_argument("--positions", type=int, default=96)
     parser.add_argument("--d-model", type=int, default=8)
-    parser.add_argument(
-        "--no-settle", action="store_true", help="do not reclaim freed memory between timings"
-    )
+    return parser
+
+
+def parse_checked(parser: argparse.ArgumentParser) -> argparse.Namespace:
     args = parser.parse_args()
     if args.reps < 5:
         parser.error("--reps must be at least 5 (medians of >= 5 repetitions)")
+    return args
+
+
+def main():
+    parser = circuit_arguments(__doc__)
+    parser.add_argument(
+        "--no-settle", action="store_true", help="do not reclaim freed memory between timings"
+    )
+    args = parse_checked(parser)
     L, H, P = args.layers, args.heads, args.positions
 
     t, (root, n_nodes) = timed(lambda: build(L, H, P, args.d_model))

@@ -6,9 +6,9 @@ the same text into lines and words (`[line.split() for line in text.splitlines()
 builds no circuit at all. Medians of --reps repetitions; no thresholds.
 
 Usage: python bench/bench_text.py [--reps 5] [--layers 12] [--heads 12] [--positions 96]
+[--d-model 8]
 """
 
-import argparse
 import os
 import pickle
 import statistics
@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import circuits as rc  # noqa: E402
-from bench_match import build  # noqa: E402
+from bench_match import build, circuit_arguments, parse_checked  # noqa: E402
 
 
 def median_time(f, reps):
@@ -31,16 +31,9 @@ def median_time(f, reps):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--layers", type=int, default=12)
-    parser.add_argument("--heads", type=int, default=12)
-    parser.add_argument("--positions", type=int, default=96)
-    args = parser.parse_args()
-    if args.reps < 5:
-        parser.error("--reps must be at least 5 (medians of >= 5 repetitions)")
+    args = parse_checked(circuit_arguments(__doc__))
 
-    root, n_nodes = build(args.layers, args.heads, args.positions, 8)
+    root, n_nodes = build(args.layers, args.heads, args.positions, args.d_model)
     tensors = {}
 
     def sink(hash_hex, array):

@@ -28,22 +28,33 @@ def random_weights(cfg: Config, seed: int = 0):
     def w(*shape, scale=0.02):
         return (rng.standard_normal(shape) * scale).astype(np.float32)
 
-    weights = {"embed": w(cfg.vocab, cfg.d_model), "ln_f.w": 1 + w(cfg.d_model),
-               "ln_f.b": w(cfg.d_model)}
+    weights = {
+        "embed": w(cfg.vocab, cfg.d_model),
+        "ln_f.w": 1 + w(cfg.d_model),
+        "ln_f.b": w(cfg.d_model),
+    }
     for l in range(cfg.n_layers):
         p = f"b{l}."
-        weights.update({
-            p + "ln1.w": 1 + w(cfg.d_model), p + "ln1.b": w(cfg.d_model),
-            p + "ln2.w": 1 + w(cfg.d_model), p + "ln2.b": w(cfg.d_model),
-            p + "W_Q": w(cfg.n_heads, cfg.d_head, cfg.d_model),
-            p + "W_K": w(cfg.n_heads, cfg.d_head, cfg.d_model),
-            p + "W_V": w(cfg.n_heads, cfg.d_head, cfg.d_model),
-            p + "b_Q": w(cfg.n_heads, cfg.d_head), p + "b_K": w(cfg.n_heads, cfg.d_head),
-            p + "b_V": w(cfg.n_heads, cfg.d_head),
-            p + "W_O": w(cfg.d_model, cfg.n_heads, cfg.d_head), p + "b_O": w(cfg.d_model),
-            p + "W_in": w(cfg.d_mlp, cfg.d_model), p + "b_in": w(cfg.d_mlp),
-            p + "W_out": w(cfg.d_model, cfg.d_mlp), p + "b_out": w(cfg.d_model),
-        })
+        weights.update(
+            {
+                p + "ln1.w": 1 + w(cfg.d_model),
+                p + "ln1.b": w(cfg.d_model),
+                p + "ln2.w": 1 + w(cfg.d_model),
+                p + "ln2.b": w(cfg.d_model),
+                p + "W_Q": w(cfg.n_heads, cfg.d_head, cfg.d_model),
+                p + "W_K": w(cfg.n_heads, cfg.d_head, cfg.d_model),
+                p + "W_V": w(cfg.n_heads, cfg.d_head, cfg.d_model),
+                p + "b_Q": w(cfg.n_heads, cfg.d_head),
+                p + "b_K": w(cfg.n_heads, cfg.d_head),
+                p + "b_V": w(cfg.n_heads, cfg.d_head),
+                p + "W_O": w(cfg.d_model, cfg.n_heads, cfg.d_head),
+                p + "b_O": w(cfg.d_model),
+                p + "W_in": w(cfg.d_mlp, cfg.d_model),
+                p + "b_in": w(cfg.d_mlp),
+                p + "W_out": w(cfg.d_model, cfg.d_mlp),
+                p + "b_out": w(cfg.d_model),
+            }
+        )
     return weights
 
 
@@ -73,13 +84,19 @@ def circuit(cfg: Config, weights, x_embedded: np.ndarray) -> rc.Circuit:
         scores = rc.Add(scores.mul_scalar(1.0 / np.sqrt(cfg.d_head)), mask)
         pattern = rc.softmax(scores, name=p + "pattern")
         z = rc.Einsum.from_einsum_string("bhst,bthk->bshk", pattern, v)
-        attn = rc.Add(rc.Einsum.from_einsum_string("bshk,dhk->bsd", z, A[p + "W_O"]),
-                      A[p + "b_O"], name=p + "attn")
+        attn = rc.Add(
+            rc.Einsum.from_einsum_string("bshk,dhk->bsd", z, A[p + "W_O"]),
+            A[p + "b_O"],
+            name=p + "attn",
+        )
         resid = rc.Add(resid, attn, name=p + "resid_mid")
         h = layer_norm(resid, A[p + "ln2.w"], A[p + "ln2.b"], cfg.eps, p + "ln2")
         pre = rc.Add(rc.Einsum.from_einsum_string("bsd,md->bsm", h, A[p + "W_in"]), A[p + "b_in"])
-        mlp = rc.Add(rc.Einsum.from_einsum_string("bsm,dm->bsd", rc.gelu_new(pre), A[p + "W_out"]),
-                     A[p + "b_out"], name=p + "mlp")
+        mlp = rc.Add(
+            rc.Einsum.from_einsum_string("bsm,dm->bsd", rc.gelu_new(pre), A[p + "W_out"]),
+            A[p + "b_out"],
+            name=p + "mlp",
+        )
         resid = rc.Add(resid, mlp, name=f"b{l}")
     final = layer_norm(resid, A["ln_f.w"], A["ln_f.b"], cfg.eps, "ln_f")
     return rc.Einsum.from_einsum_string("bsd,vd->bsv", final, A["embed"], name="logits")
@@ -102,7 +119,9 @@ def torch_forward(cfg: Config, weights, x_embedded: np.ndarray):
             qkv_w = torch.cat([W[p + n].reshape(hk, d) for n in ("W_Q", "W_K", "W_V")])
             qkv_b = torch.cat([W[p + n].reshape(hk) for n in ("b_Q", "b_K", "b_V")])
             q, k, v = F.linear(h, qkv_w, qkv_b).split(hk, dim=-1)
-            q, k, v = (t.reshape(b, seq, cfg.n_heads, cfg.d_head).transpose(1, 2) for t in (q, k, v))
+            q, k, v = (
+                t.reshape(b, seq, cfg.n_heads, cfg.d_head).transpose(1, 2) for t in (q, k, v)
+            )
             scores = q @ k.transpose(-1, -2) / np.sqrt(cfg.d_head) + mask
             z = torch.softmax(scores, dim=-1) @ v
             z = z.transpose(1, 2).reshape(b, seq, hk)

@@ -152,16 +152,24 @@ cc_scratch_free(void *p)
     }
 }
 
+// The capacity a growing array doubles to (from 16) until it holds need.
+static size_t
+doubled_cap(size_t cap, size_t need)
+{
+    size_t c = cap ? cap : 16;
+    while (c < need) {
+        c *= 2;
+    }
+    return c;
+}
+
 int
 cc_grow(void **items, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) {
         return 0;
     }
-    size_t c = *cap ? *cap : 16;
-    while (c < need) {
-        c *= 2;
-    }
+    size_t c = doubled_cap(*cap, need);
     void *p = cc_realloc(*items, c * elem);
     if (p == NULL) {
         return -1;
@@ -177,12 +185,8 @@ cc_scratch_grow(void **items, size_t *cap, size_t need, size_t elem)
     if (need <= *cap) {
         return 0;
     }
-    size_t c = *cap ? *cap : 16;
-    while (c < need) {
-        c *= 2;
-    }
     size_t bytes;
-    void *p = cc_scratch_alloc(c * elem, &bytes);
+    void *p = cc_scratch_alloc(doubled_cap(*cap, need) * elem, &bytes);
     if (p == NULL) {
         return -1;
     }
