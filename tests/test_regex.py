@@ -92,6 +92,9 @@ def test_subset_patterns_run_in_c_and_agree_with_re(p, strings):
         assert r.call(s) == python_search(p, s), (p, s)
 
 
+# re warns about syntax it may read differently one day ("possible nested set"); the test
+# compares with what it does today.
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 @given(
     st.text(alphabet=st.sampled_from(list("ab1.^$*+?{}[]()|\\-,:dwsDWSx^") + ["é"]), max_size=10)
 )
