@@ -24,9 +24,7 @@ def remix():
         inp = rc.Add(*components, name=f"a{layer}.input")
         for h in range(2):
             w = rc.Array(np.full(4, layer + 0.1 * h), name=f"a{layer}.h{h}.w")
-            components.append(
-                rc.Einsum.from_einsum_string("d,d->d", inp, w, name=f"a{layer}.h{h}")
-            )
+            components.append(rc.Einsum.from_einsum_string("d,d->d", inp, w, name=f"a{layer}.h{h}"))
         m_inp = rc.Add(*components, name=f"m{layer}.input")
         components.append(rc.relu(m_inp, name=f"m{layer}"))
     return rc.Add(*components, name="final.input")
@@ -202,6 +200,64 @@ def test_are_any_found_stops_early_and_caches():
     calls.clear()
     assert bound(node)  # answered from the cache kept by the BoundAnyFound
     assert calls == []
+
+
+def test_get_calls_a_plain_matcher_once_per_node_object():
+    calls = []
+    node = scalar(1.0, (2,), "leaf")
+    for k in range(40):
+        node = rc.Add(node, node, name=f"x{k}")
+    found = node.get(lambda c: calls.append(c.name) or c.name.startswith("x3"))
+    assert sorted(calls) == sorted(["leaf"] + [f"x{k}" for k in range(40)])
+    assert found == {c for c in node.get(rc.Add) if c.name.startswith("x3")}
+    assert len(found) == 11  # x3, x30 ... x39
+
+
+def test_get_dedups_equal_nodes_that_are_different_objects():
+    leaf = scalar(1.0, (2,), "leaf")
+    a = rc.Add(leaf, name="s")
+    b = rc.Add(leaf, name="s")
+    assert a is not b and a == b
+    root = rc.Add(a, b, name="root")
+    assert root.get("s") == {a}
+    assert len(root.get(rc.Add)) == 2
+    assert root.are_any_found("s")
+    assert root.get_unique("s") == a
+
+
+def test_get_nested_in_a_callable_matcher():
+    # The inner walks run while the outer one is under way; both must visit each node once.
+    root = remix()
+    sizes = {c.name: len(c.get(True)) for c in root.get(True)}
+    outer_calls, inner_calls = [], []
+
+    def big(c):
+        outer_calls.append(c.name)
+        inner = c.get(lambda x: inner_calls.append(x) or True)
+        return len(inner) > 10
+
+    assert {c.name for c in root.get(big)} == {n for n, size in sizes.items() if size > 10}
+    assert sorted(outer_calls) == sorted(sizes)
+    assert len(inner_calls) == sum(sizes.values())
+    assert root.get(lambda c: re.fullmatch(r"a2\.h\d", c.name)) == {
+        root.get_unique("a2.h0"),
+        root.get_unique("a2.h1"),
+    }
+
+
+def test_get_after_a_failing_callable_matcher():
+    root = remix()
+
+    def fail(c):
+        if c.name == "m1":
+            raise KeyError("m1")
+        return False
+
+    with pytest.raises(KeyError):
+        root.get(fail)
+    calls = []
+    assert root.get(lambda c: calls.append(c) or c.name == "m1") == {root.get_unique("m1")}
+    assert len(calls) == len(root.get(True))
 
 
 # --- deep and wide circuits -------------------------------------------------------------------

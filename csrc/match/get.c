@@ -226,12 +226,88 @@ done:
     return rc;
 }
 
+// The walk of a plain Matcher, whose state never changes: each node object is visited once,
+// found by its stamp (cc_walk_stamp_take) rather than by a memo. Nodes are stamped and queued
+// when first met as children. Three cursors run ahead of the visit: the node struct is
+// prefetched NODE_AHEAD places ahead, its name and child array ARRAY_AHEAD places ahead, and
+// its children's structs CHILDREN_AHEAD places ahead, so that a visit's stamp tests read
+// cached lines.
+#define NODE_AHEAD 36
+#define ARRAY_AHEAD 24
+#define CHILDREN_AHEAD 12
+
+static int
+plain_walk(cc_node *root, const cc_matcher *m, uint64_t stamp, int first_only, cc_ptrvec *found)
+{
+    cc_hmap found_set;
+    cc_node **q = NULL;
+    size_t len = 0, cap = 0;
+    int rc = -1;
+    cc_hmap_init(&found_set);
+    if (cc_scratch_grow((void **)&q, &cap, 1, sizeof(cc_node *)) < 0) {
+        goto done;
+    }
+    root->walk_mark = stamp;
+    q[len++] = root;
+    // q[0 .. fetched) have been prefetched, the arrays of q[0 .. arrays) and the children of
+    // q[0 .. ahead).
+    size_t fetched = 0, arrays = 0, ahead = 0;
+    for (size_t i = 0; i < len && !(first_only && found->len > 0); i++) {
+        for (; fetched < len && fetched <= i + NODE_AHEAD; fetched++) {
+            __builtin_prefetch(q[fetched]);
+        }
+        for (; arrays < len && arrays <= i + ARRAY_AHEAD; arrays++) {
+            __builtin_prefetch(q[arrays]->name);
+            __builtin_prefetch(q[arrays]->children);
+        }
+        for (; ahead < len && ahead <= i + CHILDREN_AHEAD; ahead++) {
+            const cc_node *a = q[ahead];
+            for (int j = 0; j < a->n_children; j++) {
+                __builtin_prefetch(a->children[j]);
+            }
+        }
+        cc_node *n = q[i];
+        int is_found;
+        if (cc_matcher_match(m, n, &is_found) < 0 ||
+            (is_found && add_found(n, &found_set, found) < 0) ||
+            cc_scratch_grow((void **)&q, &cap, len + (size_t)n->n_children, sizeof(cc_node *)) <
+                0) {
+            goto done;
+        }
+        for (int j = 0; j < n->n_children; j++) {
+            cc_node *c = n->children[j];
+            if (c->walk_mark != stamp) {
+                c->walk_mark = stamp;
+                q[len++] = c;
+            }
+        }
+    }
+    rc = 0;
+done:
+    cc_scratch_free(q);
+    cc_hmap_clear(&found_set);
+    return rc;
+}
+
+// get's walk: the marked walk for a plain Matcher when no other marked walk is under way.
+static int
+get_walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
+{
+    uint64_t stamp = m->kind == CC_IM_MATCH ? cc_walk_stamp_take() : 0;
+    if (stamp == 0) {
+        return walk(root, m, first_only, found);
+    }
+    int rc = plain_walk(root, m->u.match, stamp, first_only, found);
+    cc_walk_stamp_release();
+    return rc;
+}
+
 int
 cc_match_get(cc_node *root, cc_imatcher *m, cc_node ***out, int64_t *n_out)
 {
     cc_ptrvec found;
     cc_ptrvec_init(&found);
-    if (walk(root, m, 0, &found) < 0) {
+    if (get_walk(root, m, 0, &found) < 0) {
         cc_ptrvec_clear(&found);
         return -1;
     }
@@ -580,7 +656,7 @@ cc_any_found_run(cc_any_found *af, cc_node *root, cc_imatcher *m, int *out)
     // Nothing to keep: get's walk, stopping at the first found node.
     cc_ptrvec found;
     cc_ptrvec_init(&found);
-    int rc = walk(root, m, 1, &found);
+    int rc = get_walk(root, m, 1, &found);
     *out = found.len > 0;
     cc_ptrvec_clear(&found);
     return rc;

@@ -54,6 +54,25 @@ cc_node_describe(cc_kind kind, const char *name, char *buf, size_t cap)
     return buf;
 }
 
+static uint64_t last_stamp;
+static int stamp_held;
+
+uint64_t
+cc_walk_stamp_take(void)
+{
+    if (stamp_held) {
+        return 0;
+    }
+    stamp_held = 1;
+    return ++last_stamp;
+}
+
+void
+cc_walk_stamp_release(void)
+{
+    stamp_held = 0;
+}
+
 void
 cc_node_incref(cc_node *n)
 {

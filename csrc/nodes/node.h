@@ -52,9 +52,10 @@ typedef struct cc_node {
     int n_children;
     char *name;                // NULL when unnamed
     struct cc_node **children; // owned references
-    uint8_t hash[32];
+    uint64_t walk_mark; // the stamp of the last marked walk that reached it (cc_walk_stamp_take)
     uint32_t name_hash; // cc_name_hash(name) (0 when unnamed): most name tests end here
     int ndim;
+    uint8_t hash[32]; // walks compare its first 8 bytes; the rest is read on equality only
     long refcount;
     int64_t shape[CC_MAX_NDIM];
     uint8_t use_autoname;
@@ -116,6 +117,14 @@ typedef struct {
     int flags;
 } cc_kind_info;
 const cc_kind_info *cc_kind_get_info(cc_kind kind);
+
+// Marked walks visit each node object once by stamping it instead of keeping a visited set:
+// node n has been reached when n->walk_mark equals the walk's stamp. Stamps never repeat (64
+// bits). One marked walk runs at a time: cc_walk_stamp_take returns 0 while another holds a
+// stamp (a walk nested in a Python callback, say), and that caller walks with a set instead.
+// Like refcounts, stamps are taken and written only while the GIL is held.
+uint64_t cc_walk_stamp_take(void);
+void cc_walk_stamp_release(void);
 
 void cc_node_incref(cc_node *n);
 // NULL is a no-op. Frees iteratively (no recursion), so long chains are safe.
