@@ -26,6 +26,12 @@ def c_sources():
     return sorted(f for f in files if os.sep + "cuda" + os.sep not in f)
 
 
+def c_headers():
+    """Every header: a change to one rebuilds the extension (no object keeps a stale layout)."""
+    files = glob.glob(os.path.join("csrc", "**", "*.h"), recursive=True)
+    return sorted(f for f in files if os.sep + "cuda" + os.sep not in f)
+
+
 def pkg_config(package, flag):
     out = subprocess.run(["pkg-config", flag, package], capture_output=True, text=True)
     if out.returncode != 0:
@@ -61,6 +67,7 @@ def extensions():
     core = Extension(
         "circuits._circuits",
         sources=c_sources(),
+        depends=c_headers(),
         include_dirs=["csrc"],
         define_macros=blas["define_macros"],
         extra_compile_args=CFLAGS + blas["extra_compile_args"]
