@@ -74,30 +74,58 @@ sink_add(path_sink *s, cc_node *const *root_first, size_t count)
 
 // --- get ----------------------------------------------------------------------------------
 
-// A pair waiting in get's queue; fresh is set once the pair has been claimed in the memo.
+// A pair in get's queue.
 typedef struct {
     cc_node *node;
     uint32_t id;
-    int32_t fresh;
 } pair;
-
-// get walks breadth-first through a queue and looks ahead: three cursors run in front of the
-// pair being stepped, prefetching node structs (CC_NODE_AHEAD), then memo slots
-// (CC_SLOT_AHEAD), then claiming pairs in the memo CLAIM_AHEAD ahead (and prefetching their
-// names and child arrays). (A set has no order, so breadth-first is as good as any.)
-#define CLAIM_AHEAD 8
-
-static void
-prefetch_node(const cc_node *n)
-{
-    __builtin_prefetch(n);
-    __builtin_prefetch(n->hash);
-}
 
 typedef struct {
     pair *items;
     size_t len, cap;
 } pair_queue;
+
+// The pairs get has queued. States below 32 are recorded in the nodes themselves, under the
+// walk's stamp (cc_walk_stamp_take): a test reads the node line that visiting it reads anyway.
+// Higher states, and every state when no stamp was free, go to a memo keyed by node hash.
+typedef struct {
+    uint64_t stamp; // 0: none
+    cc_pair_map memo;
+} queued_set;
+
+// Queues (c, id) unless it was queued before; q has room. 0, or -1 on no memory. The memo's
+// half, kept out of line so that the stamp's half inlines into the loops over children.
+static int
+enqueue_memo(pair_queue *q, queued_set *v, cc_node *c, uint32_t id)
+{
+    int fresh;
+    if (cc_pair_map_claim(&v->memo, c, id, &fresh) == NULL) {
+        return -1;
+    }
+    if (fresh) {
+        q->items[q->len++] = (pair){c, id};
+    }
+    return 0;
+}
+
+static inline int
+enqueue(pair_queue *q, queued_set *v, cc_node *c, uint32_t id)
+{
+    if (v->stamp == 0 || id >= 32) {
+        return enqueue_memo(q, v, c, id);
+    }
+    uint32_t bit = UINT32_C(1) << id;
+    if (c->walk_mark != v->stamp) {
+        c->walk_mark = v->stamp;
+        c->walk_states = bit;
+    } else if (!(c->walk_states & bit)) {
+        c->walk_states |= bit;
+    } else {
+        return 0;
+    }
+    q->items[q->len++] = (pair){c, id};
+    return 0;
+}
 
 static int
 add_found(cc_node *n, cc_hmap *found_set, cc_ptrvec *found)
@@ -106,22 +134,27 @@ add_found(cc_node *n, cc_hmap *found_set, cc_ptrvec *found)
     return new_node < 0 || (new_node && cc_ptrvec_push(found, n) < 0) ? -1 : 0;
 }
 
-// Steps (p.node, p.id) and appends the children it continues into. -1 on error.
+// Steps (p.node, p.id) and queues the children it continues into. -1 on error.
 static int
-get_step(cc_state_table *t, pair p, pair_queue *q, cc_hmap *found_set, cc_ptrvec *found)
+get_step(cc_state_table *t, pair p, pair_queue *q, queued_set *v, cc_hmap *found_set,
+         cc_ptrvec *found)
 {
     const cc_imatcher *state = t->states.items[p.id];
     int nc = p.node->n_children;
+    if (cc_scratch_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pair)) < 0) {
+        return -1;
+    }
     if (state->kind == CC_IM_MATCH) {
         // The common case, a plain Matcher: its state never changes.
         int is_found;
         if (cc_matcher_match(state->u.match, p.node, &is_found) < 0 ||
-            (is_found && add_found(p.node, found_set, found) < 0) ||
-            cc_scratch_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pair)) < 0) {
+            (is_found && add_found(p.node, found_set, found) < 0)) {
             return -1;
         }
         for (int i = 0; i < nc; i++) {
-            q->items[q->len++] = (pair){p.node->children[i], p.id, 0};
+            if (enqueue(q, v, p.node->children[i], p.id) < 0) {
+                return -1;
+            }
         }
         return 0;
     }
@@ -141,9 +174,6 @@ get_step(cc_state_table *t, pair p, pair_queue *q, cc_hmap *found_set, cc_ptrvec
         rc = 0;
         goto done;
     }
-    if (cc_scratch_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pair)) < 0) {
-        goto done;
-    }
     for (int i = 0; i < nc; i++) {
         uint32_t cid = uniform;
         if (s.kind == CC_STEP_PER_CHILD) {
@@ -154,7 +184,9 @@ get_step(cc_state_table *t, pair p, pair_queue *q, cc_hmap *found_set, cc_ptrvec
                 goto done;
             }
         }
-        q->items[q->len++] = (pair){p.node->children[i], cid, 0};
+        if (enqueue(q, v, p.node->children[i], cid) < 0) {
+            goto done;
+        }
     }
     rc = 0;
 done:
@@ -162,143 +194,63 @@ done:
     return rc;
 }
 
-// Claims q->items[i] in the memo (sets its fresh flag). -1 on no memory.
-static int
-claim(cc_pair_map *visited, pair_queue *q, size_t i)
-{
-    pair *p = &q->items[i];
-    int fresh;
-    if (cc_pair_map_claim(visited, p->node, p->id, &fresh) == NULL) {
-        return -1;
-    }
-    p->fresh = fresh;
-    if (fresh) {
-        __builtin_prefetch(p->node->name);
-        __builtin_prefetch(p->node->children);
-    }
-    return 0;
-}
-
 // The walk of get: every distinct found node, in the order found, into found; with first_only
-// it stops at the first one (are_any_found).
-static int
-walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
-{
-    cc_state_table t;
-    cc_pair_map visited;
-    cc_hmap found_set;
-    pair_queue q = {NULL, 0, 0};
-    int rc = -1;
-    cc_state_table_init(&t);
-    cc_pair_map_init(&visited);
-    cc_hmap_init(&found_set);
-    uint32_t root_id;
-    if (cc_state_table_intern(&t, m, &root_id) < 0 ||
-        cc_scratch_grow((void **)&q.items, &q.cap, 1, sizeof(pair)) < 0) {
-        goto done;
-    }
-    q.items[q.len++] = (pair){root, root_id, 0};
-    // Items before these indices are prefetched, slot-prefetched, claimed.
-    size_t fetched = 0, slotted = 0, claimed = 0;
-    for (size_t i = 0; i < q.len && !(first_only && found->len > 0); i++) {
-        for (; fetched < q.len && fetched <= i + CC_NODE_AHEAD; fetched++) {
-            prefetch_node(q.items[fetched].node);
-        }
-        for (; slotted < q.len && slotted <= i + CC_SLOT_AHEAD && visited.mask != 0; slotted++) {
-            const pair *p = &q.items[slotted];
-            __builtin_prefetch(&visited.slots[cc_pair_tag(p->node, p->id) & visited.mask]);
-        }
-        for (; claimed < q.len && claimed <= i + CLAIM_AHEAD; claimed++) {
-            if (claim(&visited, &q, claimed) < 0) {
-                goto done;
-            }
-        }
-        if (q.items[i].fresh && get_step(&t, q.items[i], &q, &found_set, found) < 0) {
-            goto done;
-        }
-    }
-    rc = 0;
-done:
-    cc_scratch_free(q.items);
-    cc_pair_map_clear(&visited);
-    cc_hmap_clear(&found_set);
-    cc_state_table_clear(&t);
-    return rc;
-}
-
-// The walk of a plain Matcher, whose state never changes: each node object is visited once,
-// found by its stamp (cc_walk_stamp_take) rather than by a memo. Nodes are stamped and queued
-// when first met as children. Three cursors run ahead of the visit: the node struct is
+// it stops at the first one (are_any_found). Breadth-first (a set has no order), each pair
+// queued once. Three cursors run ahead of the pair being stepped: its node struct is
 // prefetched NODE_AHEAD places ahead, its name and child array ARRAY_AHEAD places ahead, and
-// its children's structs CHILDREN_AHEAD places ahead, so that a visit's stamp tests read
+// its children's structs CHILDREN_AHEAD places ahead, so that the step's queue tests read
 // cached lines.
 #define NODE_AHEAD 36
 #define ARRAY_AHEAD 24
 #define CHILDREN_AHEAD 12
 
 static int
-plain_walk(cc_node *root, const cc_matcher *m, uint64_t stamp, int first_only, cc_ptrvec *found)
+walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
 {
+    cc_state_table t;
+    queued_set v = {cc_walk_stamp_take(), {0}};
     cc_hmap found_set;
-    cc_node **q = NULL;
-    size_t len = 0, cap = 0;
+    pair_queue q = {NULL, 0, 0};
     int rc = -1;
+    cc_state_table_init(&t);
+    cc_pair_map_init(&v.memo);
     cc_hmap_init(&found_set);
-    if (cc_scratch_grow((void **)&q, &cap, 1, sizeof(cc_node *)) < 0) {
+    uint32_t root_id;
+    if (cc_state_table_intern(&t, m, &root_id) < 0 ||
+        cc_scratch_grow((void **)&q.items, &q.cap, 1, sizeof(pair)) < 0 ||
+        enqueue(&q, &v, root, root_id) < 0) {
         goto done;
     }
-    root->walk_mark = stamp;
-    q[len++] = root;
-    // q[0 .. fetched) have been prefetched, the arrays of q[0 .. arrays) and the children of
-    // q[0 .. ahead).
+    // q.items[0 .. fetched) have been prefetched, the arrays of q.items[0 .. arrays) and the
+    // children of q.items[0 .. ahead).
     size_t fetched = 0, arrays = 0, ahead = 0;
-    for (size_t i = 0; i < len && !(first_only && found->len > 0); i++) {
-        for (; fetched < len && fetched <= i + NODE_AHEAD; fetched++) {
-            __builtin_prefetch(q[fetched]);
+    for (size_t i = 0; i < q.len && !(first_only && found->len > 0); i++) {
+        for (; fetched < q.len && fetched <= i + NODE_AHEAD; fetched++) {
+            __builtin_prefetch(q.items[fetched].node);
         }
-        for (; arrays < len && arrays <= i + ARRAY_AHEAD; arrays++) {
-            __builtin_prefetch(q[arrays]->name);
-            __builtin_prefetch(q[arrays]->children);
+        for (; arrays < q.len && arrays <= i + ARRAY_AHEAD; arrays++) {
+            __builtin_prefetch(q.items[arrays].node->name);
+            __builtin_prefetch(q.items[arrays].node->children);
         }
-        for (; ahead < len && ahead <= i + CHILDREN_AHEAD; ahead++) {
-            const cc_node *a = q[ahead];
+        for (; ahead < q.len && ahead <= i + CHILDREN_AHEAD; ahead++) {
+            const cc_node *a = q.items[ahead].node;
             for (int j = 0; j < a->n_children; j++) {
                 __builtin_prefetch(a->children[j]);
             }
         }
-        cc_node *n = q[i];
-        int is_found;
-        if (cc_matcher_match(m, n, &is_found) < 0 ||
-            (is_found && add_found(n, &found_set, found) < 0) ||
-            cc_scratch_grow((void **)&q, &cap, len + (size_t)n->n_children, sizeof(cc_node *)) <
-                0) {
+        if (get_step(&t, q.items[i], &q, &v, &found_set, found) < 0) {
             goto done;
-        }
-        for (int j = 0; j < n->n_children; j++) {
-            cc_node *c = n->children[j];
-            if (c->walk_mark != stamp) {
-                c->walk_mark = stamp;
-                q[len++] = c;
-            }
         }
     }
     rc = 0;
 done:
-    cc_scratch_free(q);
-    cc_hmap_clear(&found_set);
-    return rc;
-}
-
-// get's walk: the marked walk for a plain Matcher when no other marked walk is under way.
-static int
-get_walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
-{
-    uint64_t stamp = m->kind == CC_IM_MATCH ? cc_walk_stamp_take() : 0;
-    if (stamp == 0) {
-        return walk(root, m, first_only, found);
+    if (v.stamp != 0) {
+        cc_walk_stamp_release();
     }
-    int rc = plain_walk(root, m->u.match, stamp, first_only, found);
-    cc_walk_stamp_release();
+    cc_scratch_free(q.items);
+    cc_pair_map_clear(&v.memo);
+    cc_hmap_clear(&found_set);
+    cc_state_table_clear(&t);
     return rc;
 }
 
@@ -307,7 +259,7 @@ cc_match_get(cc_node *root, cc_imatcher *m, cc_node ***out, int64_t *n_out)
 {
     cc_ptrvec found;
     cc_ptrvec_init(&found);
-    if (get_walk(root, m, 0, &found) < 0) {
+    if (walk(root, m, 0, &found) < 0) {
         cc_ptrvec_clear(&found);
         return -1;
     }
@@ -656,7 +608,7 @@ cc_any_found_run(cc_any_found *af, cc_node *root, cc_imatcher *m, int *out)
     // Nothing to keep: get's walk, stopping at the first found node.
     cc_ptrvec found;
     cc_ptrvec_init(&found);
-    int rc = get_walk(root, m, 1, &found);
+    int rc = walk(root, m, 1, &found);
     *out = found.len > 0;
     cc_ptrvec_clear(&found);
     return rc;

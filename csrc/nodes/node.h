@@ -52,10 +52,11 @@ typedef struct cc_node {
     int n_children;
     char *name;                // NULL when unnamed
     struct cc_node **children; // owned references
-    uint64_t walk_mark; // the stamp of the last marked walk that reached it (cc_walk_stamp_take)
-    uint32_t name_hash; // cc_name_hash(name) (0 when unnamed): most name tests end here
+    uint64_t walk_mark;   // the stamp of the last marked walk that reached it (cc_walk_stamp_take)
+    uint32_t walk_states; // that walk's own: bit s set once it has queued this node in state s
+    uint32_t name_hash;   // cc_name_hash(name) (0 when unnamed): most name tests end here
+    uint8_t hash[32];     // walks compare its first 8 bytes; the rest is read on equality only
     int ndim;
-    uint8_t hash[32]; // walks compare its first 8 bytes; the rest is read on equality only
     long refcount;
     int64_t shape[CC_MAX_NDIM];
     uint8_t use_autoname;
@@ -118,11 +119,12 @@ typedef struct {
 } cc_kind_info;
 const cc_kind_info *cc_kind_get_info(cc_kind kind);
 
-// Marked walks visit each node object once by stamping it instead of keeping a visited set:
-// node n has been reached when n->walk_mark equals the walk's stamp. Stamps never repeat (64
-// bits). One marked walk runs at a time: cc_walk_stamp_take returns 0 while another holds a
-// stamp (a walk nested in a Python callback, say), and that caller walks with a set instead.
-// Like refcounts, stamps are taken and written only while the GIL is held.
+// Marked walks record what they have reached in the nodes themselves instead of in a set: a
+// node's walk_states belong to the walk whose stamp is in its walk_mark (a stale stamp means
+// "not reached yet"). Stamps never repeat (64 bits). One marked walk runs at a time:
+// cc_walk_stamp_take returns 0 while another holds a stamp (a walk nested in a Python
+// callback, say), and that caller uses a set instead. Like refcounts, stamps are taken and
+// written only while the GIL is held.
 uint64_t cc_walk_stamp_take(void);
 void cc_walk_stamp_release(void);
 
