@@ -118,7 +118,7 @@ static int
 eval_array(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
     (void)in;
-    const cc_tensor *v = &n->u.array.value;
+    const cc_tensor *v = n->u.array.value;
     if (v->buf != NULL && v->buf->device != CC_DEVICE_CPU) {
         return cc_fail(CC_E_TENSOR_EVAL_DEVICE_DTYPE_ERROR,
                        "the Array's tensor is on a CUDA device; the CPU evaluator needs cpu "

@@ -3,6 +3,7 @@
 #include "nodes/node_impl.h"
 #include "nodes/shape.h"
 #include "tensor/tensor_hash.h"
+#include "util/alloc.h"
 #include "util/error.h"
 
 static void
@@ -14,7 +15,10 @@ hash_non_name(const cc_node *n, cc_blake3 *h)
 static void
 free_payload(cc_node *n)
 {
-    cc_tensor_clear(&n->u.array.value);
+    if (n->u.array.value != NULL) {
+        cc_tensor_clear(n->u.array.value);
+        cc_free(n->u.array.value);
+    }
 }
 
 static cc_node *
@@ -49,6 +53,17 @@ fail_symbolic(const cc_tensor *value, int axis, const char *name)
     return NULL;
 }
 
+int
+cc_array_set_value(cc_node *n, const cc_tensor *value)
+{
+    n->u.array.value = cc_malloc(sizeof(cc_tensor));
+    if (n->u.array.value == NULL) {
+        return -1;
+    }
+    cc_tensor_init_view(n->u.array.value, value);
+    return 0;
+}
+
 cc_node *
 cc_array_new(const cc_tensor *value, const char *name)
 {
@@ -61,7 +76,10 @@ cc_array_new(const cc_tensor *value, const char *name)
     if (n == NULL) {
         return NULL;
     }
-    cc_tensor_init_view(&n->u.array.value, value);
+    if (cc_array_set_value(n, value) < 0) {
+        cc_node_free_one(n);
+        return NULL;
+    }
     cc_tensor_hash(value, n->u.array.tensor_hash);
     n->dtype = (int8_t)value->dtype;
     return cc_node_finish(n, name);

@@ -126,7 +126,6 @@ free_chain(cc_node *n)
                 head = c;
             }
         }
-        cc_free(x->children);
         cc_free(x);
     }
 }
@@ -198,12 +197,18 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
                             "%s of rank %d: at most %d axes are supported", kind_info[kind].py_name,
                             ndim, CC_MAX_NDIM);
     }
-    cc_node *n = cc_calloc(1, sizeof(cc_node));
+    // One block: the struct, the child pointers, the shape. A node is then small and its
+    // child array next to it, which is what walks over large circuits read.
+    size_t nc = n_children > 0 ? (size_t)n_children : 0;
+    cc_node *n =
+        cc_calloc(1, sizeof(cc_node) + nc * sizeof(cc_node *) + (size_t)ndim * sizeof(int64_t));
     if (n == NULL) {
         return NULL;
     }
     n->refcount = 1;
     n->kind = kind;
+    n->children = (cc_node **)(n + 1);
+    n->shape = (int64_t *)(n->children + nc);
     n->ndim = ndim;
     if (ndim > 0) {
         memcpy(n->shape, shape, (size_t)ndim * sizeof(int64_t));
@@ -214,11 +219,6 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
     n->contains_module = kind == CC_KIND_MODULE;
     n->dtype = (int8_t)(merge ? -1 : dtype);
     if (n_children > 0) {
-        n->children = cc_malloc((size_t)n_children * sizeof(cc_node *));
-        if (n->children == NULL) {
-            cc_free(n);
-            return NULL;
-        }
         for (int i = 0; i < n_children; i++) {
             n->children[i] = children[i];
             cc_node_incref(children[i]);
@@ -329,7 +329,10 @@ copy_leaf(const cc_node *n, const char *name)
     }
     switch (n->kind) {
     case CC_KIND_ARRAY:
-        cc_tensor_init_view(&m->u.array.value, &n->u.array.value);
+        if (cc_array_set_value(m, n->u.array.value) < 0) {
+            cc_node_free_one(m);
+            return NULL;
+        }
         memcpy(m->u.array.tensor_hash, n->u.array.tensor_hash, 32);
         break;
     case CC_KIND_SCALAR:

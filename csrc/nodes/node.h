@@ -51,14 +51,14 @@ typedef struct cc_node {
     cc_kind kind;
     int n_children;
     char *name;                // NULL when unnamed
-    struct cc_node **children; // owned references
+    struct cc_node **children; // owned references, stored after the struct
     uint64_t walk_mark;   // the stamp of the last marked walk that reached it (cc_walk_stamp_take)
     uint32_t walk_states; // that walk's own: bit s set once it has queued this node in state s
     uint32_t name_hash;   // cc_name_hash(name) (0 when unnamed): most name tests end here
     uint8_t hash[32];     // walks compare its first 8 bytes; the rest is read on equality only
     int ndim;
     long refcount;
-    int64_t shape[CC_MAX_NDIM];
+    int64_t *shape; // ndim sizes, stored after the children
     uint8_t use_autoname;
     uint8_t is_explicitly_computable;
     uint8_t is_constant;
@@ -70,7 +70,7 @@ typedef struct cc_node {
     cc_symbol_set *free_symbols;
     union {
         struct {
-            cc_tensor value;
+            cc_tensor *value; // owned: a node holds only what walks and hashing need inline
             uint8_t tensor_hash[32];
         } array;
         struct {

@@ -34,6 +34,9 @@ cc_node *cc_node_alloc(cc_kind kind, int n_children, cc_node *const *children, i
 // gen_index takes x's dtype while its index child is int64. NULL on error.
 cc_node *cc_node_alloc_with_dtype(cc_kind kind, int n_children, cc_node *const *children, int ndim,
                                   const int64_t *shape, int dtype);
+// Sets the payload of the Array n (fresh from cc_node_alloc) to a view of value. 0, or -1
+// with CC_E_NO_MEMORY (n is then still the caller's to free).
+int cc_array_set_value(cc_node *n, const cc_tensor *value);
 // Completes n once its payload is set: name (rc's autoname when name is NULL), hash.
 // Returns n, or NULL after freeing n on error.
 cc_node *cc_node_finish(cc_node *n, const char *name);

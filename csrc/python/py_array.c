@@ -27,7 +27,7 @@ static PyObject *
 array_value(PyObject *self, void *closure)
 {
     (void)closure;
-    const cc_tensor *t = &NODE(self)->u.array.value;
+    const cc_tensor *t = NODE(self)->u.array.value;
     return cc_py_tensor_to_array(t, t->buf->origin == CC_ORIGIN_TORCH);
 }
 

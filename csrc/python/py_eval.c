@@ -20,7 +20,7 @@ any_torch_input(cc_node *const *roots, Py_ssize_t n, int *out)
         for (int64_t i = 0; i < count && !*out; i++) {
             const cc_node *x = nodes[i];
             if (x->kind == CC_KIND_ARRAY) {
-                *out = x->u.array.value.buf->origin == CC_ORIGIN_TORCH;
+                *out = x->u.array.value->buf->origin == CC_ORIGIN_TORCH;
             } else if (x->kind == CC_KIND_INDEX) {
                 for (int j = 0; j < x->u.index.n_items; j++) {
                     const cc_index_item *it = &x->u.index.items[j];

@@ -11,7 +11,7 @@
 static cc_node *
 cast_array(cc_node *a, const cc_device_dtype *dd)
 {
-    const cc_tensor *value = &a->u.array.value;
+    const cc_tensor *value = a->u.array.value;
     if (!dd->has_dtype || value->dtype == dd->dtype) {
         cc_node_incref(a);
         return a;

@@ -460,7 +460,7 @@ put_extra(printer *p, const cc_node *n)
     case CC_KIND_ARRAY:
         if (p->o->bijection) {
             put_hex(p, n->u.array.tensor_hash, ARRAY_HASH_HEX);
-            note_tensor(p, n->u.array.tensor_hash, &n->u.array.value);
+            note_tensor(p, n->u.array.tensor_hash, n->u.array.value);
         }
         break;
     case CC_KIND_SCALAR:
