@@ -85,45 +85,22 @@ typedef struct {
     size_t len, cap;
 } pair_queue;
 
-// The pairs get has queued. States below 32 are recorded in the nodes themselves, under the
-// walk's stamp (cc_walk_stamp_take): a test reads the node line that visiting it reads anyway.
-// Higher states, and every state when no stamp was free, go to a memo keyed by node hash.
-typedef struct {
-    uint64_t stamp; // 0: none
-    cc_pair_map memo;
-} queued_set;
-
-// Queues (c, id) unless it was queued before; q has room. 0, or -1 on no memory. The memo's
-// half, kept out of line so that the stamp's half inlines into the loops over children.
-static int
-enqueue_memo(pair_queue *q, queued_set *v, cc_node *c, uint32_t id)
+// Queues (c, id) unless it was queued before; q has room. 0, or -1 on no memory.
+static inline int
+enqueue(pair_queue *q, cc_pair_index *x, cc_node *c, uint32_t id)
 {
+    uint32_t index;
     int fresh;
-    if (cc_pair_map_claim(&v->memo, c, id, &fresh) == NULL) {
+    if (q->len >= CC_NO_STATE - 1) {
+        return cc_fail(CC_E_PY_RUNTIME, "a traversal reached more than %u (node, matcher) pairs",
+                       CC_NO_STATE - 1);
+    }
+    if (cc_pair_index_claim(x, c, id, (uint32_t)q->len, &index, &fresh) < 0) {
         return -1;
     }
     if (fresh) {
         q->items[q->len++] = (pair){c, id};
     }
-    return 0;
-}
-
-static inline int
-enqueue(pair_queue *q, queued_set *v, cc_node *c, uint32_t id)
-{
-    if (v->stamp == 0 || id >= 32) {
-        return enqueue_memo(q, v, c, id);
-    }
-    uint32_t bit = UINT32_C(1) << id;
-    if (c->walk_mark != v->stamp) {
-        c->walk_mark = v->stamp;
-        c->walk_states = bit;
-    } else if (!(c->walk_states & bit)) {
-        c->walk_states |= bit;
-    } else {
-        return 0;
-    }
-    q->items[q->len++] = (pair){c, id};
     return 0;
 }
 
@@ -136,7 +113,7 @@ add_found(cc_node *n, cc_hmap *found_set, cc_ptrvec *found)
 
 // Steps (p.node, p.id) and queues the children it continues into. -1 on error.
 static int
-get_step(cc_state_table *t, pair p, pair_queue *q, queued_set *v, cc_hmap *found_set,
+get_step(cc_state_table *t, pair p, pair_queue *q, cc_pair_index *x, cc_hmap *found_set,
          cc_ptrvec *found)
 {
     const cc_imatcher *state = t->states.items[p.id];
@@ -152,7 +129,7 @@ get_step(cc_state_table *t, pair p, pair_queue *q, queued_set *v, cc_hmap *found
             return -1;
         }
         for (int i = 0; i < nc; i++) {
-            if (enqueue(q, v, p.node->children[i], p.id) < 0) {
+            if (enqueue(q, x, p.node->children[i], p.id) < 0) {
                 return -1;
             }
         }
@@ -184,7 +161,7 @@ get_step(cc_state_table *t, pair p, pair_queue *q, queued_set *v, cc_hmap *found
                 goto done;
             }
         }
-        if (enqueue(q, v, p.node->children[i], cid) < 0) {
+        if (enqueue(q, x, p.node->children[i], cid) < 0) {
             goto done;
         }
     }
@@ -208,17 +185,17 @@ static int
 walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
 {
     cc_state_table t;
-    queued_set v = {cc_walk_stamp_take(), {0}};
+    cc_pair_index x;
     cc_hmap found_set;
     pair_queue q = {NULL, 0, 0};
     int rc = -1;
     cc_state_table_init(&t);
-    cc_pair_map_init(&v.memo);
+    cc_pair_index_init(&x);
     cc_hmap_init(&found_set);
     uint32_t root_id;
     if (cc_state_table_intern(&t, m, &root_id) < 0 ||
         cc_scratch_grow((void **)&q.items, &q.cap, 1, sizeof(pair)) < 0 ||
-        enqueue(&q, &v, root, root_id) < 0) {
+        enqueue(&q, &x, root, root_id) < 0) {
         goto done;
     }
     // q.items[0 .. fetched) have been prefetched, the arrays of q.items[0 .. arrays) and the
@@ -238,17 +215,14 @@ walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
                 __builtin_prefetch(a->children[j]);
             }
         }
-        if (get_step(&t, q.items[i], &q, &v, &found_set, found) < 0) {
+        if (get_step(&t, q.items[i], &q, &x, &found_set, found) < 0) {
             goto done;
         }
     }
     rc = 0;
 done:
-    if (v.stamp != 0) {
-        cc_walk_stamp_release();
-    }
     cc_scratch_free(q.items);
-    cc_pair_map_clear(&v.memo);
+    cc_pair_index_clear(&x);
     cc_hmap_clear(&found_set);
     cc_state_table_clear(&t);
     return rc;

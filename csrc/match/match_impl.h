@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "match/iterative.h"
+#include "util/alloc.h"
 #include "util/hmap.h"
 #include "util/vec.h"
 
@@ -102,6 +103,69 @@ cc_pair_map_claim(cc_pair_map *m, const cc_node *n, uint32_t id, int *fresh)
     return s;
 }
 
+// The (node, state) pairs a walk has reached, each with the index the walk gave it (a queue
+// position, a graph entry). With a stamp (cc_walk_stamp_take), states below 32 are recorded
+// in the nodes: walk_states has a bit per state and walk_index the node's last index, which
+// links back through the node's earlier ones. So a test reads the node line that visiting it
+// reads anyway. Other pairs, and every pair when no stamp was free, go to a memo keyed by node
+// hash.
+typedef struct {
+    uint32_t id;   // the pair's state
+    uint32_t prev; // the index of the same node's previous pair, CC_NO_STATE for its first
+} cc_pair_link;
+
+typedef struct {
+    uint64_t stamp; // 0: none
+    cc_pair_map memo;
+    cc_pair_link *links; // by index, for the pairs recorded in nodes
+    size_t cap_links;
+} cc_pair_index;
+
+// Takes a stamp when one is free.
+void cc_pair_index_init(cc_pair_index *x);
+// Gives the stamp back.
+void cc_pair_index_clear(cc_pair_index *x);
+// cc_pair_index_claim for the pairs that go to the memo.
+int cc_pair_index_claim_memo(cc_pair_index *x, const cc_node *n, uint32_t id, uint32_t next,
+                             uint32_t *index, int *fresh);
+
+// The index of (n, id): the one given before (*fresh = 0), or next, now given to it
+// (*fresh = 1). Indices given must grow by one from 0. 0, or -1 with CC_E_NO_MEMORY.
+static inline int
+cc_pair_index_claim(cc_pair_index *x, cc_node *n, uint32_t id, uint32_t next, uint32_t *index,
+                    int *fresh)
+{
+    if (x->stamp == 0 || id >= 32) {
+        return cc_pair_index_claim_memo(x, n, id, next, index, fresh);
+    }
+    uint32_t bit = UINT32_C(1) << id;
+    uint32_t prev = CC_NO_STATE;
+    if (n->walk_mark != x->stamp) {
+        n->walk_mark = x->stamp;
+        n->walk_states = 0;
+    } else if (n->walk_states & bit) {
+        uint32_t e = n->walk_index;
+        while (x->links[e].id != id) {
+            e = x->links[e].prev;
+        }
+        *index = e;
+        *fresh = 0;
+        return 0;
+    } else {
+        prev = n->walk_index;
+    }
+    if (next >= x->cap_links && cc_scratch_grow((void **)&x->links, &x->cap_links,
+                                                (size_t)next + 1, sizeof(cc_pair_link)) < 0) {
+        return -1;
+    }
+    x->links[next] = (cc_pair_link){id, prev};
+    n->walk_states |= bit;
+    n->walk_index = next;
+    *index = next;
+    *fresh = 1;
+    return 0;
+}
+
 typedef struct {
     uint32_t *items;
     size_t len;
@@ -141,11 +205,10 @@ void cc_pair_graph_clear(cc_pair_graph *g);
 // be renamed by a rebuild), else 0: a post-order walk. 0, or -1 with CC_E_NO_MEMORY.
 int cc_pair_graph_mark(cc_pair_graph *g, int renames);
 
-// Look-ahead distances of the breadth-first walks (get, the pair graph): node structs are
-// prefetched NODE_AHEAD pairs ahead, memo slots SLOT_AHEAD ahead. Large circuits do not fit
-// in cache; this keeps many memory reads in flight instead of waiting for each in turn.
+// Look-ahead distance of the pair graph's lookups: node structs are prefetched NODE_AHEAD
+// edges ahead. Large circuits do not fit in cache; this keeps many memory reads in flight
+// instead of waiting for each in turn.
 #define CC_NODE_AHEAD 48
-#define CC_SLOT_AHEAD 24
 
 // Rebuilding an unnamed node with the same children can still change it: it may get an
 // automatic name (rc rebuilds every node a step continues into, for this reason).

@@ -128,6 +128,45 @@ cc_pair_map_grow(cc_pair_map *m)
     return 0;
 }
 
+// --- the pair index ---------------------------------------------------------------------------
+
+void
+cc_pair_index_init(cc_pair_index *x)
+{
+    x->stamp = cc_walk_stamp_take();
+    cc_pair_map_init(&x->memo);
+    x->links = NULL;
+    x->cap_links = 0;
+}
+
+void
+cc_pair_index_clear(cc_pair_index *x)
+{
+    if (x->stamp != 0) {
+        cc_walk_stamp_release();
+        x->stamp = 0;
+    }
+    cc_pair_map_clear(&x->memo);
+    cc_scratch_free(x->links);
+    x->links = NULL;
+    x->cap_links = 0;
+}
+
+int
+cc_pair_index_claim_memo(cc_pair_index *x, const cc_node *n, uint32_t id, uint32_t next,
+                         uint32_t *index, int *fresh)
+{
+    cc_pair_slot *slot = cc_pair_map_claim(&x->memo, n, id, fresh);
+    if (slot == NULL) {
+        return -1;
+    }
+    if (*fresh) {
+        slot->value = next;
+    }
+    *index = slot->value;
+    return 0;
+}
+
 // --- steps ------------------------------------------------------------------------------------
 
 int
@@ -299,34 +338,21 @@ done:
 
 // Looks up every queued edge, adding entries for pairs not seen yet; empties q.
 static int
-claim_edges(cc_pair_graph *g, cc_pair_map *memo, pending_queue *q)
+claim_edges(cc_pair_graph *g, cc_pair_index *x, pending_queue *q)
 {
-    if (memo->mask == 0 && cc_pair_map_grow(memo) < 0) {
-        return -1;
-    }
-    size_t fetched = 0, slotted = 0;
+    size_t fetched = 0;
     for (size_t i = 0; i < q->len; i++) {
         for (; fetched < q->len && fetched <= i + CC_NODE_AHEAD; fetched++) {
             __builtin_prefetch(q->items[fetched].node);
-            __builtin_prefetch(q->items[fetched].node->hash);
-        }
-        for (; slotted < q->len && slotted <= i + CC_SLOT_AHEAD; slotted++) {
-            const pending_edge *p = &q->items[slotted];
-            __builtin_prefetch(&memo->slots[cc_pair_tag(p->node, p->id) & memo->mask]);
         }
         const pending_edge *p = &q->items[i];
+        uint32_t index;
         int fresh;
-        cc_pair_slot *slot = cc_pair_map_claim(memo, p->node, p->id, &fresh);
-        if (slot == NULL) {
+        if (cc_pair_index_claim(x, p->node, p->id, (uint32_t)g->n, &index, &fresh) < 0 ||
+            (fresh && add_entry(g, p->node, p->id) < 0)) {
             return -1;
         }
-        if (fresh) {
-            slot->value = (uint32_t)g->n;
-            if (add_entry(g, p->node, p->id) < 0) {
-                return -1;
-            }
-        }
-        g->edges.items[p->edge] = slot->value;
+        g->edges.items[p->edge] = index;
     }
     q->len = 0;
     return 0;
@@ -339,14 +365,14 @@ cc_pair_graph_build(cc_pair_graph *g, cc_node *root, cc_imatcher *m)
     g->n = g->cap = 0;
     cc_u32vec_init(&g->edges);
     cc_state_table_init(&g->states);
-    cc_pair_map memo;
-    cc_pair_map_init(&memo);
+    cc_pair_index x;
+    cc_pair_index_init(&x);
     pending_queue q = {NULL, 0, 0};
     int rc = -1;
-    uint32_t root_id;
+    uint32_t root_id, index;
     int fresh;
     if (cc_state_table_intern(&g->states, m, &root_id) < 0 ||
-        cc_pair_map_claim(&memo, root, root_id, &fresh) == NULL ||
+        cc_pair_index_claim(&x, root, root_id, 0, &index, &fresh) < 0 ||
         add_entry(g, root, root_id) < 0) {
         goto done;
     }
@@ -367,14 +393,14 @@ cc_pair_graph_build(cc_pair_graph *g, cc_node *root, cc_imatcher *m)
                 goto done;
             }
         }
-        if (claim_edges(g, &memo, &q) < 0) {
+        if (claim_edges(g, &x, &q) < 0) {
             goto done;
         }
     }
     rc = 0;
 done:
     cc_scratch_free(q.items);
-    cc_pair_map_clear(&memo);
+    cc_pair_index_clear(&x);
     if (rc < 0) {
         cc_pair_graph_clear(g);
     }

@@ -53,7 +53,8 @@ typedef struct cc_node {
     char *name;                // NULL when unnamed
     struct cc_node **children; // owned references, stored after the struct
     uint64_t walk_mark;   // the stamp of the last marked walk that reached it (cc_walk_stamp_take)
-    uint32_t walk_states; // that walk's own: bit s set once it has queued this node in state s
+    uint32_t walk_states; // that walk's own: bit s set once it has reached this node in state s
+    uint32_t walk_index;  // that walk's own: its index of the last (node, state) pair added
     uint32_t name_hash;   // cc_name_hash(name) (0 when unnamed): most name tests end here
     uint8_t hash[32];     // walks compare its first 8 bytes; the rest is read on equality only
     int ndim;
