@@ -584,6 +584,29 @@ def test_restrict_depths_are_end_exclusive_start_inclusive():
     assert rc.traverse_until_depth(1) == rc.new_traversal(end_depth=2)
 
 
+def ladder(levels):
+    """l{k} = Add(l{k-1}, x, name=f"l{k}"), l0 = x: x is reached at every depth from 1 to levels."""
+    x = scalar(1.0, (2,), "x")
+    node = x
+    for k in range(1, levels + 1):
+        node = rc.Add(node, x, name=f"l{k}")
+    return x, node
+
+
+@pytest.mark.parametrize("end_depth", [5, 33, 40, 45])
+def test_many_depth_states_match_reference(end_depth):
+    # A restrict's depth is part of its state: a walk of this ladder meets 45 states, so the
+    # engine records some pairs in the nodes (states below 32) and the rest in its memo.
+    x, root = ladder(44)
+    spec = mref.restrict(mref.matcher({"x", "l3", "l40"}), end_depth=end_depth)
+    # l{k} is at depth 44 - k and x at every depth from 1: found where depth < end_depth
+    names = {"x", "l40"} | ({"l3"} if end_depth > 41 else set())
+    assert {c.name for c in check_against_reference(root, spec)} == names
+    m = spec.to_rc()
+    renamed = root.update(m, lambda c: c.rename(c.name + "'"))
+    assert renamed == Reference().update(root, spec, lambda c: c.rename(c.name + "'"))
+
+
 def test_start_depth_with_term_early_at():
     b = rc.Add(name="B")
     c = rc.Add(name="C")

@@ -245,6 +245,24 @@ def test_get_nested_in_a_callable_matcher():
     }
 
 
+def test_update_and_paths_nested_in_a_callable_matcher():
+    root = remix()
+    big = {c.name for c in root.get(True) if len(c.get(True)) > 10}
+
+    calls = []
+
+    def is_big(c):
+        calls.append(c)
+        return len(c.get(lambda x: bool(x.get_paths(True)))) > 10
+
+    def suffix(c):
+        return c.rename(c.name + "'")
+
+    assert root.update(is_big, suffix) == root.update(big, suffix)
+    assert len(calls) == len(root.get(True))  # the inner walks leave the outer one's marks
+    assert root.get_all_paths(is_big) == root.get_all_paths(big)
+
+
 def test_get_after_a_failing_callable_matcher():
     root = remix()
 
