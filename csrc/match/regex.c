@@ -586,12 +586,17 @@ struct cc_regex {
     int n_insts;
     symset *sets;
     int unicode_classes, has_end;
-    // The DFA; trans is NULL when it passed its caps (the program is simulated instead).
+    // The DFA; jump is NULL when it passed its caps (the program is simulated instead).
     uint8_t cls[256]; // byte -> class; the last class is a UTF-8 continuation byte
     int n_classes;
     int n_states;
-    uint16_t *trans; // n_states x n_classes
-    uint8_t *flags;  // F_* per state
+    uint16_t *trans; // n_states x n_classes, while the DFA is built
+    // What the search runs on: state s's row starts at s << row_shift (rows padded to a power
+    // of two), and an entry is the next state's row start, plus 1 when that state ends the
+    // search (accepting, dead or unsure). The search loop then adds and loads, no multiply.
+    uint32_t *jump;
+    int row_shift;
+    uint8_t *flags; // F_* per state
     uint32_t *state_off;
     uint16_t *state_pcs; // state s: state_pcs[state_off[s] .. state_off[s + 1])
 };
@@ -991,6 +996,8 @@ done:
 static void
 drop_dfa(cc_regex *re)
 {
+    cc_free(re->jump);
+    re->jump = NULL;
     cc_free(re->trans);
     cc_free(re->flags);
     cc_free(re->state_off);
@@ -1000,6 +1007,39 @@ drop_dfa(cc_regex *re)
     re->state_off = NULL;
     re->state_pcs = NULL;
     re->n_states = 0;
+}
+
+static uint32_t
+row_start(const cc_regex *re, int s)
+{
+    int stops = re->flags[s] & (F_ACCEPT | F_DEAD | F_UNSURE);
+    return ((uint32_t)s << re->row_shift) | (stops ? 1u : 0u);
+}
+
+// The search's table from trans (which it replaces): states 0 .. n_states, the last being the
+// F_UNSURE state. 0, or -1 (no memory).
+static int
+build_jump(cc_regex *re)
+{
+    int nc = re->n_classes;
+    int rows = re->n_states + 1;
+    re->row_shift = 1; // a row start is even: its low bit is free for the stop mark
+    while ((1 << re->row_shift) < nc) {
+        re->row_shift++;
+    }
+    re->jump = cc_calloc((size_t)rows << re->row_shift, sizeof(uint32_t));
+    if (re->jump == NULL) {
+        return -1;
+    }
+    for (int s = 0; s < rows; s++) {
+        for (int k = 0; k < nc; k++) {
+            re->jump[((size_t)s << re->row_shift) + (size_t)k] =
+                row_start(re, re->trans[(size_t)s * (size_t)nc + (size_t)k]);
+        }
+    }
+    cc_free(re->trans);
+    re->trans = NULL;
+    return 0;
 }
 
 // Builds the DFA by subset construction. 0 (re->trans NULL past the caps), or -1 (no memory).
@@ -1095,6 +1135,9 @@ build_dfa(cc_regex *re)
         re->trans[(size_t)unsure * (size_t)nc + (size_t)k] = (uint16_t)unsure;
     }
     re->flags[unsure] = F_UNSURE;
+    if (rc == 0) {
+        rc = build_jump(re);
+    }
 done:
     if (rc < 0) {
         drop_dfa(re);
@@ -1191,7 +1234,7 @@ search(const cc_regex *re, const uint8_t *u, size_t len, int cstr)
     // Position 0 sees ^ hold (and $ in a string of no byte, or of one newline), which the DFA
     // does not model: those strings, and patterns past the DFA's cap, are simulated.
     int empty = cstr ? u[0] == 0 : len == 0;
-    if (re->trans == NULL || empty) {
+    if (re->jump == NULL || empty) {
         if (cstr) {
             len = strlen((const char *)u);
         }
@@ -1200,29 +1243,28 @@ search(const cc_regex *re, const uint8_t *u, size_t len, int cstr)
         }
         return simulate(re, u, len, 0, NULL, 0);
     }
-    const uint16_t *trans = re->trans;
+    const uint32_t *jump = re->jump;
     const uint8_t *flags = re->flags;
-    size_t nc = (size_t)re->n_classes;
-    size_t st = 0;
+    uint32_t at = row_start(re, 0);
     size_t i = 0;
     for (;; i++) {
-        if (flags[st] & (F_ACCEPT | F_DEAD | F_UNSURE)) {
-            return (flags[st] & F_ACCEPT) ? CC_REGEX_YES
-                   : (flags[st] & F_DEAD) ? CC_REGEX_NO
-                                          : CC_REGEX_UNSURE;
+        if (at & 1) {
+            uint8_t f = flags[at >> re->row_shift];
+            return (f & F_ACCEPT) ? CC_REGEX_YES : (f & F_DEAD) ? CC_REGEX_NO : CC_REGEX_UNSURE;
         }
         if (cstr ? u[i] == 0 : i == len) {
             break;
         }
         if (u[i] == '\n' && re->has_end && (cstr ? u[i + 1] == 0 : i + 1 == len)) {
             // $ also holds before a final newline: the last two positions are simulated.
+            uint32_t st = at >> re->row_shift;
             uint32_t off = re->state_off[st];
             return simulate(re, u, i + 1, i, re->state_pcs + off,
                             (int)(re->state_off[st + 1] - off));
         }
-        st = trans[st * nc + re->cls[u[i]]];
+        at = jump[at + re->cls[u[i]]];
     }
-    return (flags[st] & F_END_ACCEPT) ? CC_REGEX_YES : CC_REGEX_NO;
+    return (flags[at >> re->row_shift] & F_END_ACCEPT) ? CC_REGEX_YES : CC_REGEX_NO;
 }
 
 int
