@@ -154,8 +154,8 @@ cc_pair_index_claim(cc_pair_index *x, cc_node *n, uint32_t id, uint32_t next, ui
     } else {
         prev = n->walk_index;
     }
-    if (next >= x->cap_links && cc_scratch_grow((void **)&x->links, &x->cap_links,
-                                                (size_t)next + 1, sizeof(cc_pair_link)) < 0) {
+    if (next >= x->cap_links && cc_scratch_grow((void **)&x->links, &x->cap_links, (size_t)next + 1,
+                                                sizeof(cc_pair_link)) < 0) {
         return -1;
     }
     x->links[next] = (cc_pair_link){id, prev};
