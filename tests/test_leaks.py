@@ -101,6 +101,35 @@ def test_failed_constructions_and_evaluations():
     assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
 
 
+def test_rewrites_with_index_tensors():
+    # Index tensors are shared between the items that hold them: every rewrite that copies,
+    # splits or drops items must give its references back.
+    rng = np.random.default_rng(0)
+    x = rc.Array(rng.standard_normal((2, 3)), name="x")
+    y = rc.Array(rng.standard_normal((4, 3)), name="y")
+    cat = rc.Concat(x, y, axis=0, name="cat")
+    r = rc.Rearrange.from_string(
+        rc.Array(rng.standard_normal((6, 5)), name="v"), "(a:2 b:3) c -> b c a"
+    )
+    add = rc.Add(y, rc.Scalar(1.0, (4, 3)), name="add")
+
+    def step(i):
+        pick = np.array([i % 4, 0])
+        rc.push_down_index(rc.Index(add, (pick, slice(None))))
+        rc.push_down_index(rc.Index(r, (np.array([2, 0]), 2)))
+        rc.push_down_index(rc.Index(cat, (np.array([0, 5]), 1)), allow_partial_pushdown=True)
+        try:
+            rc.push_down_index(rc.Index(cat, (np.array([0, 5]), 1)))
+        except rc.PushDownIndexConcatSplitSectionsTensorUnsupportedError:
+            pass
+        else:
+            raise AssertionError("expected a failure")
+        rc.Index(x, (pick[:1],)).idx
+
+    growth = growth_after_warmup(step, 1_000, 10_000)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
+
+
 def test_large_results_are_freed():
     x = np.ones((512, 512))
 

@@ -298,7 +298,7 @@ eval_index(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
             removed++;
         } else if (items[a].kind == CC_INDEX_TENSOR) {
             cc_tensor sel;
-            int rc = cc_index_select(&sel, &cur, a - removed, &items[a].tensor);
+            int rc = cc_index_select(&sel, &cur, a - removed, &items[a].tensor->value);
             cc_tensor_clear(&cur);
             if (rc < 0) {
                 // An index value out of range is the Index family's error, as for ints.

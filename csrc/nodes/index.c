@@ -50,6 +50,42 @@ hash_non_name(const cc_node *n, cc_blake3 *h)
     cc_node_hash_children(n, h);
 }
 
+int
+cc_index_item_set_tensor(cc_index_item *it, cc_tensor *value)
+{
+    it->kind = CC_INDEX_TENSOR;
+    it->tensor = cc_malloc(sizeof(cc_index_tensor));
+    if (it->tensor == NULL) {
+        cc_tensor_clear(value);
+        return -1;
+    }
+    it->tensor->refcount = 1;
+    it->tensor->value = *value;
+    return 0;
+}
+
+void
+cc_index_item_share(cc_index_item *dst, const cc_index_item *src)
+{
+    *dst = *src;
+    if (src->kind == CC_INDEX_TENSOR && src->tensor != NULL) {
+        src->tensor->refcount++;
+    }
+}
+
+void
+cc_index_item_clear(cc_index_item *it)
+{
+    if (it->kind != CC_INDEX_TENSOR || it->tensor == NULL) {
+        return;
+    }
+    if (--it->tensor->refcount == 0) {
+        cc_tensor_clear(&it->tensor->value);
+        cc_free(it->tensor);
+    }
+    it->tensor = NULL;
+}
+
 static void
 free_payload(cc_node *n)
 {
@@ -57,9 +93,7 @@ free_payload(cc_node *n)
         return;
     }
     for (int k = 0; k < n->u.index.n_items; k++) {
-        if (n->u.index.items[k].kind == CC_INDEX_TENSOR) {
-            cc_tensor_clear(&n->u.index.items[k].tensor);
-        }
+        cc_index_item_clear(&n->u.index.items[k]);
     }
     cc_free(n->u.index.items);
     n->u.index.items = NULL;
@@ -83,7 +117,7 @@ item_text(const cc_index_item *it, char *buf, size_t cap)
         snprintf(buf, cap, "%s:%s", start, stop);
         break;
     case CC_INDEX_TENSOR:
-        snprintf(buf, cap, "tensor of length %lld", (long long)it->tensor.shape[0]);
+        snprintf(buf, cap, "tensor of length %lld", (long long)it->tensor->value.shape[0]);
         break;
     }
     return buf;
@@ -125,7 +159,7 @@ check_item(const cc_index_item *it, int64_t l, int64_t *len)
         return start <= stop;
     }
     case CC_INDEX_TENSOR:
-        *len = it->tensor.shape[0];
+        *len = it->tensor->value.shape[0];
         return 1;
     }
     return 0;
@@ -149,16 +183,16 @@ index_build(cc_node *child, int n_items, const cc_index_item *items, const char 
         if (it->kind != CC_INDEX_TENSOR) {
             continue;
         }
-        if (it->tensor.ndim != 1) {
+        if (it->tensor->value.ndim != 1) {
             return cc_fail_null(CC_E_INDEX_TENSOR_NDIM_NOT1,
                                 "%s: only ndim of 1 is supported for index tensors and got %d "
                                 "(entry %d)",
-                                what, it->tensor.ndim, k);
+                                what, it->tensor->value.ndim, k);
         }
-        if (it->tensor.dtype != CC_DTYPE_I64) {
+        if (it->tensor->value.dtype != CC_DTYPE_I64) {
             return cc_fail_null(CC_E_MISC_INPUT_INDEX_DTYPE_NOT_I64,
                                 "%s: index tensor dtype isn't int64 (got %s, entry %d)", what,
-                                cc_dtype_name(it->tensor.dtype), k);
+                                cc_dtype_name(it->tensor->value.dtype), k);
         }
     }
     if (n_items > child->ndim) {
@@ -205,11 +239,12 @@ index_build(cc_node *child, int n_items, const cc_index_item *items, const char 
         dst->start = src->start;
         dst->stop = src->stop;
         if (src->kind == CC_INDEX_TENSOR) {
-            cc_tensor_init_view(&dst->tensor, &src->tensor);
+            dst->tensor = src->tensor;
+            dst->tensor->refcount++;
             if (have_hashes) {
                 memcpy(dst->tensor_hash, src->tensor_hash, 32);
             } else {
-                cc_tensor_hash(&src->tensor, dst->tensor_hash);
+                cc_tensor_hash(&src->tensor->value, dst->tensor_hash);
             }
         }
         dst->kind = src->kind;

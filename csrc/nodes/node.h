@@ -35,13 +35,20 @@ typedef enum {
     CC_INDEX_TENSOR,
 } cc_index_item_kind;
 
+// The tensor of an Index item, shared by the items that hold it (copying an item is a
+// reference, not a 536-byte tensor struct): Index nodes of per-position circuits stay small.
+typedef struct {
+    long refcount;
+    cc_tensor value; // retained view, immutable
+} cc_index_tensor;
+
 // One entry of an Index, acting on one axis of the child ("dimwise").
 typedef struct {
     cc_index_item_kind kind;
     int64_t i;               // INT: position, as given (may be negative)
     int has_start, has_stop; // SLICE: bounds as given; absent bound = open
     int64_t start, stop;
-    cc_tensor tensor;        // TENSOR: 1-D I64, retained by the node
+    cc_index_tensor *tensor; // TENSOR: 1-D I64 (checked by cc_index_new); a reference
     uint8_t tensor_hash[32]; // TENSOR: rc's tensor hash, filled by cc_index_new
 } cc_index_item;
 
@@ -135,6 +142,14 @@ void cc_node_decref(cc_node *n);
 
 // Labels of child i of an Einsum (child ndim entries).
 const uint8_t *cc_einsum_child_axes(const cc_node *n, int i);
+
+// Makes it a TENSOR item holding value, which it takes over (the caller's view is moved in).
+// 0, or -1 with CC_E_NO_MEMORY (value is then cleared and it->tensor NULL).
+int cc_index_item_set_tensor(cc_index_item *it, cc_tensor *value);
+// Another holder of src's tensor: *dst = *src, with a reference of its own.
+void cc_index_item_share(cc_index_item *dst, const cc_index_item *src);
+// Drops a TENSOR item's reference (other kinds hold none); the item keeps its kind.
+void cc_index_item_clear(cc_index_item *it);
 
 // Constructors: new reference, or NULL with a CC_E_CONSTRUCT_* (or MISC_INPUT, INDEX, ...)
 // error whose message names the node and the shapes. Children and payload are borrowed.

@@ -24,7 +24,8 @@ any_torch_input(cc_node *const *roots, Py_ssize_t n, int *out)
             } else if (x->kind == CC_KIND_INDEX) {
                 for (int j = 0; j < x->u.index.n_items; j++) {
                     const cc_index_item *it = &x->u.index.items[j];
-                    if (it->kind == CC_INDEX_TENSOR && it->tensor.buf->origin == CC_ORIGIN_TORCH) {
+                    if (it->kind == CC_INDEX_TENSOR &&
+                        it->tensor->value.buf->origin == CC_ORIGIN_TORCH) {
                         *out = 1;
                     }
                 }

@@ -11,9 +11,7 @@ static void
 clear_items(cc_index_item *items, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (items[i].kind == CC_INDEX_TENSOR) {
-            cc_tensor_clear(&items[i].tensor);
-        }
+        cc_index_item_clear(&items[i]);
     }
 }
 
@@ -81,12 +79,12 @@ parse_item(PyObject *obj, int axis, cc_index_item *item)
         }
         return 0;
     }
-    item->kind = CC_INDEX_TENSOR;
-    if (cc_py_to_tensor(obj, &item->tensor, 0) < 0) {
+    cc_tensor t;
+    if (cc_py_to_tensor(obj, &t, 0) < 0) {
         item->kind = CC_INDEX_INT;
         return -1;
     }
-    return 0;
+    return cc_index_item_set_tensor(item, &t) < 0 ? cc_py_raise_int() : 0;
 }
 
 // Parses an index sequence; *out freed with PyMem_Free after clear_items.
@@ -175,7 +173,8 @@ item_object(const cc_index_item *item)
         return s;
     }
     default:
-        return cc_py_tensor_to_array(&item->tensor, item->tensor.buf->origin == CC_ORIGIN_TORCH);
+        return cc_py_tensor_to_array(&item->tensor->value,
+                                     item->tensor->value.buf->origin == CC_ORIGIN_TORCH);
     }
 }
 

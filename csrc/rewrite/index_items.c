@@ -36,24 +36,13 @@ cc_item_slice(int64_t start, int64_t stop)
 }
 
 void
-cc_item_copy(cc_index_item *dst, const cc_index_item *src)
-{
-    *dst = *src;
-    if (src->kind == CC_INDEX_TENSOR) {
-        cc_tensor_init_view(&dst->tensor, &src->tensor);
-    }
-}
-
-void
 cc_index_items_free(cc_index_item *items, int n)
 {
     if (items == NULL) {
         return;
     }
     for (int k = 0; k < n; k++) {
-        if (items[k].kind == CC_INDEX_TENSOR) {
-            cc_tensor_clear(&items[k].tensor);
-        }
+        cc_index_item_clear(&items[k]);
     }
     cc_free(items);
 }
@@ -108,7 +97,7 @@ cc_item_axis_len(const cc_index_item *it, int64_t l)
         return stop > start ? stop - start : 0;
     }
     case CC_INDEX_TENSOR:
-        return it->tensor.shape[0];
+        return it->tensor->value.shape[0];
     }
     return 0;
 }
@@ -154,12 +143,12 @@ cc_item_canonicalize(const cc_index_item *it, int64_t l, cc_index_item *out)
     }
     case CC_INDEX_TENSOR: {
         int64_t first = 0;
-        if (it->tensor.shape[0] == 0) {
+        if (it->tensor->value.shape[0] == 0) {
             *out = cc_item_slice(0, 0);
-        } else if (steps_by_one(&it->tensor, l, &first)) {
-            *out = cc_item_slice(first, first + it->tensor.shape[0]);
+        } else if (steps_by_one(&it->tensor->value, l, &first)) {
+            *out = cc_item_slice(first, first + it->tensor->value.shape[0]);
         } else {
-            cc_item_copy(out, it);
+            cc_index_item_share(out, it);
         }
         return;
     }
@@ -182,11 +171,14 @@ cc_item_from_positions(const int64_t *pos, int64_t n, cc_index_item *out)
         return 0;
     }
     cc_index_item it = cc_item_full();
-    it.kind = CC_INDEX_TENSOR;
-    if (cc_tensor_init_empty(&it.tensor, CC_DTYPE_I64, 1, &n) < 0) {
+    cc_tensor t;
+    if (cc_tensor_init_empty(&t, CC_DTYPE_I64, 1, &n) < 0) {
         return -1;
     }
-    memcpy(it.tensor.data, pos, (size_t)n * sizeof(int64_t));
+    memcpy(t.data, pos, (size_t)n * sizeof(int64_t));
+    if (cc_index_item_set_tensor(&it, &t) < 0) {
+        return -1;
+    }
     *out = it;
     return 0;
 }

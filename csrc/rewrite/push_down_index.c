@@ -71,9 +71,7 @@ frame_clear(frame *f)
     cc_traversal_free(f->child_state, f->index != NULL ? f->index->children[0]->n_children : 0);
     cc_free(f->out_name);
     cc_free(f->partial_name);
-    if (f->top.kind == CC_INDEX_TENSOR) {
-        cc_tensor_clear(&f->top.tensor);
-    }
+    cc_index_item_clear(&f->top);
     cc_free(f->in_axes);
     cc_index_items_free(f->top_items, f->n_top);
     if (f->spec != NULL) {
@@ -336,7 +334,7 @@ plan_concat(const ctx *c, frame *f)
     }
     f->finish = split ? FINISH_CONCAT : FINISH_CONCAT_TOP;
     if (!split) {
-        cc_item_copy(&f->top, &idx[axis]);
+        cc_index_item_share(&f->top, &idx[axis]);
     }
     for (int i = 0, k = 0; i < n; i++) {
         if (split && !has[i]) {
@@ -474,7 +472,7 @@ plan_einsum(const ctx *c, frame *f)
         }
         f->out_axes[f->n_out++] = l;
         if (state[l] == 2) {
-            cc_item_copy(&f->top_items[f->n_top++], &idx[k]);
+            cc_index_item_share(&f->top_items[f->n_top++], &idx[k]);
         } else {
             f->top_items[f->n_top++] = cc_item_full();
         }

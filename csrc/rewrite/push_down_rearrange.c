@@ -225,7 +225,7 @@ join_entries(const uint8_t *ints, int n, const cc_index_item *map, const int64_t
                 cc_item_uslice(it, l, &start, &stop);
                 v += (start + digit[k]) * stride[k];
             } else if (it->kind == CC_INDEX_TENSOR) {
-                int64_t t = cc_item_tensor_at(&it->tensor, digit[k]);
+                int64_t t = cc_item_tensor_at(&it->tensor->value, digit[k]);
                 v += (t < 0 ? t + l : t) * stride[k];
             }
         }
@@ -280,7 +280,7 @@ cc_rearrange_index_before(const cc_node *r, const cc_index_item *items, cc_index
         int n = s->out_start[g + 1] - s->out_start[g];
         const cc_index_item *it = &canon[g];
         if (n == 1) {
-            cc_item_copy(&map[ints[0]], it);
+            cc_index_item_share(&map[ints[0]], it);
             have[ints[0]] = 1;
         } else if (it->kind == CC_INDEX_INT) {
             int64_t rest = it->i;
@@ -306,7 +306,7 @@ cc_rearrange_index_before(const cc_node *r, const cc_index_item *items, cc_index
         if (n == 0) {
             below[g] = cc_item_int(0);
         } else if (n == 1) {
-            cc_item_copy(&below[g], &map[ints[0]]);
+            cc_index_item_share(&below[g], &map[ints[0]]);
         } else if (join_entries(ints, n, map, s->sizes, &below[g]) < 0) {
             goto done;
         }
@@ -350,14 +350,12 @@ cc_rearrange_index_before(const cc_node *r, const cc_index_item *items, cc_index
     }
 done:
     for (int i = 0; i < N_INTS; i++) {
-        if (have[i] && map[i].kind == CC_INDEX_TENSOR) {
-            cc_tensor_clear(&map[i].tensor);
+        if (have[i]) {
+            cc_index_item_clear(&map[i]);
         }
     }
     for (int k = 0; k < n_canon; k++) {
-        if (canon[k].kind == CC_INDEX_TENSOR) {
-            cc_tensor_clear(&canon[k].tensor);
-        }
+        cc_index_item_clear(&canon[k]);
     }
     cc_index_items_free(below, s->n_in);
     groups_free(&in);

@@ -8,12 +8,11 @@
 #include "nodes/node.h"
 #include "nodes/rearrange.h"
 
-// Entries built here own their tensor (retained); free arrays with cc_index_items_free.
+// Entries built here own a reference to their tensor (copies: cc_index_item_share); free
+// arrays with cc_index_items_free.
 cc_index_item cc_item_full(void); // rc's IDENT: a slice with both bounds absent
 cc_index_item cc_item_int(int64_t i);
 cc_index_item cc_item_slice(int64_t start, int64_t stop);
-// dst becomes a copy of src, retaining src's tensor.
-void cc_item_copy(cc_index_item *dst, const cc_index_item *src);
 // Releases the tensors of n entries, then the array (NULL is a no-op).
 void cc_index_items_free(cc_index_item *items, int n);
 

@@ -359,13 +359,13 @@ index_item(parser *p, const char *s, const char *e, cc_index_item *it)
     if (s == e) {
         return cc_parse_fail_at(&p->cur, s, CC_E_PARSE_INVALID_INDEX, "empty index item");
     }
-    if (*s == 't') {
+    if (*s == 't' || *s == '[') {
+        cc_tensor t;
         it->kind = CC_INDEX_TENSOR;
-        return index_hashed(p, s, e, &it->tensor);
-    }
-    if (*s == '[') {
-        it->kind = CC_INDEX_TENSOR;
-        return index_literal(p, s, e, &it->tensor);
+        if ((*s == 't' ? index_hashed(p, s, e, &t) : index_literal(p, s, e, &t)) < 0) {
+            return -1;
+        }
+        return cc_index_item_set_tensor(it, &t);
     }
     const char *colon = memchr(s, ':', (size_t)(e - s));
     if (colon == NULL) {
@@ -395,9 +395,7 @@ static void
 clear_items(cc_index_item *items, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (items[i].kind == CC_INDEX_TENSOR) {
-            cc_tensor_clear(&items[i].tensor);
-        }
+        cc_index_item_clear(&items[i]);
     }
 }
 

@@ -426,16 +426,16 @@ put_index(printer *p, const cc_node *n)
                 put_i64(p, it->stop);
             }
         } else if (p->o->tensor_index_literal) {
-            put_tensor_literal(p, &it->tensor);
+            put_tensor_literal(p, &it->tensor->value);
         } else {
             if (p->o->bijection) {
                 put(p, "t");
                 put_hex(p, it->tensor_hash, INDEX_HASH_HEX);
                 put(p, " ");
-                note_tensor(p, it->tensor_hash, &it->tensor);
+                note_tensor(p, it->tensor_hash, &it->tensor->value);
             }
             put(p, "[");
-            put_i64(p, it->tensor.shape[0]);
+            put_i64(p, it->tensor->value.shape[0]);
             put(p, "]");
         }
     }
