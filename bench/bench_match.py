@@ -120,14 +120,35 @@ def zeros_like(c):
     return rc.Scalar(0.0, shape=c.shape, name=c.name + ".zero")
 
 
-def _malloc_trim():
+def _libc_function(name):
     try:
-        return ctypes.CDLL(None).malloc_trim
+        return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
 
 
-MALLOC_TRIM = _malloc_trim()
+MALLOC_TRIM = _libc_function("malloc_trim")
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (field, ctypes.c_size_t)
+        for field in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+    ]
+
+
+MALLINFO2 = _libc_function("mallinfo2")
+if MALLINFO2 is not None:
+    MALLINFO2.restype = _Mallinfo2
+
+
+def malloc_in_use():
+    """Bytes malloc has handed out and not had back (glibc), or None elsewhere."""
+    if MALLINFO2 is None:
+        return None
+    gc.collect()
+    info = MALLINFO2()
+    return info.uordblks + info.hblkhd
 
 
 def settle():
@@ -169,9 +190,14 @@ def main():
     args = parse_checked(parser)
     L, H, P = args.layers, args.heads, args.positions
 
+    before = malloc_in_use()
     t, (root, n_nodes) = timed(lambda: build(L, H, P, args.d_model))
+    after = malloc_in_use()
     print(f"circuit: {L} layers x {H} heads x {P} positions: {n_nodes} distinct nodes")
     print(f"(built in {t:.2f} s)")
+    if before is not None:
+        grown = after - before
+        print(f"memory of the circuit: {grown / 2**20:.1f} MiB, {grown / n_nodes:.0f} bytes a node")
     paths = count_paths(root)
     print(f"root-to-node paths: about 10^{len(str(paths)) - 1}; reference runs memoised")
 
