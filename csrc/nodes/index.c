@@ -2,7 +2,6 @@
 // range (bounds checked, no saturation), a 1-D int64 tensor selects positions (its values
 // are checked at evaluation). Hash: rc's TensorIndex hash of the padded entries.
 #include <stdio.h>
-#include <string.h>
 
 #include "nodes/node_impl.h"
 #include "nodes/shape.h"
@@ -68,7 +67,9 @@ void
 cc_index_item_share(cc_index_item *dst, const cc_index_item *src)
 {
     *dst = *src;
-    if (src->kind == CC_INDEX_TENSOR && src->tensor != NULL) {
+    if (src->kind != CC_INDEX_TENSOR) {
+        dst->tensor = NULL;
+    } else if (src->tensor != NULL) {
         src->tensor->refcount++;
     }
 }
@@ -86,15 +87,21 @@ cc_index_item_clear(cc_index_item *it)
     it->tensor = NULL;
 }
 
+void
+cc_index_items_clear(cc_index_item *items, int n)
+{
+    for (int k = 0; k < n; k++) {
+        cc_index_item_clear(&items[k]);
+    }
+}
+
 static void
 free_payload(cc_node *n)
 {
     if (n->u.index.items == NULL) {
         return;
     }
-    for (int k = 0; k < n->u.index.n_items; k++) {
-        cc_index_item_clear(&n->u.index.items[k]);
-    }
+    cc_index_items_clear(n->u.index.items, n->u.index.n_items);
     cc_free(n->u.index.items);
     n->u.index.items = NULL;
 }
@@ -232,22 +239,10 @@ index_build(cc_node *child, int n_items, const cc_index_item *items, const char 
             dst->kind = CC_INDEX_SLICE;
             continue;
         }
-        const cc_index_item *src = &items[k];
-        dst->i = src->i;
-        dst->has_start = src->has_start;
-        dst->has_stop = src->has_stop;
-        dst->start = src->start;
-        dst->stop = src->stop;
-        if (src->kind == CC_INDEX_TENSOR) {
-            dst->tensor = src->tensor;
-            dst->tensor->refcount++;
-            if (have_hashes) {
-                memcpy(dst->tensor_hash, src->tensor_hash, 32);
-            } else {
-                cc_tensor_hash(&src->tensor->value, dst->tensor_hash);
-            }
+        cc_index_item_share(dst, &items[k]);
+        if (dst->kind == CC_INDEX_TENSOR && !have_hashes) {
+            cc_tensor_hash(&dst->tensor->value, dst->tensor_hash);
         }
-        dst->kind = src->kind;
     }
     return cc_node_finish(n, name);
 }

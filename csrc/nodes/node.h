@@ -146,10 +146,13 @@ const uint8_t *cc_einsum_child_axes(const cc_node *n, int i);
 // Makes it a TENSOR item holding value, which it takes over (the caller's view is moved in).
 // 0, or -1 with CC_E_NO_MEMORY (value is then cleared and it->tensor NULL).
 int cc_index_item_set_tensor(cc_index_item *it, cc_tensor *value);
-// Another holder of src's tensor: *dst = *src, with a reference of its own.
+// Another holder of src's tensor: *dst = *src, with a reference of its own (and no tensor
+// pointer at all when src is not a TENSOR item).
 void cc_index_item_share(cc_index_item *dst, const cc_index_item *src);
 // Drops a TENSOR item's reference (other kinds hold none); the item keeps its kind.
 void cc_index_item_clear(cc_index_item *it);
+// cc_index_item_clear on each of n items (the array itself is the caller's).
+void cc_index_items_clear(cc_index_item *items, int n);
 
 // Constructors: new reference, or NULL with a CC_E_CONSTRUCT_* (or MISC_INPUT, INDEX, ...)
 // error whose message names the node and the shapes. Children and payload are borrowed.

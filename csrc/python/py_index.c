@@ -7,14 +7,6 @@
 
 #define NODE(self) (((cc_py_node *)(self))->node)
 
-static void
-clear_items(cc_index_item *items, int n)
-{
-    for (int i = 0; i < n; i++) {
-        cc_index_item_clear(&items[i]);
-    }
-}
-
 static int
 slice_bound(PyObject *v, int *has, int64_t *out, const char *which)
 {
@@ -87,7 +79,7 @@ parse_item(PyObject *obj, int axis, cc_index_item *item)
     return cc_index_item_set_tensor(item, &t) < 0 ? cc_py_raise_int() : 0;
 }
 
-// Parses an index sequence; *out freed with PyMem_Free after clear_items.
+// Parses an index sequence; *out freed with PyMem_Free after cc_index_items_clear.
 static int
 parse_index(PyObject *idx, cc_index_item **out, int *n_out)
 {
@@ -122,7 +114,7 @@ parse_index(PyObject *idx, cc_index_item **out, int *n_out)
         int rc = obj ? parse_item(obj, (int)i, &items[i]) : -1;
         Py_XDECREF(obj);
         if (rc < 0) {
-            clear_items(items, (int)i);
+            cc_index_items_clear(items, (int)i);
             PyMem_Free(items);
             Py_DECREF(seq);
             return -1;
@@ -153,7 +145,7 @@ index_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     }
     cc_node *out = cc_index_new(child, n, items, name);
-    clear_items(items, n);
+    cc_index_items_clear(items, n);
     PyMem_Free(items);
     return cc_py_wrap_steal(out);
 }

@@ -41,9 +41,7 @@ cc_index_items_free(cc_index_item *items, int n)
     if (items == NULL) {
         return;
     }
-    for (int k = 0; k < n; k++) {
-        cc_index_item_clear(&items[k]);
-    }
+    cc_index_items_clear(items, n);
     cc_free(items);
 }
 

@@ -391,14 +391,6 @@ index_item(parser *p, const char *s, const char *e, cc_index_item *it)
     return 0;
 }
 
-static void
-clear_items(cc_index_item *items, int n)
-{
-    for (int i = 0; i < n; i++) {
-        cc_index_item_clear(&items[i]);
-    }
-}
-
 static cc_node *
 build_index(parser *p, const cc_parse_node_text *t, cc_node *child, const char *name)
 {
@@ -425,23 +417,23 @@ build_index(parser *p, const cc_parse_node_text *t, cc_node *child, const char *
             b--;
         }
         if (n == CC_MAX_NDIM) {
-            clear_items(items, n);
+            cc_index_items_clear(items, n);
             return cc_parse_fail_null(&p->cur, c, CC_E_PARSE_INVALID_INDEX,
                                       "more than %d index items", CC_MAX_NDIM);
         }
         if (index_item(p, c, b, &items[n]) < 0) {
-            clear_items(items, n);
+            cc_index_items_clear(items, n);
             return NULL;
         }
         n++;
         c = end < e - 1 ? cc_parse_skip_ws(end + 1, e - 1) : end;
         if (end < e - 1 && c == e - 1) {
-            clear_items(items, n);
+            cc_index_items_clear(items, n);
             return cc_parse_fail_null(&p->cur, c, CC_E_PARSE_INVALID_INDEX, "empty index item");
         }
     }
     cc_node *out = cc_index_new(child, n, items, name);
-    clear_items(items, n);
+    cc_index_items_clear(items, n);
     return out != NULL ? out : locate_null(p, t->extra_at);
 }
 
