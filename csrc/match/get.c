@@ -85,16 +85,12 @@ typedef struct {
     size_t len, cap;
 } pair_queue;
 
-// Queues (c, id) unless it was queued before; q has room. 0, or -1 on no memory.
+// Queues (c, id) unless it was queued before; q has room (make_room). 0, or -1 on no memory.
 static inline int
 enqueue(pair_queue *q, cc_pair_index *x, cc_node *c, uint32_t id)
 {
     uint32_t index;
     int fresh;
-    if (q->len >= CC_NO_STATE - 1) {
-        return cc_fail(CC_E_PY_RUNTIME, "a traversal reached more than %u (node, matcher) pairs",
-                       CC_NO_STATE - 1);
-    }
     if (cc_pair_index_claim(x, c, id, (uint32_t)q->len, &index, &fresh) < 0) {
         return -1;
     }
@@ -102,6 +98,18 @@ enqueue(pair_queue *q, cc_pair_index *x, cc_node *c, uint32_t id)
         q->items[q->len++] = (pair){c, id};
     }
     return 0;
+}
+
+// Room in q for n more pairs, whose queue positions must stay below CC_NO_STATE (the pair
+// index's indices are 32-bit). 0, or -1.
+static int
+make_room(pair_queue *q, size_t n)
+{
+    if (q->len + n >= CC_NO_STATE - 1) {
+        return cc_fail(CC_E_PY_RUNTIME, "a traversal reached more than %u (node, matcher) pairs",
+                       CC_NO_STATE - 1);
+    }
+    return cc_scratch_grow((void **)&q->items, &q->cap, q->len + n, sizeof(pair));
 }
 
 static int
@@ -118,7 +126,7 @@ get_step(cc_state_table *t, pair p, pair_queue *q, cc_pair_index *x, cc_hmap *fo
 {
     const cc_imatcher *state = t->states.items[p.id];
     int nc = p.node->n_children;
-    if (cc_scratch_grow((void **)&q->items, &q->cap, q->len + (size_t)nc, sizeof(pair)) < 0) {
+    if (make_room(q, (size_t)nc) < 0) {
         return -1;
     }
     if (state->kind == CC_IM_MATCH) {
@@ -193,8 +201,7 @@ walk(cc_node *root, cc_imatcher *m, int first_only, cc_ptrvec *found)
     cc_pair_index_init(&x);
     cc_hmap_init(&found_set);
     uint32_t root_id;
-    if (cc_state_table_intern(&t, m, &root_id) < 0 ||
-        cc_scratch_grow((void **)&q.items, &q.cap, 1, sizeof(pair)) < 0 ||
+    if (cc_state_table_intern(&t, m, &root_id) < 0 || make_room(&q, 1) < 0 ||
         enqueue(&q, &x, root, root_id) < 0) {
         goto done;
     }
