@@ -70,17 +70,6 @@ cc_pair_map_probe(const cc_pair_map *m, uint64_t tag, const cc_node *n, uint32_t
     }
 }
 
-// The slot of (n, id), or NULL.
-static inline cc_pair_slot *
-cc_pair_map_find(const cc_pair_map *m, const cc_node *n, uint32_t id)
-{
-    if (m->len == 0) {
-        return NULL;
-    }
-    cc_pair_slot *s = cc_pair_map_probe(m, cc_pair_tag(n, id), n, id);
-    return s->node != NULL ? s : NULL;
-}
-
 // The slot of (n, id): the existing one (*fresh = 0) or a new one with value 0 (*fresh = 1).
 // Slots move when the map grows: use the result before the next claim. NULL (no memory).
 static inline cc_pair_slot *
