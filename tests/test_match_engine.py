@@ -152,6 +152,25 @@ def test_children_matcher_and_per_child_states():
         fin.get(rc.IterativeMatcher("ein").children_matcher({2}))
 
 
+def test_children_matcher_still_visits_the_children_it_does_not_find():
+    # rc gives the other children term(False): they find nothing but are stepped, so another
+    # member of an all() still meets them (here a GeneralFunction with one child).
+    x = scalar(1.0, (2,), "x")
+    g = rc.relu(x, name="g")
+    root = rc.Add(scalar(2.0, (2,), "a"), g, name="root")
+    first = rc.restrict(True, term_if_matches=True).children_matcher({0})
+    assert root.get(first) == {root.children[0]}
+    res = first.match_iterate(root)
+    assert res.updated == [rc.IterativeMatcher.term(True), rc.IterativeMatcher.term(False)]
+    both = rc.IterativeMatcher.all(
+        first, rc.IterativeMatcher(rc.GeneralFunction).children_matcher({0, 1})
+    )
+    with pytest.raises(rc.IterativeMatcherChildNumbersOutOfBoundsError, match="'g'"):
+        root.get(both)
+    with pytest.raises(rc.IterativeMatcherChildNumbersOutOfBoundsError, match="'g'"):
+        root.update(both, lambda c: c)
+
+
 def test_all_finishes_when_a_member_finishes():
     a, b, ein, soft, fin = branching()
     both = rc.IterativeMatcher.all(rc.Scalar, rc.restrict(True, end_depth=3))

@@ -797,14 +797,16 @@ wrap_module(const cc_imatcher *self, cc_imatcher *inner)
 }
 
 // Child states after a wrapper's inner state found n: child i gets the wrapped inner successor
-// (when there is one) and, when found_child[i], also term(found) - the union of both.
+// (when there is one) and, when found_child[i], also term(True) - the union of both. Every
+// child is visited, as rc's special_case_any: one that gets neither gets term(False), which
+// finds nothing there but still lets the other members of an enclosing all() step it.
 static int
 found_children_step(const cc_imatcher *self, cc_imatcher *inner, wrap_fn wrap, cc_step *inner_step,
                     const uint8_t *found_child, int n_children, cc_step *out)
 {
     cc_step result;
     cc_step_init(&result);
-    cc_imatcher *term = NULL;
+    cc_imatcher *terms[2] = {NULL, NULL}; // term(False), term(True), made when first needed
     if (alloc_per_child(&result, n_children) < 0) {
         return -1;
     }
@@ -814,33 +816,36 @@ found_children_step(const cc_imatcher *self, cc_imatcher *inner, wrap_fn wrap, c
         if (next != NULL && wrapped == NULL) {
             goto fail;
         }
-        if (!found_child[i]) {
+        if (!found_child[i] && wrapped != NULL) {
             result.per_child[i] = wrapped;
             continue;
         }
-        if (term == NULL && (term = cc_imatcher_term(1)) == NULL) {
+        cc_imatcher **term = &terms[found_child[i] ? 1 : 0];
+        if (*term == NULL && (*term = cc_imatcher_term(found_child[i])) == NULL) {
             cc_imatcher_decref(wrapped);
             goto fail;
         }
         if (wrapped == NULL) {
-            cc_imatcher_incref(term);
-            result.per_child[i] = term;
+            cc_imatcher_incref(*term);
+            result.per_child[i] = *term;
             continue;
         }
-        cc_imatcher *both[2] = {wrapped, term};
+        cc_imatcher *both[2] = {wrapped, *term};
         result.per_child[i] = cc_imatcher_any(2, both);
         cc_imatcher_decref(wrapped);
         if (result.per_child[i] == NULL) {
             goto fail;
         }
     }
-    cc_imatcher_decref(term);
+    cc_imatcher_decref(terms[0]);
+    cc_imatcher_decref(terms[1]);
     cc_step_clear(out);
     *out = result;
     out->found = 0;
     return 0;
 fail:
-    cc_imatcher_decref(term);
+    cc_imatcher_decref(terms[0]);
+    cc_imatcher_decref(terms[1]);
     cc_step_clear(&result);
     return -1;
 }
