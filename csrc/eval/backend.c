@@ -144,9 +144,7 @@ static const cc_backend_api api = {
     .fail = cc_fail,
     .buffer_new = cc_backend_buffer_new,
     .buffer_decref = cc_buffer_decref,
-    .tensor_init_empty = cc_tensor_init_empty,
     .tensor_init_from_buffer = cc_tensor_init_from_buffer,
-    .tensor_clear = cc_tensor_clear,
 };
 
 const cc_backend_api *

@@ -38,11 +38,9 @@ struct cc_backend {
     // Storage of nbytes on the device, or NULL with CC_E_NO_MEMORY; free takes it back.
     void *(*alloc)(const cc_backend *b, size_t nbytes);
     void (*free)(const cc_backend *b, void *data);
-    // out becomes a host tensor with x's values (x on this device); a view where x is host
-    // memory already. 0, or -1 with an error (out left cleared).
-    int (*to_host)(const cc_backend *b, const cc_tensor *x, cc_tensor *out);
-    // out becomes a tensor on this device with x's values (x on the host). 0, or -1.
-    int (*from_host)(const cc_backend *b, const cc_tensor *x, cc_tensor *out);
+    // nbytes from this device's src to host memory dst, and back. 0, or -1 with an error.
+    int (*copy_to_host)(const cc_backend *b, void *dst, const void *src, size_t nbytes);
+    int (*copy_from_host)(const cc_backend *b, void *dst, const void *src, size_t nbytes);
     // Waits until every kernel launched so far has finished. 0, or -1 with an error.
     int (*synchronize)(const cc_backend *b);
     // 1 when kernels[n->kind] can run n (its dtype, its payload), else 0.
@@ -81,10 +79,8 @@ typedef struct {
     int (*fail)(cc_error_kind kind, const char *fmt, ...);
     cc_buffer *(*buffer_new)(const cc_backend *b, size_t nbytes);
     void (*buffer_decref)(cc_buffer *buf);
-    int (*tensor_init_empty)(cc_tensor *t, cc_dtype dtype, int ndim, const int64_t *shape);
     int (*tensor_init_from_buffer)(cc_tensor *t, cc_buffer *buf, size_t byte_offset, cc_dtype dtype,
                                    int ndim, const int64_t *shape, const int64_t *strides);
-    void (*tensor_clear)(cc_tensor *t);
 } cc_backend_api;
 
 // The core's table, for the bindings to publish.

@@ -61,6 +61,29 @@ check_supported(const cc_plan *p, const cc_backend *b)
     return 0;
 }
 
+// out becomes x on the host: a view of host memory, else a copy through the backend.
+static int
+to_host(const cc_backend *b, const cc_tensor *x, cc_tensor *out)
+{
+    if (x->buf->device == CC_DEVICE_CPU) {
+        cc_tensor_init_view(out, x);
+        return 0;
+    }
+    if (!cc_tensor_is_contiguous(x)) {
+        return cc_fail(CC_E_TENSOR_EVAL, "backend '%s' left a strided result on the device",
+                       b->name);
+    }
+    if (cc_tensor_init_empty(out, x->dtype, x->ndim, x->shape) < 0) {
+        return -1;
+    }
+    size_t nbytes = (size_t)cc_tensor_numel(x) * cc_dtype_size(x->dtype);
+    if (b->copy_to_host(b, out->data, x->data, nbytes) < 0) {
+        cc_tensor_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
 int
 cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results)
 {
@@ -108,7 +131,7 @@ cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results)
     }
     // Each request gets its own tensor, so a node requested twice yields two results.
     for (int k = 0; k < p->n_outputs; k++) {
-        if (b->to_host(b, vals[p->output_ix[k]], &results[k]) < 0) {
+        if (to_host(b, vals[p->output_ix[k]], &results[k]) < 0) {
             for (int j = 0; j < k; j++) {
                 cc_tensor_clear(&results[j]);
             }
