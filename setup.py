@@ -5,16 +5,21 @@ BLAS: OpenBLAS from the scipy-openblas32 wheel by default (its symbols carry the
 system CBLAS found with pkg-config (CIRCUITS_BLAS_PC names the package, default
 "cblas", falling back to "openblas").
 
-CUDA: csrc/cuda/ becomes a second extension, circuits._circuits_cuda, when it
-holds sources and nvcc is found; otherwise it is skipped.
+CUDA: csrc/cuda/*.cu becomes a second extension, circuits._circuits_cuda, when
+nvcc (CUDA 12 or later) is found on PATH or under CUDA_HOME; otherwise it is skipped
+with a printed line. Each .cu is compiled by nvcc, the extension is linked by the host
+compiler with the static CUDA runtime, so importing it needs only the driver.
+CIRCUITS_NVCC_FLAGS adds nvcc options (e.g. "-arch=sm_90").
 """
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CFLAGS = ["-std=c11", "-O3", "-Wall", "-Wextra", "-fopenmp", "-fvisibility=hidden",
@@ -75,18 +80,79 @@ def extensions():
         extra_link_args=["-fopenmp"] + blas["extra_link_args"]
         + os.environ.get("CIRCUITS_EXTRA_LDFLAGS", "").split(),
     )
-    if cuda_sources():
-        raise RuntimeError("csrc/cuda has sources but no build rule yet")
-    return [core]
+    extensions = [core]
+    cuda = cuda_toolkit()
+    if cuda is not None:
+        ext = Extension(
+            "circuits._circuits_cuda",
+            sources=sorted(glob.glob(os.path.join("csrc", "cuda", "*.cu"))),
+            depends=c_headers() + sorted(glob.glob(os.path.join("csrc", "cuda", "*.cuh"))),
+            include_dirs=["csrc"],
+            library_dirs=[cuda["lib"]],
+            libraries=["cudart_static", "dl", "rt", "pthread", "stdc++"],
+        )
+        ext.nvcc = cuda["nvcc"]
+        extensions.append(ext)
+    return extensions
 
 
-def cuda_sources():
-    """The CUDA backend's sources, or [] when there are none or nvcc is absent."""
-    sources = sorted(glob.glob(os.path.join("csrc", "cuda", "*.cu")))
-    if not sources or shutil.which("nvcc") is None:
-        print("circuits: building without the CUDA backend (no csrc/cuda sources or no nvcc)")
-        return []
-    return sources
+def cuda_toolkit():
+    """nvcc and the toolkit's library folder, or None (and a printed line) to skip CUDA."""
+    if not glob.glob(os.path.join("csrc", "cuda", "*.cu")):
+        return None
+    nvcc = shutil.which("nvcc")
+    if nvcc is None and os.environ.get("CUDA_HOME"):
+        candidate = os.path.join(os.environ["CUDA_HOME"], "bin", "nvcc")
+        nvcc = candidate if os.access(candidate, os.X_OK) else None
+    if nvcc is None:
+        print("circuits: nvcc not found, building without the CUDA backend")
+        return None
+    version = subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
+    match = re.search(r"release (\d+)\.", version)
+    if match is None or int(match.group(1)) < 12:
+        print(f"circuits: {nvcc} is not CUDA 12 or later, building without the CUDA backend")
+        return None
+    # nvcc may be a wrapper script outside the toolkit, hence the usual roots too.
+    roots = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"),
+             os.path.dirname(os.path.dirname(os.path.realpath(nvcc))), "/usr/local/cuda"]
+    for root in filter(None, roots):
+        for lib in ("lib64", "lib", os.path.join("targets", "x86_64-linux", "lib"),
+                    os.path.join("targets", "sbsa-linux", "lib")):
+            if os.path.exists(os.path.join(root, lib, "libcudart_static.a")):
+                return {"nvcc": nvcc, "lib": os.path.join(root, lib)}
+    print("circuits: no libcudart_static.a beside nvcc or under CUDA_HOME, building without "
+          "the CUDA backend")
+    return None
 
 
-setup(ext_modules=extensions())
+class BuildExt(build_ext):
+    """Compiles the CUDA extension's .cu files with nvcc; links every extension as usual."""
+
+    def build_extension(self, ext):
+        if not hasattr(ext, "nvcc"):
+            super().build_extension(ext)
+            return
+        flags = ["-O3", "-std=c++17", "-Xcompiler", "-fPIC,-fvisibility=hidden,-Wall,-Wextra"]
+        flags += os.environ.get("CIRCUITS_NVCC_FLAGS", "").split()
+        includes = ["-I" + d for d in ext.include_dirs + self.include_dirs]
+        objects = []
+        for source in ext.sources:
+            obj = os.path.join(self.build_temp, os.path.splitext(source)[0] + ".o")
+            os.makedirs(os.path.dirname(obj), exist_ok=True)
+            if self.force or newer_than(obj, [source] + ext.depends):
+                self.spawn([ext.nvcc, "-c", source, "-o", obj] + flags + includes)
+            objects.append(obj)
+        self.compiler.link_shared_object(
+            objects, self.get_ext_fullpath(ext.name), library_dirs=ext.library_dirs,
+            libraries=ext.libraries, build_temp=self.build_temp)
+
+
+def newer_than(target, sources):
+    """Whether target is missing or older than any source."""
+    if not os.path.exists(target):
+        return True
+    mtime = os.path.getmtime(target)
+    return any(os.path.getmtime(s) > mtime for s in sources)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

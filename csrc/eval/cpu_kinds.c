@@ -1,6 +1,7 @@
-// CPU evaluation of one node per kind: the table generated from nodes/kinds.def (a kind
-// without its eval_<kind> fails the build) and the named GeneralFunctions of gf.def.
-// Float inputs are cast to the node's dtype first (float32 arrays win over float64 Scalars).
+// The CPU backend: one eval_<kind> per node kind, its table generated from nodes/kinds.def
+// (a kind without its eval_<kind> fails the build), the named GeneralFunctions of gf.def, and
+// host memory for storage. Float inputs are cast to the node's dtype first (float32 arrays
+// win over float64 Scalars).
 #include <math.h>
 #include <string.h>
 
@@ -536,7 +537,7 @@ eval_tag(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     return 0;
 }
 
-// Modules are substituted before evaluation (the bindings call cc_substitute_all_modules).
+// Modules are substituted before planning (cc_eval_prepare).
 static int
 eval_module(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
@@ -560,14 +561,69 @@ eval_set_symbolic_shape(const cc_node *n, const cc_tensor *const *in, cc_tensor 
                    "%s pins symbolic sizes and has no value", desc);
 }
 
-static const cc_eval_fn cpu_eval[CC_KIND_COUNT] = {
-#define CC_KIND(E, n, py, f) [CC_KIND_##E] = eval_##n,
+// The backend's kernel per kind: eval_<kind>, which needs nothing of the backend record.
+#define CC_KIND(E, n, py, f)                                                                       \
+    static int cpu_##n(const cc_backend *b, const cc_node *node, const cc_tensor *const *in,       \
+                       cc_tensor *out)                                                             \
+    {                                                                                              \
+        (void)b;                                                                                   \
+        return eval_##n(node, in, out);                                                            \
+    }
 #include "nodes/kinds.def"
 #undef CC_KIND
-};
 
-int
-cc_eval_cpu_node(const cc_node *n, const cc_tensor *const *inputs, cc_tensor *out)
+static void *
+cpu_alloc(const cc_backend *b, size_t nbytes)
 {
-    return cpu_eval[n->kind](n, inputs, out);
+    (void)b;
+    return cc_malloc_aligned(nbytes);
 }
+
+static void
+cpu_free(const cc_backend *b, void *data)
+{
+    (void)b;
+    cc_free(data);
+}
+
+static int
+cpu_copy(const cc_backend *b, void *dst, const void *src, size_t nbytes)
+{
+    (void)b;
+    memcpy(dst, src, nbytes);
+    return 0;
+}
+
+static int
+cpu_synchronize(const cc_backend *b)
+{
+    (void)b;
+    return 0;
+}
+
+static int
+cpu_supports(const cc_backend *b, const cc_node *n)
+{
+    (void)b;
+    (void)n;
+    return 1;
+}
+
+const cc_backend cc_cpu_backend = {
+    .name = "cpu",
+    .device = CC_DEVICE_CPU,
+    .device_index = 0,
+    .state = NULL,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .copy_to_host = cpu_copy,
+    .copy_from_host = cpu_copy,
+    .synchronize = cpu_synchronize,
+    .supports = cpu_supports,
+    .kernels =
+        {
+#define CC_KIND(E, n, py, f) [CC_KIND_##E] = cpu_##n,
+#include "nodes/kinds.def"
+#undef CC_KIND
+        },
+};

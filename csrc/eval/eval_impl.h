@@ -1,10 +1,11 @@
 // Private to eval/: the evaluation plan (distinct nodes in dependency order, consumer
-// counts, memory estimate) and the CPU entry per node kind. Knows nothing of Python.
+// counts, memory estimate) and the CPU backend. Knows nothing of Python.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eval/backend.h"
 #include "nodes/node.h"
 #include "tensor/tensor.h"
 
@@ -25,9 +26,9 @@ typedef struct {
 cc_plan *cc_plan_build(int n, cc_node *const *outputs);
 void cc_plan_free(cc_plan *p); // NULL is a no-op
 
-// Runs p on the CPU; on success results[0..p->n_outputs) are initialised (caller clears),
-// on error they are left cleared and every intermediate is released.
-int cc_plan_run(const cc_plan *p, cc_tensor *results);
+// Runs p on backend b; on success results[0..p->n_outputs) are initialised with host tensors
+// (caller clears), on error they are left cleared and every intermediate is released.
+int cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results);
 
 // "Einsum 'name' [2,3]" (or "Einsum [2,3]" when unnamed) into buf, truncated to cap.
 void cc_eval_describe_node(const cc_node *n, char *buf, size_t cap);
@@ -35,6 +36,5 @@ void cc_eval_describe_node(const cc_node *n, char *buf, size_t cap);
 // The dtype a node evaluates to: its own when an Array below fixes it, else float64.
 cc_dtype cc_eval_node_dtype(const cc_node *n);
 
-// One node on the CPU: inputs[i] is child i's value; out is initialised on success.
-typedef int (*cc_eval_fn)(const cc_node *n, const cc_tensor *const *inputs, cc_tensor *out);
-int cc_eval_cpu_node(const cc_node *n, const cc_tensor *const *inputs, cc_tensor *out);
+// The CPU backend (cpu_kinds.c): an eval_<kind> for every kind, host memory.
+extern const cc_backend cc_cpu_backend;

@@ -1,6 +1,7 @@
-// CPU executor: runs a plan in order through the per-kind table of cpu_kinds.c,
-// releasing each intermediate once its last consumer has run, and hands the requested
-// outputs to the caller. Runs without the GIL; Python callbacks take it themselves.
+// Executor: runs a plan in order through the kernel table of the backend that holds the
+// requested device, releasing each intermediate once its last consumer has run, and hands
+// the requested outputs to the caller as host tensors. Runs without the GIL; Python
+// callbacks take it themselves.
 #include <stdio.h>
 #include <string.h>
 
@@ -43,11 +44,54 @@ release(cc_tensor **vals, int64_t i)
     }
 }
 
+// Every node is checked before any runs, so that an unsupported kind fails at once.
+static int
+check_supported(const cc_plan *p, const cc_backend *b)
+{
+    for (int64_t i = 0; i < p->n; i++) {
+        if (!cc_backend_supports(b, p->nodes[i])) {
+            char desc[512];
+            char device[64];
+            cc_eval_describe_node(p->nodes[i], desc, sizeof desc);
+            cc_device_describe((cc_device){b->device, b->device_index}, device, sizeof device);
+            return cc_fail(CC_E_TENSOR_EVAL, "%s is not supported on %s (backend '%s')", desc,
+                           device, b->name);
+        }
+    }
+    return 0;
+}
+
+// out becomes x on the host: a view of host memory, else a copy through the backend.
+static int
+to_host(const cc_backend *b, const cc_tensor *x, cc_tensor *out)
+{
+    if (x->buf->device == CC_DEVICE_CPU) {
+        cc_tensor_init_view(out, x);
+        return 0;
+    }
+    if (!cc_tensor_is_contiguous(x)) {
+        return cc_fail(CC_E_TENSOR_EVAL, "backend '%s' left a strided result on the device",
+                       b->name);
+    }
+    if (cc_tensor_init_empty(out, x->dtype, x->ndim, x->shape) < 0) {
+        return -1;
+    }
+    size_t nbytes = (size_t)cc_tensor_numel(x) * cc_dtype_size(x->dtype);
+    if (b->copy_to_host(b, out->data, x->data, nbytes) < 0) {
+        cc_tensor_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
 int
-cc_plan_run(const cc_plan *p, cc_tensor *results)
+cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results)
 {
     if (p->n_outputs > 0) {
         memset(results, 0, (size_t)p->n_outputs * sizeof(cc_tensor));
+    }
+    if (check_supported(p, b) < 0) {
+        return -1;
     }
     size_t n_vals = (size_t)(p->n > 0 ? p->n : 1);
     cc_tensor **vals = cc_calloc(n_vals, sizeof(cc_tensor *));
@@ -69,7 +113,8 @@ cc_plan_run(const cc_plan *p, cc_tensor *results)
         for (int j = 0; j < node->n_children; j++) {
             inputs[j] = vals[slots[j]];
         }
-        if (cc_eval_cpu_node(node, inputs, vals[i]) < 0 || check_result_shape(node, vals[i]) < 0) {
+        if (b->kernels[node->kind](b, node, inputs, vals[i]) < 0 ||
+            check_result_shape(node, vals[i]) < 0) {
             char desc[512];
             cc_eval_describe_node(node, desc, sizeof desc);
             cc_error_prefix("evaluating %s", desc);
@@ -81,9 +126,17 @@ cc_plan_run(const cc_plan *p, cc_tensor *results)
             }
         }
     }
-    // Each request gets its own view, so a node requested twice yields two results.
+    if (b->synchronize(b) < 0) {
+        goto fail;
+    }
+    // Each request gets its own tensor, so a node requested twice yields two results.
     for (int k = 0; k < p->n_outputs; k++) {
-        cc_tensor_init_view(&results[k], vals[p->output_ix[k]]);
+        if (to_host(b, vals[p->output_ix[k]], &results[k]) < 0) {
+            for (int j = 0; j < k; j++) {
+                cc_tensor_clear(&results[j]);
+            }
+            goto fail;
+        }
     }
     for (int k = 0; k < p->n_outputs; k++) {
         release(vals, p->output_ix[k]);
@@ -105,16 +158,21 @@ fail:
 }
 
 int
-cc_evaluate_many(int n, cc_node *const *outputs, cc_tensor *results, cc_eval_stats *stats)
+cc_eval_run(int n, cc_node *const *prepared, cc_device device, cc_tensor *results,
+            cc_eval_stats *stats)
 {
-    cc_plan *p = cc_plan_build(n, outputs);
-    if (p == NULL) {
-        if (n > 0) {
-            memset(results, 0, (size_t)n * sizeof(cc_tensor));
-        }
+    if (n > 0) {
+        memset(results, 0, (size_t)n * sizeof(cc_tensor));
+    }
+    const cc_backend *b = cc_backend_get(device);
+    if (b == NULL) {
         return -1;
     }
-    int rc = cc_plan_run(p, results);
+    cc_plan *p = cc_plan_build(n, prepared);
+    if (p == NULL) {
+        return -1;
+    }
+    int rc = cc_plan_run(p, b, results);
     if (rc == 0 && stats != NULL) {
         stats->n_nodes_computed = p->n;
         stats->peak_bytes = p->peak_bytes;

@@ -113,18 +113,10 @@ typedef struct {
 static int
 frame_push(frame_stack *s, cc_node *node)
 {
-    if (s->len == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        frame *p = cc_realloc(s->items, cap * sizeof(frame));
-        if (p == NULL) {
-            return -1;
-        }
-        s->items = p;
-        s->cap = cap;
+    if (cc_grow((void **)&s->items, &s->cap, s->len + 1, sizeof(frame)) < 0) {
+        return -1;
     }
-    s->items[s->len].node = node;
-    s->items[s->len].next_child = 0;
-    s->len++;
+    s->items[s->len++] = (frame){node, 0};
     return 0;
 }
 
@@ -136,14 +128,8 @@ typedef struct {
 static int
 i64vec_push(i64vec *v, int64_t x)
 {
-    if (v->len == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        int64_t *p = cc_realloc(v->items, cap * sizeof(int64_t));
-        if (p == NULL) {
-            return -1;
-        }
-        v->items = p;
-        v->cap = cap;
+    if (cc_grow((void **)&v->items, &v->cap, v->len + 1, sizeof(int64_t)) < 0) {
+        return -1;
     }
     v->items[v->len++] = x;
     return 0;

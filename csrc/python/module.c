@@ -1,6 +1,7 @@
 // The circuits._circuits extension module: creates the exception classes, the
 // node types, and registers the module functions. Only init is exported.
 #include "python/bindings.h"
+#include "eval/backend.h"
 #include "python/py_hashing.h"
 #include "python/py_match.h"
 #include "tensor/blas.h"
@@ -35,6 +36,18 @@ static PyMethodDef core_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+// The core's functions for the extensions that register a backend (circuits._circuits_cuda):
+// the core exports no symbols, so they find them through this capsule.
+static int
+add_backend_api(PyObject *m)
+{
+    // A NULL capsule makes PyModule_AddObjectRef fail with PyCapsule_New's exception.
+    PyObject *capsule = PyCapsule_New((void *)cc_backend_api_get(), CC_BACKEND_API_CAPSULE, NULL);
+    int rc = PyModule_AddObjectRef(m, "_backend_api", capsule);
+    Py_XDECREF(capsule);
+    return rc;
+}
+
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "circuits._circuits",
@@ -58,7 +71,7 @@ PyInit__circuits(void)
         PyModule_AddFunctions(m, cc_py_gf_module_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_print_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_parse_methods) < 0 ||
-        PyModule_AddFunctions(m, cc_py_hashing_methods) < 0) {
+        PyModule_AddFunctions(m, cc_py_hashing_methods) < 0 || add_backend_api(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,8 +1,8 @@
-// Evaluation entry point: one plan for several circuits, run with the GIL
-// released; results come back as numpy arrays, or torch tensors when an input was torch.
+// Evaluation entry point: one plan for several circuits, prepared with the GIL held and run
+// with it released on the requested device; results come back as numpy arrays, or torch
+// tensors when an input was torch.
 #include "python/bindings.h"
 #include "eval/eval.h"
-#include "nodes/module.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -36,13 +36,56 @@ any_torch_input(cc_node *const *roots, Py_ssize_t n, int *out)
     return 0;
 }
 
+// "cpu", "cuda" (device 0) or "cuda:<n>"; any object is read through str(), so a torch.device
+// works too.
+static int
+parse_device(PyObject *obj, cc_device *out)
+{
+    PyObject *str = PyObject_Str(obj);
+    if (str == NULL) {
+        return -1;
+    }
+    const char *s = PyUnicode_AsUTF8(str);
+    int rc = -1;
+    if (s == NULL) {
+        goto done;
+    }
+    if (strcmp(s, "cpu") == 0) {
+        *out = (cc_device){CC_DEVICE_CPU, 0};
+        rc = 0;
+    } else if (strcmp(s, "cuda") == 0) {
+        *out = (cc_device){CC_DEVICE_CUDA, 0};
+        rc = 0;
+    } else if (strncmp(s, "cuda:", 5) == 0 && s[5] >= '0' && s[5] <= '9') {
+        char *end;
+        long index = strtol(s + 5, &end, 10);
+        if (*end == '\0' && index < CC_BACKEND_MAX_DEVICES) {
+            *out = (cc_device){CC_DEVICE_CUDA, (int)index};
+            rc = 0;
+        }
+    }
+    if (rc < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "invalid device %R: expected \"cpu\", \"cuda\" or \"cuda:<0..%d>\"", str,
+                     CC_BACKEND_MAX_DEVICES - 1);
+    }
+done:
+    Py_DECREF(str);
+    return rc;
+}
+
 static PyObject *
 evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
 {
     (void)self;
-    static char *kwlist[] = {"circuits", NULL};
+    static char *kwlist[] = {"circuits", "device", NULL};
     PyObject *seq;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:evaluate_many", kwlist, &seq)) {
+    PyObject *device_obj = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:evaluate_many", kwlist, &seq, &device_obj)) {
+        return NULL;
+    }
+    cc_device device = {CC_DEVICE_CPU, 0};
+    if (device_obj != NULL && device_obj != Py_None && parse_device(device_obj, &device) < 0) {
         return NULL;
     }
     cc_node **roots;
@@ -53,27 +96,22 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
     PyObject *list = NULL;
     int want_torch;
     cc_tensor *results = PyMem_Calloc((size_t)(n ? n : 1), sizeof(cc_tensor));
-    // Modules are substituted here, while the GIL guards node refcounts (rc's evaluate does
-    // the same); the plan then sees only computable kinds.
-    cc_node **flat = PyMem_Calloc((size_t)(n ? n : 1), sizeof(cc_node *));
-    if (results == NULL || flat == NULL) {
+    cc_node **prepared = PyMem_Calloc((size_t)(n ? n : 1), sizeof(cc_node *));
+    if (results == NULL || prepared == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        flat[i] = cc_substitute_all_modules(roots[i]);
-        if (flat[i] == NULL) {
-            cc_py_raise();
-            goto done;
-        }
-        roots[i] = flat[i];
+    // The prepare phase changes node refcounts, so it runs before the GIL is released.
+    if (cc_eval_prepare((int)n, roots, prepared) < 0) {
+        cc_py_raise();
+        goto done;
     }
-    if (any_torch_input(roots, n, &want_torch) < 0) {
+    if (any_torch_input(prepared, n, &want_torch) < 0) {
         cc_py_raise();
         goto done;
     }
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = cc_evaluate_many((int)n, roots, results, NULL);
+    Py_BEGIN_ALLOW_THREADS rc = cc_eval_run((int)n, prepared, device, results, NULL);
     Py_END_ALLOW_THREADS if (rc < 0)
     {
         cc_py_raise();
@@ -92,20 +130,43 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
         cc_tensor_clear(&results[i]);
     }
 done:
-    if (flat != NULL) {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            cc_node_decref(flat[i]);
-        }
+    if (prepared != NULL) {
+        cc_eval_prepared_clear((int)n, prepared);
     }
-    PyMem_Free(flat);
+    PyMem_Free(prepared);
     PyMem_Free(results);
     PyMem_Free(roots);
     return list;
 }
 
+// [(device, backend name)] of every registered backend, CPU first.
+static PyObject *
+backends(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    const cc_backend *all[CC_DEVICE_KIND_COUNT * CC_BACKEND_MAX_DEVICES];
+    int n = cc_backend_list(all, (int)(sizeof all / sizeof all[0]));
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list != NULL && i < n; i++) {
+        char device[64];
+        cc_device_describe((cc_device){all[i]->device, all[i]->device_index}, device,
+                           sizeof device);
+        PyObject *item = Py_BuildValue("(ss)", device, all[i]->name);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    return list;
+}
+
 PyMethodDef cc_py_eval_methods[] = {
     {"evaluate_many", (PyCFunction)(void (*)(void))evaluate_many, METH_VARARGS | METH_KEYWORDS,
-     "evaluate_many(circuits) -> list of arrays: evaluates every circuit with one plan, each "
-     "distinct subcircuit once."},
+     "evaluate_many(circuits, device=\"cpu\") -> list of arrays: evaluates every circuit with one "
+     "plan, each distinct subcircuit once, on the device's backend (\"cpu\", \"cuda:<n>\")."},
+    {"_backends", backends, METH_NOARGS,
+     "_backends() -> [(device, name)]: the registered evaluation backends."},
     {NULL, NULL, 0, NULL},
 };

@@ -13,6 +13,12 @@ _blas.set_thread_waiting()
 _blas.preload()
 
 from . import _circuits  # noqa: E402
+
+try:  # the CUDA backend registers itself on import; absent when built without nvcc
+    from . import _circuits_cuda  # noqa: E402,F401
+except ImportError:
+    pass
+
 from ._circuits import *  # noqa: E402,F401,F403
 from ._circuits import evaluate_many  # noqa: E402,F401
 from . import _methods  # noqa: E402
