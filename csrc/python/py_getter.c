@@ -8,7 +8,6 @@
 
 #include "match/get.h"
 #include "util/alloc.h"
-#include "util/error.h"
 
 int
 cc_py_opt_bool(PyObject *obj, int dflt)

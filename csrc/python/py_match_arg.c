@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include "util/alloc.h"
 #include "util/blake3.h"
 #include "util/error.h"
 #include "util/str.h"

@@ -3,8 +3,11 @@
 // is changed after it is made.
 #include "python/bindings.h"
 
+#include <string.h>
+
 // The tables of methods, one after another, as one NULL-terminated table allocated for the
-// life of the process (a type's method descriptors point into it). NULL with an exception.
+// life of the process (a type's method descriptors point into it). NULL with an exception,
+// also when two tables name the same method (one would silently hide the other).
 static PyMethodDef *
 concat_methods(PyMethodDef *const *tables)
 {
@@ -22,6 +25,14 @@ concat_methods(PyMethodDef *const *tables)
     size_t k = 0;
     for (PyMethodDef *const *t = tables; *t != NULL; t++) {
         for (const PyMethodDef *d = *t; d->ml_name != NULL; d++) {
+            for (size_t j = 0; j < k; j++) {
+                if (strcmp(all[j].ml_name, d->ml_name) == 0) {
+                    PyMem_RawFree(all);
+                    PyErr_Format(PyExc_SystemError, "two methods named %s for one type",
+                                 d->ml_name);
+                    return NULL;
+                }
+            }
             all[k++] = *d;
         }
     }
