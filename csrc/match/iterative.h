@@ -10,6 +10,7 @@
 #include "nodes/node.h"
 #include "util/str.h"
 
+// The kinds, one row each in match/kinds.def (with what each is).
 typedef enum {
 #define CC_IMATCHER_KIND(E, tag, head, release, describe, validate) CC_IM_##E,
 #include "match/kinds.def"

@@ -14,6 +14,7 @@
 // circuit's): the few functions that recurse over a matcher's structure are bounded by it.
 #define CC_MATCH_MAX_DEPTH 1000
 
+// The kinds, one row each in match/kinds.def (with what each is).
 typedef enum {
 #define CC_MATCHER_KIND(E, tag, head, release, describe, validate) CC_MATCHER_##E,
 #include "match/kinds.def"

@@ -7,6 +7,8 @@
 
 #define NODE(o) (((cc_py_node *)(o))->node)
 
+// --- methods of Matcher / IterativeMatcher: self is the matcher -------------------------------
+
 static PyObject *
 matcher_call_op(PyObject *self, PyObject *args, PyObject *kwds, cc_py_get_op op)
 {
