@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "match/match_kind.h"
 #include "nodes/module.h"
 #include "util/alloc.h"
 #include "util/blake3.h"
@@ -14,26 +15,6 @@
 #include "util/vec.h"
 
 // --- allocation, hashing, freeing -------------------------------------------------------------
-
-static cc_imatcher *
-alloc_im(cc_imatcher_kind kind)
-{
-    cc_imatcher *m = cc_calloc(1, sizeof(cc_imatcher));
-    if (m != NULL) {
-        m->refcount = 1;
-        m->kind = kind;
-        m->depth = 1;
-    }
-    return m;
-}
-
-static void
-hash_tag(cc_blake3 *h, const char *tag)
-{
-    cc_blake3_init(h);
-    cc_blake3_update(h, "circuits.imatcher.", 18);
-    cc_blake3_update(h, tag, strlen(tag) + 1);
-}
 
 static void
 hash_u32(cc_blake3 *h, uint32_t v)
@@ -54,6 +35,35 @@ typedef struct {
     cc_ptrvec states;
     cc_ptrvec chains;
 } dead_lists;
+
+struct imatcher_kind CC_MATCH_KIND_OPS(cc_imatcher, dead_lists);
+
+// The per-kind operations (defined below) and the table of kinds.
+#define CC_IMATCHER_KIND(E, tag, head, rel, desc, val)                                             \
+    static void release_##rel(cc_imatcher *m, dead_lists *dead);                                   \
+    static int describe_##desc(const cc_imatcher *m, cc_str *out);                                 \
+    static int validate_##val(const cc_imatcher *m, cc_node *const *found, int64_t n_found);
+#include "match/kinds.def"
+
+static const struct imatcher_kind kinds[] = {
+#define CC_IMATCHER_KIND(E, tag, head, rel, desc, val)                                             \
+    [CC_IM_##E] = {tag, head, release_##rel, describe_##desc, validate_##val},
+#include "match/kinds.def"
+};
+
+// A new state of kind (refcount 1, depth 1), with h started as its structural hash.
+static cc_imatcher *
+alloc_im(cc_imatcher_kind kind, cc_blake3 *h)
+{
+    cc_imatcher *m = cc_calloc(1, sizeof(cc_imatcher));
+    if (m != NULL) {
+        m->refcount = 1;
+        m->kind = kind;
+        m->depth = 1;
+        cc_match_hash_begin(h, "circuits.imatcher.", kinds[kind].tag);
+    }
+    return m;
+}
 
 static void release_state(cc_imatcher *m, dead_lists *dead);
 static void release_chain(cc_chain *c, dead_lists *dead);
@@ -95,46 +105,7 @@ release_chain(cc_chain *c, dead_lists *dead)
 static void
 release_state(cc_imatcher *m, dead_lists *dead)
 {
-    switch (m->kind) {
-    case CC_IM_MATCH:
-        cc_matcher_decref(m->u.match);
-        break;
-    case CC_IM_RESTRICT:
-        drop_state(m->u.restrict_.inner, dead);
-        drop_state(m->u.restrict_.deeper, dead);
-        cc_matcher_decref(m->u.restrict_.term_early_at);
-        break;
-    case CC_IM_CHILDREN:
-        drop_state(m->u.children.inner, dead);
-        cc_free(m->u.children.numbers);
-        break;
-    case CC_IM_CHAINS:
-        for (int i = 0; i < m->u.chains.n; i++) {
-            drop_chain(m->u.chains.items[i], dead);
-        }
-        cc_free(m->u.chains.items);
-        break;
-    case CC_IM_ALL:
-        for (int i = 0; i < m->u.all.n; i++) {
-            drop_state(m->u.all.items[i], dead);
-        }
-        cc_free(m->u.all.items);
-        break;
-    case CC_IM_FUNC:
-        if (m->u.func.cb.decref != NULL) {
-            m->u.func.cb.decref(m->u.func.cb.ctx);
-        }
-        cc_free((char *)m->u.func.cb.label);
-        break;
-    case CC_IM_NO_MODULE_SPEC:
-    case CC_IM_SPEC_CIRCUIT:
-    case CC_IM_MODULE_ARG:
-        drop_state(m->u.module.inner, dead);
-        cc_matcher_decref(m->u.module.arg_symbol);
-        break;
-    case CC_IM_TERM:
-        break;
-    }
+    kinds[m->kind].release(m, dead);
     cc_free(m);
 }
 
@@ -196,14 +167,13 @@ with_depth(cc_imatcher *m, int inner_depth)
 cc_imatcher *
 cc_imatcher_match(cc_matcher *matcher)
 {
-    cc_imatcher *m = alloc_im(CC_IM_MATCH);
+    cc_blake3 h;
+    cc_imatcher *m = alloc_im(CC_IM_MATCH, &h);
     if (m == NULL) {
         return NULL;
     }
     cc_matcher_incref(matcher);
     m->u.match = matcher;
-    cc_blake3 h;
-    hash_tag(&h, "match");
     cc_blake3_update(&h, matcher->hash, 32);
     cc_blake3_final(&h, m->hash, 32);
     return with_depth(m, matcher->depth);
@@ -212,13 +182,12 @@ cc_imatcher_match(cc_matcher *matcher)
 cc_imatcher *
 cc_imatcher_term(int found)
 {
-    cc_imatcher *m = alloc_im(CC_IM_TERM);
+    cc_blake3 h;
+    cc_imatcher *m = alloc_im(CC_IM_TERM, &h);
     if (m == NULL) {
         return NULL;
     }
     m->u.term_found = found != 0;
-    cc_blake3 h;
-    hash_tag(&h, "term");
     uint8_t b = (uint8_t)m->u.term_found;
     cc_blake3_update(&h, &b, 1);
     cc_blake3_final(&h, m->hash, 32);
@@ -229,7 +198,8 @@ static cc_imatcher *
 restrict_at(cc_imatcher *inner, int term_if_matches, int has_start, uint32_t start, int has_end,
             uint32_t end, cc_matcher *term_early_at, uint32_t depth)
 {
-    cc_imatcher *m = alloc_im(CC_IM_RESTRICT);
+    cc_blake3 h;
+    cc_imatcher *m = alloc_im(CC_IM_RESTRICT, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -243,8 +213,6 @@ restrict_at(cc_imatcher *inner, int term_if_matches, int has_start, uint32_t sta
     m->u.restrict_.start = has_start ? start : 0;
     m->u.restrict_.end = has_end ? end : 0;
     m->u.restrict_.depth = depth;
-    cc_blake3 h;
-    hash_tag(&h, "restrict");
     cc_blake3_update(&h, inner->hash, 32);
     cc_blake3_update(&h, term_early_at->hash, 32);
     uint8_t flags[3] = {(uint8_t)m->u.restrict_.term_if_matches, (uint8_t)m->u.restrict_.has_start,
@@ -285,7 +253,8 @@ compare_int(const void *a, const void *b)
 cc_imatcher *
 cc_imatcher_children(cc_imatcher *inner, int n, const int *numbers)
 {
-    cc_imatcher *m = alloc_im(CC_IM_CHILDREN);
+    cc_blake3 h;
+    cc_imatcher *m = alloc_im(CC_IM_CHILDREN, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -307,8 +276,6 @@ cc_imatcher_children(cc_imatcher *inner, int n, const int *numbers)
         }
     }
     m->u.children.n = kept;
-    cc_blake3 h;
-    hash_tag(&h, "children");
     cc_blake3_update(&h, inner->hash, 32);
     for (int i = 0; i < kept; i++) {
         hash_u32(&h, (uint32_t)m->u.children.numbers[i]);
@@ -409,7 +376,8 @@ chains_from_canonical(int n, cc_chain *const *list)
         cc_imatcher_incref(list[0]->items[0]);
         return list[0]->items[0];
     }
-    cc_imatcher *m = alloc_im(CC_IM_CHAINS);
+    cc_blake3 h;
+    cc_imatcher *m = alloc_im(CC_IM_CHAINS, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -419,8 +387,6 @@ chains_from_canonical(int n, cc_chain *const *list)
         return NULL;
     }
     m->u.chains.n = n;
-    cc_blake3 h;
-    hash_tag(&h, "chains");
     int depth = 0;
     for (int i = 0; i < n; i++) {
         list[i]->refcount++;
@@ -518,7 +484,8 @@ cc_imatcher_all(int n, cc_imatcher *const *ms)
     for (int i = 0; i < n; i++) {
         total += ms[i]->kind == CC_IM_ALL ? ms[i]->u.all.n : 1;
     }
-    cc_imatcher *m = alloc_im(CC_IM_ALL);
+    cc_blake3 h;
+    cc_imatcher *m = alloc_im(CC_IM_ALL, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -527,8 +494,6 @@ cc_imatcher_all(int n, cc_imatcher *const *ms)
         cc_free(m);
         return NULL;
     }
-    cc_blake3 h;
-    hash_tag(&h, "all");
     int k = 0;
     int depth = 0;
     for (int i = 0; i < n; i++) {
@@ -550,7 +515,8 @@ cc_imatcher_all(int n, cc_imatcher *const *ms)
 cc_imatcher *
 cc_imatcher_func(const cc_imatch_callback *cb)
 {
-    cc_imatcher *m = alloc_im(CC_IM_FUNC);
+    cc_blake3 h;
+    cc_imatcher *m = alloc_im(CC_IM_FUNC, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -564,8 +530,6 @@ cc_imatcher_func(const cc_imatch_callback *cb)
     if (cb->incref != NULL) {
         cb->incref(cb->ctx);
     }
-    cc_blake3 h;
-    hash_tag(&h, "func");
     cc_blake3_update(&h, cb->identity, 32);
     cc_blake3_final(&h, m->hash, 32);
     return m;
@@ -574,7 +538,8 @@ cc_imatcher_func(const cc_imatch_callback *cb)
 static cc_imatcher *
 module_kind(cc_imatcher_kind kind, cc_imatcher *inner, cc_matcher *arg_symbol)
 {
-    cc_imatcher *m = alloc_im(kind);
+    cc_blake3 h;
+    cc_imatcher *m = alloc_im(kind, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -582,10 +547,6 @@ module_kind(cc_imatcher_kind kind, cc_imatcher *inner, cc_matcher *arg_symbol)
     cc_matcher_incref(arg_symbol);
     m->u.module.inner = inner;
     m->u.module.arg_symbol = arg_symbol;
-    cc_blake3 h;
-    hash_tag(&h, kind == CC_IM_NO_MODULE_SPEC ? "no_module_spec"
-                 : kind == CC_IM_SPEC_CIRCUIT ? "spec_circuit"
-                                              : "module_arg");
     cc_blake3_update(&h, inner->hash, 32);
     int depth = inner->depth;
     if (arg_symbol != NULL) {
@@ -1290,29 +1251,111 @@ cc_imatcher_step(cc_imatcher *m, const cc_node *n, cc_step *out)
     return 0;
 }
 
-// --- validation and printing ------------------------------------------------------------------
+// --- per-kind operations (rows of match/kinds.def) -----------------------------------------
 
-int
-cc_imatcher_validate(const cc_imatcher *m, cc_node *const *found, int64_t n_found)
+static void
+release_none(cc_imatcher *m, dead_lists *dead)
 {
-    switch (m->kind) {
-    case CC_IM_MATCH:
-        return cc_matcher_validate(m->u.match, found, n_found);
-    case CC_IM_RESTRICT:
-        return cc_imatcher_validate(m->u.restrict_.inner, found, n_found);
-    case CC_IM_NO_MODULE_SPEC:
-        return cc_imatcher_validate(m->u.module.inner, found, n_found);
-    case CC_IM_CHAINS:
-        for (int i = 0; i < m->u.chains.n; i++) {
-            const cc_chain *c = m->u.chains.items[i];
-            if (cc_imatcher_validate(c->items[c->n - 1], found, n_found) < 0) {
-                return -1;
-            }
-        }
-        return 0;
-    default:
-        return 0;
+    (void)m;
+    (void)dead;
+}
+
+static void
+release_match(cc_imatcher *m, dead_lists *dead)
+{
+    (void)dead;
+    cc_matcher_decref(m->u.match);
+}
+
+static void
+release_restrict(cc_imatcher *m, dead_lists *dead)
+{
+    drop_state(m->u.restrict_.inner, dead);
+    drop_state(m->u.restrict_.deeper, dead);
+    cc_matcher_decref(m->u.restrict_.term_early_at);
+}
+
+static void
+release_children(cc_imatcher *m, dead_lists *dead)
+{
+    drop_state(m->u.children.inner, dead);
+    cc_free(m->u.children.numbers);
+}
+
+static void
+release_chains(cc_imatcher *m, dead_lists *dead)
+{
+    for (int i = 0; i < m->u.chains.n; i++) {
+        drop_chain(m->u.chains.items[i], dead);
     }
+    cc_free(m->u.chains.items);
+}
+
+static void
+release_all(cc_imatcher *m, dead_lists *dead)
+{
+    for (int i = 0; i < m->u.all.n; i++) {
+        drop_state(m->u.all.items[i], dead);
+    }
+    cc_free(m->u.all.items);
+}
+
+static void
+release_func(cc_imatcher *m, dead_lists *dead)
+{
+    (void)dead;
+    if (m->u.func.cb.decref != NULL) {
+        m->u.func.cb.decref(m->u.func.cb.ctx);
+    }
+    cc_free((char *)m->u.func.cb.label);
+}
+
+static void
+release_module(cc_imatcher *m, dead_lists *dead)
+{
+    drop_state(m->u.module.inner, dead);
+    cc_matcher_decref(m->u.module.arg_symbol);
+}
+
+// rc's validate_matched: matchers are validated, restrict and no-module-spec validate their
+// inner state, chains their last items; the other kinds check nothing.
+static int
+validate_none(const cc_imatcher *m, cc_node *const *found, int64_t n_found)
+{
+    (void)m;
+    (void)found;
+    (void)n_found;
+    return 0;
+}
+
+static int
+validate_match(const cc_imatcher *m, cc_node *const *found, int64_t n_found)
+{
+    return cc_matcher_validate(m->u.match, found, n_found);
+}
+
+static int
+validate_restrict(const cc_imatcher *m, cc_node *const *found, int64_t n_found)
+{
+    return cc_imatcher_validate(m->u.restrict_.inner, found, n_found);
+}
+
+static int
+validate_module(const cc_imatcher *m, cc_node *const *found, int64_t n_found)
+{
+    return cc_imatcher_validate(m->u.module.inner, found, n_found);
+}
+
+static int
+validate_chains(const cc_imatcher *m, cc_node *const *found, int64_t n_found)
+{
+    for (int i = 0; i < m->u.chains.n; i++) {
+        const cc_chain *c = m->u.chains.items[i];
+        if (cc_imatcher_validate(c->items[c->n - 1], found, n_found) < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int
@@ -1330,10 +1373,23 @@ describe_list(cc_str *out, const char *open, int n, cc_imatcher *const *items, c
 }
 
 static int
+describe_match(const cc_imatcher *m, cc_str *out)
+{
+    return cc_matcher_describe(m->u.match, out);
+}
+
+static int
+describe_term(const cc_imatcher *m, cc_str *out)
+{
+    return cc_str_appendf(out, "%s(%s)", kinds[m->kind].head, m->u.term_found ? "True" : "False");
+}
+
+static int
 describe_restrict(const cc_imatcher *m, cc_str *out)
 {
     const cc_im_restrict *r = &m->u.restrict_;
-    if (cc_str_append(out, "Restrict(") < 0 || cc_imatcher_describe(r->inner, out) < 0) {
+    if (cc_str_appendf(out, "%s(", kinds[m->kind].head) < 0 ||
+        cc_imatcher_describe(r->inner, out) < 0) {
         return -1;
     }
     if (r->term_if_matches && cc_str_append(out, ", term_if_matches=True") < 0) {
@@ -1356,55 +1412,74 @@ describe_restrict(const cc_imatcher *m, cc_str *out)
     return cc_str_append(out, ")");
 }
 
+static int
+describe_children(const cc_imatcher *m, cc_str *out)
+{
+    if (cc_str_appendf(out, "%s(", kinds[m->kind].head) < 0 ||
+        cc_imatcher_describe(m->u.children.inner, out) < 0 || cc_str_append(out, ", {") < 0) {
+        return -1;
+    }
+    for (int i = 0; i < m->u.children.n; i++) {
+        if (cc_str_appendf(out, "%s%d", i ? ", " : "", m->u.children.numbers[i]) < 0) {
+            return -1;
+        }
+    }
+    return cc_str_append(out, "})");
+}
+
+static int
+describe_chains(const cc_imatcher *m, cc_str *out)
+{
+    if (cc_str_appendf(out, "%s(", kinds[m->kind].head) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < m->u.chains.n; i++) {
+        const cc_chain *c = m->u.chains.items[i];
+        if ((i && cc_str_append(out, ", ") < 0) ||
+            describe_list(out, "[", c->n, c->items, "]") < 0) {
+            return -1;
+        }
+    }
+    return cc_str_append(out, ")");
+}
+
+static int
+describe_all(const cc_imatcher *m, cc_str *out)
+{
+    return cc_str_appendf(out, "%s(", kinds[m->kind].head) < 0
+               ? -1
+               : describe_list(out, "", m->u.all.n, m->u.all.items, ")");
+}
+
+static int
+describe_func(const cc_imatcher *m, cc_str *out)
+{
+    return cc_str_append(out, m->u.func.cb.label);
+}
+
+// Head(inner) or, with an argument-symbol matcher, Head(inner, arg_symbol).
+static int
+describe_module(const cc_imatcher *m, cc_str *out)
+{
+    if (cc_str_appendf(out, "%s(", kinds[m->kind].head) < 0 ||
+        cc_imatcher_describe(m->u.module.inner, out) < 0) {
+        return -1;
+    }
+    if (m->u.module.arg_symbol != NULL &&
+        (cc_str_append(out, ", ") < 0 || cc_matcher_describe(m->u.module.arg_symbol, out) < 0)) {
+        return -1;
+    }
+    return cc_str_append(out, ")");
+}
+
+int
+cc_imatcher_validate(const cc_imatcher *m, cc_node *const *found, int64_t n_found)
+{
+    return kinds[m->kind].validate(m, found, n_found);
+}
+
 int
 cc_imatcher_describe(const cc_imatcher *m, cc_str *out)
 {
-    switch (m->kind) {
-    case CC_IM_MATCH:
-        return cc_matcher_describe(m->u.match, out);
-    case CC_IM_TERM:
-        return cc_str_append(out, m->u.term_found ? "Term(True)" : "Term(False)");
-    case CC_IM_RESTRICT:
-        return describe_restrict(m, out);
-    case CC_IM_CHILDREN: {
-        if (cc_str_append(out, "Children(") < 0 ||
-            cc_imatcher_describe(m->u.children.inner, out) < 0 || cc_str_append(out, ", {") < 0) {
-            return -1;
-        }
-        for (int i = 0; i < m->u.children.n; i++) {
-            if (cc_str_appendf(out, "%s%d", i ? ", " : "", m->u.children.numbers[i]) < 0) {
-                return -1;
-            }
-        }
-        return cc_str_append(out, "})");
-    }
-    case CC_IM_CHAINS: {
-        if (cc_str_append(out, "Chains(") < 0) {
-            return -1;
-        }
-        for (int i = 0; i < m->u.chains.n; i++) {
-            const cc_chain *c = m->u.chains.items[i];
-            if ((i && cc_str_append(out, ", ") < 0) ||
-                describe_list(out, "[", c->n, c->items, "]") < 0) {
-                return -1;
-            }
-        }
-        return cc_str_append(out, ")");
-    }
-    case CC_IM_ALL:
-        return describe_list(out, "All(", m->u.all.n, m->u.all.items, ")");
-    case CC_IM_FUNC:
-        return cc_str_append(out, m->u.func.cb.label);
-    case CC_IM_NO_MODULE_SPEC:
-        return describe_list(out, "NoModuleSpec(", 1, &m->u.module.inner, ")");
-    case CC_IM_SPEC_CIRCUIT:
-        return describe_list(out, "SpecCircuit(", 1, &m->u.module.inner, ")");
-    case CC_IM_MODULE_ARG:
-        if (describe_list(out, "ModuleArg(", 1, &m->u.module.inner, ", ") < 0 ||
-            cc_matcher_describe(m->u.module.arg_symbol, out) < 0) {
-            return -1;
-        }
-        return cc_str_append(out, ")");
-    }
-    return 0;
+    return kinds[m->kind].describe(m, out);
 }

@@ -10,17 +10,10 @@
 #include "nodes/node.h"
 #include "util/str.h"
 
+// The kinds, one row each in match/kinds.def (with what each is).
 typedef enum {
-    CC_IM_MATCH,          // a Matcher: found = m(node), children get the same state
-    CC_IM_TERM,           // found = term_found, no children
-    CC_IM_RESTRICT,       // depth window, term_if_matches, term_early_at around an inner state
-    CC_IM_CHILDREN,       // when inner finds a node, the listed children are found instead
-    CC_IM_CHAINS,         // a set of chains (also any-of: chains of length one)
-    CC_IM_ALL,            // found when every member finds; finished when any finishes
-    CC_IM_FUNC,           // a step implemented outside the core
-    CC_IM_NO_MODULE_SPEC, // never enters a Module's body (child 0)
-    CC_IM_SPEC_CIRCUIT,   // when inner finds a Module, its body is found instead
-    CC_IM_MODULE_ARG,     // when inner finds a Module, arguments whose symbol matches are found
+#define CC_IMATCHER_KIND(E, tag, head, release, describe, validate) CC_IM_##E,
+#include "match/kinds.def"
 } cc_imatcher_kind;
 
 typedef struct cc_imatcher cc_imatcher;

@@ -6,29 +6,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "match/match_kind.h"
 #include "util/alloc.h"
 #include "util/blake3.h"
 #include "util/error.h"
 #include "util/vec.h"
 
+struct matcher_kind CC_MATCH_KIND_OPS(cc_matcher, cc_ptrvec);
+
+// The per-kind operations (defined below) and the table of kinds.
+#define CC_MATCHER_KIND(E, tag, head, rel, desc, val)                                              \
+    static void release_##rel(cc_matcher *m, cc_ptrvec *dead);                                     \
+    static int describe_##desc(const cc_matcher *m, cc_str *out);                                  \
+    static int validate_##val(const cc_matcher *m, cc_node *const *found, int64_t n_found);
+#include "match/kinds.def"
+
+static const struct matcher_kind kinds[] = {
+#define CC_MATCHER_KIND(E, tag, head, rel, desc, val)                                              \
+    [CC_MATCHER_##E] = {tag, head, release_##rel, describe_##desc, validate_##val},
+#include "match/kinds.def"
+};
+
+// A new matcher of kind (refcount 1, depth 1), with h started as its structural hash.
 static cc_matcher *
-alloc_matcher(cc_matcher_kind kind)
+alloc_matcher(cc_matcher_kind kind, cc_blake3 *h)
 {
     cc_matcher *m = cc_calloc(1, sizeof(cc_matcher));
     if (m != NULL) {
         m->refcount = 1;
         m->kind = kind;
         m->depth = 1;
+        cc_match_hash_begin(h, "circuits.matcher.", kinds[kind].tag);
     }
     return m;
-}
-
-static void
-hash_tag(cc_blake3 *h, const char *tag)
-{
-    cc_blake3_init(h);
-    cc_blake3_update(h, "circuits.matcher.", 17);
-    cc_blake3_update(h, tag, strlen(tag) + 1);
 }
 
 void
@@ -60,36 +70,7 @@ drop_operand(cc_matcher *op, cc_ptrvec *dead)
 static void
 release(cc_matcher *m, cc_ptrvec *dead)
 {
-    switch (m->kind) {
-    case CC_MATCHER_NAMES:
-        for (int i = 0; i < m->u.names.n; i++) {
-            cc_free(m->u.names.items[i]);
-        }
-        cc_free(m->u.names.items);
-        break;
-    case CC_MATCHER_CIRCUITS:
-        for (int i = 0; i < m->u.circuits.n; i++) {
-            cc_node_decref(m->u.circuits.items[i]);
-        }
-        cc_free(m->u.circuits.items);
-        break;
-    case CC_MATCHER_CALLBACK:
-        if (m->u.callback.cb.decref != NULL) {
-            m->u.callback.cb.decref(m->u.callback.cb.ctx);
-        }
-        cc_free((char *)m->u.callback.cb.label);
-        break;
-    case CC_MATCHER_NOT:
-    case CC_MATCHER_ANY:
-    case CC_MATCHER_ALL:
-        for (int i = 0; i < m->u.ops.n; i++) {
-            drop_operand(m->u.ops.items[i], dead);
-        }
-        cc_free(m->u.ops.items);
-        break;
-    default:
-        break;
-    }
+    kinds[m->kind].release(m, dead);
     cc_free(m);
 }
 
@@ -111,13 +92,12 @@ cc_matcher_decref(cc_matcher *m)
 cc_matcher *
 cc_matcher_always(int value)
 {
-    cc_matcher *m = alloc_matcher(CC_MATCHER_ALWAYS);
+    cc_blake3 h;
+    cc_matcher *m = alloc_matcher(CC_MATCHER_ALWAYS, &h);
     if (m == NULL) {
         return NULL;
     }
     m->u.value = value != 0;
-    cc_blake3 h;
-    hash_tag(&h, "always");
     uint8_t b = (uint8_t)m->u.value;
     cc_blake3_update(&h, &b, 1);
     cc_blake3_final(&h, m->hash, 32);
@@ -133,7 +113,8 @@ compare_str(const void *a, const void *b)
 cc_matcher *
 cc_matcher_names(int n, const char *const *names)
 {
-    cc_matcher *m = alloc_matcher(CC_MATCHER_NAMES);
+    cc_blake3 h;
+    cc_matcher *m = alloc_matcher(CC_MATCHER_NAMES, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -163,8 +144,6 @@ cc_matcher_names(int n, const char *const *names)
     for (int i = 0; i < kept; i++) {
         m->u.names.filter |= (uint64_t)1 << (cc_name_hash(m->u.names.items[i]) & 63);
     }
-    cc_blake3 h;
-    hash_tag(&h, "names");
     for (int i = 0; i < kept; i++) {
         size_t len = strlen(m->u.names.items[i]);
         cc_blake3_update_u64_le(&h, len);
@@ -177,13 +156,12 @@ cc_matcher_names(int n, const char *const *names)
 cc_matcher *
 cc_matcher_types(uint64_t mask)
 {
-    cc_matcher *m = alloc_matcher(CC_MATCHER_TYPES);
+    cc_blake3 h;
+    cc_matcher *m = alloc_matcher(CC_MATCHER_TYPES, &h);
     if (m == NULL) {
         return NULL;
     }
     m->u.types = mask;
-    cc_blake3 h;
-    hash_tag(&h, "types");
     cc_blake3_update_u64_le(&h, mask);
     cc_blake3_final(&h, m->hash, 32);
     return m;
@@ -198,7 +176,8 @@ compare_node_hash(const void *a, const void *b)
 cc_matcher *
 cc_matcher_circuits(int n, cc_node *const *nodes)
 {
-    cc_matcher *m = alloc_matcher(CC_MATCHER_CIRCUITS);
+    cc_blake3 h;
+    cc_matcher *m = alloc_matcher(CC_MATCHER_CIRCUITS, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -221,8 +200,6 @@ cc_matcher_circuits(int n, cc_node *const *nodes)
         m->u.circuits.items[kept++] = c;
     }
     m->u.circuits.n = kept;
-    cc_blake3 h;
-    hash_tag(&h, "circuits");
     for (int i = 0; i < kept; i++) {
         cc_blake3_update(&h, m->u.circuits.items[i]->hash, 32);
     }
@@ -233,7 +210,8 @@ cc_matcher_circuits(int n, cc_node *const *nodes)
 cc_matcher *
 cc_matcher_callback(const cc_match_callback *cb)
 {
-    cc_matcher *m = alloc_matcher(CC_MATCHER_CALLBACK);
+    cc_blake3 h;
+    cc_matcher *m = alloc_matcher(CC_MATCHER_CALLBACK, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -247,8 +225,6 @@ cc_matcher_callback(const cc_match_callback *cb)
     if (cb->incref != NULL) {
         cb->incref(cb->ctx);
     }
-    cc_blake3 h;
-    hash_tag(&h, "callback");
     uint8_t kind = (uint8_t)cb->kind;
     cc_blake3_update(&h, &kind, 1);
     cc_blake3_update(&h, cb->identity, 32);
@@ -265,7 +241,8 @@ new_ops(cc_matcher_kind kind, int n, cc_matcher *const *ms)
     for (int i = 0; i < n; i++) {
         total += (kind != CC_MATCHER_NOT && ms[i]->kind == kind) ? ms[i]->u.ops.n : 1;
     }
-    cc_matcher *m = alloc_matcher(kind);
+    cc_blake3 h;
+    cc_matcher *m = alloc_matcher(kind, &h);
     if (m == NULL) {
         return NULL;
     }
@@ -293,8 +270,6 @@ new_ops(cc_matcher_kind kind, int n, cc_matcher *const *ms)
         return cc_fail_null(CC_E_PY_VALUE, "matcher nested more than %d levels deep",
                             CC_MATCH_MAX_DEPTH);
     }
-    cc_blake3 h;
-    hash_tag(&h, kind == CC_MATCHER_NOT ? "not" : kind == CC_MATCHER_ANY ? "any" : "all");
     for (int i = 0; i < k; i++) {
         cc_blake3_update(&h, m->u.ops.items[i]->hash, 32);
     }
@@ -613,7 +588,7 @@ validate_circuits(const cc_matcher *m, cc_node *const *found, int64_t n_found)
 }
 
 static int
-validate_matches_one(const cc_matcher *m, cc_node *const *found, int64_t n_found)
+validate_one_match(const cc_matcher *m, cc_node *const *found, int64_t n_found)
 {
     for (int64_t i = 0; i < n_found; i++) {
         int r = 0;
@@ -634,73 +609,139 @@ validate_matches_one(const cc_matcher *m, cc_node *const *found, int64_t n_found
     return fail_with(&s);
 }
 
-int
-cc_matcher_validate(const cc_matcher *m, cc_node *const *found, int64_t n_found)
+// --- per-kind operations (rows of match/kinds.def) -----------------------------------------
+
+static void
+release_none(cc_matcher *m, cc_ptrvec *dead)
 {
-    switch (m->kind) {
-    case CC_MATCHER_NAMES:
-        return validate_names(m, found, n_found);
-    case CC_MATCHER_TYPES:
-        return validate_types(m, found, n_found);
-    case CC_MATCHER_CIRCUITS:
-        return validate_circuits(m, found, n_found);
-    case CC_MATCHER_CALLBACK:
-        if (m->u.callback.cb.kind == CC_MATCH_CALLBACK_ANY_FOUND) {
-            return 0;
-        }
-        return validate_matches_one(m, found, n_found);
-    case CC_MATCHER_ALWAYS:
-        return validate_matches_one(m, found, n_found);
-    case CC_MATCHER_NOT:
+    (void)m;
+    (void)dead;
+}
+
+static void
+release_names(cc_matcher *m, cc_ptrvec *dead)
+{
+    (void)dead;
+    for (int i = 0; i < m->u.names.n; i++) {
+        cc_free(m->u.names.items[i]);
+    }
+    cc_free(m->u.names.items);
+}
+
+static void
+release_circuits(cc_matcher *m, cc_ptrvec *dead)
+{
+    (void)dead;
+    for (int i = 0; i < m->u.circuits.n; i++) {
+        cc_node_decref(m->u.circuits.items[i]);
+    }
+    cc_free(m->u.circuits.items);
+}
+
+static void
+release_callback(cc_matcher *m, cc_ptrvec *dead)
+{
+    (void)dead;
+    if (m->u.callback.cb.decref != NULL) {
+        m->u.callback.cb.decref(m->u.callback.cb.ctx);
+    }
+    cc_free((char *)m->u.callback.cb.label);
+}
+
+static void
+release_ops(cc_matcher *m, cc_ptrvec *dead)
+{
+    for (int i = 0; i < m->u.ops.n; i++) {
+        drop_operand(m->u.ops.items[i], dead);
+    }
+    cc_free(m->u.ops.items);
+}
+
+static int
+validate_none(const cc_matcher *m, cc_node *const *found, int64_t n_found)
+{
+    (void)m;
+    (void)found;
+    (void)n_found;
+    return 0;
+}
+
+static int
+validate_callback(const cc_matcher *m, cc_node *const *found, int64_t n_found)
+{
+    if (m->u.callback.cb.kind == CC_MATCH_CALLBACK_ANY_FOUND) {
         return 0;
-    case CC_MATCHER_ANY:
-    case CC_MATCHER_ALL:
-        for (int i = 0; i < m->u.ops.n; i++) {
-            if (cc_matcher_validate(m->u.ops.items[i], found, n_found) < 0) {
-                return -1;
-            }
+    }
+    return validate_one_match(m, found, n_found);
+}
+
+static int
+validate_ops(const cc_matcher *m, cc_node *const *found, int64_t n_found)
+{
+    for (int i = 0; i < m->u.ops.n; i++) {
+        if (cc_matcher_validate(m->u.ops.items[i], found, n_found) < 0) {
+            return -1;
         }
-        return 0;
     }
     return 0;
 }
 
-// --- printing --------------------------------------------------------------------------------
+static int
+describe_always(const cc_matcher *m, cc_str *out)
+{
+    return cc_str_append(out, m->u.value ? "True" : "False");
+}
+
+static int
+describe_names(const cc_matcher *m, cc_str *out)
+{
+    if (m->u.names.n == 1) {
+        return cc_str_appendf(out, "'%s'", m->u.names.items[0]);
+    }
+    return append_name_list(out, m->u.names.n, m->u.names.items);
+}
+
+static int
+describe_types(const cc_matcher *m, cc_str *out)
+{
+    return append_type_list(out, m->u.types);
+}
+
+static int
+describe_circuits(const cc_matcher *m, cc_str *out)
+{
+    return append_circuit_list(out, m->u.circuits.n, m->u.circuits.items);
+}
+
+static int
+describe_callback(const cc_matcher *m, cc_str *out)
+{
+    return cc_str_append(out, m->u.callback.cb.label);
+}
+
+static int
+describe_ops(const cc_matcher *m, cc_str *out)
+{
+    if (cc_str_appendf(out, "%s(", kinds[m->kind].head) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < m->u.ops.n; i++) {
+        if ((i && cc_str_append(out, ", ") < 0) ||
+            cc_matcher_describe(m->u.ops.items[i], out) < 0) {
+            return -1;
+        }
+    }
+    return cc_str_append(out, ")");
+}
+
+int
+cc_matcher_validate(const cc_matcher *m, cc_node *const *found, int64_t n_found)
+{
+    return kinds[m->kind].validate(m, found, n_found);
+}
 
 int
 cc_matcher_describe(const cc_matcher *m, cc_str *out)
 {
-    switch (m->kind) {
-    case CC_MATCHER_ALWAYS:
-        return cc_str_append(out, m->u.value ? "True" : "False");
-    case CC_MATCHER_NAMES:
-        if (m->u.names.n == 1) {
-            return cc_str_appendf(out, "'%s'", m->u.names.items[0]);
-        }
-        return append_name_list(out, m->u.names.n, m->u.names.items);
-    case CC_MATCHER_TYPES:
-        return append_type_list(out, m->u.types);
-    case CC_MATCHER_CIRCUITS:
-        return append_circuit_list(out, m->u.circuits.n, m->u.circuits.items);
-    case CC_MATCHER_CALLBACK:
-        return cc_str_append(out, m->u.callback.cb.label);
-    case CC_MATCHER_NOT:
-    case CC_MATCHER_ANY:
-    case CC_MATCHER_ALL: {
-        const char *op = m->kind == CC_MATCHER_NOT   ? "Not("
-                         : m->kind == CC_MATCHER_ANY ? "Any("
-                                                     : "All(";
-        if (cc_str_append(out, op) < 0) {
-            return -1;
-        }
-        for (int i = 0; i < m->u.ops.n; i++) {
-            if ((i && cc_str_append(out, ", ") < 0) ||
-                cc_matcher_describe(m->u.ops.items[i], out) < 0) {
-                return -1;
-            }
-        }
-        return cc_str_append(out, ")");
-    }
-    }
-    return 0;
+    return kinds[m->kind].describe(m, out);
 }

@@ -14,15 +14,10 @@
 // circuit's): the few functions that recurse over a matcher's structure are bounded by it.
 #define CC_MATCH_MAX_DEPTH 1000
 
+// The kinds, one row each in match/kinds.def (with what each is).
 typedef enum {
-    CC_MATCHER_ALWAYS,
-    CC_MATCHER_NAMES,
-    CC_MATCHER_TYPES,
-    CC_MATCHER_CIRCUITS,
-    CC_MATCHER_CALLBACK,
-    CC_MATCHER_NOT,
-    CC_MATCHER_ANY,
-    CC_MATCHER_ALL,
+#define CC_MATCHER_KIND(E, tag, head, release, describe, validate) CC_MATCHER_##E,
+#include "match/kinds.def"
 } cc_matcher_kind;
 
 // What a callback matcher is, for validation and printing; the core runs them alike.

@@ -57,6 +57,24 @@ PyObject *cc_py_tensor_to_array(const cc_tensor *t, int want_torch);
 extern PyTypeObject *cc_py_tensor_type;
 int cc_py_convert_init(PyObject *module);
 
+// A heap type to create at module init: its spec, its base (NULL: object), the method tables
+// concatenated into its Py_tp_methods (a NULL-terminated list of NULL-terminated tables, which
+// replaces the spec's own Py_tp_methods; NULL: the spec as it is), where the new type is kept
+// and its name in the module.
+typedef struct {
+    PyType_Spec *spec;
+    PyTypeObject **base;
+    PyMethodDef *const *methods;
+    PyTypeObject **out;
+    const char *name;
+} cc_py_type_def;
+
+// New reference to the type of spec with methods assembled as above, or NULL with an exception.
+PyTypeObject *cc_py_type_new(PyObject *module, PyType_Spec *spec, PyTypeObject *base,
+                             PyMethodDef *const *methods);
+// Creates each type of defs in order and adds it to module. 0, or -1 with an exception.
+int cc_py_types_add(PyObject *module, const cc_py_type_def *defs, size_t n);
+
 // Type setup, called from module init in this order.
 int cc_py_errors_init(PyObject *module);
 int cc_py_node_init(PyObject *module);
@@ -89,3 +107,5 @@ extern PyMethodDef cc_py_print_methods[]; // python/py_print.c
 int cc_py_reference_circuits_arg(PyObject *dict, int circuit_keys, int *n, cc_node ***nodes,
                                  const char ***idents);
 extern PyMethodDef cc_py_parse_methods[]; // python/py_parse.c
+// get, update, ... of Circuit (python/py_traversal.c); Circuit takes them at creation.
+extern PyMethodDef cc_py_circuit_match_methods[];

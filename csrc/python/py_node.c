@@ -629,7 +629,6 @@ static PyType_Slot node_slots[] = {
     {Py_tp_hash, node_hash},
     {Py_tp_richcompare, node_richcompare},
     {Py_tp_getset, node_getset},
-    {Py_tp_methods, node_methods},
     {Py_tp_doc, "An immutable node of a circuit: a tensor computation with a name, a shape, "
                 "children and a structural hash."},
     {0, NULL},
@@ -649,7 +648,9 @@ static PyType_Spec node_spec = {
 int
 cc_py_node_init(PyObject *module)
 {
-    cc_py_circuit_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &node_spec, NULL);
+    // Circuit's C methods: its own and those of the matcher bindings, in one table.
+    static PyMethodDef *const tables[] = {node_methods, cc_py_circuit_match_methods, NULL};
+    cc_py_circuit_type = cc_py_type_new(module, &node_spec, NULL, tables);
     if (cc_py_circuit_type == NULL) {
         return -1;
     }
