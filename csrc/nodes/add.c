@@ -110,7 +110,7 @@ add_self_flops(const cc_node *n)
     return p * (double)n->n_children;
 }
 
-CC_KIND_OPS(add, .expand = add_expand, .self_flops = add_self_flops);
+CC_DEFINE_KIND_OPS(add, .expand = add_expand, .self_flops = add_self_flops);
 
 cc_node *
 cc_add_new(int n, cc_node *const *children, const char *name)

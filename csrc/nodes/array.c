@@ -129,7 +129,7 @@ array_eval_is_view(const cc_node *n)
     return 1;
 }
 
-CC_KIND_OPS(array, .free_payload = array_free_payload, .eval_is_view = array_eval_is_view);
+CC_DEFINE_KIND_OPS(array, .free_payload = array_free_payload, .eval_is_view = array_eval_is_view);
 
 static cc_node *
 fail_symbolic(const cc_tensor *value, int axis, const char *name)

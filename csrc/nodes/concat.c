@@ -109,7 +109,7 @@ concat_expand(const cc_expand_call *e)
     return cc_concat_new(e->n, xs, new_axis, c->name);
 }
 
-CC_KIND_OPS(concat, .expand = concat_expand);
+CC_DEFINE_KIND_OPS(concat, .expand = concat_expand);
 
 static cc_node *
 fail_shapes(int n, cc_node *const *children, int axis, const char *what)

@@ -319,8 +319,8 @@ einsum_self_flops(const cc_node *n)
     return muls + sums;
 }
 
-CC_KIND_OPS(einsum, .free_payload = einsum_free_payload, .expand = einsum_expand,
-            .self_flops = einsum_self_flops, .child_comment = einsum_child_comment);
+CC_DEFINE_KIND_OPS(einsum, .free_payload = einsum_free_payload, .expand = einsum_expand,
+                   .self_flops = einsum_self_flops, .child_comment = einsum_child_comment);
 
 cc_node *
 cc_einsum_new(int n, cc_node *const *children, const uint8_t *in_axes, int n_out,

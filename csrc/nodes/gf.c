@@ -693,4 +693,4 @@ done:
     return out;
 }
 
-CC_KIND_OPS(gf, .free_payload = gf_free_payload, .expand = gf_expand);
+CC_DEFINE_KIND_OPS(gf, .free_payload = gf_free_payload, .expand = gf_expand);

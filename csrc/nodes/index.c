@@ -550,8 +550,8 @@ index_eval_is_view(const cc_node *n)
     return 1;
 }
 
-CC_KIND_OPS(index, .free_payload = index_free_payload, .expand = index_expand,
-            .eval_is_view = index_eval_is_view);
+CC_DEFINE_KIND_OPS(index, .free_payload = index_free_payload, .expand = index_expand,
+                   .eval_is_view = index_eval_is_view);
 
 cc_node *
 cc_index_new(cc_node *child, int n_items, const cc_index_item *items, const char *name)

@@ -3,8 +3,8 @@
 // (nodes/<kind>.c). Generic code (node construction, autonames, the printer, the parser,
 // expansion, evaluation planning) reads the record and never switches on a kind.
 //
-// A kind file defines its record with CC_KIND_OPS(<c_name>, <optional slots>), which takes the
-// required slots from the file's statics named <c_name>_<slot>:
+// A kind file defines its record with CC_DEFINE_KIND_OPS(<c_name>, <optional slots>), which takes
+// the required slots from the file's statics named <c_name>_<slot>:
 //   <c_name>_type_uuid      const uint8_t[16]   rc's node_type_uuid
 //   <c_name>_name_op        const cc_name_op    its operator class for rc's autonames
 //   <c_name>_hash_non_name  hash_non_name slot
@@ -12,7 +12,8 @@
 //   <c_name>_print_payload  print_payload slot
 //   <c_name>_parse_payload  parse_payload slot
 // so a kind file missing one fails to compile. Optional slots (documented as such below, NULL
-// when absent) follow as designated initializers: CC_KIND_OPS(einsum, .expand = einsum_expand).
+// when absent) follow as designated initializers: CC_DEFINE_KIND_OPS(einsum, .expand =
+// einsum_expand).
 #pragma once
 
 #include <stddef.h>
@@ -152,7 +153,7 @@ typedef struct {
     int (*child_comment)(const cc_node *n, int i, cc_str *out);
 } cc_kind_ops;
 
-#define CC_KIND_OPS(k, ...)                                                                        \
+#define CC_DEFINE_KIND_OPS(k, ...)                                                                 \
     const cc_kind_ops cc_##k##_ops = {.type_uuid = k##_type_uuid,                                  \
                                       .name_op = &k##_name_op,                                     \
                                       .hash_non_name = k##_hash_non_name,                          \

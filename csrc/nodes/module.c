@@ -405,7 +405,7 @@ set_module_free_symbols(cc_node *m, cc_node *body, int n, const cc_module_arg_sp
     }
     int total = n_body;
     for (int j = 0; j < n; j++) {
-        total += args[j]->kind == CC_KIND_SYMBOL
+        total += cc_kind_has(args[j]->kind, CC_FREE_SYMBOL)
                      ? 1
                      : (args[j]->free_symbols ? args[j]->free_symbols->n : 0);
     }
@@ -426,7 +426,7 @@ set_module_free_symbols(cc_node *m, cc_node *body, int n, const cc_module_arg_sp
     }
     cc_free(body_syms);
     for (int j = 0; j < n; j++) {
-        if (args[j]->kind == CC_KIND_SYMBOL) {
+        if (cc_kind_has(args[j]->kind, CC_FREE_SYMBOL)) {
             all[k++] = args[j];
         } else if (args[j]->free_symbols != NULL) {
             memcpy(all + k, args[j]->free_symbols->items,
@@ -450,7 +450,7 @@ module_build(cc_node *body, int n, const cc_module_arg_spec *specs, cc_node *con
     char what[200];
     cc_node_describe(CC_KIND_MODULE, name, what, sizeof(what));
     for (int j = 0; j < n; j++) {
-        if (specs[j].symbol == NULL || specs[j].symbol->kind != CC_KIND_SYMBOL) {
+        if (specs[j].symbol == NULL || !cc_kind_has(specs[j].symbol->kind, CC_FREE_SYMBOL)) {
             return cc_fail_null(CC_E_CONSTRUCT_MODULE_EXPECTED_SYMBOL,
                                 "%s: arg spec %d must hold a Symbol", what, j);
         }
@@ -819,5 +819,5 @@ module_child_comment(const cc_node *n, int i, cc_str *out)
     return i == 0 ? cc_str_append(out, "Spec") : 0;
 }
 
-CC_KIND_OPS(module, .free_payload = module_free_payload, .expand = module_expand,
-            .child_binding = module_child_binding, .child_comment = module_child_comment);
+CC_DEFINE_KIND_OPS(module, .free_payload = module_free_payload, .expand = module_expand,
+                   .child_binding = module_child_binding, .child_comment = module_child_comment);

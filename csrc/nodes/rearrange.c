@@ -1219,4 +1219,4 @@ rearrange_expand(const cc_expand_call *e)
     return out;
 }
 
-CC_KIND_OPS(rearrange, .free_payload = rearrange_free_payload, .expand = rearrange_expand);
+CC_DEFINE_KIND_OPS(rearrange, .free_payload = rearrange_free_payload, .expand = rearrange_expand);

@@ -84,7 +84,7 @@ scalar_eval_is_view(const cc_node *n)
     return 1;
 }
 
-CC_KIND_OPS(scalar, .eval_is_view = scalar_eval_is_view);
+CC_DEFINE_KIND_OPS(scalar, .eval_is_view = scalar_eval_is_view);
 
 cc_node *
 cc_scalar_new(double value, int ndim, const int64_t *shape, const char *name)

@@ -75,7 +75,7 @@ set_symbolic_shape_expand(const cc_expand_call *e)
     return cc_set_symbolic_shape_new(x, x->ndim, full, c->name);
 }
 
-CC_KIND_OPS(set_symbolic_shape, .expand = set_symbolic_shape_expand);
+CC_DEFINE_KIND_OPS(set_symbolic_shape, .expand = set_symbolic_shape_expand);
 
 cc_node *
 cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape, const char *name)

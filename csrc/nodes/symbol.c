@@ -73,7 +73,7 @@ symbol_eval_is_view(const cc_node *n)
     return 1;
 }
 
-CC_KIND_OPS(symbol, .eval_is_view = symbol_eval_is_view);
+CC_DEFINE_KIND_OPS(symbol, .eval_is_view = symbol_eval_is_view);
 
 // uuid NULL means the nil uuid (rc's Symbol.new_with_none_uuid).
 cc_node *

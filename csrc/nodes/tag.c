@@ -56,7 +56,7 @@ tag_eval_is_view(const cc_node *n)
     return 1;
 }
 
-CC_KIND_OPS(tag, .expand = tag_expand, .eval_is_view = tag_eval_is_view);
+CC_DEFINE_KIND_OPS(tag, .expand = tag_expand, .eval_is_view = tag_eval_is_view);
 
 // uuid NULL means the nil uuid.
 cc_node *
