@@ -12,8 +12,10 @@
 //   <c_name>_print_payload  print_payload slot
 //   <c_name>_parse_payload  parse_payload slot
 // so a kind file missing one fails to compile. Optional slots (documented as such below, NULL
-// when absent) follow as designated initializers: CC_DEFINE_KIND_OPS(einsum, .expand =
-// einsum_expand).
+// when absent) follow as designated initializers:
+//   CC_DEFINE_KIND_OPS(einsum, .expand = einsum_expand, .self_flops = einsum_self_flops);
+// Kinds.def flags (nodes/node.h) carry the yes/no properties: CC_LEAF, CC_ONE_CHILD,
+// CC_SHAPE_SHOWN, CC_FREE_SYMBOL.
 #pragma once
 
 #include <stddef.h>
@@ -144,6 +146,10 @@ typedef struct {
     // Optional: 1 when evaluating n gives a view of memory that exists anyway (a leaf's, a
     // child's), so planning adds no bytes for it; NULL means a fresh tensor.
     int (*eval_is_view)(const cc_node *n);
+    // Optional: calls fn on each tensor the payload holds (an Array's value, an Index's tensor
+    // entries) until fn returns nonzero, and returns that value (0 when all gave 0). NULL: the
+    // payload holds none.
+    int (*for_each_tensor)(const cc_node *n, int (*fn)(void *ctx, const cc_tensor *t), void *ctx);
     // Optional: for a kind whose child 0 is a body in which every other child is bound to a
     // Symbol (a Module; substitution, expansion's maps, the " ! " of printed and parsed
     // lines): child i's binding in *out and 1, or 0 for child 0. NULL: no child is bound.
