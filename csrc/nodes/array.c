@@ -32,6 +32,19 @@ array_free_payload(cc_node *n)
     }
 }
 
+// Sets the payload of the Array n (fresh from cc_node_alloc) to a view of value. 0, or -1
+// with CC_E_NO_MEMORY (n is then still the caller's to free).
+static int
+set_value(cc_node *n, const cc_tensor *value)
+{
+    n->u.array.value = cc_malloc(sizeof(cc_tensor));
+    if (n->u.array.value == NULL) {
+        return -1;
+    }
+    cc_tensor_init_view(n->u.array.value, value);
+    return 0;
+}
+
 // The tensor is shared, not hashed again.
 static cc_node *
 array_rebuild(const cc_node *n, cc_node *const *children, const char *name)
@@ -41,7 +54,7 @@ array_rebuild(const cc_node *n, cc_node *const *children, const char *name)
     if (m == NULL) {
         return NULL;
     }
-    if (cc_array_set_value(m, n->u.array.value) < 0) {
+    if (set_value(m, n->u.array.value) < 0) {
         cc_node_free_one(m);
         return NULL;
     }
@@ -156,17 +169,6 @@ fail_symbolic(const cc_tensor *value, int axis, const char *name)
     return NULL;
 }
 
-int
-cc_array_set_value(cc_node *n, const cc_tensor *value)
-{
-    n->u.array.value = cc_malloc(sizeof(cc_tensor));
-    if (n->u.array.value == NULL) {
-        return -1;
-    }
-    cc_tensor_init_view(n->u.array.value, value);
-    return 0;
-}
-
 cc_node *
 cc_array_new(const cc_tensor *value, const char *name)
 {
@@ -179,7 +181,7 @@ cc_array_new(const cc_tensor *value, const char *name)
     if (n == NULL) {
         return NULL;
     }
-    if (cc_array_set_value(n, value) < 0) {
+    if (set_value(n, value) < 0) {
         cc_node_free_one(n);
         return NULL;
     }

@@ -21,9 +21,6 @@ cc_node *cc_node_alloc(cc_kind kind, int n_children, cc_node *const *children, i
 // gen_index takes x's dtype while its index child is int64. NULL on error.
 cc_node *cc_node_alloc_with_dtype(cc_kind kind, int n_children, cc_node *const *children, int ndim,
                                   const int64_t *shape, int dtype);
-// Sets the payload of the Array n (fresh from cc_node_alloc) to a view of value. 0, or -1
-// with CC_E_NO_MEMORY (n is then still the caller's to free).
-int cc_array_set_value(cc_node *n, const cc_tensor *value);
 // Completes a leaf m copied from n (payload set by the kind's rebuild): n's dtype and flags,
 // then cc_node_finish with name. Returns m, or NULL after freeing m on error.
 cc_node *cc_node_finish_leaf_copy(cc_node *m, const cc_node *n, const char *name);

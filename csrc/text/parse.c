@@ -1,8 +1,8 @@
 // Parser of rc's text format (text/parse.h): lines split into identifier, name, AD flag,
 // shape, node type and payload; indentation resolved with an explicit stack of open nodes
 // (no recursion on input depth); nodes built bottom-up by their kinds' parse_payload
-// (nodes/kind.h) through their constructors, so every construction check applies. Every error names
-// the line and column it comes from.
+// (nodes/kind.h) through their constructors, so every construction check applies. Every
+// error names the line and column it comes from.
 #include "text/parse.h"
 
 #include <stdio.h>
