@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "eval/eval_impl.h"
+#include "nodes/kind.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hmap.h"
@@ -75,29 +76,17 @@ check_computable(const cc_node *root)
     return 0;
 }
 
-// Bytes a node's result adds to live memory. Leaves and Tags are views of memory that
-// exists anyway; an Index without tensor entries is a view of its child. Everything
-// else is counted as a fresh tensor (an upper bound where a view turns out possible).
+// Bytes a node's result adds to live memory: none for a view of memory that exists anyway
+// (the kind's eval_is_view: leaves, Tags, an Index without tensor entries). Everything else
+// is counted as a fresh tensor (an upper bound where a view turns out possible).
 static int64_t
 result_bytes(const cc_node *n)
 {
-    switch (n->kind) {
-    case CC_KIND_ARRAY:
-    case CC_KIND_SCALAR:
-    case CC_KIND_SYMBOL:
-    case CC_KIND_TAG:
+    int (*is_view)(const cc_node *) = cc_kind_ops_of(n->kind)->eval_is_view;
+    if (is_view != NULL && is_view(n)) {
         return 0;
-    case CC_KIND_INDEX:
-        for (int i = 0; i < n->u.index.n_items; i++) {
-            if (n->u.index.items[i].kind == CC_INDEX_TENSOR) {
-                return cc_shape_numel(n->ndim, n->shape) *
-                       (int64_t)cc_dtype_size(cc_eval_node_dtype(n));
-            }
-        }
-        return 0;
-    default:
-        return cc_shape_numel(n->ndim, n->shape) * (int64_t)cc_dtype_size(cc_eval_node_dtype(n));
     }
+    return cc_shape_numel(n->ndim, n->shape) * (int64_t)cc_dtype_size(cc_eval_node_dtype(n));
 }
 
 typedef struct {

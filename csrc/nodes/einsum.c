@@ -5,13 +5,15 @@
 #include <string.h>
 
 #include "nodes/einsum_string.h"
+#include "nodes/expand_kind.h"
 #include "nodes/node_impl.h"
+#include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
 static void
-hash_non_name(const cc_node *n, cc_blake3 *h)
+einsum_hash_non_name(const cc_node *n, cc_blake3 *h)
 {
     cc_blake3_update(h, n->u.einsum.out_axes, (size_t)n->ndim);
     const uint8_t *axes = n->u.einsum.in_axes;
@@ -24,7 +26,7 @@ hash_non_name(const cc_node *n, cc_blake3 *h)
 }
 
 static void
-free_payload(cc_node *n)
+einsum_free_payload(cc_node *n)
 {
     cc_free(n->u.einsum.in_axes);
     cc_free(n->u.einsum.out_axes);
@@ -130,7 +132,7 @@ einsum_build(int n, cc_node *const *children, const int *counts, const uint8_t *
 }
 
 static cc_node *
-rebuild(const cc_node *n, cc_node *const *children, const char *name)
+einsum_rebuild(const cc_node *n, cc_node *const *children, const char *name)
 {
     int *counts = cc_malloc((size_t)(n->n_children > 0 ? n->n_children : 1) * sizeof(int));
     if (counts == NULL) {
@@ -145,13 +147,180 @@ rebuild(const cc_node *n, cc_node *const *children, const char *name)
     return out;
 }
 
-const cc_kind_ops cc_einsum_ops = {
-    .type_uuid = {0xed, 0x15, 0x42, 0x2c, 0x7c, 0x02, 0x40, 0xc2, 0xa3, 0xc2, 0xe9, 0x22, 0x45,
-                  0x14, 0xd0, 0x63},
-    .hash_non_name = hash_non_name,
-    .free_payload = free_payload,
-    .rebuild = rebuild,
-};
+static const uint8_t einsum_type_uuid[16] = {0xed, 0x15, 0x42, 0x2c, 0x7c, 0x02, 0x40, 0xc2,
+                                             0xa3, 0xc2, 0xe9, 0x22, 0x45, 0x14, 0xd0, 0x63};
+
+static const cc_name_op einsum_name_op = {.cls = CC_NAME_INFIX, .priority = 1, .text = " * "};
+
+static int
+einsum_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
+{
+    (void)o;
+    char *text = cc_einsum_to_string(n);
+    if (text == NULL) {
+        cc_error_prefix("Einsum '%s'", n->name ? n->name : "");
+        return -1;
+    }
+    int rc = cc_str_append(out, text);
+    cc_free(text);
+    return rc;
+}
+
+// "ab,bc->ac", or "fancy:" and the long-label form.
+static cc_node *
+einsum_parse_payload(const cc_payload_parse *in, const char **at)
+{
+    if (cc_payload_expect(in, CC_KIND_EINSUM, "its axes such as ab,bc->ac", at) < 0) {
+        return NULL;
+    }
+    *at = in->extra_at;
+    const char *fancy = "fancy:";
+    int is_fancy = strncmp(in->extra, fancy, strlen(fancy)) == 0;
+    return cc_einsum_new_from_string(in->extra + (is_fancy ? strlen(fancy) : 0), is_fancy,
+                                     in->n_children, in->children, in->name);
+}
+
+// The printer's comment on an operand: its labels.
+static int
+einsum_child_comment(const cc_node *n, int i, cc_str *out)
+{
+    const cc_node *c = n->children[i];
+    const uint8_t *axes = cc_einsum_child_axes(n, i);
+    for (int a = 0; a < c->ndim; a++) {
+        char buf[4];
+        if (cc_str_append(out, cc_einsum_label_char(axes[a], buf)) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static cc_node *
+einsum_expand(const cc_expand_call *e)
+{
+    cc_node **xs = e->xs;
+    const cc_node *c = e->c;
+    int next_axis = 0;
+    int total_in = 0;
+    for (int i = 0; i < e->n; i++) {
+        total_in += c->children[i]->ndim;
+    }
+    for (int k = 0; k < total_in; k++) {
+        next_axis = c->u.einsum.in_axes[k] + 1 > next_axis ? c->u.einsum.in_axes[k] + 1 : next_axis;
+    }
+    for (int k = 0; k < c->ndim; k++) {
+        int a = c->u.einsum.out_axes[k];
+        next_axis = a + 1 > next_axis ? a + 1 : next_axis;
+    }
+    int br = e->batch_rank;
+    if (next_axis + br > 256) {
+        return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
+                            "%s: adding %d batch axes needs more than 256 einsum labels", e->what,
+                            br);
+    }
+    int total_new = 0;
+    for (int i = 0; i < e->n; i++) {
+        total_new += e->inputs[i]->ndim;
+    }
+    uint8_t *in_axes = cc_malloc((size_t)(total_new > 0 ? total_new : 1));
+    cc_node *out = NULL;
+    if (in_axes == NULL) {
+        return NULL;
+    }
+    uint8_t out_axes[CC_MAX_NDIM];
+    for (int b = 0; b < br; b++) {
+        out_axes[b] = (uint8_t)(next_axis + b);
+    }
+    memcpy(out_axes + br, c->u.einsum.out_axes, (size_t)c->ndim);
+    int64_t label_size[256];
+    uint8_t label_seen[256] = {0};
+    int pos = 0;
+    const uint8_t *old_axes = c->u.einsum.in_axes;
+    for (int i = 0; i < e->n; i++) {
+        int r = e->br[i];
+        for (int b = 0; b < r; b++) {
+            in_axes[pos + b] = (uint8_t)(next_axis + (br - r) + b);
+        }
+        memcpy(in_axes + pos + r, old_axes, (size_t)c->children[i]->ndim);
+        old_axes += c->children[i]->ndim;
+        for (int k = 0; k < e->inputs[i]->ndim; k++) {
+            int label = in_axes[pos + k];
+            int64_t size = e->inputs[i]->shape[k];
+            // rc's find_non_symbolic over every occurrence: the first concrete size wins.
+            if (!label_seen[label] ||
+                (cc_size_has_symbolic(label_size[label]) && !cc_size_has_symbolic(size))) {
+                label_size[label] = size;
+                label_seen[label] = 1;
+            }
+        }
+        pos += e->inputs[i]->ndim;
+    }
+    pos = 0;
+    for (int i = 0; i < e->n; i++) {
+        int64_t want[CC_MAX_NDIM];
+        for (int k = 0; k < e->inputs[i]->ndim; k++) {
+            want[k] = label_size[in_axes[pos + k]];
+        }
+        pos += e->inputs[i]->ndim;
+        xs[i] = cc_set_symbolic_shape_some_set_and_symbolic_neq(e->inputs[i], want, NULL);
+        if (xs[i] == NULL) {
+            cc_error_prefix("%s: failed to set symbolic sizes in expand einsum", e->what);
+            goto done;
+        }
+    }
+    out = cc_einsum_new(e->n, xs, in_axes, br + c->ndim, out_axes, c->name);
+done:
+    cc_free(in_axes);
+    return out;
+}
+
+static double
+product(int ndim, const int64_t *shape)
+{
+    double p = 1.0;
+    for (int i = 0; i < ndim; i++) {
+        p *= (double)shape[i];
+    }
+    return p;
+}
+
+// rc's EinsumSpec::flops: (operands - 1) products over every distinct input label, plus
+// one addition per summed element of each output position.
+static double
+einsum_self_flops(const cc_node *n)
+{
+    if (n->n_children == 0) {
+        return 0.0;
+    }
+    int64_t size[256];
+    uint8_t used[256] = {0}, in_out[256] = {0};
+    const uint8_t *axes = n->u.einsum.in_axes;
+    for (int i = 0; i < n->n_children; i++) {
+        const cc_node *c = n->children[i];
+        for (int k = 0; k < c->ndim; k++) {
+            used[axes[k]] = 1;
+            size[axes[k]] = c->shape[k];
+        }
+        axes += c->ndim;
+    }
+    for (int k = 0; k < n->ndim; k++) {
+        in_out[n->u.einsum.out_axes[k]] = 1;
+    }
+    double all = 1.0, summed = 1.0;
+    for (int l = 0; l < 256; l++) {
+        if (used[l]) {
+            all *= (double)size[l];
+            summed *= in_out[l] ? 1.0 : (double)size[l];
+        }
+    }
+    double muls = (double)(n->n_children - 1) * all;
+    // rc's unsigned "summed - 1" has no meaning for an empty summed axis; count none.
+    double sums = product(n->ndim, n->shape) * (summed > 0.0 ? summed - 1.0 : 0.0);
+    return muls + sums;
+}
+
+CC_DEFINE_KIND_OPS(einsum, .free_payload = einsum_free_payload, .expand = einsum_expand,
+                   .self_flops = einsum_self_flops, .child_comment = einsum_child_comment);
 
 cc_node *
 cc_einsum_new(int n, cc_node *const *children, const uint8_t *in_axes, int n_out,

@@ -14,13 +14,4 @@ cc_node *cc_expand_node(const cc_node *circuit, cc_node *const *inputs);
 // rc's ReplaceExpander: circuit with every node equal to keys[i] replaced by values[i] (a
 // later equal key wins) and each ancestor re-derived with cc_expand_node; a Module binding a
 // key symbol hides it from its body. New reference, or NULL.
-cc_node *cc_replace_expand(cc_node *circuit, int n, cc_node *const *keys,
-                           cc_node *const *values);
-
-// SetSymbolicShape helpers (rc's some_set_neq, some_set_and_symbolic_neq). shape has node's
-// rank, -1 meaning "keep". The node itself (new reference) when nothing changes.
-cc_node *cc_set_symbolic_shape_some_set_neq(cc_node *node, const int64_t *shape,
-                                            const char *name);
-// As above, but only axes whose current size is symbolic are set.
-cc_node *cc_set_symbolic_shape_some_set_and_symbolic_neq(cc_node *node, const int64_t *shape,
-                                                         const char *name);
+cc_node *cc_replace_expand(cc_node *circuit, int n, cc_node *const *keys, cc_node *const *values);

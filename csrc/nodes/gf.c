@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nodes/expand_kind.h"
 #include "nodes/node_impl.h"
+#include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -596,11 +598,99 @@ gf_rebuild(const cc_node *n, cc_node *const *children, const char *name)
     return cc_gf_new(n->n_children, children, n->u.gf.spec, name);
 }
 
-const cc_kind_ops cc_gf_ops = {
-    // rc's node_type_uuid of GeneralFunction: 3c655670-b352-4a5f-891c-0d7160609341
-    .type_uuid = {0x3c, 0x65, 0x56, 0x70, 0xb3, 0x52, 0x4a, 0x5f, 0x89, 0x1c, 0x0d, 0x71, 0x60,
-                  0x60, 0x93, 0x41},
-    .hash_non_name = gf_hash_non_name,
-    .free_payload = gf_free_payload,
-    .rebuild = gf_rebuild,
-};
+// rc's node_type_uuid of GeneralFunction: 3c655670-b352-4a5f-891c-0d7160609341
+static const uint8_t gf_type_uuid[16] = {0x3c, 0x65, 0x56, 0x70, 0xb3, 0x52, 0x4a, 0x5f,
+                                         0x89, 0x1c, 0x0d, 0x71, 0x60, 0x60, 0x93, 0x41};
+
+static const char *
+gf_function_name(const cc_node *n)
+{
+    return n->u.gf.spec->name;
+}
+
+static const cc_name_op gf_name_op = {.cls = CC_NAME_FUNCTION, .function_name = gf_function_name};
+
+// What a bijective line shows after a GeneralFunction whose spec is written in Python (rc's
+// marker): the text cannot rebuild it, and the parser says so.
+#define NOT_SERIALIZABLE "[NOT_SERIALIZABLE]"
+
+static int
+gf_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
+{
+    const cc_gf_spec *s = n->u.gf.spec;
+    if (cc_str_append(out, s->name) < 0) {
+        return -1;
+    }
+    return o->bijection && s->kind == CC_GF_CALLBACK ? cc_str_append(out, " " NOT_SERIALIZABLE) : 0;
+}
+
+// A registered function's name.
+static cc_node *
+gf_parse_payload(const cc_payload_parse *in, const char **at)
+{
+    if (cc_payload_expect(in, CC_KIND_GENERAL_FUNCTION, "its function's name", at) < 0) {
+        return NULL;
+    }
+    *at = in->extra_at;
+    size_t len = strlen(in->extra), k = sizeof NOT_SERIALIZABLE - 1;
+    if (len >= k && strcmp(in->extra + len - k, NOT_SERIALIZABLE) == 0) {
+        return cc_fail_null(CC_E_PARSE_CIRCUIT,
+                            "GeneralFunction %.*s was written in Python and cannot be read back "
+                            "from text",
+                            (int)(len - k), in->extra);
+    }
+    cc_gf_spec *spec = cc_gf_spec_by_name(in->extra);
+    if (spec == NULL) {
+        return NULL;
+    }
+    *at = in->kind_at;
+    cc_node *out = cc_gf_new(in->n_children, in->children, spec, in->name);
+    cc_gf_spec_decref(spec);
+    return out;
+}
+
+static cc_node *
+gf_expand(const cc_expand_call *e)
+{
+    cc_node **xs = e->xs;
+    const cc_node *c = e->c;
+    cc_gf_spec *spec = c->u.gf.spec;
+    int *ndims = cc_malloc((size_t)(e->n > 0 ? e->n : 1) * sizeof(int));
+    const int64_t **shapes = cc_malloc((size_t)(e->n > 0 ? e->n : 1) * sizeof(int64_t *));
+    uint8_t *batchable = cc_malloc((size_t)(e->n > 0 ? e->n : 1));
+    cc_node *out = NULL;
+    if (ndims == NULL || shapes == NULL || batchable == NULL) {
+        goto done;
+    }
+    for (int i = 0; i < e->n; i++) {
+        ndims[i] = c->children[i]->ndim;
+        shapes[i] = c->children[i]->shape;
+    }
+    cc_gf_shape_info info;
+    if (cc_gf_spec_shape_info(spec, e->n, ndims, shapes, &info) < 0) {
+        goto done;
+    }
+    for (int i = 0; i < e->n; i++) {
+        batchable[i] = i < 64 ? info.input_batchable[i] : 0;
+    }
+    int bad;
+    int r = cc_expand_batched_inputs(e, batchable, xs, &bad);
+    if (r == 1) {
+        cc_fail(CC_E_EXPAND_GENERAL_FUNCTION_TRIED_TO_BATCH_NON_BATCHABLE_INPUT,
+                "input_i=%d is not batchable, but tried to batch it: %s (%s) got %d batch axes "
+                "on input %d",
+                bad, e->what, spec->name, e->br[bad], bad);
+        goto done;
+    }
+    if (r < 0) {
+        goto done;
+    }
+    out = cc_gf_new(e->n, xs, spec, c->name);
+done:
+    cc_free(ndims);
+    cc_free(shapes);
+    cc_free(batchable);
+    return out;
+}
+
+CC_DEFINE_KIND_OPS(gf, .free_payload = gf_free_payload, .expand = gf_expand);

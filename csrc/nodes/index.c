@@ -2,8 +2,11 @@
 // range (bounds checked, no saturation), a 1-D int64 tensor selects positions (its values
 // are checked at evaluation). Hash: rc's TensorIndex hash of the padded entries.
 #include <stdio.h>
+#include <string.h>
 
+#include "nodes/expand_kind.h"
 #include "nodes/node_impl.h"
+#include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "tensor/tensor_hash.h"
 #include "util/alloc.h"
@@ -23,7 +26,7 @@ hash_bound(cc_blake3 *h, int present, int64_t value)
 }
 
 static void
-hash_non_name(const cc_node *n, cc_blake3 *h)
+index_hash_non_name(const cc_node *n, cc_blake3 *h)
 {
     cc_blake3 inner;
     cc_blake3_init(&inner);
@@ -96,7 +99,7 @@ cc_index_items_clear(cc_index_item *items, int n)
 }
 
 static void
-free_payload(cc_node *n)
+index_free_payload(cc_node *n)
 {
     if (n->u.index.items == NULL) {
         return;
@@ -248,18 +251,320 @@ index_build(cc_node *child, int n_items, const cc_index_item *items, const char 
 }
 
 static cc_node *
-rebuild(const cc_node *n, cc_node *const *children, const char *name)
+index_rebuild(const cc_node *n, cc_node *const *children, const char *name)
 {
     return index_build(children[0], n->u.index.n_items, n->u.index.items, name, 1);
 }
 
-const cc_kind_ops cc_index_ops = {
-    .type_uuid = {0x3c, 0x65, 0x56, 0x70, 0xb3, 0x52, 0x4a, 0x5f, 0x89, 0x1c, 0x0d, 0x71, 0x60,
-                  0x60, 0x93, 0x41},
-    .hash_non_name = hash_non_name,
-    .free_payload = free_payload,
-    .rebuild = rebuild,
-};
+static const uint8_t index_type_uuid[16] = {0x3c, 0x65, 0x56, 0x70, 0xb3, 0x52, 0x4a, 0x5f,
+                                            0x89, 0x1c, 0x0d, 0x71, 0x60, 0x60, 0x93, 0x41};
+
+static const cc_name_op index_name_op = {.cls = CC_NAME_POSTFIX, .text = " idx"};
+
+// Hex characters of a tensor's hash in a bijective Index payload.
+#define INDEX_HASH_HEX 10
+
+// A 1-D int64 index tensor as Python writes the list: "[1, 2, 3]".
+static int
+put_tensor_literal(cc_str *out, const cc_tensor *t)
+{
+    if (cc_str_append(out, "[") < 0) {
+        return -1;
+    }
+    const int64_t *values = t->data;
+    for (int64_t i = 0; i < t->shape[0]; i++) {
+        if ((i > 0 && cc_str_append(out, ", ") < 0) ||
+            cc_payload_put_i64(out, values[i * t->strides[0]]) < 0) {
+            return -1;
+        }
+    }
+    return cc_str_append(out, "]");
+}
+
+static int
+put_item(const cc_index_item *it, const cc_payload_print *o, cc_str *out)
+{
+    if (it->kind == CC_INDEX_INT) {
+        return cc_payload_put_i64(out, it->i);
+    }
+    if (it->kind == CC_INDEX_SLICE) {
+        return (it->has_start && cc_payload_put_i64(out, it->start) < 0) ||
+                       cc_str_append(out, ":") < 0 ||
+                       (it->has_stop && cc_payload_put_i64(out, it->stop) < 0)
+                   ? -1
+                   : 0;
+    }
+    if (o->tensor_index_literal) {
+        return put_tensor_literal(out, &it->tensor->value);
+    }
+    if (o->bijection && (cc_str_append(out, "t") < 0 ||
+                         cc_payload_put_hex(out, it->tensor_hash, INDEX_HASH_HEX) < 0 ||
+                         cc_str_append(out, " ") < 0 ||
+                         o->note_tensor(o->ctx, it->tensor_hash, &it->tensor->value) < 0)) {
+        return -1;
+    }
+    return cc_str_append(out, "[") < 0 || cc_payload_put_i64(out, it->tensor->value.shape[0]) < 0 ||
+                   cc_str_append(out, "]") < 0
+               ? -1
+               : 0;
+}
+
+// rc's TensorIndex text: ints, start:stop with absent bounds empty; a tensor as its length in
+// brackets (debug), "t<hash prefix> [len]" (bijection) or its list literal.
+static int
+index_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
+{
+    if (cc_str_append(out, "[") < 0) {
+        return -1;
+    }
+    for (int i = 0; i < n->u.index.n_items; i++) {
+        if ((i > 0 && cc_str_append(out, ",") < 0) || put_item(&n->u.index.items[i], o, out) < 0) {
+            return -1;
+        }
+    }
+    return cc_str_append(out, "]");
+}
+
+// A list literal of integers "[1, 2, 3]" as a 1-D int64 tensor. [s, e) is the literal.
+static int
+index_literal(const char *s, const char *e, cc_tensor *out, const char **at)
+{
+    int64_t n = 0;
+    for (const char *c = s + 1; c < e - 1; c++) {
+        n += *c == ',';
+    }
+    const char *inner = cc_payload_skip_ws(s + 1, e - 1);
+    n += inner < e - 1;
+    if (cc_tensor_init_empty(out, CC_DTYPE_I64, 1, &n) < 0) {
+        return -1;
+    }
+    int64_t *values = out->data;
+    const char *c = s + 1;
+    for (int64_t i = 0; i < n; i++) {
+        const char *end = c;
+        while (end < e - 1 && *end != ',') {
+            end++;
+        }
+        const char *a = cc_payload_skip_ws(c, end), *b = end;
+        while (b > a && cc_payload_is_space(b[-1])) {
+            b--;
+        }
+        if (cc_payload_parse_int(a, b, &values[i], at) < 0) {
+            cc_error_recast(CC_E_PARSE_INVALID_INDEX);
+            cc_tensor_clear(out);
+            return -1;
+        }
+        c = end + 1;
+    }
+    return 0;
+}
+
+// "t<hash prefix> [len]": an index tensor from the parser's caller.
+static int
+index_hashed(const cc_payload_parse *in, const char *s, const char *e, cc_tensor *out,
+             const char **at)
+{
+    const char *c = s + 1;
+    while (c < e && cc_payload_is_hex(*c)) {
+        c++;
+    }
+    char prefix[65] = "";
+    size_t n = (size_t)(c - s - 1);
+    if (n <= 64) {
+        memcpy(prefix, s + 1, n);
+        prefix[n] = '\0';
+    }
+    const char *len_at = cc_payload_skip_ws(c, e);
+    int64_t len = -1;
+    if (n > 0 && n <= 64 && len_at < e && *len_at == '[') {
+        const char *l = len_at + 1;
+        if (cc_payload_parse_uint(&l, e, &len, at) < 0) {
+            return -1;
+        }
+        if (l + 1 != e || *l != ']') {
+            len = -1;
+        }
+    }
+    *at = s;
+    if (len < 0 || !cc_payload_is_hash_prefix(prefix)) {
+        return cc_fail(CC_E_PARSE_INVALID_INDEX,
+                       "expected an index tensor as t<hash prefix> [length], got '%.*s'",
+                       (int)(e - s), s);
+    }
+    if (in->tensor == NULL) {
+        return cc_fail(CC_E_PARSE_CIRCUIT, "no tensor source for index tensor %s", prefix);
+    }
+    if (in->tensor(in->ctx, CC_PAYLOAD_TENSOR_INDEX, prefix, 1, &len, out) < 0) {
+        return -1;
+    }
+    if (out->ndim != 1 || out->shape[0] != len) {
+        cc_tensor_clear(out);
+        return cc_fail(CC_E_PARSE_INVALID_INDEX, "index tensor %s is not 1-D of length %lld",
+                       prefix, (long long)len);
+    }
+    return 0;
+}
+
+// One item of an Index: an int, a slice start:stop (bounds optional), or a tensor.
+static int
+index_item(const cc_payload_parse *in, const char *s, const char *e, cc_index_item *it,
+           const char **at)
+{
+    memset(it, 0, sizeof *it);
+    if (s == e) {
+        *at = s;
+        return cc_fail(CC_E_PARSE_INVALID_INDEX, "empty index item");
+    }
+    if (*s == 't' || *s == '[') {
+        cc_tensor t;
+        it->kind = CC_INDEX_TENSOR;
+        if ((*s == 't' ? index_hashed(in, s, e, &t, at) : index_literal(s, e, &t, at)) < 0) {
+            return -1;
+        }
+        return cc_index_item_set_tensor(it, &t);
+    }
+    const char *colon = memchr(s, ':', (size_t)(e - s));
+    if (colon == NULL) {
+        it->kind = CC_INDEX_INT;
+        if (cc_payload_parse_int(s, e, &it->i, at) < 0) {
+            cc_error_recast(CC_E_PARSE_INVALID_INDEX);
+            return -1;
+        }
+        return 0;
+    }
+    it->kind = CC_INDEX_SLICE;
+    const char *a_end = colon, *b = cc_payload_skip_ws(colon + 1, e);
+    while (a_end > s && cc_payload_is_space(a_end[-1])) {
+        a_end--;
+    }
+    it->has_start = a_end > s;
+    it->has_stop = b < e;
+    if ((it->has_start && cc_payload_parse_int(s, a_end, &it->start, at) < 0) ||
+        (it->has_stop && cc_payload_parse_int(b, e, &it->stop, at) < 0)) {
+        cc_error_recast(CC_E_PARSE_INVALID_INDEX);
+        return -1;
+    }
+    return 0;
+}
+
+// Items in brackets, separated by commas (a list literal's commas are inside its brackets).
+static cc_node *
+index_parse_payload(const cc_payload_parse *in, const char **at)
+{
+    if (cc_payload_expect(in, CC_KIND_INDEX, "its items such as [0,1:3,:]", at) < 0) {
+        return NULL;
+    }
+    const char *s = in->extra_at, *e = s + strlen(in->extra);
+    if (*s != '[' || e[-1] != ']') {
+        *at = s;
+        return cc_fail_null(CC_E_PARSE_INVALID_INDEX, "an Index's items are in brackets: [...]");
+    }
+    cc_index_item items[CC_MAX_NDIM];
+    int n = 0;
+    const char *c = cc_payload_skip_ws(s + 1, e - 1);
+    while (c < e - 1) {
+        const char *end = c;
+        int depth = 0;
+        while (end < e - 1 && (depth > 0 || *end != ',')) {
+            depth += (*end == '[') - (*end == ']');
+            end++;
+        }
+        const char *b = end;
+        while (b > c && cc_payload_is_space(b[-1])) {
+            b--;
+        }
+        if (n == CC_MAX_NDIM) {
+            cc_index_items_clear(items, n);
+            *at = c;
+            return cc_fail_null(CC_E_PARSE_INVALID_INDEX, "more than %d index items", CC_MAX_NDIM);
+        }
+        if (index_item(in, c, b, &items[n], at) < 0) {
+            cc_index_items_clear(items, n);
+            return NULL;
+        }
+        n++;
+        c = end < e - 1 ? cc_payload_skip_ws(end + 1, e - 1) : end;
+        if (end < e - 1 && c == e - 1) {
+            cc_index_items_clear(items, n);
+            *at = c;
+            return cc_fail_null(CC_E_PARSE_INVALID_INDEX, "empty index item");
+        }
+    }
+    cc_node *out = cc_index_new(in->children[0], n, items, in->name);
+    cc_index_items_clear(items, n);
+    *at = in->extra_at;
+    return out;
+}
+
+static cc_node *
+index_expand(const cc_expand_call *e)
+{
+    const cc_node *c = e->c;
+    const cc_node *old = c->children[0];
+    cc_node *x = e->inputs[0];
+    int nb = e->br[0];
+    for (int i = 0; i < old->ndim; i++) {
+        const cc_index_item *it = &c->u.index.items[i];
+        int ident = it->kind == CC_INDEX_SLICE && !it->has_start && !it->has_stop;
+        if (old->shape[i] != x->shape[i + nb] && !ident) {
+            cc_str a, b;
+            cc_str_init(&a);
+            cc_str_init(&b);
+            if (cc_shape_append(&a, old->ndim, old->shape) == 0 &&
+                cc_shape_append(&b, x->ndim, x->shape) == 0) {
+                cc_fail(CC_E_EXPAND_FIXED_INDEX,
+                        "Trying to expand fixed index, index %s old shape %s new shape %s "
+                        "(axis %d is indexed, so its size %lld can't change)",
+                        e->what, a.data, b.data, i, (long long)old->shape[i]);
+            }
+            cc_str_clear(&a);
+            cc_str_clear(&b);
+            return NULL;
+        }
+    }
+    int n_items = nb + c->u.index.n_items;
+    if (n_items > CC_MAX_NDIM) {
+        return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET, "%s: rank %d passes the maximum %d",
+                            e->what, n_items, CC_MAX_NDIM);
+    }
+    cc_index_item items[CC_MAX_NDIM];
+    memset(items, 0, sizeof(items));
+    for (int i = 0; i < nb; i++) {
+        items[i].kind = CC_INDEX_SLICE;
+    }
+    for (int i = 0; i < c->u.index.n_items; i++) {
+        items[nb + i] = c->u.index.items[i];
+    }
+    return cc_index_new(x, n_items, items, c->name);
+}
+
+// A view of its child unless an item is a tensor (a gather makes a new tensor).
+static int
+index_eval_is_view(const cc_node *n)
+{
+    for (int i = 0; i < n->u.index.n_items; i++) {
+        if (n->u.index.items[i].kind == CC_INDEX_TENSOR) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+index_for_each_tensor(const cc_node *n, int (*fn)(void *ctx, const cc_tensor *t), void *ctx)
+{
+    for (int i = 0; i < n->u.index.n_items; i++) {
+        const cc_index_item *it = &n->u.index.items[i];
+        int rc = it->kind == CC_INDEX_TENSOR ? fn(ctx, &it->tensor->value) : 0;
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(index, .free_payload = index_free_payload, .expand = index_expand,
+                   .eval_is_view = index_eval_is_view, .for_each_tensor = index_for_each_tensor);
 
 cc_node *
 cc_index_new(cc_node *child, int n_items, const cc_index_item *items, const char *name)

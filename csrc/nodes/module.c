@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodes/expand_kind.h"
 #include "nodes/module_impl.h"
 #include "nodes/node_impl.h"
+#include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "nodes/symbol_set.h"
 #include "util/alloc.h"
@@ -37,7 +39,7 @@ cc_module_quote_name(const cc_node *n, char *buf, size_t cap)
 }
 
 static void
-hash_non_name(const cc_node *n, cc_blake3 *h)
+module_hash_non_name(const cc_node *n, cc_blake3 *h)
 {
     for (int j = 0; j < n->n_children - 1; j++) {
         const cc_module_arg_spec *s = &n->u.module.arg_specs[j];
@@ -50,7 +52,7 @@ hash_non_name(const cc_node *n, cc_blake3 *h)
 }
 
 static void
-free_payload(cc_node *n)
+module_free_payload(cc_node *n)
 {
     if (n->u.module.arg_specs == NULL) {
         return;
@@ -66,7 +68,7 @@ static cc_node *module_build(cc_node *body, int n, const cc_module_arg_spec *spe
                              cc_node *const *args, const char *name, const cc_node *info_from);
 
 static cc_node *
-rebuild(const cc_node *n, cc_node *const *children, const char *name)
+module_rebuild(const cc_node *n, cc_node *const *children, const char *name)
 {
     // Same children: the substituted body is the same, so its information is reused.
     int same = 1;
@@ -76,14 +78,6 @@ rebuild(const cc_node *n, cc_node *const *children, const char *name)
     return module_build(children[0], n->n_children - 1, n->u.module.arg_specs, children + 1, name,
                         same ? n : NULL);
 }
-
-const cc_kind_ops cc_module_ops = {
-    .type_uuid = {0x68, 0x25, 0xf7, 0x23, 0xf1, 0x78, 0x4d, 0xab, 0xb5, 0x68, 0xcd, 0x85, 0xeb,
-                  0x6d, 0x2b, 0xf3},
-    .hash_non_name = hash_non_name,
-    .free_payload = free_payload,
-    .rebuild = rebuild,
-};
 
 // --- ModuleSpec checks ------------------------------------------------------------------------
 
@@ -411,7 +405,7 @@ set_module_free_symbols(cc_node *m, cc_node *body, int n, const cc_module_arg_sp
     }
     int total = n_body;
     for (int j = 0; j < n; j++) {
-        total += args[j]->kind == CC_KIND_SYMBOL
+        total += cc_kind_has(args[j]->kind, CC_FREE_SYMBOL)
                      ? 1
                      : (args[j]->free_symbols ? args[j]->free_symbols->n : 0);
     }
@@ -432,7 +426,7 @@ set_module_free_symbols(cc_node *m, cc_node *body, int n, const cc_module_arg_sp
     }
     cc_free(body_syms);
     for (int j = 0; j < n; j++) {
-        if (args[j]->kind == CC_KIND_SYMBOL) {
+        if (cc_kind_has(args[j]->kind, CC_FREE_SYMBOL)) {
             all[k++] = args[j];
         } else if (args[j]->free_symbols != NULL) {
             memcpy(all + k, args[j]->free_symbols->items,
@@ -456,7 +450,7 @@ module_build(cc_node *body, int n, const cc_module_arg_spec *specs, cc_node *con
     char what[200];
     cc_node_describe(CC_KIND_MODULE, name, what, sizeof(what));
     for (int j = 0; j < n; j++) {
-        if (specs[j].symbol == NULL || specs[j].symbol->kind != CC_KIND_SYMBOL) {
+        if (specs[j].symbol == NULL || !cc_kind_has(specs[j].symbol->kind, CC_FREE_SYMBOL)) {
             return cc_fail_null(CC_E_CONSTRUCT_MODULE_EXPECTED_SYMBOL,
                                 "%s: arg spec %d must hold a Symbol", what, j);
         }
@@ -538,3 +532,292 @@ cc_module_aligned_batch_shape(const cc_node *m, int *ndim, int64_t *shape)
     cc_free(shapes);
     return rc;
 }
+
+// --- Module expansion (rc's Module arm of expand_node) -------------------------------------
+
+// The module's args are re-bound; batch axes that would land between an argument's old batch
+// axes and its symbol axes are moved into the symbols (the body is re-expanded with grown
+// symbols) and moved back out of the result by a permutation.
+static cc_node *
+module_expand(const cc_expand_call *e)
+{
+    cc_node **xs = e->xs;
+    const cc_node *c = e->c;
+    int nargs = e->n - 1;
+    const cc_module_arg_spec *specs = c->u.module.arg_specs;
+    cc_node *body_old = c->children[0];
+    if (nargs == 0) {
+        return cc_module_new(e->inputs[0], 0, NULL, NULL, c->name);
+    }
+    int cur[CC_MAX_NDIM + 1];
+    int *cur_rank = nargs <= CC_MAX_NDIM ? cur : cc_malloc((size_t)nargs * sizeof(int));
+    cc_module_arg_spec *new_specs = cc_calloc((size_t)nargs, sizeof(cc_module_arg_spec));
+    cc_node **repl_keys = cc_calloc((size_t)nargs, sizeof(cc_node *));
+    cc_node **repl_values = cc_calloc((size_t)nargs, sizeof(cc_node *));
+    cc_node *body = NULL, *module = NULL, *out = NULL;
+    cc_node **args = xs + 1; // owned references in xs, released by the caller
+    int n_repl = 0;
+    if (cur_rank == NULL || new_specs == NULL || repl_keys == NULL || repl_values == NULL) {
+        goto done;
+    }
+    int cur_max = 0;
+    for (int j = 0; j < nargs; j++) {
+        cur_rank[j] = c->children[1 + j]->ndim - specs[j].symbol->ndim;
+        cur_max = cur_rank[j] > cur_max ? cur_rank[j] : cur_max;
+    }
+    const int *bo = e->br + 1;
+    // Pin the old batch axes, which may be symbolic in some arguments and concrete in others.
+    int64_t old_batch[CC_MAX_NDIM];
+    int64_t *sizes = cc_malloc((size_t)nargs * sizeof(int64_t));
+    if (sizes == NULL) {
+        goto done;
+    }
+    for (int i = 0; i < cur_max; i++) {
+        int m = 0;
+        for (int j = 0; j < nargs; j++) {
+            int from_end = cur_max - i;
+            if (cur_rank[j] >= from_end) {
+                sizes[m++] = e->inputs[1 + j]->shape[bo[j] + cur_rank[j] - from_end];
+            }
+        }
+        old_batch[i] = cc_expand_find_non_symbolic(m, sizes);
+    }
+    cc_free(sizes);
+    for (int j = 0; j < nargs; j++) {
+        cc_node *inp = e->inputs[1 + j];
+        int64_t want[CC_MAX_NDIM];
+        for (int k = 0; k < inp->ndim; k++) {
+            int in_old_batch = k >= bo[j] && k < bo[j] + cur_rank[j];
+            want[k] = in_old_batch ? old_batch[cur_max - cur_rank[j] + (k - bo[j])] : -1;
+        }
+        args[j] = cc_set_symbolic_shape_some_set_and_symbolic_neq(inp, want, NULL);
+        if (args[j] == NULL) {
+            cc_error_prefix("%s: failed to set symbolic sizes in expand module", e->what);
+            goto done;
+        }
+    }
+    int push = e->br[0];
+    for (int j = 0; j < nargs; j++) {
+        int want = cur_rank[j] == cur_max ? 0 : bo[j];
+        push = want > push ? want : push;
+    }
+    if (push == 0) {
+        module = cc_module_new(e->inputs[0], nargs, specs, args, c->name);
+        out = module;
+        module = NULL;
+        goto done;
+    }
+    for (int j = 0; j < nargs; j++) {
+        const cc_module_arg_spec *s = &specs[j];
+        cc_node *node = args[j];
+        int extra = push < bo[j] ? push : bo[j];
+        int64_t shape[CC_MAX_NDIM];
+        int ndim = extra + s->symbol->ndim;
+        if (ndim > CC_MAX_NDIM) {
+            cc_fail(CC_E_CONSTRUCT_NOT_SUPPORTED_YET, "%s: symbol rank %d passes the maximum %d",
+                    e->what, ndim, CC_MAX_NDIM);
+            goto done;
+        }
+        memcpy(shape, node->shape + bo[j] - extra, (size_t)extra * sizeof(int64_t));
+        memcpy(shape + extra, s->symbol->shape, (size_t)s->symbol->ndim * sizeof(int64_t));
+        new_specs[j] = *s;
+        new_specs[j].symbol = cc_symbol_new(ndim, shape, s->symbol->u.symbol.uuid,
+                                            s->symbol->name ? s->symbol->name : CC_NO_NAME);
+        if (new_specs[j].symbol == NULL) {
+            goto done;
+        }
+        if (cur_rank[j] > 0 && extra > 0) {
+            int rank = node->ndim, upto = rank - s->symbol->ndim;
+            int perm[CC_MAX_NDIM], p = 0;
+            for (int k = 0; k < bo[j] - extra; k++) {
+                perm[p++] = k;
+            }
+            for (int k = bo[j]; k < upto; k++) {
+                perm[p++] = k;
+            }
+            for (int k = bo[j] - extra; k < bo[j]; k++) {
+                perm[p++] = k;
+            }
+            for (int k = upto; k < rank; k++) {
+                perm[p++] = k;
+            }
+            char *name;
+            if (cc_expand_suffixed(node->name, " shift_batch", &name) < 0) {
+                goto done;
+            }
+            cc_node *shifted = cc_expand_permute(node, perm, name);
+            cc_free(name);
+            if (shifted == NULL) {
+                goto done;
+            }
+            cc_node_decref(args[j]);
+            args[j] = shifted;
+        }
+        if (memcmp(new_specs[j].symbol->hash, s->symbol->hash, 32) != 0) {
+            repl_keys[n_repl] = s->symbol;
+            repl_values[n_repl] = new_specs[j].symbol;
+            n_repl++;
+        }
+    }
+    // The body again, under its map plus the grown symbols.
+    body = e->rerun_body(e, body_old, n_repl, repl_keys, repl_values);
+    if (body == NULL) {
+        cc_error_prefix("%s: failed to rerun batching for the body with expanded symbols", e->what);
+        goto done;
+    }
+    if (body->ndim != push + body_old->ndim) {
+        cc_fail(CC_E_PY_RUNTIME, "%s: the re-expanded body has rank %d, expected %d + %d", e->what,
+                body->ndim, push, body_old->ndim);
+        goto done;
+    }
+    module = cc_module_new(body, nargs, new_specs, args, c->name);
+    if (module == NULL) {
+        goto done;
+    }
+    if (cur_max == 0) {
+        out = module;
+        module = NULL;
+        goto done;
+    }
+    {
+        // Move the axes pushed into the symbols back in front of the old batch axes.
+        int orig = body_old->ndim;
+        int via_mod = e->batch_rank - push;
+        int total = via_mod + cur_max;
+        int end_all = total + push;
+        int perm[CC_MAX_NDIM], p = 0;
+        if (end_all + orig != module->ndim || via_mod < 0) {
+            cc_fail(CC_E_PY_RUNTIME, "%s: batched module has rank %d, expected %d", e->what,
+                    module->ndim, end_all + orig);
+            goto done;
+        }
+        for (int k = 0; k < via_mod; k++) {
+            perm[p++] = k;
+        }
+        for (int k = total; k < end_all; k++) {
+            perm[p++] = k;
+        }
+        for (int k = via_mod; k < total; k++) {
+            perm[p++] = k;
+        }
+        for (int k = end_all; k < end_all + orig; k++) {
+            perm[p++] = k;
+        }
+        char *shift_name;
+        if (cc_expand_suffixed(module->name, " shift_batch", &shift_name) < 0) {
+            goto done;
+        }
+        cc_node *renamed = cc_node_rename(module, shift_name ? shift_name : CC_NO_NAME);
+        cc_free(shift_name);
+        if (renamed == NULL) {
+            goto done;
+        }
+        out = cc_expand_permute(renamed, perm, module->name ? module->name : CC_NO_NAME);
+        cc_node_decref(renamed);
+    }
+done:
+    cc_node_decref(module);
+    cc_node_decref(body);
+    if (new_specs != NULL) {
+        for (int j = 0; j < nargs; j++) {
+            cc_node_decref(new_specs[j].symbol);
+        }
+    }
+    cc_free(new_specs);
+    cc_free(repl_keys);
+    cc_free(repl_values);
+    if (cur_rank != cur) {
+        cc_free(cur_rank);
+    }
+    return out;
+}
+
+// --- the kind's record ------------------------------------------------------------------------
+
+static const uint8_t module_type_uuid[16] = {0x68, 0x25, 0xf7, 0x23, 0xf1, 0x78, 0x4d, 0xab,
+                                             0xb5, 0x68, 0xcd, 0x85, 0xeb, 0x6d, 0x2b, 0xf3};
+
+// "<body name>(<arg names>)", argument names never shortened.
+static const char *
+module_function_name(const cc_node *n)
+{
+    return n->children[0]->name;
+}
+
+static const cc_name_op module_name_op = {.cls = CC_NAME_FUNCTION,
+                                          .function_name = module_function_name,
+                                          .first_arg = 1,
+                                          .full_arg_names = 1};
+
+// The arg specs are printed on the argument lines (child_binding).
+static int
+module_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
+{
+    (void)n;
+    (void)o;
+    (void)out;
+    return 0;
+}
+
+// The body and the arguments with their bindings; no payload.
+static cc_node *
+module_parse_payload(const cc_payload_parse *in, const char **at)
+{
+    *at = in->kind_at;
+    if (in->n_children == 0) {
+        return cc_fail_null(CC_E_PARSE_CIRCUIT_MODULE_NO_SPEC_CIRCUIT,
+                            "a Module's first child is its body; this one has none");
+    }
+    if (cc_payload_expect_none(in, CC_KIND_MODULE, at) < 0) {
+        return NULL;
+    }
+    int n_args = in->n_children - 1;
+    cc_module_arg_spec *specs = cc_calloc((size_t)(n_args > 0 ? n_args : 1), sizeof *specs);
+    cc_node *out = NULL;
+    if (specs == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < n_args; i++) {
+        const cc_child_binding *b = &in->bindings[i + 1];
+        specs[i].symbol = b->symbol;
+        specs[i].batchable = b->flags[0];
+        specs[i].expandable = b->flags[1];
+        specs[i].ban_non_symbolic_size_expand = b->flags[2];
+    }
+    cc_node *body = in->children[0];
+    if ((in->check_all_inputs_used &&
+         cc_module_spec_check_all_inputs_used(body, n_args, specs) < 0) ||
+        (in->check_unique_arg_names && cc_module_spec_check_unique_arg_names(n_args, specs) < 0)) {
+        cc_free(specs);
+        return NULL;
+    }
+    out = cc_module_new(body, n_args, specs, in->children + 1, in->name);
+    cc_free(specs);
+    return out;
+}
+
+// Argument i (i >= 1) stands for its arg spec's symbol in the body.
+static int
+module_child_binding(const cc_node *n, int i, cc_child_binding *out)
+{
+    if (i == 0) {
+        return 0;
+    }
+    const cc_module_arg_spec *s = &n->u.module.arg_specs[i - 1];
+    out->symbol = s->symbol;
+    out->flags[0] = s->batchable;
+    out->flags[1] = s->expandable;
+    out->flags[2] = s->ban_non_symbolic_size_expand;
+    return 1;
+}
+
+// rc's comment on the body: "Spec".
+static int
+module_child_comment(const cc_node *n, int i, cc_str *out)
+{
+    (void)n;
+    return i == 0 ? cc_str_append(out, "Spec") : 0;
+}
+
+CC_DEFINE_KIND_OPS(module, .free_payload = module_free_payload, .expand = module_expand,
+                   .child_binding = module_child_binding, .child_comment = module_child_comment);

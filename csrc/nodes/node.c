@@ -1,7 +1,6 @@
 // cc_node core: the kind tables, refcounting with iterative freeing, the common steps of
 // construction (allocate, flags, dtype, name, hash), renaming, rebuilding, graph walks and
-// flop counts. Per-kind payloads are reached through cc_kind_ops, except the plain leaf
-// payloads, which renaming copies directly.
+// flop counts. Per-kind behaviour is reached through the kinds' cc_kind_ops records.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,13 +20,13 @@ static const uint8_t NAME_DELIMITER_UUID[16] = {
     0x02, 0x5e, 0x9a, 0xf4, 0x13, 0x66, 0x42, 0x11, 0xaa, 0x5f, 0x7c, 0x28, 0xfc, 0x6c, 0xdf, 0x9f,
 };
 
-static const cc_kind_info kind_info[CC_KIND_COUNT] = {
+const cc_kind_info cc_kind_info_table[CC_KIND_COUNT] = {
 #define CC_KIND(E, c_name, py, flags) [CC_KIND_##E] = {py, flags},
 #include "nodes/kinds.def"
 #undef CC_KIND
 };
 
-static const cc_kind_ops *const kind_ops[CC_KIND_COUNT] = {
+const cc_kind_ops *const cc_kind_ops_table[CC_KIND_COUNT] = {
 #define CC_KIND(E, c_name, py, flags) [CC_KIND_##E] = &cc_##c_name##_ops,
 #include "nodes/kinds.def"
 #undef CC_KIND
@@ -39,13 +38,13 @@ cc_kind_get_info(cc_kind kind)
     if ((int)kind < 0 || kind >= CC_KIND_COUNT) {
         return NULL;
     }
-    return &kind_info[kind];
+    return &cc_kind_info_table[kind];
 }
 
 const char *
 cc_node_describe(cc_kind kind, const char *name, char *buf, size_t cap)
 {
-    const char *py = kind_info[kind].py_name;
+    const char *py = cc_kind_info_table[kind].py_name;
     if (name == NULL || name == CC_NO_NAME) {
         snprintf(buf, cap, "%s", py);
     } else {
@@ -100,8 +99,8 @@ get_link(const cc_node *n)
 static void
 release_own(cc_node *n)
 {
-    if (kind_ops[n->kind]->free_payload != NULL) {
-        kind_ops[n->kind]->free_payload(n);
+    if (cc_kind_ops_table[n->kind]->free_payload != NULL) {
+        cc_kind_ops_table[n->kind]->free_payload(n);
     }
     cc_free(n->name);
     n->name = NULL;
@@ -170,7 +169,7 @@ cc_name_hash(const char *name)
 static void
 compute_hash(cc_node *n)
 {
-    const cc_kind_ops *ops = kind_ops[n->kind];
+    const cc_kind_ops *ops = cc_kind_ops_table[n->kind];
     cc_blake3 h;
     cc_blake3_init(&h);
     ops->hash_non_name(n, &h);
@@ -194,8 +193,8 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
 {
     if (ndim < 0 || ndim > CC_MAX_NDIM) {
         return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
-                            "%s of rank %d: at most %d axes are supported", kind_info[kind].py_name,
-                            ndim, CC_MAX_NDIM);
+                            "%s of rank %d: at most %d axes are supported",
+                            cc_kind_info_table[kind].py_name, ndim, CC_MAX_NDIM);
     }
     // One block: the struct, the child pointers, the shape. A node is then small and its
     // child array next to it, which is what walks over large circuits read.
@@ -216,7 +215,7 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
     n->use_autoname = 1;
     n->is_explicitly_computable = 1;
     n->is_constant = 1;
-    n->contains_module = kind == CC_KIND_MODULE;
+    n->contains_module = cc_kind_ops_table[kind]->child_binding != NULL;
     n->dtype = (int8_t)(merge ? -1 : dtype);
     if (n_children > 0) {
         for (int i = 0; i < n_children; i++) {
@@ -244,9 +243,10 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
             cc_fail(CC_E_MISC_INPUT_CHILDREN_MULTIPLE_DTYPES,
                     "%s: children have different dtypes: %s in child %d ('%s' %s) but %s in "
                     "child %d ('%s' %s); cast one of the arrays",
-                    kind_info[kind].py_name, cc_dtype_name(n->dtype), dtype_from,
-                    first->name ? first->name : "", kind_info[first->kind].py_name,
-                    cc_dtype_name(c->dtype), i, c->name ? c->name : "", kind_info[c->kind].py_name);
+                    cc_kind_info_table[kind].py_name, cc_dtype_name(n->dtype), dtype_from,
+                    first->name ? first->name : "", cc_kind_info_table[first->kind].py_name,
+                    cc_dtype_name(c->dtype), i, c->name ? c->name : "",
+                    cc_kind_info_table[c->kind].py_name);
             cc_node_free_one(n);
             return NULL;
         }
@@ -291,7 +291,22 @@ cc_node_finish(cc_node *n, const char *name)
     return n;
 }
 
-static cc_node *copy_leaf(const cc_node *n, const char *name);
+cc_node *
+cc_node_finish_leaf_copy(cc_node *m, const cc_node *n, const char *name)
+{
+    m->dtype = n->dtype;
+    m->is_explicitly_computable = n->is_explicitly_computable;
+    m->is_constant = n->is_constant;
+    return cc_node_finish(m, name);
+}
+
+// A new leaf with n's payload and flags, through the kind's rebuild (which copies the
+// payload, so an Array's tensor is not hashed again).
+static cc_node *
+copy_leaf(const cc_node *n, const char *name)
+{
+    return cc_kind_ops_table[n->kind]->rebuild(n, NULL, name);
+}
 
 static int
 same_name(const char *a, const char *b)
@@ -307,8 +322,8 @@ same_name(const char *a, const char *b)
 cc_node *
 cc_node_rebuild(const cc_node *n, cc_node *const *children, const char *name)
 {
-    if (!(kind_info[n->kind].flags & CC_LEAF)) {
-        return kind_ops[n->kind]->rebuild(n, children, name);
+    if (!(cc_kind_info_table[n->kind].flags & CC_LEAF)) {
+        return cc_kind_ops_table[n->kind]->rebuild(n, children, name);
     }
     const char *own = name == CC_NO_NAME ? NULL : name;
     if (same_name(own, n->name)) {
@@ -318,46 +333,16 @@ cc_node_rebuild(const cc_node *n, cc_node *const *children, const char *name)
     return copy_leaf(n, own == NULL ? CC_NO_NAME : own);
 }
 
-// A new leaf with n's payload and flags; the payload is copied, not recomputed, so an
-// Array's tensor is not hashed again.
-static cc_node *
-copy_leaf(const cc_node *n, const char *name)
-{
-    cc_node *m = cc_node_alloc(n->kind, 0, NULL, n->ndim, n->shape);
-    if (m == NULL) {
-        return NULL;
-    }
-    switch (n->kind) {
-    case CC_KIND_ARRAY:
-        if (cc_array_set_value(m, n->u.array.value) < 0) {
-            cc_node_free_one(m);
-            return NULL;
-        }
-        memcpy(m->u.array.tensor_hash, n->u.array.tensor_hash, 32);
-        break;
-    case CC_KIND_SCALAR:
-        m->u.scalar.value = n->u.scalar.value;
-        break;
-    default:
-        memcpy(m->u.symbol.uuid, n->u.symbol.uuid, 16);
-        break;
-    }
-    m->dtype = n->dtype;
-    m->is_explicitly_computable = n->is_explicitly_computable;
-    m->is_constant = n->is_constant;
-    return cc_node_finish(m, name);
-}
-
 // A fresh node equal to n but for its name (given explicitly, never autonamed) and an
 // autoname flag of use_autoname (rc's init_info_impl with is_initial false).
 static cc_node *
 copy_with(const cc_node *n, const char *name, int use_autoname)
 {
     cc_node *m;
-    if (kind_info[n->kind].flags & CC_LEAF) {
+    if (cc_kind_info_table[n->kind].flags & CC_LEAF) {
         m = copy_leaf(n, name);
     } else {
-        m = kind_ops[n->kind]->rebuild(n, n->children, name);
+        m = cc_kind_ops_table[n->kind]->rebuild(n, n->children, name);
     }
     if (m != NULL && m->use_autoname != use_autoname) {
         // m is fresh and referenced only here, so it may still change.
@@ -474,62 +459,11 @@ fail:
     return -1;
 }
 
-static double
-product(int ndim, const int64_t *shape)
-{
-    double p = 1.0;
-    for (int i = 0; i < ndim; i++) {
-        p *= (double)shape[i];
-    }
-    return p;
-}
-
-// rc's EinsumSpec::flops: (operands - 1) products over every distinct input label, plus
-// one addition per summed element of each output position.
-static double
-einsum_flops(const cc_node *n)
-{
-    if (n->n_children == 0) {
-        return 0.0;
-    }
-    int64_t size[256];
-    uint8_t used[256] = {0}, in_out[256] = {0};
-    const uint8_t *axes = n->u.einsum.in_axes;
-    for (int i = 0; i < n->n_children; i++) {
-        const cc_node *c = n->children[i];
-        for (int k = 0; k < c->ndim; k++) {
-            used[axes[k]] = 1;
-            size[axes[k]] = c->shape[k];
-        }
-        axes += c->ndim;
-    }
-    for (int k = 0; k < n->ndim; k++) {
-        in_out[n->u.einsum.out_axes[k]] = 1;
-    }
-    double all = 1.0, summed = 1.0;
-    for (int l = 0; l < 256; l++) {
-        if (used[l]) {
-            all *= (double)size[l];
-            summed *= in_out[l] ? 1.0 : (double)size[l];
-        }
-    }
-    double muls = (double)(n->n_children - 1) * all;
-    // rc's unsigned "summed - 1" has no meaning for an empty summed axis; count none.
-    double sums = product(n->ndim, n->shape) * (summed > 0.0 ? summed - 1.0 : 0.0);
-    return muls + sums;
-}
-
 double
 cc_node_self_flops(const cc_node *n)
 {
-    switch (n->kind) {
-    case CC_KIND_EINSUM:
-        return einsum_flops(n);
-    case CC_KIND_ADD:
-        return product(n->ndim, n->shape) * (double)n->n_children;
-    default:
-        return 0.0;
-    }
+    double (*flops)(const cc_node *) = cc_kind_ops_table[n->kind]->self_flops;
+    return flops != NULL ? flops(n) : 0.0;
 }
 
 double

@@ -7,7 +7,11 @@
 
 #include "tensor/tensor.h"
 
+// Kind flags of nodes/kinds.def.
 #define CC_LEAF 1
+#define CC_ONE_CHILD 2
+#define CC_SHAPE_SHOWN 4
+#define CC_FREE_SYMBOL 8
 
 typedef enum {
 #define CC_KIND(E, n, py, f) CC_KIND_##E,
@@ -126,6 +130,15 @@ typedef struct {
     int flags;
 } cc_kind_info;
 const cc_kind_info *cc_kind_get_info(cc_kind kind);
+// The rows of nodes/kinds.def, by kind.
+extern const cc_kind_info cc_kind_info_table[CC_KIND_COUNT];
+
+// 1 when kind's row in nodes/kinds.def has flag.
+static inline int
+cc_kind_has(cc_kind kind, int flag)
+{
+    return (cc_kind_info_table[kind].flags & flag) != 0;
+}
 
 // Marked walks record what they have reached in the nodes themselves instead of in a set: a
 // node's walk_states belong to the walk whose stamp is in its walk_mark (a stale stamp means
@@ -173,6 +186,12 @@ cc_node *cc_tag_new(cc_node *child, const uint8_t uuid[16], const char *name);
 // the constraints (CC_E_SYMBOLIC_SIZE_SET_* when they cannot hold). Not explicitly computable.
 cc_node *cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape,
                                    const char *name);
+// SetSymbolicShape helpers of expansion (rc's some_set_neq, some_set_and_symbolic_neq). shape
+// has node's rank, -1 meaning "keep". The node itself (new reference) when nothing changes.
+cc_node *cc_set_symbolic_shape_some_set_neq(cc_node *node, const int64_t *shape, const char *name);
+// As above, but only axes whose current size is symbolic are set.
+cc_node *cc_set_symbolic_shape_some_set_and_symbolic_neq(cc_node *node, const int64_t *shape,
+                                                         const char *name);
 // Module constructors are in nodes/module.h.
 
 // The same node rebuilt through its constructor with new children (same kind payload);

@@ -1,25 +1,12 @@
-// Shared by the per-kind files of nodes/: the kind operations table and the
-// common steps of construction (allocate, then finish: flags, name, hash).
+// Shared by the per-kind files of nodes/: the kind contract (nodes/kind.h) and the common
+// steps of construction (allocate, then finish: flags, name, hash).
 #pragma once
 
 #include <stddef.h>
 
+#include "nodes/kind.h"
 #include "nodes/node.h"
 #include "util/blake3.h"
-
-typedef struct {
-    uint8_t type_uuid[16]; // rc's node_type_uuid, hashed after the non-name part
-    // rc's compute_hash_non_name: payload bytes and children hashes, in rc's order.
-    void (*hash_non_name)(const cc_node *n, cc_blake3 *h);
-    // Releases the kind payload (not children, not name). NULL when there is nothing to free.
-    void (*free_payload)(cc_node *n);
-    // New node of the same kind and payload over new children (see cc_node_rebuild).
-    cc_node *(*rebuild)(const cc_node *n, cc_node *const *children, const char *name);
-} cc_kind_ops;
-
-#define CC_KIND(E, c_name, py, flags) extern const cc_kind_ops cc_##c_name##_ops;
-#include "nodes/kinds.def"
-#undef CC_KIND
 
 // Feeds every child's hash in order (the common tail of hash_non_name).
 void cc_node_hash_children(const cc_node *n, cc_blake3 *h);
@@ -34,9 +21,9 @@ cc_node *cc_node_alloc(cc_kind kind, int n_children, cc_node *const *children, i
 // gen_index takes x's dtype while its index child is int64. NULL on error.
 cc_node *cc_node_alloc_with_dtype(cc_kind kind, int n_children, cc_node *const *children, int ndim,
                                   const int64_t *shape, int dtype);
-// Sets the payload of the Array n (fresh from cc_node_alloc) to a view of value. 0, or -1
-// with CC_E_NO_MEMORY (n is then still the caller's to free).
-int cc_array_set_value(cc_node *n, const cc_tensor *value);
+// Completes a leaf m copied from n (payload set by the kind's rebuild): n's dtype and flags,
+// then cc_node_finish with name. Returns m, or NULL after freeing m on error.
+cc_node *cc_node_finish_leaf_copy(cc_node *m, const cc_node *n, const char *name);
 // Completes n once its payload is set: name (rc's autoname when name is NULL), hash.
 // Returns n, or NULL after freeing n on error.
 cc_node *cc_node_finish(cc_node *n, const char *name);

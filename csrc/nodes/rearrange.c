@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nodes/node_impl.h"
+#include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -1038,11 +1039,184 @@ rearrange_rebuild(const cc_node *n, cc_node *const *children, const char *name)
     return cc_rearrange_new(children[0], n->u.rearrange.spec, name);
 }
 
-const cc_kind_ops cc_rearrange_ops = {
-    // rc's node_type_uuid of Rearrange: 13204d30-2f12-4edd-8765-34bc8b458ef2
-    .type_uuid = {0x13, 0x20, 0x4d, 0x30, 0x2f, 0x12, 0x4e, 0xdd, 0x87, 0x65, 0x34, 0xbc, 0x8b,
-                  0x45, 0x8e, 0xf2},
-    .hash_non_name = rearrange_hash_non_name,
-    .free_payload = rearrange_free_payload,
-    .rebuild = rearrange_rebuild,
-};
+// rc's node_type_uuid of Rearrange: 13204d30-2f12-4edd-8765-34bc8b458ef2
+static const uint8_t rearrange_type_uuid[16] = {0x13, 0x20, 0x4d, 0x30, 0x2f, 0x12, 0x4e, 0xdd,
+                                                0x87, 0x65, 0x34, 0xbc, 0x8b, 0x45, 0x8e, 0xf2};
+
+static const cc_name_op rearrange_name_op = {.cls = CC_NAME_POSTFIX, .text = " rearrange"};
+
+static int
+rearrange_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
+{
+    (void)o;
+    char *spec = cc_rearrange_spec_to_string(n->u.rearrange.spec);
+    if (spec == NULL) {
+        return -1;
+    }
+    int rc = cc_str_append(out, spec);
+    cc_free(spec);
+    return rc;
+}
+
+static cc_node *
+rearrange_parse_payload(const cc_payload_parse *in, const char **at)
+{
+    if (cc_payload_expect(in, CC_KIND_REARRANGE, "its spec such as a b -> b a", at) < 0) {
+        return NULL;
+    }
+    *at = in->extra_at;
+    cc_rearrange_spec *spec = cc_rearrange_spec_from_string(in->extra);
+    if (spec == NULL) {
+        return NULL;
+    }
+    *at = in->kind_at;
+    cc_node *out = cc_rearrange_new(in->children[0], spec, in->name);
+    cc_rearrange_spec_free(spec);
+    return out;
+}
+
+// rc's RearrangeSpec::expand_to_spec_or_shape: the spec's sizes adjusted to a new input shape
+// (a single mismatching int of a group becomes a wildcard). *spec_out is the new spec, or NULL
+// with forced[] (-1 = free) giving sizes the input must be pinned to (error_on_ambiguous 0).
+static int
+expand_spec(const cc_rearrange_spec *s, int ndim, const int64_t *shape, int error_on_ambiguous,
+            cc_rearrange_spec **spec_out, int64_t *forced, const char *what)
+{
+    *spec_out = NULL;
+    if (ndim != s->n_in) {
+        return cc_fail(CC_E_REARRANGE_SPEC_INPUT_NOT_CONFORMABLE,
+                       "%s: the spec has %d input axes but the expanded input has %d", what,
+                       s->n_in, ndim);
+    }
+    int64_t *sizes = cc_malloc((size_t)(s->n_sizes > 0 ? s->n_sizes : 1) * sizeof(int64_t));
+    if (sizes == NULL) {
+        return -1;
+    }
+    memcpy(sizes, s->sizes, (size_t)s->n_sizes * sizeof(int64_t));
+    int any_forced = 0;
+    for (int d = 0; d < ndim; d++) {
+        forced[d] = -1;
+        int start = s->in_start[d], end = s->in_start[d + 1];
+        int64_t current = 1;
+        int wildcard = 0;
+        for (int k = start; k < end; k++) {
+            int64_t sz = s->sizes[s->in_ints[k]];
+            wildcard |= sz == CC_REARRANGE_SIZE_NONE;
+            current *= sz;
+        }
+        if (wildcard || current == shape[d]) {
+            continue;
+        }
+        if (end - start == 1) {
+            sizes[s->in_ints[start]] = CC_REARRANGE_SIZE_NONE;
+            continue;
+        }
+        int failing = 0, failing_at = -1;
+        for (int k = start; k < end; k++) {
+            int64_t sz = s->sizes[s->in_ints[k]];
+            if (!(sz != 0 && shape[d] % sz == 0)) {
+                failing++;
+                failing_at = k;
+            }
+        }
+        if (failing != 1) {
+            if (error_on_ambiguous) {
+                cc_free(sizes);
+                return cc_fail(CC_E_REARRANGE_SPEC_AMBIGUOUS_EXPAND,
+                               "%s: can't tell which int of input axis %d (size %lld) takes the "
+                               "new size %lld (%d of its ints fail to divide it)",
+                               what, d, (long long)current, (long long)shape[d], failing);
+            }
+            forced[d] = current;
+            any_forced = 1;
+            continue;
+        }
+        sizes[s->in_ints[failing_at]] = CC_REARRANGE_SIZE_NONE;
+    }
+    if (any_forced) {
+        cc_free(sizes);
+        return 0;
+    }
+    int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM];
+    for (int g = 0; g < s->n_in; g++) {
+        in_lens[g] = s->in_start[g + 1] - s->in_start[g];
+    }
+    for (int g = 0; g < s->n_out; g++) {
+        out_lens[g] = s->out_start[g + 1] - s->out_start[g];
+    }
+    *spec_out = cc_rearrange_spec_new(s->n_in, in_lens, s->in_ints, s->n_out, out_lens, s->out_ints,
+                                      s->n_sizes, sizes);
+    cc_free(sizes);
+    return *spec_out == NULL ? -1 : 0;
+}
+
+// rc's add_batch_dims: nb fresh wildcard ints leading both sides.
+static cc_rearrange_spec *
+add_batch_dims(const cc_rearrange_spec *s, int nb, const char *what)
+{
+    if (s->n_sizes + nb > 256 || s->n_in + nb > CC_MAX_NDIM || s->n_out + nb > CC_MAX_NDIM) {
+        return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
+                            "%s: adding %d batch axes passes the limits of a rearrange spec", what,
+                            nb);
+    }
+    int n_in_ints = s->in_start[s->n_in], n_out_ints = s->out_start[s->n_out];
+    int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM];
+    uint8_t in_ints[CC_MAX_NDIM + 256], out_ints[CC_MAX_NDIM + 256];
+    int64_t sizes[256 + CC_MAX_NDIM];
+    for (int b = 0; b < nb; b++) {
+        in_lens[b] = out_lens[b] = 1;
+        in_ints[b] = out_ints[b] = (uint8_t)(s->n_sizes + b);
+        sizes[s->n_sizes + b] = CC_REARRANGE_SIZE_NONE;
+    }
+    for (int g = 0; g < s->n_in; g++) {
+        in_lens[nb + g] = s->in_start[g + 1] - s->in_start[g];
+    }
+    for (int g = 0; g < s->n_out; g++) {
+        out_lens[nb + g] = s->out_start[g + 1] - s->out_start[g];
+    }
+    memcpy(in_ints + nb, s->in_ints, (size_t)n_in_ints);
+    memcpy(out_ints + nb, s->out_ints, (size_t)n_out_ints);
+    memcpy(sizes, s->sizes, (size_t)s->n_sizes * sizeof(int64_t));
+    return cc_rearrange_spec_new(s->n_in + nb, in_lens, in_ints, s->n_out + nb, out_lens, out_ints,
+                                 s->n_sizes + nb, sizes);
+}
+
+static cc_node *
+rearrange_expand(const cc_expand_call *e)
+{
+    const cc_rearrange_spec *spec = e->c->u.rearrange.spec;
+    cc_node *x = e->inputs[0];
+    int nb = e->br[0];
+    int64_t forced[CC_MAX_NDIM];
+    cc_rearrange_spec *expanded = NULL;
+    if (expand_spec(spec, x->ndim - nb, x->shape + nb, 0, &expanded, forced, e->what) < 0) {
+        return NULL;
+    }
+    cc_node *input = x;
+    cc_node_incref(input);
+    if (expanded == NULL) {
+        int64_t full[CC_MAX_NDIM];
+        for (int i = 0; i < x->ndim; i++) {
+            full[i] = i < nb ? -1 : forced[i - nb];
+        }
+        cc_node_decref(input);
+        input = cc_set_symbolic_shape_some_set_and_symbolic_neq(x, full, NULL);
+        if (input == NULL) {
+            cc_error_prefix("%s: failed to set symbolic sizes in expand rearrange", e->what);
+            return NULL;
+        }
+        if (expand_spec(spec, input->ndim - nb, input->shape + nb, 1, &expanded, forced, e->what) <
+            0) {
+            cc_node_decref(input);
+            return NULL;
+        }
+    }
+    cc_rearrange_spec *batched = add_batch_dims(expanded, nb, e->what);
+    cc_rearrange_spec_free(expanded);
+    cc_node *out = batched == NULL ? NULL : cc_rearrange_new(input, batched, e->c->name);
+    cc_rearrange_spec_free(batched);
+    cc_node_decref(input);
+    return out;
+}
+
+CC_DEFINE_KIND_OPS(rearrange, .free_payload = rearrange_free_payload, .expand = rearrange_expand);

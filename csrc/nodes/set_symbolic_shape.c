@@ -2,13 +2,20 @@
 // symbolic) sizes; made by expansion where a symbolic size meets a concrete one. Not
 // explicitly computable. Hash: the shape as u64s, then the child's hash (rc).
 #include "nodes/node_impl.h"
+#include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "nodes/symbolic_size.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
+static const uint8_t set_symbolic_shape_type_uuid[16] = {
+    0x25, 0x33, 0x2a, 0x58, 0x39, 0xd6, 0x44, 0x3d, 0xb2, 0x25, 0x65, 0xc8, 0x10, 0xa0, 0x9a, 0xa4,
+};
+
+static const cc_name_op set_symbolic_shape_name_op = {.cls = CC_NAME_POSTFIX, .text = " set_shape"};
+
 static void
-hash_non_name(const cc_node *n, cc_blake3 *h)
+set_symbolic_shape_hash_non_name(const cc_node *n, cc_blake3 *h)
 {
     for (int i = 0; i < n->ndim; i++) {
         cc_blake3_update_u64_le(h, (uint64_t)n->shape[i]);
@@ -17,18 +24,58 @@ hash_non_name(const cc_node *n, cc_blake3 *h)
 }
 
 static cc_node *
-rebuild(const cc_node *n, cc_node *const *children, const char *name)
+set_symbolic_shape_rebuild(const cc_node *n, cc_node *const *children, const char *name)
 {
     return cc_set_symbolic_shape_new(children[0], n->ndim, n->shape, name);
 }
 
-const cc_kind_ops cc_set_symbolic_shape_ops = {
-    .type_uuid = {0x25, 0x33, 0x2a, 0x58, 0x39, 0xd6, 0x44, 0x3d, 0xb2, 0x25, 0x65, 0xc8, 0x10,
-                  0xa0, 0x9a, 0xa4},
-    .hash_non_name = hash_non_name,
-    .free_payload = NULL,
-    .rebuild = rebuild,
-};
+// The shape is the payload, printed in the line's shape.
+static int
+set_symbolic_shape_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
+{
+    (void)n;
+    (void)o;
+    (void)out;
+    return 0;
+}
+
+static cc_node *
+set_symbolic_shape_parse_payload(const cc_payload_parse *in, const char **at)
+{
+    if (cc_payload_expect_shape(in, CC_KIND_SET_SYMBOLIC_SHAPE, "", at) < 0 ||
+        cc_payload_expect_none(in, CC_KIND_SET_SYMBOLIC_SHAPE, at) < 0) {
+        return NULL;
+    }
+    *at = in->kind_at;
+    return cc_set_symbolic_shape_new(in->children[0], in->ndim, in->shape, in->name);
+}
+
+static cc_node *
+set_symbolic_shape_expand(const cc_expand_call *e)
+{
+    const cc_node *c = e->c;
+    const cc_node *old = c->children[0];
+    cc_node *x = e->inputs[0];
+    int nb = e->batch_rank;
+    int64_t full[CC_MAX_NDIM];
+    int change = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i < nb) {
+            full[i] = x->shape[i];
+        } else {
+            int k = i - nb;
+            full[i] = x->shape[i] == old->shape[k] ? c->shape[k] : x->shape[i];
+        }
+        change |= full[i] != x->shape[i];
+    }
+    if (!change) {
+        cc_node_incref(x);
+        return x;
+    }
+    return cc_set_symbolic_shape_new(x, x->ndim, full, c->name);
+}
+
+CC_DEFINE_KIND_OPS(set_symbolic_shape, .expand = set_symbolic_shape_expand);
 
 cc_node *
 cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape, const char *name)
@@ -64,4 +111,31 @@ cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape, const 
     }
     n->is_explicitly_computable = 0;
     return cc_node_finish(n, name);
+}
+
+cc_node *
+cc_set_symbolic_shape_some_set_neq(cc_node *node, const int64_t *shape, const char *name)
+{
+    int change = 0;
+    int64_t full[CC_MAX_NDIM];
+    for (int i = 0; i < node->ndim; i++) {
+        full[i] = shape[i] < 0 ? node->shape[i] : shape[i];
+        change |= full[i] != node->shape[i];
+    }
+    if (!change) {
+        cc_node_incref(node);
+        return node;
+    }
+    return cc_set_symbolic_shape_new(node, node->ndim, full, name);
+}
+
+cc_node *
+cc_set_symbolic_shape_some_set_and_symbolic_neq(cc_node *node, const int64_t *shape,
+                                                const char *name)
+{
+    int64_t only[CC_MAX_NDIM];
+    for (int i = 0; i < node->ndim; i++) {
+        only[i] = cc_size_has_symbolic(node->shape[i]) ? shape[i] : -1;
+    }
+    return cc_set_symbolic_shape_some_set_neq(node, only, name);
 }

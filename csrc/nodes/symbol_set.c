@@ -54,7 +54,7 @@ cc_symbol_set_contains(const cc_symbol_set *s, const cc_node *sym)
 int
 cc_node_has_free_symbol(const cc_node *c, const cc_node *sym)
 {
-    if (c->kind == CC_KIND_SYMBOL) {
+    if (cc_kind_has(c->kind, CC_FREE_SYMBOL)) {
         return memcmp(c->hash, sym->hash, 32) == 0;
     }
     return cc_symbol_set_contains(c->free_symbols, sym);
@@ -85,7 +85,7 @@ merge_into(cc_symbol_set *s, int n_from, cc_node *const *from, cc_hmap *seen)
 static void
 contribution(cc_node *const *child, int *n, cc_node *const **items)
 {
-    if ((*child)->kind == CC_KIND_SYMBOL) {
+    if (cc_kind_has((*child)->kind, CC_FREE_SYMBOL)) {
         *n = 1;
         *items = child;
     } else if ((*child)->free_symbols != NULL) {
@@ -145,7 +145,7 @@ cc_symbol_set_of_children(int n, cc_node *const *children, cc_symbol_set **out)
     int contributors = 0;
     for (int i = 0; i < n; i++) {
         const cc_node *c = children[i];
-        if (c->kind == CC_KIND_SYMBOL) {
+        if (cc_kind_has(c->kind, CC_FREE_SYMBOL)) {
             contributors += 2;
         } else if (c->free_symbols != NULL && c->free_symbols != only) {
             contributors++;
@@ -175,7 +175,7 @@ cc_node_free_symbol_list(cc_node *c, cc_node ***out, int *n)
 {
     int k = 1;
     cc_node *const *items = &c;
-    if (c->kind != CC_KIND_SYMBOL) {
+    if (!cc_kind_has(c->kind, CC_FREE_SYMBOL)) {
         k = c->free_symbols != NULL ? c->free_symbols->n : 0;
         items = c->free_symbols != NULL ? c->free_symbols->items : NULL;
     }

@@ -3,27 +3,60 @@
 #include <string.h>
 
 #include "nodes/node_impl.h"
+#include "nodes/payload_text.h"
+
+static const uint8_t tag_type_uuid[16] = {0x63, 0xfd, 0xc4, 0xce, 0x2f, 0x1b, 0x40, 0xb3,
+                                          0xb8, 0xb6, 0x13, 0x99, 0x1b, 0x54, 0xcb, 0xd7};
+
+static const cc_name_op tag_name_op = {.cls = CC_NAME_POSTFIX, .text = " tag"};
 
 static void
-hash_non_name(const cc_node *n, cc_blake3 *h)
+tag_hash_non_name(const cc_node *n, cc_blake3 *h)
 {
     cc_blake3_update(h, n->u.tag.uuid, 16);
     cc_node_hash_children(n, h);
 }
 
 static cc_node *
-rebuild(const cc_node *n, cc_node *const *children, const char *name)
+tag_rebuild(const cc_node *n, cc_node *const *children, const char *name)
 {
     return cc_tag_new(children[0], n->u.tag.uuid, name);
 }
 
-const cc_kind_ops cc_tag_ops = {
-    .type_uuid = {0x63, 0xfd, 0xc4, 0xce, 0x2f, 0x1b, 0x40, 0xb3, 0xb8, 0xb6, 0x13, 0x99, 0x1b,
-                  0x54, 0xcb, 0xd7},
-    .hash_non_name = hash_non_name,
-    .free_payload = NULL,
-    .rebuild = rebuild,
-};
+static int
+tag_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
+{
+    (void)o;
+    return cc_payload_put_uuid(out, n->u.tag.uuid);
+}
+
+static cc_node *
+tag_parse_payload(const cc_payload_parse *in, const char **at)
+{
+    uint8_t uuid[16];
+    if (cc_payload_expect(in, CC_KIND_TAG, "a uuid", at) < 0 ||
+        cc_payload_parse_uuid(in, uuid, at) < 0) {
+        return NULL;
+    }
+    *at = in->kind_at;
+    return cc_tag_new(in->children[0], uuid, in->name);
+}
+
+static cc_node *
+tag_expand(const cc_expand_call *e)
+{
+    return cc_tag_new(e->inputs[0], e->c->u.tag.uuid, e->c->name);
+}
+
+// Its child's value.
+static int
+tag_eval_is_view(const cc_node *n)
+{
+    (void)n;
+    return 1;
+}
+
+CC_DEFINE_KIND_OPS(tag, .expand = tag_expand, .eval_is_view = tag_eval_is_view);
 
 // uuid NULL means the nil uuid.
 cc_node *

@@ -3,10 +3,18 @@
 // tensors when an input was torch.
 #include "python/bindings.h"
 #include "eval/eval.h"
+#include "nodes/kind.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
-// 1 when some Array or Index tensor below the roots was built from torch.
+static int
+is_torch_tensor(void *ctx, const cc_tensor *t)
+{
+    (void)ctx;
+    return t->buf->origin == CC_ORIGIN_TORCH;
+}
+
+// 1 when some tensor held below the roots (an Array's, an Index's) was built from torch.
 static int
 any_torch_input(cc_node *const *roots, Py_ssize_t n, int *out)
 {
@@ -18,18 +26,9 @@ any_torch_input(cc_node *const *roots, Py_ssize_t n, int *out)
             return -1;
         }
         for (int64_t i = 0; i < count && !*out; i++) {
-            const cc_node *x = nodes[i];
-            if (x->kind == CC_KIND_ARRAY) {
-                *out = x->u.array.value->buf->origin == CC_ORIGIN_TORCH;
-            } else if (x->kind == CC_KIND_INDEX) {
-                for (int j = 0; j < x->u.index.n_items; j++) {
-                    const cc_index_item *it = &x->u.index.items[j];
-                    if (it->kind == CC_INDEX_TENSOR &&
-                        it->tensor->value.buf->origin == CC_ORIGIN_TORCH) {
-                        *out = 1;
-                    }
-                }
-            }
+            const cc_kind_ops *ops = cc_kind_ops_of(nodes[i]->kind);
+            *out = ops->for_each_tensor != NULL &&
+                   ops->for_each_tensor(nodes[i], is_torch_tensor, NULL);
         }
         cc_free(nodes);
     }

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "nodes/kind.h"
 #include "text/print.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -284,13 +285,14 @@ get_children(PyObject *self, void *closure)
     return list;
 }
 
-// rc's non_free_children: a Module's arguments (its body is a "free" child); else children.
+// rc's non_free_children: a binding kind's (a Module's) arguments, its body being a "free"
+// child; else children.
 static PyObject *
 get_non_free_children(PyObject *self, void *closure)
 {
     (void)closure;
     cc_node *n = NODE(self);
-    int first = n->kind == CC_KIND_MODULE ? 1 : 0;
+    int first = cc_kind_ops_of(n->kind)->child_binding != NULL ? 1 : 0;
     PyObject *list = PyList_New(n->n_children - first);
     for (int i = first; list != NULL && i < n->n_children; i++) {
         PyObject *c = cc_py_wrap(n->children[i]);
@@ -308,7 +310,7 @@ get_no_unbound_symbols(PyObject *self, void *closure)
 {
     (void)closure;
     cc_node *n = NODE(self);
-    return PyBool_FromLong(n->kind != CC_KIND_SYMBOL && n->free_symbols == NULL);
+    return PyBool_FromLong(!cc_kind_has(n->kind, CC_FREE_SYMBOL) && n->free_symbols == NULL);
 }
 
 static PyObject *
@@ -657,6 +659,26 @@ cc_py_node_init(PyObject *module)
     return PyModule_AddObjectRef(module, "Circuit", (PyObject *)cc_py_circuit_type);
 }
 
+// (snake_case of the class name, the class): ("general_function", GeneralFunction).
+static PyObject *
+snake_name_pair(const char *py, PyObject *tp)
+{
+    char snake[64];
+    size_t len = 0;
+    for (const char *c = py; *c != '\0' && len + 2 < sizeof snake; c++) {
+        if (*c >= 'A' && *c <= 'Z') {
+            if (c != py) {
+                snake[len++] = '_';
+            }
+            snake[len++] = (char)(*c - 'A' + 'a');
+        } else {
+            snake[len++] = *c;
+        }
+    }
+    snake[len] = '\0';
+    return Py_BuildValue("(sO)", snake, tp);
+}
+
 int
 cc_py_kinds_init(PyObject *module)
 {
@@ -665,15 +687,27 @@ cc_py_kinds_init(PyObject *module)
 #include "nodes/kinds.def"
 #undef CC_KIND
     };
+    PyObject *kinds = PyTuple_New(CC_KIND_COUNT);
+    if (kinds == NULL) {
+        return -1;
+    }
     for (int k = 0; k < CC_KIND_COUNT; k++) {
+        const char *py = cc_kind_get_info((cc_kind)k)->py_name;
         PyObject *tp = PyType_FromModuleAndSpec(module, specs[k], (PyObject *)cc_py_circuit_type);
         if (tp == NULL) {
+            Py_DECREF(kinds);
             return -1;
         }
         cc_py_kind_types[k] = (PyTypeObject *)tp;
-        if (PyModule_AddObjectRef(module, cc_kind_get_info((cc_kind)k)->py_name, tp) < 0) {
+        PyObject *pair = snake_name_pair(py, tp);
+        if (pair == NULL || PyModule_AddObjectRef(module, py, tp) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(kinds);
             return -1;
         }
+        PyTuple_SET_ITEM(kinds, k, pair);
     }
-    return 0;
+    int rc = PyModule_AddObjectRef(module, "KINDS", kinds);
+    Py_DECREF(kinds);
+    return rc;
 }

@@ -1,17 +1,15 @@
 // Parser of rc's text format (text/parse.h): lines split into identifier, name, AD flag,
 // shape, node type and payload; indentation resolved with an explicit stack of open nodes
-// (no recursion on input depth); nodes built bottom-up through their constructors, so every
-// construction check applies. Every error names the line and column it comes from.
+// (no recursion on input depth); nodes built bottom-up by their kinds' parse_payload
+// (nodes/kind.h) through their constructors, so every construction check applies. Every
+// error names the line and column it comes from.
 #include "text/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodes/einsum_string.h"
-#include "nodes/gf.h"
-#include "nodes/module.h"
-#include "nodes/rearrange.h"
+#include "nodes/kind.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
 #include "util/blake3.h"
@@ -20,7 +18,6 @@
 #include "util/str.h"
 
 #include "text/parse_impl.h"
-#include "text/print.h"
 
 // A defined identifier: its node once built (a reference held here), NULL while its lines
 // are still open.
@@ -29,11 +26,10 @@ typedef struct {
     cc_node *node;
 } def;
 
-// A built child with the Module binding its line carried, if any.
+// A built child with the binding (" ! ", for a Module) its line carried, if any.
 typedef struct {
-    cc_node *node;   // new reference
-    cc_node *symbol; // new reference, or NULL
-    uint8_t flags[3];
+    cc_node *node;            // new reference
+    cc_child_binding binding; // symbol: a new reference, or NULL
 } child;
 
 // A node line whose children are still being read.
@@ -69,84 +65,6 @@ locate_null(parser *p, const char *at)
     return NULL;
 }
 
-// --- payloads ---------------------------------------------------------------------------------
-
-static int
-parse_uuid(parser *p, const cc_parse_node_text *t, uint8_t out[16])
-{
-    const char *s = t->extra;
-    int n = 0;
-    for (const char *c = s; *c != '\0'; c++) {
-        int hyphen_ok = n == 8 || n == 12 || n == 16 || n == 20;
-        if (*c == '-' && hyphen_ok) {
-            continue;
-        }
-        if (!cc_parse_is_hex(*c) || n == 32) {
-            n = -1;
-            break;
-        }
-        out[n / 2] =
-            (uint8_t)((n % 2 == 0 ? 0 : out[n / 2]) | cc_parse_hex_value(*c) << (n % 2 ? 0 : 4));
-        n++;
-    }
-    if (n != 32) {
-        return cc_parse_fail_at(&p->cur, t->extra_at, CC_E_PARSE_INVALID_UUID,
-                                "invalid uuid '%s' (expected 32 hex digits, as in "
-                                "12345678-9abc-def0-1234-56789abcdef0)",
-                                s);
-    }
-    return 0;
-}
-
-// A payload that must be absent.
-static int
-expect_no_extra(parser *p, const cc_parse_node_text *t)
-{
-    if (t->extra != NULL) {
-        return cc_parse_fail_at(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT_EXPECTED_NO_EXTRA_INFO,
-                                "%s takes nothing after its type, got '%s'",
-                                cc_kind_get_info(t->kind)->py_name, t->extra);
-    }
-    return 0;
-}
-
-static int
-expect_extra(parser *p, const cc_parse_node_text *t, const char *what)
-{
-    if (t->extra == NULL) {
-        return cc_parse_fail_at(&p->cur, t->kind_at, CC_E_PARSE_CIRCUIT,
-                                "%s needs %s after its type", cc_kind_get_info(t->kind)->py_name,
-                                what);
-    }
-    return 0;
-}
-
-static int
-expect_shape(parser *p, const cc_parse_node_text *t, const char *why)
-{
-    if (!t->has_shape) {
-        return cc_parse_fail_at(&p->cur, t->kind_at, CC_E_PARSE_CIRCUIT_SHAPE_NEEDED,
-                                "%s needs a shape such as [2,3] before its type%s",
-                                cc_kind_get_info(t->kind)->py_name, why);
-    }
-    return 0;
-}
-
-static int
-is_hash_prefix(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!cc_parse_is_hex(s[i]) || (s[i] >= 'A' && s[i] <= 'F')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static int
 shapes_equal(int na, const int64_t *a, int nb, const int64_t *b)
 {
@@ -167,334 +85,6 @@ shape_text(char buf[SHAPE_TEXT_MAX], int ndim, const int64_t *shape)
     return buf;
 }
 
-static cc_node *
-build_array(parser *p, const cc_parse_node_text *t, const char *name)
-{
-    if (expect_extra(p, t, "a tensor hash prefix or 'rand'") < 0) {
-        return NULL;
-    }
-    int is_rand = strcmp(t->extra, "rand") == 0;
-    if (!is_rand && !is_hash_prefix(t->extra)) {
-        return cc_parse_fail_null(
-            &p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-            "an Array's payload is a tensor hash prefix (lowercase hex) or 'rand', "
-            "got '%s'",
-            t->extra);
-    }
-    int random = is_rand || p->o->tensors_as_random;
-    if (random && !is_rand && !p->o->allow_hash_with_random) {
-        return cc_parse_fail_null(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-                                  "Array has the tensor hash %s but tensors are random "
-                                  "(pass allow_hash_with_random=True to ignore hashes)",
-                                  t->extra);
-    }
-    if (random && expect_shape(p, t, " to make random values") < 0) {
-        return NULL;
-    }
-    cc_tensor value;
-    cc_parse_tensor_kind kind = random ? CC_PARSE_TENSOR_RANDOM : CC_PARSE_TENSOR_ARRAY;
-    if (p->o->hooks.tensor == NULL) {
-        return cc_parse_fail_null(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-                                  "no tensor source for Array %s", t->extra);
-    }
-    if (p->o->hooks.tensor(p->o->hooks.ctx, kind, is_rand ? NULL : t->extra,
-                           t->has_shape ? t->ndim : -1, t->shape, &value) < 0) {
-        return locate_null(p, t->extra_at);
-    }
-    if (t->has_shape && !shapes_equal(t->ndim, t->shape, value.ndim, value.shape)) {
-        char want[SHAPE_TEXT_MAX], got[SHAPE_TEXT_MAX];
-        cc_parse_fail_at(
-            &p->cur, t->shape_at,
-            CC_E_PARSE_CIRCUIT_ARRAY_SHAPE_LOADED_FROM_HASH_DIFFERS_FROM_PROVIDED_SHAPE,
-            "the tensor of hash %s has shape %s, the line says %s", t->extra,
-            shape_text(got, value.ndim, value.shape), shape_text(want, t->ndim, t->shape));
-        cc_tensor_clear(&value);
-        return NULL;
-    }
-    cc_node *n = cc_array_new(&value, name);
-    cc_tensor_clear(&value);
-    return n != NULL ? n : locate_null(p, t->extra_at);
-}
-
-static cc_node *
-build_scalar(parser *p, const cc_parse_node_text *t, const char *name)
-{
-    if (expect_shape(p, t, "") < 0 || expect_extra(p, t, "a value") < 0) {
-        return NULL;
-    }
-    size_t n = strlen(t->extra);
-    char *digits = cc_malloc(n + 1);
-    if (digits == NULL) {
-        return NULL;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (t->extra[i] != '_') {
-            digits[k++] = t->extra[i];
-        }
-    }
-    digits[k] = '\0';
-    char *end = NULL;
-    double v = k > 0 && !cc_parse_is_space(digits[0]) ? strtod(digits, &end) : 0.0;
-    int ok = end != NULL && *end == '\0';
-    cc_free(digits);
-    if (!ok) {
-        return cc_parse_fail_null(
-            &p->cur, t->extra_at, CC_E_PARSE_INVALID_NUMBER,
-            "invalid Scalar value '%s' (expected a number such as 1, -0.5, inf or NaN)", t->extra);
-    }
-    cc_node *s = cc_scalar_new(v, t->ndim, t->shape, name);
-    return s != NULL ? s : locate_null(p, t->shape_at);
-}
-
-static cc_node *
-build_symbol(parser *p, const cc_parse_node_text *t, const char *name)
-{
-    if (expect_shape(p, t, "") < 0) {
-        return NULL;
-    }
-    uint8_t uuid[16] = {0};
-    if (t->extra != NULL && strcmp(t->extra, "rand") == 0) {
-        if (p->o->hooks.random_bytes == NULL) {
-            return cc_parse_fail_null(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-                                      "no source of random uuids");
-        }
-        if (p->o->hooks.random_bytes(p->o->hooks.ctx, uuid, sizeof uuid) < 0) {
-            return locate_null(p, t->extra_at);
-        }
-        uuid[6] = (uint8_t)((uuid[6] & 0x0F) | 0x40); // version 4
-        uuid[8] = (uint8_t)((uuid[8] & 0x3F) | 0x80); // RFC 4122 variant
-    } else if (t->extra != NULL && parse_uuid(p, t, uuid) < 0) {
-        return NULL;
-    }
-    cc_node *s = cc_symbol_new(t->ndim, t->shape, uuid, name);
-    return s != NULL ? s : locate_null(p, t->shape_at);
-}
-
-// A list literal of integers "[1, 2, 3]" as a 1-D int64 tensor. [s, e) is the literal.
-static int
-index_literal(parser *p, const char *s, const char *e, cc_tensor *out)
-{
-    int64_t n = 0;
-    for (const char *c = s + 1; c < e - 1; c++) {
-        n += *c == ',';
-    }
-    const char *inner = cc_parse_skip_ws(s + 1, e - 1);
-    n += inner < e - 1;
-    if (cc_tensor_init_empty(out, CC_DTYPE_I64, 1, &n) < 0) {
-        return -1;
-    }
-    int64_t *values = out->data;
-    const char *c = s + 1;
-    for (int64_t i = 0; i < n; i++) {
-        const char *end = c;
-        while (end < e - 1 && *end != ',') {
-            end++;
-        }
-        const char *a = cc_parse_skip_ws(c, end), *b = end;
-        while (b > a && cc_parse_is_space(b[-1])) {
-            b--;
-        }
-        if (cc_parse_int(&p->cur, a, b, &values[i]) < 0) {
-            cc_error_recast(CC_E_PARSE_INVALID_INDEX);
-            cc_tensor_clear(out);
-            return -1;
-        }
-        c = end + 1;
-    }
-    return 0;
-}
-
-// "t<hash prefix> [len]": an index tensor from the caller.
-static int
-index_hashed(parser *p, const char *s, const char *e, cc_tensor *out)
-{
-    const char *c = s + 1;
-    while (c < e && cc_parse_is_hex(*c)) {
-        c++;
-    }
-    char prefix[65] = "";
-    size_t n = (size_t)(c - s - 1);
-    if (n <= 64) {
-        memcpy(prefix, s + 1, n);
-        prefix[n] = '\0';
-    }
-    const char *len_at = cc_parse_skip_ws(c, e);
-    int64_t len = -1;
-    if (n > 0 && n <= 64 && len_at < e && *len_at == '[') {
-        const char *l = len_at + 1;
-        if (cc_parse_uint(&p->cur, &l, e, &len) < 0) {
-            return -1;
-        }
-        if (l + 1 != e || *l != ']') {
-            len = -1;
-        }
-    }
-    if (len < 0 || !is_hash_prefix(prefix)) {
-        return cc_parse_fail_at(&p->cur, s, CC_E_PARSE_INVALID_INDEX,
-                                "expected an index tensor as t<hash prefix> [length], got '%.*s'",
-                                (int)(e - s), s);
-    }
-    if (p->o->hooks.tensor == NULL) {
-        return cc_parse_fail_at(&p->cur, s, CC_E_PARSE_CIRCUIT,
-                                "no tensor source for index tensor %s", prefix);
-    }
-    if (p->o->hooks.tensor(p->o->hooks.ctx, CC_PARSE_TENSOR_INDEX, prefix, 1, &len, out) < 0) {
-        return cc_parse_locate(&p->cur, s);
-    }
-    if (out->ndim != 1 || out->shape[0] != len) {
-        cc_tensor_clear(out);
-        return cc_parse_fail_at(&p->cur, s, CC_E_PARSE_INVALID_INDEX,
-                                "index tensor %s is not 1-D of length %lld", prefix,
-                                (long long)len);
-    }
-    return 0;
-}
-
-// One item of an Index: an int, a slice start:stop (bounds optional), or a tensor.
-static int
-index_item(parser *p, const char *s, const char *e, cc_index_item *it)
-{
-    memset(it, 0, sizeof *it);
-    if (s == e) {
-        return cc_parse_fail_at(&p->cur, s, CC_E_PARSE_INVALID_INDEX, "empty index item");
-    }
-    if (*s == 't' || *s == '[') {
-        cc_tensor t;
-        it->kind = CC_INDEX_TENSOR;
-        if ((*s == 't' ? index_hashed(p, s, e, &t) : index_literal(p, s, e, &t)) < 0) {
-            return -1;
-        }
-        return cc_index_item_set_tensor(it, &t);
-    }
-    const char *colon = memchr(s, ':', (size_t)(e - s));
-    if (colon == NULL) {
-        it->kind = CC_INDEX_INT;
-        if (cc_parse_int(&p->cur, s, e, &it->i) < 0) {
-            cc_error_recast(CC_E_PARSE_INVALID_INDEX);
-            return -1;
-        }
-        return 0;
-    }
-    it->kind = CC_INDEX_SLICE;
-    const char *a_end = colon, *b = cc_parse_skip_ws(colon + 1, e);
-    while (a_end > s && cc_parse_is_space(a_end[-1])) {
-        a_end--;
-    }
-    it->has_start = a_end > s;
-    it->has_stop = b < e;
-    if ((it->has_start && cc_parse_int(&p->cur, s, a_end, &it->start) < 0) ||
-        (it->has_stop && cc_parse_int(&p->cur, b, e, &it->stop) < 0)) {
-        cc_error_recast(CC_E_PARSE_INVALID_INDEX);
-        return -1;
-    }
-    return 0;
-}
-
-static cc_node *
-build_index(parser *p, const cc_parse_node_text *t, cc_node *child, const char *name)
-{
-    if (expect_extra(p, t, "its items such as [0,1:3,:]") < 0) {
-        return NULL;
-    }
-    const char *s = t->extra_at, *e = s + strlen(t->extra);
-    if (*s != '[' || e[-1] != ']') {
-        return cc_parse_fail_null(&p->cur, s, CC_E_PARSE_INVALID_INDEX,
-                                  "an Index's items are in brackets: [...]");
-    }
-    cc_index_item items[CC_MAX_NDIM];
-    int n = 0;
-    const char *c = cc_parse_skip_ws(s + 1, e - 1);
-    while (c < e - 1) {
-        const char *end = c;
-        int depth = 0;
-        while (end < e - 1 && (depth > 0 || *end != ',')) {
-            depth += (*end == '[') - (*end == ']');
-            end++;
-        }
-        const char *b = end;
-        while (b > c && cc_parse_is_space(b[-1])) {
-            b--;
-        }
-        if (n == CC_MAX_NDIM) {
-            cc_index_items_clear(items, n);
-            return cc_parse_fail_null(&p->cur, c, CC_E_PARSE_INVALID_INDEX,
-                                      "more than %d index items", CC_MAX_NDIM);
-        }
-        if (index_item(p, c, b, &items[n]) < 0) {
-            cc_index_items_clear(items, n);
-            return NULL;
-        }
-        n++;
-        c = end < e - 1 ? cc_parse_skip_ws(end + 1, e - 1) : end;
-        if (end < e - 1 && c == e - 1) {
-            cc_index_items_clear(items, n);
-            return cc_parse_fail_null(&p->cur, c, CC_E_PARSE_INVALID_INDEX, "empty index item");
-        }
-    }
-    cc_node *out = cc_index_new(child, n, items, name);
-    cc_index_items_clear(items, n);
-    return out != NULL ? out : locate_null(p, t->extra_at);
-}
-
-static cc_node *
-build_gf(parser *p, const cc_parse_node_text *t, int n, cc_node *const *children, const char *name)
-{
-    if (expect_extra(p, t, "its function's name") < 0) {
-        return NULL;
-    }
-    size_t len = strlen(t->extra), k = sizeof CC_PRINT_NOT_SERIALIZABLE - 1;
-    if (len >= k && strcmp(t->extra + len - k, CC_PRINT_NOT_SERIALIZABLE) == 0) {
-        return cc_parse_fail_null(
-            &p->cur, t->extra_at, CC_E_PARSE_CIRCUIT,
-            "GeneralFunction %.*s was written in Python and cannot be read back from "
-            "text",
-            (int)(len - k), t->extra);
-    }
-    cc_gf_spec *spec = cc_gf_spec_by_name(t->extra);
-    if (spec == NULL) {
-        return locate_null(p, t->extra_at);
-    }
-    cc_node *out = cc_gf_new(n, children, spec, name);
-    cc_gf_spec_decref(spec);
-    return out != NULL ? out : locate_null(p, t->kind_at);
-}
-
-static cc_node *
-build_module(parser *p, const cc_parse_node_text *t, int n, const child *ch, const char *name)
-{
-    int n_args = n - 1;
-    cc_module_arg_spec *specs = cc_calloc((size_t)(n_args > 0 ? n_args : 1), sizeof *specs);
-    cc_node **args = cc_calloc((size_t)(n_args > 0 ? n_args : 1), sizeof *args);
-    cc_node *out = NULL;
-    if (specs == NULL || args == NULL) {
-        goto done;
-    }
-    for (int i = 0; i < n_args; i++) {
-        specs[i].symbol = ch[i + 1].symbol;
-        specs[i].batchable = ch[i + 1].flags[0];
-        specs[i].expandable = ch[i + 1].flags[1];
-        specs[i].ban_non_symbolic_size_expand = ch[i + 1].flags[2];
-        args[i] = ch[i + 1].node;
-    }
-    cc_node *body = ch[0].node;
-    if ((p->o->module_check_all_inputs_used &&
-         cc_module_spec_check_all_inputs_used(body, n_args, specs) < 0) ||
-        (p->o->module_check_unique_arg_names &&
-         cc_module_spec_check_unique_arg_names(n_args, specs) < 0)) {
-        cc_parse_locate(&p->cur, t->kind_at);
-        goto done;
-    }
-    out = cc_module_new(body, n_args, specs, args, name);
-    if (out == NULL) {
-        cc_parse_locate(&p->cur, t->kind_at);
-    }
-done:
-    cc_free(specs);
-    cc_free(args);
-    return out;
-}
-
 static int
 expect_children(parser *p, const cc_parse_node_text *t, int n, int want)
 {
@@ -507,108 +97,69 @@ expect_children(parser *p, const cc_parse_node_text *t, int n, int want)
     return 0;
 }
 
+// The caller's tensor source, for the kinds (cc_payload_parse.tensor).
 static int
-parse_axis(parser *p, const cc_parse_node_text *t, int64_t *axis)
+load_tensor(void *ctx, cc_payload_tensor_kind kind, const char *prefix, int ndim,
+            const int64_t *shape, cc_tensor *out)
 {
-    if (expect_extra(p, t, "an axis") < 0) {
-        return -1;
-    }
-    return cc_parse_int(&p->cur, t->extra_at, t->extra_at + strlen(t->extra), axis);
+    const parser *p = ctx;
+    cc_parse_tensor_kind k = kind == CC_PAYLOAD_TENSOR_ARRAY   ? CC_PARSE_TENSOR_ARRAY
+                             : kind == CC_PAYLOAD_TENSOR_INDEX ? CC_PARSE_TENSOR_INDEX
+                                                               : CC_PARSE_TENSOR_RANDOM;
+    return p->o->hooks.tensor(p->o->hooks.ctx, k, prefix, ndim, shape, out);
 }
 
-// The node of a definition from its text and built children (ch[i].node borrowed).
+static int
+random_bytes(void *ctx, uint8_t *out, size_t n)
+{
+    const parser *p = ctx;
+    return p->o->hooks.random_bytes(p->o->hooks.ctx, out, n);
+}
+
+// The node of a definition from its text and built children (ch[i].node borrowed), by its
+// kind's parse_payload once the number of children fits the kind.
 static cc_node *
 build_kind(parser *p, const cc_parse_node_text *t, int n, const child *ch, cc_node *const *kids)
 {
-    const char *name = t->name != NULL ? t->name : CC_NO_NAME;
-    int leaf = cc_kind_get_info(t->kind)->flags & CC_LEAF;
-    int one_child = t->kind == CC_KIND_INDEX || t->kind == CC_KIND_REARRANGE ||
-                    t->kind == CC_KIND_TAG || t->kind == CC_KIND_SET_SYMBOLIC_SHAPE;
-    if ((leaf && expect_children(p, t, n, 0) < 0) ||
-        (one_child && expect_children(p, t, n, 1) < 0)) {
+    int want = cc_kind_has(t->kind, CC_LEAF) ? 0 : cc_kind_has(t->kind, CC_ONE_CHILD) ? 1 : -1;
+    if (want >= 0 && expect_children(p, t, n, want) < 0) {
         return NULL;
     }
-    cc_node *out = NULL;
-    switch (t->kind) {
-    case CC_KIND_ARRAY:
-        return build_array(p, t, name);
-    case CC_KIND_SCALAR:
-        return build_scalar(p, t, name);
-    case CC_KIND_SYMBOL:
-        return build_symbol(p, t, name);
-    case CC_KIND_ADD:
-        if (expect_no_extra(p, t) < 0) {
+    const cc_kind_ops *ops = cc_kind_ops_of(t->kind);
+    cc_child_binding *bindings = NULL;
+    if (ops->child_binding != NULL && n > 0) {
+        bindings = cc_malloc((size_t)n * sizeof *bindings);
+        if (bindings == NULL) {
             return NULL;
         }
-        out = cc_add_new(n, kids, name);
-        break;
-    case CC_KIND_EINSUM: {
-        if (expect_extra(p, t, "its axes such as ab,bc->ac") < 0) {
-            return NULL;
+        for (int i = 0; i < n; i++) {
+            bindings[i] = ch[i].binding;
         }
-        const char *fancy = "fancy:";
-        int is_fancy = strncmp(t->extra, fancy, strlen(fancy)) == 0;
-        out = cc_einsum_new_from_string(t->extra + (is_fancy ? strlen(fancy) : 0), is_fancy, n,
-                                        kids, name);
-        return out != NULL ? out : locate_null(p, t->extra_at);
     }
-    case CC_KIND_INDEX:
-        return build_index(p, t, kids[0], name);
-    case CC_KIND_CONCAT: {
-        int64_t axis;
-        if (parse_axis(p, t, &axis) < 0) {
-            return NULL;
-        }
-        if (axis < -CC_MAX_NDIM || axis >= CC_MAX_NDIM) {
-            return cc_parse_fail_null(&p->cur, t->extra_at, CC_E_PARSE_INVALID_NUMBER,
-                                      "Concat axis %lld is out of range", (long long)axis);
-        }
-        out = cc_concat_new(n, kids, (int)axis, name);
-        break;
-    }
-    case CC_KIND_REARRANGE: {
-        if (expect_extra(p, t, "its spec such as a b -> b a") < 0) {
-            return NULL;
-        }
-        cc_rearrange_spec *spec = cc_rearrange_spec_from_string(t->extra);
-        if (spec == NULL) {
-            return locate_null(p, t->extra_at);
-        }
-        out = cc_rearrange_new(kids[0], spec, name);
-        cc_rearrange_spec_free(spec);
-        break;
-    }
-    case CC_KIND_GENERAL_FUNCTION:
-        return build_gf(p, t, n, kids, name);
-    case CC_KIND_TAG: {
-        uint8_t uuid[16];
-        if (expect_extra(p, t, "a uuid") < 0 || parse_uuid(p, t, uuid) < 0) {
-            return NULL;
-        }
-        out = cc_tag_new(kids[0], uuid, name);
-        break;
-    }
-    case CC_KIND_MODULE:
-        if (n == 0) {
-            return cc_parse_fail_null(&p->cur, t->kind_at,
-                                      CC_E_PARSE_CIRCUIT_MODULE_NO_SPEC_CIRCUIT,
-                                      "a Module's first child is its body; this one has none");
-        }
-        if (expect_no_extra(p, t) < 0) {
-            return NULL;
-        }
-        return build_module(p, t, n, ch, name);
-    case CC_KIND_SET_SYMBOLIC_SHAPE:
-        if (expect_shape(p, t, "") < 0 || expect_no_extra(p, t) < 0) {
-            return NULL;
-        }
-        out = cc_set_symbolic_shape_new(kids[0], t->ndim, t->shape, name);
-        break;
-    default:
-        return cc_parse_fail_null(&p->cur, t->kind_at, CC_E_PARSE_CIRCUIT_INVALID_VARIANT,
-                                  "cannot parse %s", cc_kind_get_info(t->kind)->py_name);
-    }
-    return out != NULL ? out : locate_null(p, t->kind_at);
+    cc_payload_parse in = {
+        .extra = t->extra,
+        .extra_at = t->extra_at,
+        .kind_at = t->kind_at,
+        .shape_at = t->shape_at,
+        .has_shape = t->has_shape,
+        .ndim = t->ndim,
+        .shape = t->shape,
+        .name = t->name != NULL ? t->name : CC_NO_NAME,
+        .n_children = n,
+        .children = kids,
+        .bindings = bindings,
+        .tensors_as_random = p->o->tensors_as_random,
+        .allow_hash_with_random = p->o->allow_hash_with_random,
+        .check_all_inputs_used = p->o->module_check_all_inputs_used,
+        .check_unique_arg_names = p->o->module_check_unique_arg_names,
+        .tensor = p->o->hooks.tensor != NULL ? load_tensor : NULL,
+        .random_bytes = p->o->hooks.random_bytes != NULL ? random_bytes : NULL,
+        .ctx = p,
+    };
+    const char *at = NULL;
+    cc_node *out = ops->parse_payload(&in, &at);
+    cc_free(bindings);
+    return out != NULL ? out : locate_null(p, at);
 }
 
 // build_kind, then the line's shape checked and its AD flag applied.
@@ -813,7 +364,7 @@ open_node_clear(open_node *e)
     cc_node_decref(e->symbol);
     for (int i = 0; i < e->n_children; i++) {
         cc_node_decref(e->children[i].node);
-        cc_node_decref(e->children[i].symbol);
+        cc_node_decref(e->children[i].binding.symbol);
     }
     cc_free(e->children);
 }
@@ -837,8 +388,8 @@ add_child(open_node *parent, cc_node *n, cc_node *symbol, const uint8_t flags[3]
     }
     child *c = &parent->children[parent->n_children++];
     c->node = n;
-    c->symbol = symbol;
-    memcpy(c->flags, flags, 3);
+    c->binding.symbol = symbol;
+    memcpy(c->binding.flags, flags, 3);
     return 0;
 }
 
@@ -899,13 +450,15 @@ check_place(parser *p, const open_node *parent, int has_binding, const char *ban
     }
     const cc_parse_node_text *pt = &p->defs[parent->def_ix].text;
     int ix = parent->n_children;
-    if (pt->kind == CC_KIND_MODULE && ix > 0 && !has_binding) {
-        return cc_parse_fail_at(
-            &p->cur, NULL, CC_E_PARSE_CIRCUIT_MODULE_REQUIRES_INPUT_CHILD_TO_HAVE_PARENT_INFO,
-            "argument %d of Module %s needs its binding: ! <symbol> after the node", ix - 1,
-            pt->key + 1);
+    // A binding kind's children after the body each carry one; no other child does.
+    int binds = cc_kind_ops_of(pt->kind)->child_binding != NULL;
+    if (binds && ix > 0 && !has_binding) {
+        return cc_parse_fail_at(&p->cur, NULL,
+                                CC_E_PARSE_CIRCUIT_MODULE_REQUIRES_INPUT_CHILD_TO_HAVE_PARENT_INFO,
+                                "argument %d of %s %s needs its binding: ! <symbol> after the node",
+                                ix - 1, cc_kind_get_info(pt->kind)->py_name, pt->key + 1);
     }
-    if (has_binding && (pt->kind != CC_KIND_MODULE || ix == 0)) {
+    if (has_binding && (!binds || ix == 0)) {
         return cc_parse_fail_at(
             &p->cur, bang, CC_E_PARSE_CIRCUIT_UNEXPECTED_CHILD_INFO,
             "only a Module's arguments carry a binding ('!'); this is child %d of a "

@@ -49,8 +49,6 @@ int cc_parse_indent_char_len(const char *s, const char *e);
 // An unsigned integer with optional '_' separators at *s, which it advances past. 0, or -1
 // with ParseInvalidNumberError.
 int cc_parse_uint(const cc_parse_line *l, const char **s, const char *e, int64_t *out);
-// An optionally signed integer filling [s, e). 0, or -1 with ParseInvalidNumberError.
-int cc_parse_int(const cc_parse_line *l, const char *s, const char *e, int64_t *out);
 // The identifier, name, AD, shape, node type and payload of [s, e) into t (owned strings; clear
 // with cc_parse_node_text_clear, also after a failure). The payload ends at '#', and also at
 // '!' unless child_info (a Module binding, which may end in t/f flags: *flags). *stop: where
@@ -78,16 +76,4 @@ static inline int
 cc_parse_is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static inline int
-cc_parse_is_hex(char c)
-{
-    return cc_parse_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static inline int
-cc_parse_hex_value(char c)
-{
-    return cc_parse_is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
 }

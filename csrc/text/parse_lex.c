@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "text/parse_impl.h"
 #include "util/alloc.h"
@@ -113,43 +114,8 @@ cc_parse_indent_char_len(const char *s, const char *e)
 int
 cc_parse_uint(const cc_parse_line *l, const char **s, const char *e, int64_t *out)
 {
-    const char *start = *s;
-    if (start == e || !cc_parse_is_digit(*start)) {
-        return cc_parse_fail_at(l, start, CC_E_PARSE_INVALID_NUMBER, "expected a number");
-    }
-    int64_t v = 0;
-    const char *c = start;
-    for (; c < e && (cc_parse_is_digit(*c) || *c == '_'); c++) {
-        if (*c == '_') {
-            continue;
-        }
-        if (v > (INT64_MAX - (*c - '0')) / 10) {
-            return cc_parse_fail_at(l, start, CC_E_PARSE_INVALID_NUMBER, "number too large");
-        }
-        v = v * 10 + (*c - '0');
-    }
-    *s = c;
-    *out = v;
-    return 0;
-}
-
-// An optionally signed integer ending at e. 0, or -1 with ParseInvalidNumberError.
-int
-cc_parse_int(const cc_parse_line *l, const char *s, const char *e, int64_t *out)
-{
-    const char *start = s;
-    int neg = s < e && *s == '-';
-    s += neg || (s < e && *s == '+');
-    int64_t v;
-    if (cc_parse_uint(l, &s, e, &v) < 0) {
-        return -1;
-    }
-    if (s != e) {
-        return cc_parse_fail_at(l, start, CC_E_PARSE_INVALID_NUMBER,
-                                "expected an integer, got '%.*s'", (int)(e - start), start);
-    }
-    *out = neg ? -v : v;
-    return 0;
+    const char *at;
+    return cc_payload_parse_uint(s, e, out, &at) < 0 ? cc_parse_locate(l, at) : 0;
 }
 
 // A quoted name: '...' with \ escaping the next character. *s at the opening quote.

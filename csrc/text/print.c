@@ -1,20 +1,17 @@
 // Printer of circuits in rc's line format (text/print.h): identifiers and serial numbers,
 // repeat references, shapes with symbolic sizes, per-kind payload text in both the debug and
-// the bijective (parseable) form, traversal cuts, tree arrows, colours and comments.
-// Reads node payloads through node.h; knows nothing of evaluation or Python.
+// the bijective (parseable) form, traversal cuts, tree arrows, colours and comments. Payload
+// text, bindings and child comments come from the kinds (nodes/kind.h); knows nothing of
+// evaluation or Python.
 #include "text/print.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodes/einsum_string.h"
-#include "nodes/gf.h"
-#include "nodes/module.h"
-#include "nodes/rearrange.h"
+#include "nodes/kind.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -22,9 +19,6 @@
 #include "util/str.h"
 
 #define DEFAULT_END_DEPTH 2
-// Hex characters of a tensor hash on a bijective Array line, and on an Index tensor.
-#define ARRAY_HASH_HEX 24
-#define INDEX_HASH_HEX 10
 
 static const char BAR[] = "│";
 static const char TEE[] = "├";
@@ -174,14 +168,6 @@ put_i64(printer *p, int64_t v)
 }
 
 static void
-put_zeros(printer *p, int n)
-{
-    for (int i = 0; i < n; i++) {
-        put_n(p, "0", 1);
-    }
-}
-
-static void
 put_indent(printer *p, int depth)
 {
     static const char spaces[] = "                                                                ";
@@ -208,297 +194,42 @@ put_size(printer *p, int64_t size)
     }
 }
 
-// Reads the digits and decimal exponent of printf's "%e" text (any decimal point character):
-// value = d[0].d[1..] * 10^exp10. Returns the number of digits.
+// Gives a tensor a bijective line names to hooks.tensor, once per distinct hash
+// (cc_payload_print.note_tensor).
 static int
-read_scientific(const char *text, char *digits, int *exp10)
+note_tensor(void *ctx, const uint8_t hash[32], const cc_tensor *t)
 {
-    int n = 0;
-    const char *c = text;
-    for (; *c != 'e'; c++) {
-        if (*c >= '0' && *c <= '9') {
-            digits[n++] = *c;
-        }
-    }
-    digits[n] = '\0';
-    *exp10 = atoi(c + 1);
-    return n;
-}
-
-// The shortest decimal that reads back as v (finite, > 0), the closest to v among those:
-// what Rust's float Display prints. digits has no trailing zeros; v = 0.digits * 10^exp.
-// Returns the number of digits.
-static int
-shortest_digits(double v, char digits[24], int *exp)
-{
-    char text[48];
-    int n = 0, exp10 = 0;
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(text, sizeof text, "%.*e", prec - 1, v);
-        n = read_scientific(text, digits, &exp10);
-        if (strtod(text, NULL) == v) {
-            break;
-        }
-        // When v is a power of two, the values reading back as v reach twice as far above v
-        // as below it, so the next decimal up may read back where the nearest does not.
-        char up[24];
-        memcpy(up, digits, (size_t)n + 1);
-        int k = n - 1;
-        while (k >= 0 && up[k] == '9') {
-            up[k--] = '0';
-        }
-        int up_exp10 = exp10;
-        if (k >= 0) {
-            up[k]++;
-        } else {
-            up[0] = '1';
-            up_exp10++;
-        }
-        snprintf(text, sizeof text, "%se%d", up, up_exp10 - (n - 1));
-        if (strtod(text, NULL) == v) {
-            memcpy(digits, up, (size_t)n + 1);
-            exp10 = up_exp10;
-            break;
-        }
-    }
-    while (n > 1 && digits[n - 1] == '0') {
-        digits[--n] = '\0';
-    }
-    *exp = exp10 + 1;
-    return n;
-}
-
-// Rust's Display of an f64 (rc prints Scalar values with it): shortest round-trip digits,
-// never an exponent, integral values without ".0"; NaN, inf, -inf, and "-0" for -0.0.
-static void
-put_double(printer *p, double v)
-{
-    if (isnan(v)) {
-        put(p, "NaN");
-        return;
-    }
-    if (signbit(v)) {
-        put(p, "-");
-        v = -v;
-    }
-    if (isinf(v)) {
-        put(p, "inf");
-        return;
-    }
-    if (v < 9007199254740992.0 && v == floor(v)) {
-        // Below 2^53 neighbouring doubles are at most 1 apart, so an integral value's own
-        // digits are its shortest form.
-        put_i64(p, (int64_t)v);
-        return;
-    }
-    char digits[24];
-    int exp;
-    int n = shortest_digits(v, digits, &exp);
-    if (exp <= 0) {
-        put(p, "0.");
-        put_zeros(p, -exp);
-        put_n(p, digits, (size_t)n);
-    } else if (exp < n) {
-        put_n(p, digits, (size_t)exp);
-        put(p, ".");
-        put_n(p, digits + exp, (size_t)(n - exp));
-    } else {
-        put_n(p, digits, (size_t)n);
-        put_zeros(p, exp - n);
-    }
-}
-
-static void
-put_uuid(printer *p, const uint8_t uuid[16])
-{
-    char buf[40];
-    int len = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            buf[len++] = '-';
-        }
-        len += snprintf(buf + len, sizeof buf - (size_t)len, "%02x", uuid[i]);
-    }
-    put(p, buf);
-}
-
-static int
-uuid_is_nil(const uint8_t uuid[16])
-{
-    for (int i = 0; i < 16; i++) {
-        if (uuid[i] != 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static void
-put_einsum(printer *p, const cc_node *n)
-{
-    if (p->failed) {
-        return;
-    }
-    char *text = cc_einsum_to_string(n);
-    if (text == NULL) {
-        cc_error_prefix("Einsum '%s'", n->name ? n->name : "");
-        p->failed = 1;
-        return;
-    }
-    put(p, text);
-    cc_free(text);
-}
-
-static void
-put_rearrange(printer *p, const cc_node *n)
-{
-    if (p->failed) {
-        return;
-    }
-    char *spec = cc_rearrange_spec_to_string(n->u.rearrange.spec);
-    if (spec == NULL) {
-        p->failed = 1;
-        return;
-    }
-    put(p, spec);
-    cc_free(spec);
-}
-
-static void
-put_hex(printer *p, const uint8_t *bytes, int n_hex)
-{
-    static const char digits[] = "0123456789abcdef";
-    char buf[64];
-    for (int i = 0; i < n_hex; i++) {
-        uint8_t b = bytes[i / 2];
-        buf[i] = digits[i % 2 == 0 ? b >> 4 : b & 15];
-    }
-    put_n(p, buf, (size_t)n_hex);
-}
-
-// Gives a tensor a bijective line names to hooks.tensor, once per distinct hash.
-static void
-note_tensor(printer *p, const uint8_t hash[32], const cc_tensor *t)
-{
+    printer *p = ctx;
     if (p->failed || p->o->hooks.tensor == NULL || cc_hmap_get(&p->tensors, hash) != NULL) {
-        return;
+        return 0;
     }
     if (cc_hmap_put(&p->tensors, hash, (void *)1) < 0 ||
         p->o->hooks.tensor(p->o->hooks.ctx, hash, t) < 0) {
-        p->failed = 1;
+        return -1;
     }
+    return 0;
 }
 
-// A 1-D int64 index tensor as Python writes the list: "[1, 2, 3]".
-static void
-put_tensor_literal(printer *p, const cc_tensor *t)
-{
-    put(p, "[");
-    const int64_t *values = t->data;
-    for (int64_t i = 0; i < t->shape[0]; i++) {
-        if (i > 0) {
-            put(p, ", ");
-        }
-        put_i64(p, values[i * t->strides[0]]);
-    }
-    put(p, "]");
-}
-
-// rc's TensorIndex text: ints, start:stop with absent bounds empty; a tensor as its length in
-// brackets (debug), "t<hash prefix> [len]" (bijection) or its list literal.
-static void
-put_index(printer *p, const cc_node *n)
-{
-    put(p, "[");
-    for (int i = 0; i < n->u.index.n_items; i++) {
-        const cc_index_item *it = &n->u.index.items[i];
-        if (i > 0) {
-            put(p, ",");
-        }
-        if (it->kind == CC_INDEX_INT) {
-            put_i64(p, it->i);
-        } else if (it->kind == CC_INDEX_SLICE) {
-            if (it->has_start) {
-                put_i64(p, it->start);
-            }
-            put(p, ":");
-            if (it->has_stop) {
-                put_i64(p, it->stop);
-            }
-        } else if (p->o->tensor_index_literal) {
-            put_tensor_literal(p, &it->tensor->value);
-        } else {
-            if (p->o->bijection) {
-                put(p, "t");
-                put_hex(p, it->tensor_hash, INDEX_HASH_HEX);
-                put(p, " ");
-                note_tensor(p, it->tensor_hash, &it->tensor->value);
-            }
-            put(p, "[");
-            put_i64(p, it->tensor->value.shape[0]);
-            put(p, "]");
-        }
-    }
-    put(p, "]");
-}
-
-static void
-put_gf(printer *p, const cc_node *n)
-{
-    const cc_gf_spec *s = n->u.gf.spec;
-    put(p, s->name);
-    if (p->o->bijection && s->kind == CC_GF_CALLBACK) {
-        put(p, " " CC_PRINT_NOT_SERIALIZABLE);
-    }
-}
-
-// rc's repr_extra_info.
+// rc's repr_extra_info, from the kind.
 static void
 put_extra(printer *p, const cc_node *n)
 {
-    switch (n->kind) {
-    case CC_KIND_ARRAY:
-        if (p->o->bijection) {
-            put_hex(p, n->u.array.tensor_hash, ARRAY_HASH_HEX);
-            note_tensor(p, n->u.array.tensor_hash, n->u.array.value);
-        }
-        break;
-    case CC_KIND_SCALAR:
-        put_double(p, n->u.scalar.value);
-        break;
-    case CC_KIND_SYMBOL:
-        if (!uuid_is_nil(n->u.symbol.uuid)) {
-            put_uuid(p, n->u.symbol.uuid);
-        }
-        break;
-    case CC_KIND_EINSUM:
-        put_einsum(p, n);
-        break;
-    case CC_KIND_INDEX:
-        put_index(p, n);
-        break;
-    case CC_KIND_CONCAT:
-        put_i64(p, n->u.concat.axis);
-        break;
-    case CC_KIND_REARRANGE:
-        put_rearrange(p, n);
-        break;
-    case CC_KIND_GENERAL_FUNCTION:
-        put_gf(p, n);
-        break;
-    case CC_KIND_TAG:
-        put_uuid(p, n->u.tag.uuid);
-        break;
-    default:
-        break;
+    if (p->failed) {
+        return;
+    }
+    cc_payload_print o = {.bijection = p->o->bijection,
+                          .tensor_index_literal = p->o->tensor_index_literal,
+                          .note_tensor = note_tensor,
+                          .ctx = p};
+    if (cc_kind_ops_of(n->kind)->print_payload(n, &o, &p->text) < 0) {
+        p->failed = 1;
     }
 }
 
 static int
 shape_is_shown(const printer *p, const cc_node *n)
 {
-    return !p->o->shape_only_when_necessary || (cc_kind_get_info(n->kind)->flags & CC_LEAF) ||
-           n->kind == CC_KIND_INDEX || n->kind == CC_KIND_SET_SYMBOLIC_SHAPE;
+    return !p->o->shape_only_when_necessary || cc_kind_has(n->kind, CC_SHAPE_SHOWN);
 }
 
 // rc's repr_line_info: "[ AD][ [shape]] Variant extra", at most two trailing spaces removed.
@@ -599,21 +330,26 @@ put_full_line(printer *p, const cc_node *n)
     return 0;
 }
 
-// rc's child info of a Module argument: " ! <symbol line>" and the arg spec's flags as
-// t/f letters when not all true.
+// rc's child info of a bound child (a Module argument): " ! <symbol line>" and the binding's
+// flags as t/f letters when not all true.
 static void
 put_child_info(printer *p, const cc_node *parent, int child_ix)
 {
-    if (parent == NULL || parent->kind != CC_KIND_MODULE || child_ix == 0) {
+    if (parent == NULL) {
         return;
     }
-    const cc_module_arg_spec *s = &parent->u.module.arg_specs[child_ix - 1];
+    int (*binding)(const cc_node *, int, cc_child_binding *) =
+        cc_kind_ops_of(parent->kind)->child_binding;
+    cc_child_binding b;
+    if (binding == NULL || !binding(parent, child_ix, &b)) {
+        return;
+    }
     put(p, " ! ");
-    put_full_line(p, s->symbol);
-    if (!(s->batchable && s->expandable && s->ban_non_symbolic_size_expand)) {
-        put(p, s->batchable ? " t" : " f");
-        put(p, s->expandable ? "t" : "f");
-        put(p, s->ban_non_symbolic_size_expand ? "t" : "f");
+    put_full_line(p, b.symbol);
+    if (!(b.flags[0] && b.flags[1] && b.flags[2])) {
+        put(p, b.flags[0] ? " t" : " f");
+        put(p, b.flags[1] ? "t" : "f");
+        put(p, b.flags[2] ? "t" : "f");
     }
 }
 
@@ -658,32 +394,27 @@ put_comment(printer *p, const char *text, int color)
     }
 }
 
-// rc's get_child_comments (with comment_arg_names): an Einsum operand's labels, "Spec" for
-// a Module's body.
+// rc's get_child_comments (with comment_arg_names), from the parent's kind: an Einsum
+// operand's labels, "Spec" for a Module's body.
 static void
 put_arg_name_comment(printer *p, const frame *f)
 {
     const cc_node *parent = f->parent;
-    if (!p->o->comment_arg_names || parent == NULL || f->below_marker) {
+    if (!p->o->comment_arg_names || parent == NULL || f->below_marker || p->failed) {
         return;
     }
-    if (parent->kind == CC_KIND_MODULE && f->child_ix == 0) {
-        put_comment(p, "Spec", -1);
-    } else if (parent->kind == CC_KIND_EINSUM && f->node->ndim > 0) {
-        const uint8_t *axes = cc_einsum_child_axes(parent, f->child_ix);
-        cc_str labels;
-        cc_str_init(&labels);
-        for (int a = 0; a < f->node->ndim; a++) {
-            char buf[4];
-            if (cc_str_append(&labels, cc_einsum_label_char(axes[a], buf)) < 0) {
-                p->failed = 1;
-            }
-        }
-        if (!p->failed) {
-            put_comment(p, labels.data, -1);
-        }
-        cc_str_clear(&labels);
+    int (*comment)(const cc_node *, int, cc_str *) = cc_kind_ops_of(parent->kind)->child_comment;
+    if (comment == NULL) {
+        return;
     }
+    cc_str text;
+    cc_str_init(&text);
+    if (comment(parent, f->child_ix, &text) < 0) {
+        p->failed = 1;
+    } else if (text.len > 0) {
+        put_comment(p, text.data, -1);
+    }
+    cc_str_clear(&text);
 }
 
 static void
@@ -898,10 +629,14 @@ collect_entries(printer *p, cc_node *const *circuits, int n)
                 return -1;
             }
         }
-        // A Module's argument symbols are printed beside its arguments (rc counts them too).
-        for (int c = 0; node->kind == CC_KIND_MODULE && c < node->n_children - 1; c++) {
-            frame f = {.node = node->u.module.arg_specs[c].symbol};
-            if (push_frame(p, &f) < 0) {
+        // The symbols bound children stand for (a Module's arguments) are printed beside them
+        // (rc counts them too).
+        int (*binding)(const cc_node *, int, cc_child_binding *) =
+            cc_kind_ops_of(node->kind)->child_binding;
+        cc_child_binding b;
+        for (int c = 0; binding != NULL && c < node->n_children; c++) {
+            frame f = {.node = binding(node, c, &b) ? b.symbol : NULL};
+            if (f.node != NULL && push_frame(p, &f) < 0) {
                 return -1;
             }
         }

@@ -10,10 +10,6 @@
 #include "tensor/tensor.h"
 #include "util/str.h"
 
-// What a bijective line shows after a GeneralFunction whose spec is written in Python (rc's
-// marker): the text cannot rebuild it, and the parser says so.
-#define CC_PRINT_NOT_SERIALIZABLE "[NOT_SERIALIZABLE]"
-
 // What a print asks of its caller, per node. Any hook may be NULL. Each returns 0, or -1 with
 // an error recorded (CC_E_PYTHON keeps a Python exception), which ends the print.
 typedef struct {

@@ -19,31 +19,17 @@ from ._circuits import (
     Einsum,
     GeneralFunction,
     Index,
-    Module,
     Rearrange,
     RearrangeSpec,
     Scalar,
-    SetSymbolicShape,
     Symbol,
     Tag,
 )
 
 Axis = Union[None, int, Sequence[int]]
 
-KINDS = {
-    "array": Array,
-    "scalar": Scalar,
-    "symbol": Symbol,
-    "add": Add,
-    "einsum": Einsum,
-    "index": Index,
-    "concat": Concat,
-    "rearrange": Rearrange,
-    "general_function": GeneralFunction,
-    "tag": Tag,
-    "module": Module,
-    "set_symbolic_shape": SetSymbolicShape,
-}
+# snake_case kind name -> class, in the engine's kind order (nodes/kinds.def).
+KINDS = dict(_circuits.KINDS)
 
 
 def _canon_axes(axis: Axis, rank: int, what: str):
