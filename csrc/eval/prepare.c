@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "eval/eval.h"
-#include "nodes/module.h"
+#include "expand/module.h"
 
 int
 cc_eval_prepare(int n, cc_node *const *outputs, cc_node **prepared)

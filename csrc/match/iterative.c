@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expand/module.h"
 #include "match/match_kind.h"
-#include "nodes/module.h"
 #include "util/alloc.h"
 #include "util/blake3.h"
 #include "util/error.h"

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "nodes/module.h"
 #include "nodes/node_impl.h"
 #include "nodes/rearrange.h"
 #include "nodes/shape.h"
@@ -117,52 +116,6 @@ cc_expand_find_non_symbolic(int n, const int64_t *sizes)
         }
     }
     return sizes[0];
-}
-
-int
-cc_shape_right_align(int n, const int *ndims, const int64_t *const *shapes, int *out_ndim,
-                     int64_t *out_shape)
-{
-    int rank = 0;
-    for (int i = 0; i < n; i++) {
-        rank = ndims[i] > rank ? ndims[i] : rank;
-    }
-    if (rank > CC_MAX_NDIM) {
-        return cc_fail(CC_E_CONSTRUCT_NOT_SUPPORTED_YET, "batch rank %d passes the maximum %d",
-                       rank, CC_MAX_NDIM);
-    }
-    for (int k = 1; k <= rank; k++) {
-        int have = 0;
-        int64_t cur = 0;
-        for (int i = 0; i < n; i++) {
-            if (ndims[i] < k) {
-                continue;
-            }
-            int64_t len = shapes[i][ndims[i] - k];
-            if (have && len != cur) {
-                cc_str s;
-                cc_str_init(&s);
-                int ok = cc_str_append(&s, "[") == 0;
-                for (int j = 0; ok && j < n; j++) {
-                    ok = (j == 0 || cc_str_append(&s, ", ") == 0) &&
-                         cc_shape_append(&s, ndims[j], shapes[j]) == 0;
-                }
-                if (ok && cc_str_append(&s, "]") == 0) {
-                    cc_fail(CC_E_MISC_INPUT_NOT_BROADCASTABLE,
-                            "Shapes aren't broadcastable, %s (batch shapes must be equal where "
-                            "they overlap)",
-                            s.data);
-                }
-                cc_str_clear(&s);
-                return -1;
-            }
-            cur = len;
-            have = 1;
-        }
-        out_shape[rank - k] = cur;
-    }
-    *out_ndim = rank;
-    return 0;
 }
 
 int

@@ -172,7 +172,7 @@ typedef struct {
 #include "nodes/kinds.def"
 #undef CC_KIND
 
-// The records in kinds.def order (nodes/node.c).
+// The records in kinds.def order, assembled in expand/kinds.c (the Module kind lives there).
 extern const cc_kind_ops *const cc_kind_ops_table[CC_KIND_COUNT];
 
 static inline const cc_kind_ops *

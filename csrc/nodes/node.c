@@ -26,12 +26,6 @@ const cc_kind_info cc_kind_info_table[CC_KIND_COUNT] = {
 #undef CC_KIND
 };
 
-const cc_kind_ops *const cc_kind_ops_table[CC_KIND_COUNT] = {
-#define CC_KIND(E, c_name, py, flags) [CC_KIND_##E] = &cc_##c_name##_ops,
-#include "nodes/kinds.def"
-#undef CC_KIND
-};
-
 const cc_kind_info *
 cc_kind_get_info(cc_kind kind)
 {

@@ -22,7 +22,7 @@ typedef enum {
 
 typedef struct cc_rearrange_spec cc_rearrange_spec;   // nodes/rearrange.h
 typedef struct cc_gf_spec cc_gf_spec;                 // nodes/gf.h
-typedef struct cc_module_arg_spec cc_module_arg_spec; // nodes/module.h
+typedef struct cc_module_arg_spec cc_module_arg_spec; // expand/module.h
 
 // An ordered set of Symbol nodes (rc's IndexSet of free symbols), refcounted so that a parent
 // shares its only contributing child's set. Items are borrowed: each is a descendant of every
@@ -192,7 +192,7 @@ cc_node *cc_set_symbolic_shape_some_set_neq(cc_node *node, const int64_t *shape,
 // As above, but only axes whose current size is symbolic are set.
 cc_node *cc_set_symbolic_shape_some_set_and_symbolic_neq(cc_node *node, const int64_t *shape,
                                                          const char *name);
-// Module constructors are in nodes/module.h.
+// Module constructors are in expand/module.h.
 
 // The same node rebuilt through its constructor with new children (same kind payload);
 // name as for constructors. Leaves ignore children and return a new reference to n

@@ -14,6 +14,10 @@
 int cc_shape_broadcast(int n, const int *ndims, const int64_t *const *shapes, int *out_ndim,
                        int64_t *out_shape);
 
+// Right-aligns shapes requiring equal sizes where they overlap (rc's right_align_shapes, no
+// size-1 broadcasting). 0, or -1 with CC_E_MISC_INPUT_NOT_BROADCASTABLE naming the shapes.
+int cc_shape_right_align(int n, const int *ndims, const int64_t *const *shapes, int *out_ndim,
+                         int64_t *out_shape);
 // Appends "[2, 3]" (plain integers, rc's debug form of a shape). 0, or -1 with CC_E_NO_MEMORY.
 int cc_shape_append(cc_str *s, int ndim, const int64_t *shape);
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <structmember.h>
 
-#include "nodes/expand.h"
-#include "nodes/module.h"
+#include "expand/expand.h"
+#include "expand/module.h"
 #include "nodes/shape.h"
 #include "nodes/symbol_set.h"
 #include "nodes/symbolic_size.h"

@@ -1,7 +1,7 @@
 // circuits.SetSymbolicShape: a child with its symbolic sizes pinned to given sizes.
 #include "python/bindings.h"
 
-#include "nodes/expand.h"
+#include "expand/expand.h"
 
 #define NODE(self) (((cc_py_node *)(self))->node)
 

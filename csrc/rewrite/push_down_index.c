@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "expand/module.h"
 #include "nodes/gf.h"
-#include "nodes/module.h"
 #include "rewrite/push_down_index.h"
 #include "rewrite/rewrite_impl.h"
 #include "util/alloc.h"

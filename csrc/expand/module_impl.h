@@ -1,8 +1,9 @@
-// Private to nodes/module.c and nodes/module_substitute.c: the substitution checks shared
-// by Module construction and ModuleSpec substitution.
+// Private to expand/: the ModuleSpec checks (spec.c) shared by Module construction
+// (module.c) and substitution (substitute.c), and the memoised bottom-up map over a graph
+// (substitute.c) that the Module operations (module_ops.c) reuse.
 #pragma once
 
-#include "nodes/module.h"
+#include "expand/module.h"
 
 // rc's check_no_free_bound_by_nested: no argument may carry a free symbol that a Module
 // nested in body (on the path to the symbol it replaces) binds. 0, or -1 with

@@ -3,14 +3,13 @@
 // replace-and-expand walk (rc's ReplaceExpander with a replacement map), memoised per map. The walk
 // is an explicit stack; only a Module whose symbols must grow re-enters it for its body (depth =
 // module nesting).
-#include "nodes/expand.h"
+#include "expand/expand.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodes/kind.h"
-#include "nodes/module.h"
 #include "nodes/node_impl.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"

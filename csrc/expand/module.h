@@ -1,6 +1,6 @@
 // Modules (rc's ModuleSpec, ModuleArgSpec, Module): a body circuit whose argument Symbols
 // are bound to argument circuits, and β-reduction (substitution) of such bindings, with
-// batching and symbolic sizes resolved by expansion (nodes/expand.h).
+// batching and symbolic sizes resolved by expansion (expand/expand.h).
 #pragma once
 
 #include <stdint.h>
@@ -35,15 +35,11 @@ int cc_module_spec_check_unique_arg_names(int n, const cc_module_arg_spec *specs
 // body's unbound ones then the args'. NULL with CC_E_EXPAND_MODULE_* (argument shapes),
 // CC_E_SUBSTITUTION_*, CC_E_MISC_INPUT_NOT_BROADCASTABLE (batch shapes) or a construction
 // error of a node re-derived during expansion, each naming the module.
-cc_node *cc_module_new(cc_node *body, int n, const cc_module_arg_spec *specs,
-                       cc_node *const *args, const char *name);
+cc_node *cc_module_new(cc_node *body, int n, const cc_module_arg_spec *specs, cc_node *const *args,
+                       const char *name);
 // rc's aligned_batch_shape: the argument batch shapes (axes in front of each symbol's rank)
 // right-aligned. 0, or -1 with CC_E_MISC_INPUT_NOT_BROADCASTABLE.
 int cc_module_aligned_batch_shape(const cc_node *m, int *ndim, int64_t *shape);
-// Right-aligns shapes requiring equal sizes where they overlap (rc's right_align_shapes, no
-// size-1 broadcasting). 0, or -1 with CC_E_MISC_INPUT_NOT_BROADCASTABLE naming the shapes.
-int cc_shape_right_align(int n, const int *ndims, const int64_t *const *shapes, int *out_ndim,
-                         int64_t *out_shape);
 
 // --- Substitution -----------------------------------------------------------------------------
 
@@ -59,8 +55,8 @@ cc_node *cc_module_substitute(const cc_node *m, const char *prefix, const char *
 cc_node *cc_substitute_all_modules(cc_node *c);
 // rc's ModuleSpec::resize: symbols of the given shapes (same uuid and name) and the body
 // substituted with them. *out_body and out_specs[i].symbol are new references. 0, or -1.
-int cc_module_spec_resize(cc_node *body, int n, const cc_module_arg_spec *specs,
-                          const int *ndims, const int64_t *const *shapes, cc_node **out_body,
+int cc_module_spec_resize(cc_node *body, int n, const cc_module_arg_spec *specs, const int *ndims,
+                          const int64_t *const *shapes, cc_node **out_body,
                           cc_module_arg_spec *out_specs);
 // The same module with each symbol given its argument's full shape (value unchanged).
 cc_node *cc_module_conform_to_input_shapes(const cc_node *m);
@@ -81,5 +77,5 @@ int cc_module_spec_new_extract(cc_node *circuit, int n, cc_node *const *subs,
 // (through paths where no nested Module rebinds it) renamed prefix + name + suffix; the
 // symbols themselves keep their names. New reference, or NULL.
 cc_node *cc_module_spec_rename_on_replaced_path(cc_node *body, int n,
-                                                const cc_module_arg_spec *specs,
-                                                const char *prefix, const char *suffix);
+                                                const cc_module_arg_spec *specs, const char *prefix,
+                                                const char *suffix);
