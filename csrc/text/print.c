@@ -429,14 +429,8 @@ put_hook_comments(printer *p, const cc_node *n)
 static int
 push_frame(printer *p, const frame *f)
 {
-    if (p->n_frames == p->cap_frames) {
-        size_t cap = p->cap_frames ? p->cap_frames * 2 : 64;
-        frame *fs = cc_realloc(p->frames, cap * sizeof(frame));
-        if (fs == NULL) {
-            return -1;
-        }
-        p->frames = fs;
-        p->cap_frames = cap;
+    if (cc_grow((void **)&p->frames, &p->cap_frames, p->n_frames + 1, sizeof(frame)) < 0) {
+        return -1;
     }
     p->frames[p->n_frames++] = *f;
     return 0;
@@ -449,17 +443,8 @@ set_last(printer *p, const frame *f)
     if (f->depth == 0 || f->below_marker) {
         return 0;
     }
-    if ((size_t)f->depth > p->cap_last) {
-        size_t cap = p->cap_last ? p->cap_last * 2 : 64;
-        while (cap < (size_t)f->depth) {
-            cap *= 2;
-        }
-        uint8_t *l = cc_realloc(p->last, cap);
-        if (l == NULL) {
-            return -1;
-        }
-        p->last = l;
-        p->cap_last = cap;
+    if (cc_grow((void **)&p->last, &p->cap_last, (size_t)f->depth, 1) < 0) {
+        return -1;
     }
     p->last[f->depth - 1] = f->is_last;
     return 0;
@@ -587,14 +572,8 @@ print_line(printer *p, const frame *f)
 static int
 add_entry(printer *p, const cc_node *n)
 {
-    if (p->n_entries == p->cap_entries) {
-        size_t cap = p->cap_entries ? p->cap_entries * 2 : 64;
-        entry *e = cc_realloc(p->entries, cap * sizeof(entry));
-        if (e == NULL) {
-            return -1;
-        }
-        p->entries = e;
-        p->cap_entries = cap;
+    if (cc_grow((void **)&p->entries, &p->cap_entries, p->n_entries + 1, sizeof(entry)) < 0) {
+        return -1;
     }
     entry *e = &p->entries[p->n_entries++];
     e->node = n;
