@@ -36,29 +36,10 @@ typedef struct {
 } builder;
 
 static int
-grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) {
-        return 0;
-    }
-    size_t cap2 = *cap ? *cap : 16;
-    while (cap2 < need) {
-        cap2 *= 2;
-    }
-    void *q = cc_realloc(*p, cap2 * elem);
-    if (q == NULL) {
-        return -1;
-    }
-    *p = q;
-    *cap = cap2;
-    return 0;
-}
-
-static int
 start_operand(builder *b)
 {
     cc_einsum_labels *l = b->l;
-    if (grow((void **)&l->n_axes, &b->ops_cap, (size_t)l->n_operands + 1, sizeof(int)) < 0) {
+    if (cc_grow((void **)&l->n_axes, &b->ops_cap, (size_t)l->n_operands + 1, sizeof(int)) < 0) {
         return -1;
     }
     l->n_axes[l->n_operands++] = 0;
@@ -70,13 +51,13 @@ add_label(builder *b, int in_output, uint8_t label)
 {
     cc_einsum_labels *l = b->l;
     if (in_output) {
-        if (grow((void **)&l->out_axes, &b->out_cap, (size_t)l->n_out + 1, 1) < 0) {
+        if (cc_grow((void **)&l->out_axes, &b->out_cap, (size_t)l->n_out + 1, 1) < 0) {
             return -1;
         }
         l->out_axes[l->n_out++] = label;
         return 0;
     }
-    if (grow((void **)&l->in_axes, &b->in_cap, b->n_in + 1, 1) < 0) {
+    if (cc_grow((void **)&l->in_axes, &b->in_cap, b->n_in + 1, 1) < 0) {
         return -1;
     }
     l->in_axes[b->n_in++] = label;

@@ -399,9 +399,7 @@ cc_node_postorder_unique(cc_node *root, cc_node ***out, int64_t *n_out)
     if (cc_hmap_put(&seen, root->hash, root) < 0) {
         goto fail;
     }
-    stack_cap = 64;
-    stack = cc_malloc(stack_cap * sizeof(walk_frame));
-    if (stack == NULL) {
+    if (cc_grow((void **)&stack, &stack_cap, 1, sizeof(walk_frame)) < 0) {
         goto fail;
     }
     stack[depth++] = (walk_frame){root, 0};
@@ -415,25 +413,14 @@ cc_node_postorder_unique(cc_node *root, cc_node ***out, int64_t *n_out)
             if (cc_hmap_put(&seen, c->hash, c) < 0) {
                 goto fail;
             }
-            if (depth == stack_cap) {
-                walk_frame *grown = cc_realloc(stack, 2 * stack_cap * sizeof(walk_frame));
-                if (grown == NULL) {
-                    goto fail;
-                }
-                stack = grown;
-                stack_cap *= 2;
+            if (cc_grow((void **)&stack, &stack_cap, depth + 1, sizeof(walk_frame)) < 0) {
+                goto fail;
             }
             stack[depth++] = (walk_frame){c, 0};
             continue;
         }
-        if (n_order == order_cap) {
-            size_t cap = order_cap ? 2 * order_cap : 64;
-            cc_node **grown = cc_realloc(order, cap * sizeof(cc_node *));
-            if (grown == NULL) {
-                goto fail;
-            }
-            order = grown;
-            order_cap = cap;
+        if (cc_grow((void **)&order, &order_cap, n_order + 1, sizeof(cc_node *)) < 0) {
+            goto fail;
         }
         order[n_order++] = f->node;
         depth--;

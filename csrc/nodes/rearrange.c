@@ -432,8 +432,9 @@ typedef struct {
     int name_len[N_INTS];
     uint8_t name_int[N_INTS];
     // groups of the side being parsed
-    int n_groups, cap_groups;
-    int *start;
+    int n_groups;
+    size_t cap_groups;
+    int *start; // n_groups + 1 entries
     int n_ints;
     uint8_t ints[N_INTS];
 } parse_state;
@@ -613,14 +614,9 @@ parse_name(parse_state *ps, const char **p, const char *end)
 static int
 open_group(parse_state *ps)
 {
-    if (ps->n_groups + 1 >= ps->cap_groups) {
-        int cap = ps->cap_groups ? ps->cap_groups * 2 : 16;
-        int *st = cc_realloc(ps->start, (size_t)cap * sizeof(int));
-        if (st == NULL) {
-            return -1;
-        }
-        ps->start = st;
-        ps->cap_groups = cap;
+    // close_group writes the entry after this one
+    if (cc_grow((void **)&ps->start, &ps->cap_groups, (size_t)ps->n_groups + 2, sizeof(int)) < 0) {
+        return -1;
     }
     ps->start[ps->n_groups] = ps->n_ints;
     return 0;

@@ -245,15 +245,10 @@ visit(const item *it, cc_str *out, cc_hmap *seen, size_t *n_seen, item **stack, 
         return -1;
     }
     // children in order: pushed last first
+    if (cc_grow((void **)stack, cap, *n + (size_t)it->new_c->n_children, sizeof(item)) < 0) {
+        return -1;
+    }
     for (int i = it->new_c->n_children - 1; i >= 0; i--) {
-        if (*n == *cap) {
-            item *grown = cc_realloc(*stack, 2 * *cap * sizeof(item));
-            if (grown == NULL) {
-                return -1;
-            }
-            *stack = grown;
-            *cap *= 2;
-        }
         (*stack)[(*n)++] = (item){it->new_c->children[i], it->old_c->children[i], it->depth + 1};
     }
     return 0;
@@ -268,10 +263,10 @@ cc_diff_circuits(cc_node *new_c, cc_node *old_c, const cc_diff_options *o)
     cc_str_init(&out);
     cc_hmap seen;
     cc_hmap_init(&seen);
-    size_t n_seen = 0, n = 0, cap = 16;
-    item *stack = cc_malloc(cap * sizeof(item));
+    size_t n_seen = 0, n = 0, cap = 0;
+    item *stack = NULL;
     char *result = NULL;
-    if (stack == NULL) {
+    if (cc_grow((void **)&stack, &cap, 1, sizeof(item)) < 0) {
         goto done;
     }
     stack[n++] = (item){new_c, old_c, 0};
