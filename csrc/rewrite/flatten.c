@@ -67,14 +67,9 @@ collect_add(cc_node *add, int max_depth, cc_imatcher **states, cc_ptrvec *out)
             goto fail;
         }
         if (inline_it) {
-            if (n == cap) {
-                add_frame *grown = cc_realloc(stack, 2 * cap * sizeof(add_frame));
-                if (grown == NULL) {
-                    cc_traversal_free(child_states, child->n_children);
-                    goto fail;
-                }
-                stack = grown;
-                cap *= 2;
+            if (cc_grow((void **)&stack, &cap, n + 1, sizeof(add_frame)) < 0) {
+                cc_traversal_free(child_states, child->n_children);
+                goto fail;
             }
             stack[n++] = (add_frame){child, 0, child_states};
         } else if (cc_ptrvec_push(out, child) < 0) {
@@ -179,20 +174,15 @@ cc_add_flatten_once(cc_node *add, cc_node **out)
 
 typedef struct {
     int *parent;
-    int n, cap;
+    int n;
+    size_t cap;
 } union_find;
 
 static int
 uf_fresh(union_find *u)
 {
-    if (u->n == u->cap) {
-        int cap = u->cap ? 2 * u->cap : 256;
-        int *grown = cc_realloc(u->parent, (size_t)cap * sizeof(int));
-        if (grown == NULL) {
-            return -1;
-        }
-        u->parent = grown;
-        u->cap = cap;
+    if (cc_grow((void **)&u->parent, &u->cap, (size_t)u->n + 1, sizeof(int)) < 0) {
+        return -1;
     }
     u->parent[u->n] = u->n;
     return u->n++;
@@ -235,17 +225,8 @@ typedef struct {
 static int
 push_labels(ein_flat *f, const int *ids, int n)
 {
-    if (f->n_labels + (size_t)n > f->cap_labels) {
-        size_t cap = f->cap_labels ? 2 * f->cap_labels : 256;
-        while (cap < f->n_labels + (size_t)n) {
-            cap *= 2;
-        }
-        int *grown = cc_realloc(f->labels, cap * sizeof(int));
-        if (grown == NULL) {
-            return -1;
-        }
-        f->labels = grown;
-        f->cap_labels = cap;
+    if (cc_grow((void **)&f->labels, &f->cap_labels, f->n_labels + (size_t)n, sizeof(int)) < 0) {
+        return -1;
     }
     memcpy(f->labels + f->n_labels, ids, (size_t)n * sizeof(int));
     f->n_labels += (size_t)n;
@@ -342,14 +323,9 @@ collect_einsum(cc_node *einsum, int max_depth, cc_imatcher **states, ein_flat *f
             goto fail;
         }
         if (inline_it) {
-            if (n == cap) {
-                ein_frame *grown = cc_realloc(stack, 2 * cap * sizeof(ein_frame));
-                if (grown == NULL) {
-                    cc_traversal_free(child_states, child->n_children);
-                    goto fail;
-                }
-                stack = grown;
-                cap *= 2;
+            if (cc_grow((void **)&stack, &cap, n + 1, sizeof(ein_frame)) < 0) {
+                cc_traversal_free(child_states, child->n_children);
+                goto fail;
             }
             int rc = enter_inner(f, child, g, &stack[n++]);
             stack[n - 1].states = child_states;

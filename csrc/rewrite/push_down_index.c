@@ -843,9 +843,7 @@ walk(ctx *c, cc_node *root)
     if (rc <= 0) {
         return result;
     }
-    cap = 16;
-    stack = cc_malloc(cap * sizeof(frame));
-    if (stack == NULL) {
+    if (cc_grow((void **)&stack, &cap, 1, sizeof(frame)) < 0) {
         frame_clear(&first);
         return NULL;
     }
@@ -876,14 +874,9 @@ walk(ctx *c, cc_node *root)
                 top->results[top->next++] = done;
                 continue;
             }
-            if (n == cap) {
-                frame *grown = cc_realloc(stack, 2 * cap * sizeof(frame));
-                if (grown == NULL) {
-                    frame_clear(&next);
-                    goto fail;
-                }
-                stack = grown;
-                cap *= 2;
+            if (cc_grow((void **)&stack, &cap, n + 1, sizeof(frame)) < 0) {
+                frame_clear(&next);
+                goto fail;
             }
             stack[n++] = next;
             continue;
