@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nodes/kind.h"
+#include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -150,21 +151,12 @@ put(printer *p, const char *s)
     put_n(p, s, strlen(s));
 }
 
-// Decimal digits without printf: a large print writes a few integers per line.
 static void
 put_i64(printer *p, int64_t v)
 {
-    char buf[24];
-    char *c = buf + sizeof buf;
-    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--c = (char)('0' + m % 10);
-        m /= 10;
-    } while (m > 0);
-    if (v < 0) {
-        *--c = '-';
+    if (!p->failed && cc_payload_put_i64(&p->text, v) < 0) {
+        p->failed = 1;
     }
-    put_n(p, c, (size_t)(buf + sizeof buf - c));
 }
 
 static void
