@@ -88,7 +88,7 @@ def test_failed_constructions_and_evaluations():
             lambda: rc.RearrangeSpec.from_string("a a -> a"),
             lambda: rc.Concat(a, b, axis=0),
             lambda: rc.Add(a, sym).evaluate(),
-            lambda: rc.Array(np.zeros(3, dtype=np.int32)),
+            lambda: rc.Array(np.zeros(3, dtype=np.uint16)),
         ):
             try:
                 build()

@@ -30,6 +30,8 @@ release_py_buffer(void *owner)
     PyGILState_Release(g);
 }
 
+// The dtype of a buffer-protocol format: numpy's single-character struct codes, by kind and
+// item size ('l' is 8 bytes on LP64 and 4 on LLP64 systems).
 static int
 dtype_from_format(const char *fmt, Py_ssize_t itemsize, cc_dtype *out)
 {
@@ -43,22 +45,36 @@ dtype_from_format(const char *fmt, Py_ssize_t itemsize, cc_dtype *out)
         return -1;
     }
     switch (fmt[0]) {
+    case 'e':
+        *out = CC_DTYPE_F16;
+        break;
     case 'f':
         *out = CC_DTYPE_F32;
-        return itemsize == 4 ? 0 : -1;
+        break;
     case 'd':
         *out = CC_DTYPE_F64;
-        return itemsize == 8 ? 0 : -1;
-    case 'q':
+        break;
+    case 'b':
+        *out = CC_DTYPE_I8;
+        break;
+    case 'h':
+        *out = CC_DTYPE_I16;
+        break;
+    case 'i':
     case 'l':
-        *out = CC_DTYPE_I64;
-        return itemsize == 8 ? 0 : -1;
+    case 'q':
+        *out = itemsize == 4 ? CC_DTYPE_I32 : CC_DTYPE_I64;
+        break;
+    case 'B':
+        *out = CC_DTYPE_U8;
+        break;
     case '?':
         *out = CC_DTYPE_BOOL;
-        return itemsize == 1 ? 0 : -1;
+        break;
     default:
         return -1;
     }
+    return (size_t)itemsize == cc_dtype_size(*out) ? 0 : -1;
 }
 
 static int
@@ -92,11 +108,44 @@ is_torch_tensor(PyObject *obj, int *is_parameter)
 }
 
 // A numpy array for obj that exports a buffer of a supported dtype (new reference).
+// A torch tensor's numpy view; numpy has no bfloat16, so a bfloat16 tensor is viewed as its
+// 16 bits (int16) and *bf16 is set (new reference).
 static PyObject *
-as_numpy(PyObject *obj, int python_floats_f32, cc_origin *origin)
+torch_numpy(PyObject *tensor, int *bf16)
+{
+    PyObject *dtype = PyObject_GetAttrString(tensor, "dtype");
+    PyObject *dtype_str = dtype ? PyObject_Str(dtype) : NULL;
+    Py_XDECREF(dtype);
+    if (dtype_str == NULL) {
+        return NULL;
+    }
+    *bf16 = PyUnicode_CompareWithASCIIString(dtype_str, "torch.bfloat16") == 0;
+    Py_DECREF(dtype_str);
+    if (!*bf16) {
+        return PyObject_CallMethod(tensor, "numpy", NULL);
+    }
+    PyObject *torch = PyImport_ImportModule("torch");
+    PyObject *i16 = torch ? PyObject_GetAttrString(torch, "int16") : NULL;
+    Py_XDECREF(torch);
+    if (i16 == NULL) {
+        return NULL;
+    }
+    PyObject *bits = PyObject_CallMethod(tensor, "view", "O", i16);
+    Py_DECREF(i16);
+    if (bits == NULL) {
+        return NULL;
+    }
+    PyObject *arr = PyObject_CallMethod(bits, "numpy", NULL);
+    Py_DECREF(bits);
+    return arr;
+}
+
+static PyObject *
+as_numpy(PyObject *obj, int python_floats_f32, cc_origin *origin, int *bf16)
 {
     int is_parameter;
     *origin = CC_ORIGIN_NUMPY;
+    *bf16 = 0;
     if (is_torch_tensor(obj, &is_parameter)) {
         if (is_parameter) {
             PyErr_SetString(PyExc_TypeError,
@@ -127,7 +176,7 @@ as_numpy(PyObject *obj, int python_floats_f32, cc_origin *origin)
             return NULL;
         }
         Py_DECREF(device_str);
-        PyObject *arr = PyObject_CallMethod(detached, "numpy", NULL);
+        PyObject *arr = torch_numpy(detached, bf16);
         Py_DECREF(detached);
         return arr;
     }
@@ -163,7 +212,8 @@ cc_py_to_tensor(PyObject *obj, cc_tensor *t, int python_floats_f32)
 {
     memset(t, 0, sizeof *t);
     cc_origin origin;
-    PyObject *arr = as_numpy(obj, python_floats_f32, &origin);
+    int bf16;
+    PyObject *arr = as_numpy(obj, python_floats_f32, &origin, &bf16);
     if (arr == NULL) {
         return -1;
     }
@@ -180,7 +230,9 @@ cc_py_to_tensor(PyObject *obj, cc_tensor *t, int python_floats_f32)
     }
     Py_DECREF(arr); // the view holds its own reference to the exporter
     cc_dtype dtype;
-    if (dtype_from_format(view->format, view->itemsize, &dtype) < 0) {
+    if (bf16) {
+        dtype = CC_DTYPE_BF16;
+    } else if (dtype_from_format(view->format, view->itemsize, &dtype) < 0) {
         PyObject *dt = PyObject_GetAttrString(view->obj, "dtype");
         PyObject *dt_str = dt ? PyObject_Str(dt) : NULL;
         Py_XDECREF(dt);
@@ -192,8 +244,9 @@ cc_py_to_tensor(PyObject *obj, cc_tensor *t, int python_floats_f32)
             }
         }
         PyErr_Format(PyExc_TypeError,
-                     "unsupported array dtype %U: circuits supports float32, float64, int64 and "
-                     "bool (convert with .astype(...))",
+                     "unsupported array dtype %U: circuits supports float16, bfloat16, float32, "
+                     "float64, int8, int16, int32, int64, uint8 and bool (convert with "
+                     ".astype(...))",
                      dt_str);
         Py_DECREF(dt_str);
         goto fail;
@@ -250,16 +303,31 @@ fail:
 
 // --- output ------------------------------------------------------------------------------
 
+// The buffer-protocol format of d; bfloat16 is exported as its 16 bits (uint16).
 static const char *
 format_of(cc_dtype d)
 {
     switch (d) {
+    case CC_DTYPE_F16:
+        return "e";
+    case CC_DTYPE_BF16:
+        return "H";
     case CC_DTYPE_F32:
         return "f";
     case CC_DTYPE_F64:
         return "d";
+    case CC_DTYPE_I8:
+        return "b";
+    case CC_DTYPE_I16:
+        return "h";
+    case CC_DTYPE_I32:
+        return "i";
     case CC_DTYPE_I64:
         return "q";
+    case CC_DTYPE_U8:
+        return "B";
+    case CC_DTYPE_BOOL:
+        return "?";
     default:
         return "?";
     }
@@ -333,6 +401,22 @@ cc_py_tensor_object(const cc_tensor *t)
     return (PyObject *)pt;
 }
 
+// A bfloat16 result from the uint16 array of its bits (steals arr): see
+// circuits._convert.bfloat16_result.
+static PyObject *
+bf16_result(PyObject *arr)
+{
+    PyObject *convert = PyImport_ImportModule("circuits._convert");
+    if (convert == NULL) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    PyObject *out = PyObject_CallMethod(convert, "bfloat16_result", "O", arr);
+    Py_DECREF(convert);
+    Py_DECREF(arr);
+    return out;
+}
+
 PyObject *
 cc_py_tensor_to_array(const cc_tensor *t, int want_torch)
 {
@@ -345,6 +429,9 @@ cc_py_tensor_to_array(const cc_tensor *t, int want_torch)
     }
     PyObject *arr = PyObject_CallMethod(numpy_module, "asarray", "O", obj);
     Py_DECREF(obj);
+    if (arr != NULL && t->dtype == CC_DTYPE_BF16) {
+        return bf16_result(arr);
+    }
     if (arr == NULL || !want_torch) {
         return arr;
     }

@@ -275,14 +275,6 @@ parse_dtype(const char *s, cc_device_dtype *dd)
             return 0;
         }
     }
-    static const char *const rc_only[] = {"float16", "bfloat16", "int8", "int16", "int32", "uint8"};
-    for (size_t k = 0; k < sizeof rc_only / sizeof rc_only[0]; k++) {
-        if (strcmp(s, rc_only[k]) == 0) {
-            PyErr_Format(PyExc_NotImplementedError,
-                         "dtype %s is not supported yet (float32, float64, int64 and bool are)", s);
-            return -1;
-        }
-    }
     PyErr_Format(PyExc_ValueError, "invalid dtype \"%s\"", s);
     return -1;
 }

@@ -33,6 +33,8 @@ void cc_iter_run(const cc_iter *it, cc_row_fn fn, void *ctx);
 int cc_check_cpu(const cc_tensor *t, const char *op);
 // Number of threads a kernel over `work` elements should use (1 below CC_PARALLEL_MIN).
 int cc_threads_for(int64_t work);
+// Runs the cast kernel of cast.c over it: operand 0 of dtype dst receives operand 1 of src.
+void cc_cast_run(const cc_iter *it, cc_dtype dst, cc_dtype src);
 // Dtype conversions of one element; float to int64 saturates, NaN gives INT64_MIN (as numpy
 // on x86).
 int64_t cc_f64_to_i64(double v);

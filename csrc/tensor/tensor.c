@@ -65,7 +65,24 @@ cc_dtype_hash_name(cc_dtype d)
 int
 cc_dtype_is_float(cc_dtype d)
 {
-    return d == CC_DTYPE_F32 || d == CC_DTYPE_F64;
+    return d == CC_DTYPE_F32 || d == CC_DTYPE_F64 || d == CC_DTYPE_F16 || d == CC_DTYPE_BF16;
+}
+
+cc_dtype
+cc_dtype_compute(cc_dtype d)
+{
+    switch (d) {
+    case CC_DTYPE_F16:
+    case CC_DTYPE_BF16:
+        return CC_DTYPE_F32;
+    case CC_DTYPE_I8:
+    case CC_DTYPE_I16:
+    case CC_DTYPE_I32:
+    case CC_DTYPE_U8:
+        return CC_DTYPE_I64;
+    default:
+        return d;
+    }
 }
 
 cc_dtype
@@ -290,22 +307,7 @@ cc_tensor_init_scalar(cc_tensor *t, cc_dtype dtype, double value)
     if (cc_tensor_init_empty(t, dtype, 0, NULL) < 0) {
         return -1;
     }
-    switch (dtype) {
-    case CC_DTYPE_F32:
-        *(float *)t->data = (float)value;
-        break;
-    case CC_DTYPE_F64:
-        *(double *)t->data = value;
-        break;
-    case CC_DTYPE_I64:
-        *(int64_t *)t->data = cc_f64_to_i64(value);
-        break;
-    case CC_DTYPE_BOOL:
-        *(uint8_t *)t->data = value != 0.0;
-        break;
-    default:
-        break;
-    }
+    cc_dtype_store_f64(t->data, dtype, value);
     return 0;
 }
 
@@ -661,64 +663,6 @@ cc_iter_run(const cc_iter *it, cc_row_fn fn, void *ctx)
 // ---------------------------------------------------------------------------------------------
 // copies with dtype conversion
 
-#define CONVERT_ROW(NAME, DT, ST, EXPR)                                                            \
-    static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                       \
-    {                                                                                              \
-        (void)ctx;                                                                                 \
-        if (s[0] == (int64_t)sizeof(DT) && s[1] == (int64_t)sizeof(ST)) {                          \
-            DT *restrict d = (DT *)p[0];                                                           \
-            const ST *restrict x = (const ST *)p[1];                                               \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                ST v = x[i];                                                                       \
-                d[i] = (EXPR);                                                                     \
-            }                                                                                      \
-            return;                                                                                \
-        }                                                                                          \
-        for (int64_t i = 0; i < n; i++) {                                                          \
-            ST v = *(const ST *)(p[1] + i * s[1]);                                                 \
-            *(DT *)(p[0] + i * s[0]) = (EXPR);                                                     \
-        }                                                                                          \
-    }
-
-CONVERT_ROW(f32_from_f32, float, float, v)
-CONVERT_ROW(f32_from_f64, float, double, (float)v)
-CONVERT_ROW(f32_from_i64, float, int64_t, (float)v)
-CONVERT_ROW(f32_from_bool, float, uint8_t, v != 0 ? 1.0f : 0.0f)
-CONVERT_ROW(f64_from_f32, double, float, (double)v)
-CONVERT_ROW(f64_from_f64, double, double, v)
-CONVERT_ROW(f64_from_i64, double, int64_t, (double)v)
-CONVERT_ROW(f64_from_bool, double, uint8_t, v != 0 ? 1.0 : 0.0)
-CONVERT_ROW(i64_from_f32, int64_t, float, cc_f64_to_i64((double)v))
-CONVERT_ROW(i64_from_f64, int64_t, double, cc_f64_to_i64(v))
-CONVERT_ROW(i64_from_i64, int64_t, int64_t, v)
-CONVERT_ROW(i64_from_bool, int64_t, uint8_t, v != 0)
-CONVERT_ROW(bool_from_f32, uint8_t, float, v != 0.0f)
-CONVERT_ROW(bool_from_f64, uint8_t, double, v != 0.0)
-CONVERT_ROW(bool_from_i64, uint8_t, int64_t, v != 0)
-CONVERT_ROW(bool_from_bool, uint8_t, uint8_t, v != 0)
-
-#undef CONVERT_ROW
-
-// [dst][src]
-static const cc_row_fn convert_rows[CC_DTYPE_COUNT][CC_DTYPE_COUNT] = {
-    [CC_DTYPE_F32] = {[CC_DTYPE_F32] = f32_from_f32,
-                      [CC_DTYPE_F64] = f32_from_f64,
-                      [CC_DTYPE_I64] = f32_from_i64,
-                      [CC_DTYPE_BOOL] = f32_from_bool},
-    [CC_DTYPE_F64] = {[CC_DTYPE_F32] = f64_from_f32,
-                      [CC_DTYPE_F64] = f64_from_f64,
-                      [CC_DTYPE_I64] = f64_from_i64,
-                      [CC_DTYPE_BOOL] = f64_from_bool},
-    [CC_DTYPE_I64] = {[CC_DTYPE_F32] = i64_from_f32,
-                      [CC_DTYPE_F64] = i64_from_f64,
-                      [CC_DTYPE_I64] = i64_from_i64,
-                      [CC_DTYPE_BOOL] = i64_from_bool},
-    [CC_DTYPE_BOOL] = {[CC_DTYPE_F32] = bool_from_f32,
-                       [CC_DTYPE_F64] = bool_from_f64,
-                       [CC_DTYPE_I64] = bool_from_i64,
-                       [CC_DTYPE_BOOL] = bool_from_bool},
-};
-
 // Same dtype, both contiguous along the row: a plain byte copy.
 static void
 memcpy_row(char *const *p, const int64_t *s, int64_t n, void *ctx)
@@ -750,7 +694,7 @@ cc_tensor_copy_into(cc_tensor *dst, const cc_tensor *src)
         it.strides[1][it.ndim - 1] == esize) {
         cc_iter_run(&it, memcpy_row, &esize);
     } else {
-        cc_iter_run(&it, convert_rows[dst->dtype][s.dtype], NULL);
+        cc_cast_run(&it, dst->dtype, s.dtype);
     }
     return 0;
 }

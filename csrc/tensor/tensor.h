@@ -52,9 +52,23 @@ size_t cc_dtype_size(cc_dtype d);
 const char *cc_dtype_name(cc_dtype d);
 // The 7-byte dtype tag of rc's tensor hash (e.g. "int64--").
 const char *cc_dtype_hash_name(cc_dtype d);
+// Floating point (float16, bfloat16, float32, float64), as torch's is_floating_point.
 int cc_dtype_is_float(cc_dtype d);
 // rc's upcast of mixed inputs, taken in order: a, unless a is float64 (then b).
 cc_dtype cc_dtype_promote(cc_dtype a, cc_dtype b);
+// The dtype the CPU kernels compute d in: float32 for the half types, int64 for the narrower
+// integers, d itself otherwise (float32, float64, int64, bool).
+cc_dtype cc_dtype_compute(cc_dtype d);
+
+// Conversions of one value (cast.c): float32 to float16 / bfloat16 round to nearest even and
+// keep infinities and NaN; the other way is exact.
+uint16_t cc_f32_to_f16(float f);
+float cc_f16_to_f32(uint16_t h);
+uint16_t cc_f32_to_bf16(float f);
+float cc_bf16_to_f32(uint16_t b);
+// One element at p of dtype d, written from / read as a double (converted as a cast does).
+void cc_dtype_store_f64(void *p, cc_dtype d, double value);
+double cc_dtype_load_f64(const void *p, cc_dtype d);
 
 // Buffers. New reference, or NULL with CC_E_NO_MEMORY. Memory is 64-byte aligned.
 cc_buffer *cc_buffer_new(size_t nbytes);

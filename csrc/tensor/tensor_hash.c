@@ -1,6 +1,8 @@
 // rc's tensor hash (hash_tensor in rc's Python utilities): separators, shape, dtype tag and
 // device, then the elements exactly as numpy's tobytes() lays them out (C order), streamed
 // from any strided or broadcast layout through a small buffer instead of a full copy.
+// bfloat16, which rc cannot hash (its table has no tag and numpy has no bfloat16), is hashed
+// the same way with the tag "bfloat16" and its elements' 16 bits.
 #include "tensor/tensor_hash.h"
 
 #include <string.h>
@@ -88,6 +90,9 @@ sink_row(sink *s, const uint8_t *p, int64_t n, int64_t step, size_t esize)
     switch (esize) {
     case 1:
         GATHER_ROW(1);
+        break;
+    case 2:
+        GATHER_ROW(2);
         break;
     case 4:
         GATHER_ROW(4);

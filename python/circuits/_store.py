@@ -45,12 +45,33 @@ def _check_prefix(prefix: str) -> str:
     return prefix
 
 
+# .npy has no bfloat16: a bfloat16 tensor is stored as its 16 bits in a one-field record
+# array whose field name marks the dtype, and read back as a torch.bfloat16 tensor.
+_BF16_RECORD = np.dtype([("bfloat16", "<u2")])
+
+
 def _as_numpy(array) -> np.ndarray:
     if isinstance(array, np.ndarray):
         return array
     if type(array).__module__.startswith("torch"):
-        return array.detach().cpu().numpy()
+        array = array.detach().cpu()
+        if str(array.dtype) == "torch.bfloat16":
+            import torch
+
+            return array.view(torch.int16).numpy().view(np.uint16).view(_BF16_RECORD)
+        return array.numpy()
     return np.asarray(array)
+
+
+def _from_stored(array: np.ndarray):
+    if array.dtype != _BF16_RECORD:
+        return array
+    try:
+        import torch
+    except ImportError:
+        raise TensorNotFoundError("a bfloat16 tensor in the store: reading it needs torch") from None
+    bits = np.ascontiguousarray(array).view(np.uint16).view(np.int16)
+    return torch.from_numpy(bits).view(torch.bfloat16)
 
 
 class TensorStore:
@@ -67,7 +88,7 @@ class TensorStore:
         hash_hex, when the caller knows it, skips hashing the data again."""
         data = _as_numpy(array)
         if hash_hex is None:
-            hash_hex = Array(data).tensor_hash_base16()
+            hash_hex = Array(_from_stored(data)).tensor_hash_base16()
         target = self.path / f"{hash_hex}.npy"
         if target.exists():
             return hash_hex
@@ -105,7 +126,7 @@ class TensorStore:
     def load(self, prefix: str) -> np.ndarray:
         path = self.find(prefix)
         if path.suffix == ".npy":
-            array, name = np.load(path, allow_pickle=False), path.stem
+            array, name = _from_stored(np.load(path, allow_pickle=False)), path.stem
         else:
             array, name = (
                 _load_rc_file(path),
@@ -137,8 +158,9 @@ def _load_rc_file(path: Path) -> np.ndarray:
         raise TensorNotFoundError(
             f"tensor file {str(path)!r} is in rc's torch.save format: reading it needs torch"
         ) from None
-    tensor = torch.load(path, map_location="cpu", weights_only=True)
-    return tensor.detach().numpy()
+    tensor = torch.load(path, map_location="cpu", weights_only=True).detach()
+    # numpy has no bfloat16: such a tensor stays a torch tensor
+    return tensor if tensor.dtype == torch.bfloat16 else tensor.numpy()
 
 
 class _DictStore:
