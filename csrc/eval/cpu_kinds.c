@@ -1,7 +1,10 @@
 // The CPU backend: one eval_<kind> per node kind, its table generated from nodes/kinds.def
 // (a kind without its eval_<kind> fails the build), the named GeneralFunctions of gf.def, and
-// host memory for storage. Float inputs are cast to the node's dtype first (float32 arrays
-// win over float64 Scalars).
+// host memory for storage. A node's inputs are first cast as rc casts them (to the first
+// dtype among them that is not float64, so float32 arrays win over float64 Scalars); the op
+// then gives what the torch op rc calls gives for that dtype. The float kernels run float32
+// and float64 and the integer ones int64: half types are computed in float32 and narrower
+// integers (and bool, where torch adds or multiplies them) in int64, then cast back.
 #include <math.h>
 #include <string.h>
 
@@ -9,6 +12,7 @@
 #include "nodes/gf.h"
 #include "nodes/rearrange.h"
 #include "tensor/einsum.h"
+#include "tensor/int_ops.h"
 #include "tensor/kernels.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -90,6 +94,82 @@ cast_set_init(cast_set *c, int n, const cc_tensor *const *in, cc_dtype d)
     return 0;
 }
 
+// rc's cast rule for a node's inputs: the first dtype among them that is not float64
+// (float64 when all are, or when there are none).
+static cc_dtype
+upcast_dtype(int n, const cc_tensor *const *in)
+{
+    for (int i = 0; i < n; i++) {
+        if (in[i]->dtype != CC_DTYPE_F64) {
+            return in[i]->dtype;
+        }
+    }
+    return CC_DTYPE_F64;
+}
+
+// The dtype the kernels do arithmetic on d in: float32 for the half types, int64 for every
+// integer type and bool (whose sums and products torch keeps in bool: cast back with != 0).
+static cc_dtype
+arith_dtype(cc_dtype d)
+{
+    return d == CC_DTYPE_BOOL ? CC_DTYPE_I64 : cc_dtype_compute(d);
+}
+
+// *t becomes its cast to d (unchanged when it has d already); cleared on failure.
+static int
+recast(cc_tensor *t, cc_dtype d)
+{
+    if (t->dtype == d) {
+        return 0;
+    }
+    cc_tensor c;
+    int rc = cast_to(&c, t, d);
+    cc_tensor_clear(t);
+    if (rc < 0) {
+        return -1;
+    }
+    *t = c;
+    return 0;
+}
+
+// The name torch gives d in its "not implemented for '...'" errors.
+static const char *
+torch_type_name(cc_dtype d)
+{
+    switch (d) {
+    case CC_DTYPE_F16:
+        return "Half";
+    case CC_DTYPE_BF16:
+        return "BFloat16";
+    case CC_DTYPE_F32:
+        return "Float";
+    case CC_DTYPE_F64:
+        return "Double";
+    case CC_DTYPE_I8:
+        return "Char";
+    case CC_DTYPE_I16:
+        return "Short";
+    case CC_DTYPE_I32:
+        return "Int";
+    case CC_DTYPE_I64:
+        return "Long";
+    case CC_DTYPE_U8:
+        return "Byte";
+    case CC_DTYPE_BOOL:
+        return "Bool";
+    default:
+        return cc_dtype_name(d);
+    }
+}
+
+// torch's error for a kernel it has no version of for d.
+static int
+not_implemented(const char *kernel, cc_dtype d)
+{
+    return cc_fail(CC_E_PY_NOT_IMPLEMENTED, "\"%s\" not implemented for '%s'", kernel,
+                   torch_type_name(d));
+}
+
 static int
 has_node_shape(const cc_tensor *t, const cc_node *n)
 {
@@ -154,18 +234,12 @@ eval_symbol(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
                    "%s has no value: bind it with a Module first", desc);
 }
 
-// Starts from one full-shape operand plus another in a single pass (cc_binary), then
-// accumulates the rest in place; without a full-shape operand the first is broadcast.
+// The sum in dtype d of two or more inputs: starts from one full-shape operand plus another
+// in a single pass (cc_binary), then accumulates the rest in place; without a full-shape
+// operand the first is broadcast.
 static int
-eval_add(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+add_in(const cc_node *n, const cc_tensor *const *in, cc_dtype d, cc_tensor *out)
 {
-    cc_dtype d = cc_eval_node_dtype(n);
-    if (n->n_children == 0) {
-        return cc_tensor_init_scalar(out, d, 0.0);
-    }
-    if (n->n_children == 1) {
-        return cast_to(out, in[0], d);
-    }
     int first = -1;
     for (int i = 0; i < n->n_children && first < 0; i++) {
         if (has_node_shape(in[i], n)) {
@@ -217,27 +291,99 @@ eval_add(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     return 0;
 }
 
+// Empty: the float64 scalar 0. One input: it, as rc adds nothing to it. Otherwise the sum in
+// the arithmetic dtype, cast to the inputs' dtype (bool: any true).
+static int
+eval_add(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    if (n->n_children == 0) {
+        return cc_tensor_init_scalar(out, CC_DTYPE_F64, 0.0);
+    }
+    cc_dtype d = upcast_dtype(n->n_children, in);
+    if (n->n_children == 1) {
+        return cast_to(out, in[0], d);
+    }
+    if (add_in(n, in, arith_dtype(d), out) < 0) {
+        return -1;
+    }
+    return recast(out, d);
+}
+
+// torch.einsum on integer or bool operands of dtype d: a label summed within a single operand
+// is summed by torch.sum, which gives int64; otherwise the result keeps d. bool has no matrix
+// product, so a label summed across operands fails as torch's bmm does. Computed in int64.
+static int
+int_einsum(const cc_node *n, const cc_tensor *const *in, const uint8_t **labels, cc_dtype d,
+           cc_tensor *out)
+{
+    int in_out[256] = {0};
+    int operands_with[256] = {0};
+    for (int j = 0; j < n->ndim; j++) {
+        in_out[n->u.einsum.out_axes[j]] = 1;
+    }
+    for (int i = 0; i < n->n_children; i++) {
+        int seen[256] = {0};
+        for (int j = 0; j < in[i]->ndim; j++) {
+            if (!seen[labels[i][j]]) {
+                seen[labels[i][j]] = 1;
+                operands_with[labels[i][j]]++;
+            }
+        }
+    }
+    int own_sum = 0;
+    int shared_sum = 0;
+    for (int l = 0; l < 256; l++) {
+        if (!in_out[l] && operands_with[l] == 1) {
+            own_sum = 1;
+        } else if (!in_out[l] && operands_with[l] > 1) {
+            shared_sum = 1;
+        }
+    }
+    if (d == CC_DTYPE_BOOL && shared_sum) {
+        return not_implemented("bmm", d);
+    }
+    cast_set ops;
+    if (cast_set_init(&ops, n->n_children, in, CC_DTYPE_I64) < 0) {
+        return -1;
+    }
+    int rc = cc_int_einsum(out, n->n_children, ops.ptrs, labels, n->ndim, n->u.einsum.out_axes);
+    cast_set_clear(&ops);
+    if (rc < 0) {
+        return -1;
+    }
+    return recast(out, own_sum ? CC_DTYPE_I64 : d);
+}
+
 static int
 eval_einsum(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
-    cc_dtype d = cc_eval_node_dtype(n);
-    cast_set ops;
-    if (cast_set_init(&ops, n->n_children, in, d) < 0) {
-        return -1;
-    }
+    cc_dtype d = upcast_dtype(n->n_children, in);
+    cc_dtype c = arith_dtype(d);
     const uint8_t **labels =
         cc_malloc((size_t)(n->n_children > 0 ? n->n_children : 1) * sizeof(uint8_t *));
     if (labels == NULL) {
-        cast_set_clear(&ops);
         return -1;
     }
     for (int i = 0; i < n->n_children; i++) {
         labels[i] = cc_einsum_child_axes(n, i);
     }
-    int rc = cc_einsum(out, n->n_children, ops.ptrs, labels, n->ndim, n->u.einsum.out_axes, d);
+    if (n->n_children > 0 && !cc_dtype_is_float(d)) {
+        int rc = int_einsum(n, in, labels, d, out);
+        cc_free(labels);
+        return rc;
+    }
+    cast_set ops;
+    if (cast_set_init(&ops, n->n_children, in, c) < 0) {
+        cc_free(labels);
+        return -1;
+    }
+    int rc = cc_einsum(out, n->n_children, ops.ptrs, labels, n->ndim, n->u.einsum.out_axes, c);
     cc_free(labels);
     cast_set_clear(&ops);
-    return rc;
+    if (rc < 0) {
+        return -1;
+    }
+    return recast(out, d);
 }
 
 static int
@@ -256,7 +402,7 @@ eval_index(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     const cc_index_item *items = n->u.index.items;
     int m = n->u.index.n_items;
     cc_tensor cur;
-    if (cast_to(&cur, in[0], cc_eval_node_dtype(n)) < 0) {
+    if (cast_to(&cur, in[0], upcast_dtype(1, in)) < 0) {
         return -1;
     }
     if (m > cur.ndim) {
@@ -319,7 +465,7 @@ static int
 eval_concat(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
     cast_set xs;
-    if (cast_set_init(&xs, n->n_children, in, cc_eval_node_dtype(n)) < 0) {
+    if (cast_set_init(&xs, n->n_children, in, upcast_dtype(n->n_children, in)) < 0) {
         return -1;
     }
     int rc = cc_concat(out, xs.ptrs, n->n_children, n->u.concat.axis);
@@ -331,7 +477,7 @@ static int
 eval_rearrange(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
     cc_tensor x;
-    if (cast_to(&x, in[0], cc_eval_node_dtype(n)) < 0) {
+    if (cast_to(&x, in[0], upcast_dtype(1, in)) < 0) {
         return -1;
     }
     cc_rearrange_spec *conformed = cc_rearrange_spec_conform(n->u.rearrange.spec, x.ndim, x.shape);
@@ -361,19 +507,145 @@ static const int gf_simple_impl[CC_GF_ID_COUNT] = {
 #undef CC_GF
 };
 
+// *t becomes a op b (either may be t itself); cleared on failure.
 static int
-eval_gf_simple(const cc_node *n, const cc_gf_spec *s, const cc_tensor *in, cc_tensor *out)
+replace_binary(cc_tensor *t, cc_binary_op op, const cc_tensor *a, const cc_tensor *b)
 {
-    cc_dtype d = cc_eval_node_dtype(n);
-    cc_tensor x;
-    if (cast_to(&x, in, d) < 0) {
+    cc_tensor r;
+    int rc = cc_binary(&r, op, a, b);
+    cc_tensor_clear(t);
+    if (rc < 0) {
         return -1;
     }
+    *t = r;
+    return 0;
+}
+
+// rc's gaussian_pdf, exp(-(x ** 2) / 2) / sqrt(2 pi), on an integer or bool x: torch squares
+// and negates in x's integer dtype w (wrapping; int64 for bool), then divides in float32.
+static int
+int_gaussian_pdf(const cc_tensor *x, cc_dtype w, cc_tensor *out)
+{
+    cc_tensor t, k;
+    memset(out, 0, sizeof *out);
+    if (cast_to(&t, x, CC_DTYPE_I64) < 0) {
+        return -1;
+    }
+    if (replace_binary(&t, CC_BINARY_MUL, &t, &t) < 0 || recast(&t, w) < 0 ||
+        recast(&t, CC_DTYPE_I64) < 0) {
+        return -1;
+    }
+    if (cc_tensor_init_scalar(&k, CC_DTYPE_I64, 0.0) < 0) {
+        cc_tensor_clear(&t);
+        return -1;
+    }
+    int rc = replace_binary(&t, CC_BINARY_SUB, &k, &t);
+    cc_tensor_clear(&k);
+    if (rc < 0 || recast(&t, w) < 0 || recast(&t, CC_DTYPE_F32) < 0) {
+        return -1;
+    }
+    // Halving is exact in float32; sqrt(2 pi) is rounded to float32, as torch rounds a Python
+    // float used with a float32 tensor.
+    if (cc_tensor_init_scalar(&k, CC_DTYPE_F32, 2.0) < 0) {
+        cc_tensor_clear(&t);
+        return -1;
+    }
+    rc = replace_binary(&t, CC_BINARY_DIV, &t, &k);
+    cc_tensor_clear(&k);
+    if (rc < 0) {
+        return -1;
+    }
+    rc = cc_unary(out, CC_UNARY_EXP, &t);
+    cc_tensor_clear(&t);
+    if (rc < 0) {
+        return -1;
+    }
+    if (cc_tensor_init_scalar(&k, CC_DTYPE_F32, 2.5066282746310002) < 0) {
+        cc_tensor_clear(out);
+        return -1;
+    }
+    rc = replace_binary(out, CC_BINARY_DIV, out, &k);
+    cc_tensor_clear(&k);
+    return rc;
+}
+
+// A named elementwise function (a cc_unary_op) on x of dtype d, as torch computes it: float
+// dtypes keep their dtype; relu, abs and step keep integer dtypes; gelu has no integer
+// version; the rest compute integers and bool in float32 (rc's promote_int_to_f32).
+static int
+gf_unary(cc_unary_op op, const cc_tensor *x, cc_tensor *out)
+{
+    cc_dtype d = x->dtype;
+    memset(out, 0, sizeof *out);
+    cc_tensor a;
+    if (cc_dtype_is_float(d)) {
+        if (cast_to(&a, x, arith_dtype(d)) < 0) {
+            return -1;
+        }
+        int rc = cc_unary(out, op, &a);
+        cc_tensor_clear(&a);
+        return rc < 0 ? -1 : recast(out, d);
+    }
+    if (op == CC_UNARY_RELU || op == CC_UNARY_ABS || op == CC_UNARY_STEP) {
+        if (d == CC_DTYPE_BOOL && op == CC_UNARY_RELU) {
+            return cc_fail(CC_E_PY_RUNTIME, "Boolean inputs not supported for relu");
+        }
+        if (d == CC_DTYPE_BOOL && op == CC_UNARY_ABS) {
+            return not_implemented("abs_cpu", d);
+        }
+        if (cast_to(&a, x, CC_DTYPE_I64) < 0) {
+            return -1;
+        }
+        int rc = cc_int_unary(out, op, &a);
+        cc_tensor_clear(&a);
+        return rc < 0 ? -1 : recast(out, d);
+    }
+    if (op == CC_UNARY_GELU) {
+        return not_implemented("GeluKernelImpl", d);
+    }
+    if (d == CC_DTYPE_BOOL && op == CC_UNARY_LOG_EXP_P_1) {
+        return cc_fail(CC_E_PY_RUNTIME,
+                       "Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                       "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+    }
+    if (d == CC_DTYPE_BOOL && op == CC_UNARY_GAUSSIAN_CDF) {
+        return cc_fail(CC_E_PY_RUNTIME,
+                       "Subtraction, the `-` operator, with a bool tensor is not supported. If "
+                       "you are trying to invert a mask, use the `~` or `logical_not()` operator "
+                       "instead.");
+    }
+    if (op == CC_UNARY_GAUSSIAN_PDF) {
+        return int_gaussian_pdf(x, d == CC_DTYPE_BOOL ? CC_DTYPE_I64 : d, out);
+    }
+    if (cast_to(&a, x, CC_DTYPE_F32) < 0) {
+        return -1;
+    }
+    int rc = cc_unary(out, op, &a);
+    cc_tensor_clear(&a);
+    return rc;
+}
+
+static int
+eval_gf_simple(const cc_gf_spec *s, const cc_tensor *in, cc_tensor *out)
+{
+    cc_dtype d = in->dtype;
     int impl = gf_simple_impl[s->simple_id];
-    int rc;
     if (impl < CC_UNARY_COUNT) {
-        rc = cc_unary(out, (cc_unary_op)impl, &x);
-    } else if (impl == CC_SOFTMAX) {
+        return gf_unary((cc_unary_op)impl, in, out);
+    }
+    cc_tensor x;
+    if ((impl == CC_SOFTMAX || impl == CC_LOG_SOFTMAX) && !cc_dtype_is_float(d)) {
+        return not_implemented(impl == CC_SOFTMAX ? "softmax_lastdim_kernel_impl"
+                                                  : "log_softmax_lastdim_kernel_impl",
+                               d);
+    }
+    // min and max are exact in any wider dtype; bool has its own reduction.
+    if (cast_to(&x, in, impl == CC_MIN || impl == CC_MAX ? cc_dtype_compute(d) : arith_dtype(d)) <
+        0) {
+        return -1;
+    }
+    int rc;
+    if (impl == CC_SOFTMAX) {
         rc = cc_softmax(out, &x);
     } else if (impl == CC_LOG_SOFTMAX) {
         rc = cc_log_softmax(out, &x);
@@ -390,7 +662,26 @@ eval_gf_simple(const cc_node *n, const cc_gf_spec *s, const cc_tensor *in, cc_te
                        (uint64_t)1 << (x.ndim - 1));
     }
     cc_tensor_clear(&x);
-    return rc;
+    return rc < 0 ? -1 : recast(out, d);
+}
+
+// torch.pow(base, exponent) after rc's cast to one dtype d: floats keep d, integers give
+// torch's integer power, bool has none.
+static int
+gf_pow(const cc_tensor *const *in, cc_tensor *out)
+{
+    cc_dtype d = upcast_dtype(2, in);
+    if (d == CC_DTYPE_BOOL) {
+        return not_implemented("pow", d);
+    }
+    cast_set ab;
+    if (cast_set_init(&ab, 2, in, arith_dtype(d)) < 0) {
+        return -1;
+    }
+    int rc = cc_dtype_is_float(d) ? cc_binary(out, CC_BINARY_POW, ab.ptrs[0], ab.ptrs[1])
+                                  : cc_int_pow(out, ab.ptrs[0], ab.ptrs[1]);
+    cast_set_clear(&ab);
+    return rc < 0 ? -1 : recast(out, d);
 }
 
 // The index as I64. Integer indices pass unchanged; a float index (from Scalars) is
@@ -435,12 +726,10 @@ index_as_i64(cc_tensor *out, const cc_tensor *idx, int check_ints)
 // after the prefix; with batch_index alone it moves to the front and the index axes lead
 // the output; otherwise the index axes then move back to where the gathered axis was.
 static int
-eval_gf_gather(const cc_node *n, const cc_gf_spec *s, const cc_tensor *const *in, cc_tensor *out)
+eval_gf_gather(const cc_gf_spec *s, const cc_tensor *const *in, cc_tensor *out)
 {
     cc_tensor x, idx;
-    if (cast_to(&x, in[0], cc_eval_node_dtype(n)) < 0) {
-        return -1;
-    }
+    cc_tensor_init_view(&x, in[0]);
     if (index_as_i64(&idx, in[1], s->check_index_ints) < 0) {
         cc_tensor_clear(&x);
         return -1;
@@ -507,19 +796,12 @@ eval_gf(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     const cc_gf_spec *s = n->u.gf.spec;
     switch (s->kind) {
     case CC_GF_SIMPLE:
-        return eval_gf_simple(n, s, in[0], out);
+        return eval_gf_simple(s, in[0], out);
     case CC_GF_GEN_INDEX:
     case CC_GF_EXPLICIT_INDEX:
-        return eval_gf_gather(n, s, in, out);
-    case CC_GF_POW: {
-        cast_set ab;
-        if (cast_set_init(&ab, 2, in, cc_eval_node_dtype(n)) < 0) {
-            return -1;
-        }
-        int rc = cc_binary(out, CC_BINARY_POW, ab.ptrs[0], ab.ptrs[1]);
-        cast_set_clear(&ab);
-        return rc;
-    }
+        return eval_gf_gather(s, in, out);
+    case CC_GF_POW:
+        return gf_pow(in, out);
     case CC_GF_CALLBACK:
         if (s->callbacks.function == NULL) {
             return cc_fail(CC_E_TENSOR_EVAL, "GeneralFunction spec '%s' has no function", s->name);
