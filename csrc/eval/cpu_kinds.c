@@ -55,7 +55,25 @@ cast_to(cc_tensor *out, const cc_tensor *x, cc_dtype d)
     return 0;
 }
 
-// Casts of all n inputs to d, with a pointer array over them for the kernels.
+// out = x cast as rc casts a node's inputs (to d), then to c, the dtype a kernel computes d in
+// (going through d keeps its rounding: a float64 0.1 becomes float16 before float32).
+static int
+cast_for_kernel(cc_tensor *out, const cc_tensor *x, cc_dtype d, cc_dtype c)
+{
+    if (x->dtype == d || d == c) {
+        return cast_to(out, x, c);
+    }
+    cc_tensor mid;
+    if (cast_to(&mid, x, d) < 0) {
+        return -1;
+    }
+    int rc = cast_to(out, &mid, c);
+    cc_tensor_clear(&mid);
+    return rc;
+}
+
+// All n inputs cast to d and then to c (cast_for_kernel), with a pointer array over them for
+// the kernels.
 typedef struct {
     int n;
     cc_tensor *vals;
@@ -73,7 +91,7 @@ cast_set_clear(cast_set *c)
 }
 
 static int
-cast_set_init(cast_set *c, int n, const cc_tensor *const *in, cc_dtype d)
+cast_set_init(cast_set *c, int n, const cc_tensor *const *in, cc_dtype d, cc_dtype compute)
 {
     size_t count = (size_t)(n > 0 ? n : 1);
     c->n = 0;
@@ -84,7 +102,7 @@ cast_set_init(cast_set *c, int n, const cc_tensor *const *in, cc_dtype d)
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        if (cast_to(&c->vals[i], in[i], d) < 0) {
+        if (cast_for_kernel(&c->vals[i], in[i], d, compute) < 0) {
             cast_set_clear(c);
             return -1;
         }
@@ -234,11 +252,11 @@ eval_symbol(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
                    "%s has no value: bind it with a Module first", desc);
 }
 
-// The sum in dtype d of two or more inputs: starts from one full-shape operand plus another
-// in a single pass (cc_binary), then accumulates the rest in place; without a full-shape
-// operand the first is broadcast.
+// The sum of two or more inputs cast to d, computed in c: starts from one full-shape operand
+// plus another in a single pass (cc_binary), then accumulates the rest in place; without a
+// full-shape operand the first is broadcast.
 static int
-add_in(const cc_node *n, const cc_tensor *const *in, cc_dtype d, cc_tensor *out)
+add_in(const cc_node *n, const cc_tensor *const *in, cc_dtype d, cc_dtype c, cc_tensor *out)
 {
     int first = -1;
     for (int i = 0; i < n->n_children && first < 0; i++) {
@@ -250,10 +268,10 @@ add_in(const cc_node *n, const cc_tensor *const *in, cc_dtype d, cc_tensor *out)
     cc_tensor a, b;
     if (first >= 0) {
         second = first == 0 ? 1 : 0;
-        if (cast_to(&a, in[first], d) < 0) {
+        if (cast_for_kernel(&a, in[first], d, c) < 0) {
             return -1;
         }
-        if (cast_to(&b, in[second], d) < 0) {
+        if (cast_for_kernel(&b, in[second], d, c) < 0) {
             cc_tensor_clear(&a);
             return -1;
         }
@@ -265,11 +283,16 @@ add_in(const cc_node *n, const cc_tensor *const *in, cc_dtype d, cc_tensor *out)
         }
     } else {
         first = 0;
-        if (cc_tensor_init_empty(out, d, n->ndim, n->shape) < 0) {
+        if (cast_for_kernel(&a, in[0], d, c) < 0) {
             return -1;
         }
-        if (cc_tensor_copy_into(out, in[0]) < 0) {
+        int rc = cc_tensor_init_empty(out, c, n->ndim, n->shape);
+        if (rc == 0 && cc_tensor_copy_into(out, &a) < 0) {
             cc_tensor_clear(out);
+            rc = -1;
+        }
+        cc_tensor_clear(&a);
+        if (rc < 0) {
             return -1;
         }
     }
@@ -277,7 +300,7 @@ add_in(const cc_node *n, const cc_tensor *const *in, cc_dtype d, cc_tensor *out)
         if (i == first || i == second) {
             continue;
         }
-        if (cast_to(&a, in[i], d) < 0) {
+        if (cast_for_kernel(&a, in[i], d, c) < 0) {
             cc_tensor_clear(out);
             return -1;
         }
@@ -303,7 +326,7 @@ eval_add(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     if (n->n_children == 1) {
         return cast_to(out, in[0], d);
     }
-    if (add_in(n, in, arith_dtype(d), out) < 0) {
+    if (add_in(n, in, d, arith_dtype(d), out) < 0) {
         return -1;
     }
     return recast(out, d);
@@ -343,7 +366,7 @@ int_einsum(const cc_node *n, const cc_tensor *const *in, const uint8_t **labels,
         return not_implemented("bmm", d);
     }
     cast_set ops;
-    if (cast_set_init(&ops, n->n_children, in, CC_DTYPE_I64) < 0) {
+    if (cast_set_init(&ops, n->n_children, in, d, CC_DTYPE_I64) < 0) {
         return -1;
     }
     int rc = cc_int_einsum(out, n->n_children, ops.ptrs, labels, n->ndim, n->u.einsum.out_axes);
@@ -373,7 +396,7 @@ eval_einsum(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
         return rc;
     }
     cast_set ops;
-    if (cast_set_init(&ops, n->n_children, in, c) < 0) {
+    if (cast_set_init(&ops, n->n_children, in, d, c) < 0) {
         cc_free(labels);
         return -1;
     }
@@ -465,7 +488,8 @@ static int
 eval_concat(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
     cast_set xs;
-    if (cast_set_init(&xs, n->n_children, in, upcast_dtype(n->n_children, in)) < 0) {
+    cc_dtype d = upcast_dtype(n->n_children, in);
+    if (cast_set_init(&xs, n->n_children, in, d, d) < 0) {
         return -1;
     }
     int rc = cc_concat(out, xs.ptrs, n->n_children, n->u.concat.axis);
@@ -502,7 +526,7 @@ enum {
 };
 
 static const int gf_simple_impl[CC_GF_ID_COUNT] = {
-#define CC_GF(name, impl, nb, rm) [CC_GF_ID_##name] = CC_##impl,
+#define CC_GF(name, impl, nb, rm, promote) [CC_GF_ID_##name] = CC_##impl,
 #include "nodes/gf.def"
 #undef CC_GF
 };
@@ -569,6 +593,51 @@ int_gaussian_pdf(const cc_tensor *x, cc_dtype w, cc_tensor *out)
     return rc;
 }
 
+// rc's log_exp_p_1 on uint8: torch picks log(1 + exp(-x)) + x (x < 0 never holds), with -x
+// wrapping in uint8 (so exp overflows to infinity for most x > 0).
+static int
+u8_log_exp_p_1(const cc_tensor *x, cc_tensor *out)
+{
+    cc_tensor t, k, fx;
+    memset(out, 0, sizeof *out);
+    if (cast_to(&t, x, CC_DTYPE_I64) < 0) {
+        return -1;
+    }
+    if (cc_tensor_init_scalar(&k, CC_DTYPE_I64, 0.0) < 0) {
+        cc_tensor_clear(&t);
+        return -1;
+    }
+    int rc = replace_binary(&t, CC_BINARY_SUB, &k, &t);
+    cc_tensor_clear(&k);
+    if (rc < 0 || recast(&t, CC_DTYPE_U8) < 0 || recast(&t, CC_DTYPE_F32) < 0) {
+        return -1;
+    }
+    rc = cc_unary(out, CC_UNARY_EXP, &t);
+    cc_tensor_clear(&t);
+    if (rc < 0 || cc_tensor_init_scalar(&k, CC_DTYPE_F32, 1.0) < 0) {
+        cc_tensor_clear(out);
+        return -1;
+    }
+    rc = replace_binary(out, CC_BINARY_ADD, &k, out);
+    cc_tensor_clear(&k);
+    if (rc < 0) {
+        return -1;
+    }
+    rc = cc_unary(&t, CC_UNARY_LOG, out);
+    cc_tensor_clear(out);
+    if (rc < 0) {
+        return -1;
+    }
+    if (cast_to(&fx, x, CC_DTYPE_F32) < 0) {
+        cc_tensor_clear(&t);
+        return -1;
+    }
+    rc = cc_binary(out, CC_BINARY_ADD, &t, &fx);
+    cc_tensor_clear(&t);
+    cc_tensor_clear(&fx);
+    return rc;
+}
+
 // A named elementwise function (a cc_unary_op) on x of dtype d, as torch computes it: float
 // dtypes keep their dtype; relu, abs and step keep integer dtypes; gelu has no integer
 // version; the rest compute integers and bool in float32 (rc's promote_int_to_f32).
@@ -616,6 +685,9 @@ gf_unary(cc_unary_op op, const cc_tensor *x, cc_tensor *out)
     }
     if (op == CC_UNARY_GAUSSIAN_PDF) {
         return int_gaussian_pdf(x, d == CC_DTYPE_BOOL ? CC_DTYPE_I64 : d, out);
+    }
+    if (op == CC_UNARY_LOG_EXP_P_1 && d == CC_DTYPE_U8) {
+        return u8_log_exp_p_1(x, out);
     }
     if (cast_to(&a, x, CC_DTYPE_F32) < 0) {
         return -1;
@@ -675,7 +747,7 @@ gf_pow(const cc_tensor *const *in, cc_tensor *out)
         return not_implemented("pow", d);
     }
     cast_set ab;
-    if (cast_set_init(&ab, 2, in, arith_dtype(d)) < 0) {
+    if (cast_set_init(&ab, 2, in, d, arith_dtype(d)) < 0) {
         return -1;
     }
     int rc = cc_dtype_is_float(d) ? cc_binary(out, CC_BINARY_POW, ab.ptrs[0], ab.ptrs[1])
