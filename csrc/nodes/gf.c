@@ -28,7 +28,7 @@ static const uint8_t PY_WRAP_UUID[16] = {0xde, 0x31, 0x24, 0xee, 0x15, 0x4c, 0x4
                                          0xbd, 0xb3, 0xb7, 0x49, 0x6a, 0xe6, 0x22, 0x3c};
 
 static const cc_gf_simple_info SIMPLE_INFO[CC_GF_ID_COUNT] = {
-#define CC_GF(name, impl, nb, rm) [CC_GF_ID_##name] = {#name, nb, rm},
+#define CC_GF(name, impl, nb, rm, promote) [CC_GF_ID_##name] = {#name, nb, rm, promote},
 #include "nodes/gf.def"
 #undef CC_GF
 };
@@ -567,6 +567,11 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
         }
         node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
                                         info.shape, children[0]->dtype);
+    } else if (spec->kind == CC_GF_SIMPLE && SIMPLE_INFO[spec->simple_id].promote_int_to_f32 &&
+               children[0]->dtype >= 0 && !cc_dtype_is_float((cc_dtype)children[0]->dtype)) {
+        // rc's override for functions torch computes in float: integer or bool in, float32 out
+        node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
+                                        info.shape, CC_DTYPE_F32);
     } else {
         node = cc_node_alloc(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim, info.shape);
     }

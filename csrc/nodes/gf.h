@@ -8,7 +8,7 @@
 #include "tensor/tensor.h"
 
 typedef enum {
-#define CC_GF(name, impl, nb, rm) CC_GF_ID_##name,
+#define CC_GF(name, impl, nb, rm, promote) CC_GF_ID_##name,
 #include "nodes/gf.def"
 #undef CC_GF
     CC_GF_ID_COUNT
@@ -60,6 +60,7 @@ typedef struct {
     const char *name;
     int num_non_batchable_output_dims;
     int removed_from_end;
+    int promote_int_to_f32; // an integer or bool input makes the node float32
 } cc_gf_simple_info;
 const cc_gf_simple_info *cc_gf_simple_get_info(cc_gf_id id);
 

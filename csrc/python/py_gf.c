@@ -463,6 +463,9 @@ spec_attr(PyObject *self, void *closure)
         if (strcmp(which, "removed_from_end") == 0) {
             return PyLong_FromLong(info->removed_from_end);
         }
+        if (strcmp(which, "promote_int_to_f32") == 0) {
+            return PyBool_FromLong(info->promote_int_to_f32);
+        }
     }
     if (s->kind == CC_GF_GEN_INDEX || s->kind == CC_GF_EXPLICIT_INDEX) {
         if (strcmp(which, "index_dim") == 0) {
@@ -519,6 +522,8 @@ static PyGetSetDef spec_getset[] = {
      "num_non_batchable_output_dims"},
     {"removed_from_end", spec_attr, NULL, "Input axes removed from the end (named functions).",
      "removed_from_end"},
+    {"promote_int_to_f32", spec_attr, NULL,
+     "An integer or bool input makes a float32 node (named functions).", "promote_int_to_f32"},
     {"index_dim", spec_attr, NULL, "Gathered axis (index functions).", "index_dim"},
     {"batch_x", spec_attr, NULL, "gen_index: x is batched.", "batch_x"},
     {"batch_index", spec_attr, NULL, "gen_index: index is batched.", "batch_index"},
@@ -574,7 +579,7 @@ named_function(PyObject *self, PyObject *args, PyObject *kwds)
 }
 
 static PyMethodDef named_defs[] = {
-#define CC_GF(fname, impl, nb, rm)                                                                 \
+#define CC_GF(fname, impl, nb, rm, promote)                                                        \
     {#fname, (PyCFunction)(void (*)(void))named_function, METH_VARARGS | METH_KEYWORDS,            \
      #fname "(circuit, name=None) -> GeneralFunction"},
 #include "nodes/gf.def"
