@@ -390,7 +390,7 @@ eval_einsum(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     for (int i = 0; i < n->n_children; i++) {
         labels[i] = cc_einsum_child_axes(n, i);
     }
-    if (n->n_children > 0 && !cc_dtype_is_float(d)) {
+    if (n->n_children > 0 && !cc_dtype_is_floating_point(d)) {
         int rc = int_einsum(n, in, labels, d, out);
         cc_free(labels);
         return rc;
@@ -647,7 +647,7 @@ gf_unary(cc_unary_op op, const cc_tensor *x, cc_tensor *out)
     cc_dtype d = x->dtype;
     memset(out, 0, sizeof *out);
     cc_tensor a;
-    if (cc_dtype_is_float(d)) {
+    if (cc_dtype_is_floating_point(d)) {
         if (cast_to(&a, x, arith_dtype(d)) < 0) {
             return -1;
         }
@@ -706,7 +706,7 @@ eval_gf_simple(const cc_gf_spec *s, const cc_tensor *in, cc_tensor *out)
         return gf_unary((cc_unary_op)impl, in, out);
     }
     cc_tensor x;
-    if ((impl == CC_SOFTMAX || impl == CC_LOG_SOFTMAX) && !cc_dtype_is_float(d)) {
+    if ((impl == CC_SOFTMAX || impl == CC_LOG_SOFTMAX) && !cc_dtype_is_floating_point(d)) {
         return not_implemented(impl == CC_SOFTMAX ? "softmax_lastdim_kernel_impl"
                                                   : "log_softmax_lastdim_kernel_impl",
                                d);
@@ -750,8 +750,8 @@ gf_pow(const cc_tensor *const *in, cc_tensor *out)
     if (cast_set_init(&ab, 2, in, d, arith_dtype(d)) < 0) {
         return -1;
     }
-    int rc = cc_dtype_is_float(d) ? cc_binary(out, CC_BINARY_POW, ab.ptrs[0], ab.ptrs[1])
-                                  : cc_int_pow(out, ab.ptrs[0], ab.ptrs[1]);
+    int rc = cc_dtype_is_floating_point(d) ? cc_binary(out, CC_BINARY_POW, ab.ptrs[0], ab.ptrs[1])
+                                           : cc_int_pow(out, ab.ptrs[0], ab.ptrs[1]);
     cast_set_clear(&ab);
     return rc < 0 ? -1 : recast(out, d);
 }
@@ -765,7 +765,7 @@ index_as_i64(cc_tensor *out, const cc_tensor *idx, int check_ints)
         cc_tensor_init_view(out, idx);
         return 0;
     }
-    if (check_ints && cc_dtype_is_float(idx->dtype)) {
+    if (check_ints && cc_dtype_is_floating_point(idx->dtype)) {
         cc_tensor compact, f64, flat;
         compact_view(&compact, idx);
         int rc = cc_tensor_cast(&f64, &compact, CC_DTYPE_F64);

@@ -568,7 +568,8 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
         node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
                                         info.shape, children[0]->dtype);
     } else if (spec->kind == CC_GF_SIMPLE && SIMPLE_INFO[spec->simple_id].promote_int_to_f32 &&
-               children[0]->dtype >= 0 && !cc_dtype_is_float((cc_dtype)children[0]->dtype)) {
+               children[0]->dtype >= 0 &&
+               !cc_dtype_is_floating_point((cc_dtype)children[0]->dtype)) {
         // rc's override for functions torch computes in float: integer or bool in, float32 out
         node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
                                         info.shape, CC_DTYPE_F32);

@@ -220,9 +220,33 @@ cast_row(char *const *p, const int64_t *s, int64_t n, void *ctx)
     }
 }
 
+// Same dtype, strided: element copies of a fixed size.
+#define COPY_ROW(T)                                                                                \
+    static void copy_row_##T(char *const *p, const int64_t *s, int64_t n, void *ctx)               \
+    {                                                                                              \
+        (void)ctx;                                                                                 \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            memcpy(p[0] + i * s[0], p[1] + i * s[1], sizeof(T));                                   \
+        }                                                                                          \
+    }
+COPY_ROW(uint8_t)
+COPY_ROW(uint16_t)
+COPY_ROW(uint32_t)
+COPY_ROW(uint64_t)
+#undef COPY_ROW
+
 void
 cc_cast_run(const cc_iter *it, cc_dtype dst, cc_dtype src)
 {
+    if (dst == src) {
+        size_t size = cc_dtype_size(dst);
+        cc_row_fn copy = size == 1   ? copy_row_uint8_t
+                         : size == 2 ? copy_row_uint16_t
+                         : size == 4 ? copy_row_uint32_t
+                                     : copy_row_uint64_t;
+        cc_iter_run(it, copy, NULL);
+        return;
+    }
     cast_pair c = {loads[src], stores[dst][wide_of[src]]};
     cc_iter_run(it, cast_row, &c);
 }

@@ -65,7 +65,13 @@ cc_dtype_hash_name(cc_dtype d)
 int
 cc_dtype_is_float(cc_dtype d)
 {
-    return d == CC_DTYPE_F32 || d == CC_DTYPE_F64 || d == CC_DTYPE_F16 || d == CC_DTYPE_BF16;
+    return d == CC_DTYPE_F32 || d == CC_DTYPE_F64;
+}
+
+int
+cc_dtype_is_floating_point(cc_dtype d)
+{
+    return cc_dtype_is_float(d) || d == CC_DTYPE_F16 || d == CC_DTYPE_BF16;
 }
 
 cc_dtype

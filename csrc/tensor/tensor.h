@@ -52,8 +52,11 @@ size_t cc_dtype_size(cc_dtype d);
 const char *cc_dtype_name(cc_dtype d);
 // The 7-byte dtype tag of rc's tensor hash (e.g. "int64--").
 const char *cc_dtype_hash_name(cc_dtype d);
-// Floating point (float16, bfloat16, float32, float64), as torch's is_floating_point.
+// float32 or float64: the dtypes the float kernels run (the half types are cast to float32
+// before any kernel sees them).
 int cc_dtype_is_float(cc_dtype d);
+// Floating point (float16, bfloat16, float32, float64), as torch's is_floating_point.
+int cc_dtype_is_floating_point(cc_dtype d);
 // rc's upcast of mixed inputs, taken in order: a, unless a is float64 (then b).
 cc_dtype cc_dtype_promote(cc_dtype a, cc_dtype b);
 // The dtype the CPU kernels compute d in: float32 for the half types, int64 for the narrower
