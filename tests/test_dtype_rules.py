@@ -326,3 +326,17 @@ def test_bfloat16_result_of_a_computation_is_torch():
     t = torch.tensor([1.5, -2.0], dtype=torch.bfloat16)
     out = rc.Add(rc.Array(t), rc.Array(t)).evaluate()
     assert out.dtype == torch.bfloat16 and out.tolist() == [3.0, -4.0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_last_dim_size_too_large_for_the_dtype(dtype):
+    t = torch.zeros((2, 300), dtype=tdtype(dtype))
+    check(lambda: rc.GeneralFunction.new_by_name(rc.Array(t), spec_name="last_dim_size"),
+          lambda: GF_REFS["last_dim_size"](t))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_einsum_onto_a_diagonal_keeps_the_dtype(dtype):
+    t = torch.tensor([1, 0, 3]).to(tdtype(dtype))
+    out = as_torch(rc.Einsum.from_einsum_string("a->aa", rc.Array(t)).evaluate())
+    assert out.dtype == t.dtype and torch.equal(out, torch.diag(t))

@@ -697,6 +697,27 @@ gf_unary(cc_unary_op op, const cc_tensor *x, cc_tensor *out)
     return rc;
 }
 
+// torch.full refuses a size its integer dtype d cannot hold (floats round, bool is true).
+static int
+last_dim_fits(cc_dtype d, int64_t size)
+{
+    static const struct {
+        cc_dtype d;
+        int64_t max;
+        const char *c_name;
+    } limits[] = {{CC_DTYPE_I8, INT8_MAX, "int8_t"},
+                  {CC_DTYPE_U8, UINT8_MAX, "uint8_t"},
+                  {CC_DTYPE_I16, INT16_MAX, "int16_t"},
+                  {CC_DTYPE_I32, INT32_MAX, "int"}};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        if (limits[i].d == d && size > limits[i].max) {
+            return cc_fail(CC_E_PY_RUNTIME, "value cannot be converted to type %s without overflow",
+                           limits[i].c_name);
+        }
+    }
+    return 0;
+}
+
 static int
 eval_gf_simple(const cc_gf_spec *s, const cc_tensor *in, cc_tensor *out)
 {
@@ -724,7 +745,10 @@ eval_gf_simple(const cc_gf_spec *s, const cc_tensor *in, cc_tensor *out)
     } else if (x.ndim == 0) {
         rc = cc_fail(CC_E_TENSOR_EVAL, "%s needs at least one axis", s->name);
     } else if (impl == CC_LAST_DIM_SIZE) {
-        rc = cc_tensor_init_scalar(out, d, (double)x.shape[x.ndim - 1]);
+        rc = last_dim_fits(d, x.shape[x.ndim - 1]);
+        if (rc == 0) {
+            rc = cc_tensor_init_scalar(out, d, (double)x.shape[x.ndim - 1]);
+        }
         if (rc == 0 && cc_tensor_broadcast_to(out, x.ndim - 1, x.shape) < 0) {
             cc_tensor_clear(out);
             rc = -1;
