@@ -160,8 +160,11 @@ def check(build, ref):
         tol = 1e-2 if expected.dtype == torch.float16 else 4e-2
         torch.testing.assert_close(got.double(), expected.double(), rtol=tol, atol=tol,
                                    equal_nan=True)
-    elif expected.dtype.is_floating_point:
-        torch.testing.assert_close(got, expected, rtol=2e-5, atol=1e-5, equal_nan=True)
+    elif expected.dtype == torch.float32:
+        # sums of products of values up to 30 may cancel: allow for float32's rounding of terms
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-2, equal_nan=True)
+    elif expected.dtype == torch.float64:
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-8, equal_nan=True)
     else:
         assert torch.equal(got, expected), (got, expected)
     return circuit
@@ -174,8 +177,10 @@ def explicit_dtypes(circuits):
 # --- every GeneralFunction x every dtype -----------------------------------------------------
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.sampled_from(sorted(GF_REFS)), st.sampled_from(DTYPES), st.data())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(GF_REFS))
+@settings(max_examples=4, deadline=None)
+@given(st.data())
 def test_named_function_follows_torch(name, dtype, data):
     c, t = data.draw(leaves(dtype, scalars=False))
     node = check(lambda: rc.GeneralFunction.new_by_name(c, spec_name=name),
@@ -185,8 +190,9 @@ def test_named_function_follows_torch(name, dtype, data):
     assert node.dtype == ("float32" if promoted else dtype)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(DTYPES), st.data())
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25, deadline=None)
+@given(st.data())
 def test_pow_follows_torch(dtype, data):
     base, tb = data.draw(leaves(dtype))
     if dtype in INTS:
@@ -203,8 +209,9 @@ def test_pow_follows_torch(dtype, data):
 # --- every other node kind x every dtype -----------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(DTYPES), st.integers(1, 3), st.data())
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.data())
 def test_add_follows_torch(dtype, n, data):
     kids = [data.draw(leaves(dtype)) for _ in range(n)]
     check(lambda: rc.Add(*[c for c, _ in kids]), lambda: ref_add(*[t for _, t in kids]))
@@ -214,8 +221,10 @@ EINSUMS = ["ab,ab->ab", "ab,bc->ac", "ab->a", "ab->ba", "aa->a", "aa->", "ab->",
            "ab,ba->", "ab,bc,cd->ad", "ab,ab->b"]
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.sampled_from(EINSUMS), st.sampled_from(DTYPES), st.data())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("spec", EINSUMS)
+@settings(max_examples=4, deadline=None)
+@given(st.data())
 def test_einsum_follows_torch(spec, dtype, data):
     n = len(spec.split("->")[0].split(","))
     kids = [data.draw(leaves(dtype)) for _ in range(n)]
@@ -223,8 +232,9 @@ def test_einsum_follows_torch(spec, dtype, data):
           lambda: ref_einsum(spec, *[t for _, t in kids]))
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.sampled_from(DTYPES), st.data())
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=10, deadline=None)
+@given(st.data())
 def test_index_concat_rearrange_keep_the_dtype(dtype, data):
     (a, ta), (b, tb) = data.draw(leaves(dtype)), data.draw(leaves(dtype))
     idx = torch.tensor([2, 0])
