@@ -228,8 +228,15 @@ EINSUMS = ["ab,ab->ab", "ab,bc->ac", "ab->a", "ab->ba", "aa->a", "aa->", "ab->",
 def test_einsum_follows_torch(spec, dtype, data):
     n = len(spec.split("->")[0].split(","))
     kids = [data.draw(leaves(dtype)) for _ in range(n)]
+    ref = ref_einsum
+    if dtype in HALF and n > 2:
+        # torch rounds each pairwise product to the half type; circuits contracts in float32
+        # and rounds once, so the reference does too
+        def ref(spec, *ts):
+            ts = upcast(*ts)
+            return ref_einsum(spec, *[t.float() for t in ts]).to(ts[0].dtype)
     check(lambda: rc.Einsum.from_einsum_string(spec, *[c for c, _ in kids]),
-          lambda: ref_einsum(spec, *[t for _, t in kids]))
+          lambda: ref(spec, *[t for _, t in kids]))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -350,3 +357,32 @@ def test_einsum_onto_a_diagonal_keeps_the_dtype(dtype):
     t = torch.tensor([1, 0, 3]).to(tdtype(dtype))
     out = as_torch(rc.Einsum.from_einsum_string("a->aa", rc.Array(t)).evaluate())
     assert out.dtype == t.dtype and torch.equal(out, torch.diag(t))
+
+
+@st.composite
+def einsum_cases(draw):
+    """A random einsum over 1-3 operands (labels a-d, sizes 1-3, repeats allowed) and its
+    output labels (distinct)."""
+    sizes = {l: draw(st.integers(1, 3)) for l in "abcd"}
+    n = draw(st.integers(1, 3))
+    ins = [draw(st.lists(st.sampled_from("abcd"), min_size=0, max_size=3)) for _ in range(n)]
+    present = sorted({l for op in ins for l in op})
+    out = draw(st.permutations(present).map(lambda p: p[: draw(st.integers(0, len(p)))]))
+    return sizes, ins, out
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "bool"])
+@settings(max_examples=60, deadline=None)
+@given(einsum_cases(), st.data())
+def test_integer_einsum_follows_torch_on_any_shape(dtype, case, data):
+    sizes, ins, out = case
+    tensors = []
+    for op in ins:
+        shape = tuple(sizes[l] for l in op)
+        n = math.prod(shape)
+        # large values too, so that products wrap where torch's do
+        vals = data.draw(st.lists(st.integers(0, 2) | st.integers(0, 255), min_size=n, max_size=n))
+        tensors.append(torch.tensor(vals, dtype=torch.int64).reshape(shape).to(tdtype(dtype)))
+    spec = ",".join("".join(op) for op in ins) + "->" + "".join(out)
+    check(lambda: rc.Einsum.from_einsum_string(spec, *[rc.Array(t) for t in tensors]),
+          lambda: ref_einsum(spec, *tensors))

@@ -332,49 +332,135 @@ eval_add(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     return recast(out, d);
 }
 
-// torch.einsum on integer or bool operands of dtype d: a label summed within a single operand
-// is summed by torch.sum, which gives int64; otherwise the result keeps d. bool has no matrix
-// product, so a label summed across operands fails as torch's bmm does. Computed in int64.
+// Label facts for int_einsum: where each label occurs and its size.
+typedef struct {
+    int in_out[256];
+    int first_op[256]; // -1 when on no operand
+    int last_op[256];
+    int64_t size[256];
+} einsum_labels;
+
+// A label summed on operand i alone (torch.sum: int64), unless torch squeezes it instead
+// (size 1 with other operands around).
+static int
+sums_own_label(const einsum_labels *L, int n_ops, const cc_tensor *x, const uint8_t *lab, int i)
+{
+    for (int j = 0; j < x->ndim; j++) {
+        uint8_t l = lab[j];
+        if (!L->in_out[l] && L->first_op[l] == i && L->last_op[l] == i &&
+            (n_ops == 1 || L->size[l] != 1)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+// The labels of cur and x (deduplicated) still needed after operand i: on the output or on
+// a later operand.
+static int
+needed_labels(const einsum_labels *L, int i, int n_cur, const uint8_t *cur, const cc_tensor *x,
+              const uint8_t *lab, uint8_t *keep)
+{
+    int seen[256] = {0};
+    int n = 0;
+    for (int k = 0; k < n_cur + x->ndim; k++) {
+        uint8_t l = k < n_cur ? cur[k] : lab[k - n_cur];
+        if (!seen[l] && (L->in_out[l] || L->last_op[l] > i)) {
+            seen[l] = 1;
+            keep[n++] = l;
+        }
+    }
+    return n;
+}
+
+// torch.einsum on integer or bool operands of dtype d, walked as torch walks them, left to
+// right: labels only on the first operand are summed first (torch.sum: int64); then each
+// operand in turn has its own labels summed (int64 again) and is multiplied into the result,
+// through bmm when a label of size above 1 is summed across the two. bmm wants one dtype and
+// has no bool version; a product promotes to int64 if either side is. Each step is computed
+// in int64 and wrapped to the step's dtype, so values wrap where torch's do.
 static int
 int_einsum(const cc_node *n, const cc_tensor *const *in, const uint8_t **labels, cc_dtype d,
            cc_tensor *out)
 {
-    int in_out[256] = {0};
-    int operands_with[256] = {0};
-    for (int j = 0; j < n->ndim; j++) {
-        in_out[n->u.einsum.out_axes[j]] = 1;
+    int n_ops = n->n_children;
+    einsum_labels L;
+    memset(&L, 0, sizeof L);
+    for (int l = 0; l < 256; l++) {
+        L.first_op[l] = -1;
     }
-    for (int i = 0; i < n->n_children; i++) {
-        int seen[256] = {0};
+    for (int j = 0; j < n->ndim; j++) {
+        L.in_out[n->u.einsum.out_axes[j]] = 1;
+    }
+    for (int i = 0; i < n_ops; i++) {
         for (int j = 0; j < in[i]->ndim; j++) {
-            if (!seen[labels[i][j]]) {
-                seen[labels[i][j]] = 1;
-                operands_with[labels[i][j]]++;
+            uint8_t l = labels[i][j];
+            if (L.first_op[l] < 0) {
+                L.first_op[l] = i;
+            }
+            L.last_op[l] = i;
+            L.size[l] = in[i]->shape[j];
+        }
+    }
+    cast_set ops;
+    if (cast_set_init(&ops, n_ops, in, d, CC_DTYPE_I64) < 0) {
+        return -1;
+    }
+    cc_dtype r = sums_own_label(&L, n_ops, in[0], labels[0], 0) ? CC_DTYPE_I64 : d;
+    uint8_t cur_lab[CC_MAX_NDIM], keep[2 * CC_MAX_NDIM];
+    int n_cur = 0;
+    int rc = 0;
+    if (n_ops == 1) {
+        rc = cc_int_einsum(out, 1, ops.ptrs, labels, n->ndim, n->u.einsum.out_axes);
+    } else {
+        n_cur = needed_labels(&L, 0, 0, NULL, in[0], labels[0], cur_lab);
+        rc = cc_int_einsum(out, 1, ops.ptrs, labels, n_cur, cur_lab);
+    }
+    for (int i = 1; i < n_ops && rc == 0; i++) {
+        cc_dtype o = sums_own_label(&L, n_ops, in[i], labels[i], i) ? CC_DTYPE_I64 : d;
+        int bmm = 0;
+        for (int j = 0; j < in[i]->ndim; j++) {
+            uint8_t l = labels[i][j];
+            bmm |= !L.in_out[l] && L.first_op[l] < i && L.last_op[l] == i && L.size[l] != 1;
+        }
+        if (bmm && r == CC_DTYPE_BOOL) {
+            rc = not_implemented("bmm", r);
+            break;
+        }
+        if (bmm && r != o) {
+            rc = cc_fail(CC_E_PY_RUNTIME, "expected scalar type %s but found %s",
+                         torch_type_name(r), torch_type_name(o));
+            break;
+        }
+        if (!bmm && o == CC_DTYPE_I64) {
+            r = CC_DTYPE_I64;
+        }
+        const cc_tensor *pair[2] = {out, ops.ptrs[i]};
+        const uint8_t *pair_lab[2] = {cur_lab, labels[i]};
+        int last = i == n_ops - 1;
+        int n_keep = last ? n->ndim : needed_labels(&L, i, n_cur, cur_lab, in[i], labels[i], keep);
+        cc_tensor next;
+        rc = cc_int_einsum(&next, 2, pair, pair_lab, n_keep, last ? n->u.einsum.out_axes : keep);
+        cc_tensor_clear(out);
+        if (rc < 0) {
+            break;
+        }
+        *out = next;
+        if (!last) {
+            memcpy(cur_lab, keep, (size_t)n_keep);
+            n_cur = n_keep;
+            // the step's result in its dtype r: wrapped (or 0/1 for bool) as torch's is
+            if (r != CC_DTYPE_I64 && (recast(out, r) < 0 || recast(out, CC_DTYPE_I64) < 0)) {
+                rc = -1;
             }
         }
     }
-    int own_sum = 0;
-    int shared_sum = 0;
-    for (int l = 0; l < 256; l++) {
-        if (!in_out[l] && operands_with[l] == 1) {
-            own_sum = 1;
-        } else if (!in_out[l] && operands_with[l] > 1) {
-            shared_sum = 1;
-        }
-    }
-    if (d == CC_DTYPE_BOOL && shared_sum) {
-        return not_implemented("bmm", d);
-    }
-    cast_set ops;
-    if (cast_set_init(&ops, n->n_children, in, d, CC_DTYPE_I64) < 0) {
-        return -1;
-    }
-    int rc = cc_int_einsum(out, n->n_children, ops.ptrs, labels, n->ndim, n->u.einsum.out_axes);
     cast_set_clear(&ops);
     if (rc < 0) {
+        cc_tensor_clear(out);
         return -1;
     }
-    return recast(out, own_sum ? CC_DTYPE_I64 : d);
+    return recast(out, r);
 }
 
 static int
