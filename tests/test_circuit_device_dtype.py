@@ -146,3 +146,11 @@ def test_upcast_tensor_device_dtypes(torch):
     assert rc.upcast_tensor_device_dtypes([]) == []
     kept = rc.upcast_tensor_devices([a, b])
     assert kept[0] is a and kept[1] is b
+
+
+def test_randn_device_dtype():
+    a = rc.Array.randn(2, 3, device_dtype=rc.TorchDeviceDtypeOp("cpu", "float64"), seed=1)
+    assert a.device_dtype == rc.TorchDeviceDtypeOp("cpu", "float64")
+    assert rc.Array.randn(2).device_dtype == rc.TorchDeviceDtypeOp("cpu", "float32")
+    with pytest.raises(NotImplementedError, match="device cuda:0 is not available"):
+        rc.Array.randn(2, device_dtype=rc.TorchDeviceDtypeOp("cuda:0"))

@@ -351,7 +351,13 @@ def concat_stack(*args, axis: int, name=None):
 
 
 def array_randn(*shape, name=None, device_dtype=None, seed=None):
-    """Standard normal values (float32 unless device_dtype says float64)."""
+    """Standard normal values (float32 unless device_dtype says float64), in host memory."""
+    device = getattr(device_dtype, "device", None)
+    if device not in (None, "cpu"):
+        raise NotImplementedError(
+            f"Array.randn: device {device} is not available: circuits keeps the tensors of a "
+            f'circuit in host memory; evaluate on the GPU with evaluate(device="{device}")'
+        )
     dtype = getattr(device_dtype, "dtype", None) or "float32"
     rng = np.random.default_rng(seed)
     return Array(rng.standard_normal(shape).astype(dtype), name=name)
