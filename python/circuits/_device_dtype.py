@@ -70,7 +70,8 @@ def _quoted(value: Optional[str]) -> str:
     return "None" if value is None else f'"{value}"'
 
 
-def _torch_dtype(name: Optional[str]):
+def torch_dtype_of(name: Optional[str]):
+    """The torch dtype of a dtype name (None for None); needs torch."""
     if name is None:
         return None
     try:
@@ -107,7 +108,7 @@ class TorchDeviceDtypeOp:
         return self._dtype
 
     def get_torch_dtype(self):
-        return _torch_dtype(self._dtype)
+        return torch_dtype_of(self._dtype)
 
     def only_keep_floating(self) -> "TorchDeviceDtypeOp":
         floating = self._dtype in ("float16", "bfloat16", "float32", "float64")
@@ -149,7 +150,7 @@ class TorchDeviceDtype:
         return self._dtype
 
     def get_torch_dtype(self):
-        return _torch_dtype(self._dtype)
+        return torch_dtype_of(self._dtype)
 
     def op(self) -> TorchDeviceDtypeOp:
         return TorchDeviceDtypeOp(self._device, self._dtype)

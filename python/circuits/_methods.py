@@ -77,7 +77,7 @@ def device_dtype(self) -> TorchDeviceDtypeOp:
 
 def torch_dtype(self):
     """The dtype as a torch.dtype, None when nothing below fixes it (needs torch)."""
-    return _device_dtype._torch_dtype(self.dtype)
+    return _device_dtype.torch_dtype_of(self.dtype)
 
 
 def get_compatible_device_dtype(self) -> TorchDeviceDtype:
