@@ -40,7 +40,18 @@ from ._modules import (  # noqa: E402,F401
 from . import _html, _printing, _store  # noqa: E402
 from ._printing import PrintOptions, set_debug_print_options  # noqa: E402,F401
 from ._html import PrintHtmlOptions  # noqa: E402,F401
-from ._store import TensorNotFoundError, TensorStore, load, save  # noqa: E402,F401
+from ._store import (  # noqa: E402,F401
+    TensorNotFoundError,
+    TensorStore,
+    get_tensor_prefix,
+    load,
+    save,
+    save_tensor,
+    save_tensor_rrfs,
+    sync_all_unsynced_tensors,
+    sync_specific_tensors,
+    tensor_from_hash,
+)
 from ._parse import Parser  # noqa: E402,F401
 
 _values.init_from_environment()
