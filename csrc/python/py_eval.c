@@ -83,12 +83,12 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
     }
     list = PyList_New(n);
     for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
-        PyObject *arr = cc_py_tensor_to_value(&results[i]);
-        if (arr == NULL) {
+        PyObject *value = cc_py_tensor_to_value(&results[i]);
+        if (value == NULL) {
             Py_CLEAR(list);
             break;
         }
-        PyList_SET_ITEM(list, i, arr);
+        PyList_SET_ITEM(list, i, value);
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         cc_tensor_clear(&results[i]);
@@ -128,8 +128,9 @@ backends(PyObject *self, PyObject *unused)
 
 PyMethodDef cc_py_eval_methods[] = {
     {"evaluate_many", (PyCFunction)(void (*)(void))evaluate_many, METH_VARARGS | METH_KEYWORDS,
-     "evaluate_many(circuits, device=\"cpu\") -> list of arrays: evaluates every circuit with one "
-     "plan, each distinct subcircuit once, on the device's backend (\"cpu\", \"cuda:<n>\")."},
+     "evaluate_many(circuits, device=\"cpu\") -> list of tensors (torch, or numpy without "
+     "torch or after set_result_type(\"numpy\")): evaluates every circuit with one plan, each "
+     "distinct subcircuit once, on the device's backend (\"cpu\", \"cuda:<n>\")."},
     {"_backends", backends, METH_NOARGS,
      "_backends() -> [(device, name)]: the registered evaluation backends."},
     {NULL, NULL, 0, NULL},
