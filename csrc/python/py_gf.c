@@ -139,7 +139,7 @@ callback_function(void *ctx, int n, const cc_tensor *const *inputs, cc_tensor *o
         return python_failed(g);
     }
     for (int i = 0; i < n; i++) {
-        PyObject *arr = cc_py_tensor_to_array(inputs[i], 0);
+        PyObject *arr = cc_py_tensor_to_value(inputs[i]);
         if (arr == NULL) {
             Py_DECREF(args);
             return python_failed(g);

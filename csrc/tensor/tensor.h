@@ -20,7 +20,7 @@ typedef enum {
     CC_DEVICE_CUDA = 1,
 } cc_device_kind;
 
-// Who made the memory; the bindings use it to return torch for torch inputs.
+// Who made the memory; the bindings export memory borrowed from numpy or torch read-only.
 typedef enum {
     CC_ORIGIN_NATIVE = 0,
     CC_ORIGIN_NUMPY = 1,
