@@ -26,7 +26,12 @@ from . import _values  # noqa: E402
 from ._values import get_result_type, hash_tensor, set_result_type  # noqa: E402,F401
 from . import _methods  # noqa: E402
 from ._methods import GeneralFunctionShapeInfo, GeneralFunctionSpecBase  # noqa: E402,F401
-from ._device_dtype import TorchDeviceDtype, TorchDeviceDtypeOp  # noqa: E402,F401
+from ._device_dtype import (  # noqa: E402,F401
+    TorchDeviceDtype,
+    TorchDeviceDtypeOp,
+    upcast_tensor_device_dtypes,
+    upcast_tensor_devices,
+)
 from . import algebric_rewrite  # noqa: E402,F401
 from .algebric_rewrite import default_index_traversal  # noqa: E402,F401
 from . import _modules  # noqa: E402

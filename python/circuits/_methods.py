@@ -5,7 +5,6 @@ classes are the engine's own types, extended here once at import.
 """
 
 import abc
-import sys
 import uuid as _uuid
 from typing import Optional, Sequence, Union
 
@@ -466,9 +465,6 @@ def install():
     Circuit.device = property(device)
     Circuit.device_dtype = property(device_dtype)
     Circuit.torch_dtype = property(torch_dtype)
-    package = sys.modules[__package__]
-    package.upcast_tensor_devices = _device_dtype.upcast_tensor_devices
-    package.upcast_tensor_device_dtypes = _device_dtype.upcast_tensor_device_dtypes
     _add_kind_predicates()
     Einsum.scalar_mul = staticmethod(einsum_scalar_mul)
     Einsum.elementwise_broadcasted = staticmethod(einsum_elementwise_broadcasted)
