@@ -152,3 +152,129 @@ def test_dot_and_product_propagate_nan_and_inf():
     with np.errstate(invalid="ignore"):
         expected = np.einsum("bd,b,d->bd", x, s, w)
     np.testing.assert_array_equal(node.evaluate(), expected)
+
+
+# --- vectorised elementwise kernels (gelu, gelu_new, exp, softmax, log_softmax) -----------
+
+UNARY = ["gelu", "gelu_new", "exp"]
+
+
+def ulp_error(actual, expected):
+    """|actual - expected| in units of the last place of expected in actual's dtype (the
+    smallest subnormal at least); NaN and infinities must match exactly."""
+    actual = np.asarray(actual)
+    dtype = actual.dtype
+    with np.errstate(over="ignore"):
+        rounded = expected.astype(dtype)
+    special = ~np.isfinite(rounded) | ~np.isfinite(actual)
+    np.testing.assert_array_equal(actual[special], rounded[special])
+    tiny = np.finfo(dtype).smallest_subnormal
+    with np.errstate(over="ignore"):
+        spacing = np.spacing(np.abs(rounded[~special])).astype(np.float64)
+    spacing = np.maximum(spacing, float(tiny))
+    return np.abs(actual[~special].astype(np.float64) - expected[~special]) / spacing
+
+
+def gelu_new_sigmoid_form(x):
+    """x * sigmoid(2u) in float64: no cancellation in the lower tail, where the tanh form
+    of reference.gelu_new rounds to 0."""
+    u2 = 1.5957691216057308 * (x + 0.044715 * x**3)
+    return x / (1.0 + np.exp(-u2))
+
+
+REFERENCE = {"gelu_new": gelu_new_sigmoid_form}
+
+
+def special_and_extreme(dtype):
+    info = np.finfo(dtype)
+    return np.array(
+        [np.nan, np.inf, -np.inf, 0.0, -0.0, info.tiny, -info.tiny, info.smallest_subnormal,
+         info.max, -info.max, 1e-30, -1e-30, 5.0, -5.0, 9.5, -9.5, 20.0, -20.0, 30.0, -30.0,
+         88.0, 88.7, 88.8, 89.0, -87.0, -103.0, -104.5, -150.0, 1000.0, -1000.0],
+        dtype=dtype,
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 33, 1000, 40_000])
+def test_vectorised_unary_matches_reference(name, n, dtype):
+    """Lengths around the 16-lane vectors (masked tails) and above the threading threshold;
+    specials and extremes mixed into normal values."""
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 6).astype(dtype)
+    specials = special_and_extreme(dtype)
+    k = min(n, len(specials))
+    x[rng.choice(n, k, replace=False)] = specials[:k]
+    with np.errstate(all="ignore"):
+        expected = np.asarray(REFERENCE.get(name, getattr(ref, name))(x.astype(np.float64)))
+    if name != "exp":
+        expected[x == -np.inf] = -0.0  # the limit, where x * Phi(x) reads -inf * 0
+    got = getattr(rc, name)(rc.Array(x)).evaluate()
+    assert got.dtype == dtype
+    if dtype == np.float64:  # libm
+        ref.assert_close(got, expected)
+        return
+    err = ulp_error(got, expected)
+    # The stated float32 bounds (vmath.h), plus 1 ulp: exp 1 ulp, gelu 8 ulp, gelu_new 29 ulp
+    # for |x| <= 4 and growing with |x| beyond, as the comment of cc_vm_gelu_new explains.
+    with np.errstate(over="ignore"):
+        small = np.abs(x[np.isfinite(expected.astype(dtype)) & np.isfinite(got)]) <= 4
+    bound = {"exp": 2, "gelu": 9, "gelu_new": 30}[name]
+    assert err[small].max(initial=0) <= bound
+    assert err.max(initial=0) <= (bound if name != "gelu_new" else 1e4)
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_vectorised_unary_on_strided_input(name):
+    rng = np.random.default_rng(3)
+    base = (rng.standard_normal((64, 70)) * 4).astype(np.float32)
+    for x in (base[:, ::3], base.T, base[::-1, 5:]):
+        got = getattr(rc, name)(rc.Array(x)).evaluate()
+        contiguous = getattr(rc, name)(rc.Array(np.ascontiguousarray(x))).evaluate()
+        np.testing.assert_array_equal(got, contiguous)
+
+
+def test_gelu_limits_signs():
+    x = np.array([-np.inf, -1e30, -200.0, np.inf, 1e30], np.float32)
+    for name in ("gelu", "gelu_new"):
+        got = getattr(rc, name)(rc.Array(x)).evaluate()
+        assert np.all(got[:3] == 0) and np.all(np.signbit(got[:3]))
+        assert got[3] == np.inf and got[4] == np.float32(1e30)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 128, 513, 2000])
+def test_vectorised_softmax_matches_reference(name, n, dtype):
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal((37, n)) * 10).astype(dtype)
+    x[0] = x[0] + 80  # large values: the max subtracted keeps exp finite
+    x[1] = x[1] - 200  # all far below zero
+    got = getattr(rc, name)(rc.Array(x)).evaluate()
+    expected = getattr(ref, name)(x.astype(np.float64))
+    ref.assert_close(got, np.asarray(expected).astype(dtype))
+    # Non-contiguous input (every other column of a wider array).
+    wide = np.repeat(x, 2, axis=1)
+    got = getattr(rc, name)(rc.Array(wide[:, ::2])).evaluate()
+    ref.assert_close(got, np.asarray(expected).astype(dtype))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_vectorised_softmax_special_values(name):
+    x = np.array(
+        [
+            [0.0, np.nan, 1.0] + [0.0] * 17,
+            [np.inf, 0.0, 1.0] + [0.0] * 17,
+            [-np.inf] + [0.0] * 19,
+            [-np.inf] * 20,
+        ],
+        np.float32,
+    )
+    got = getattr(rc, name)(rc.Array(x)).evaluate()
+    with np.errstate(all="ignore"):
+        expected = getattr(ref, name)(x.astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(got[np.isinf(expected)], expected[np.isinf(expected)])
