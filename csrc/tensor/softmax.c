@@ -187,9 +187,13 @@ softmax_impl(cc_tensor *out, const cc_tensor *x, int log_form)
             row = v16_softmax_row;
         }
 #endif
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-        for (int64_t r = 0; r < rows; r++) {
-            row(op_ + r * n, xp + r * n, n, log_form);
+        // Blocks of neighbouring rows, a few per thread, handed out as threads come free.
+        int64_t blocks = rows < (int64_t)threads * 4 ? rows : (int64_t)threads * 4;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+        for (int64_t b = 0; b < blocks; b++) {
+            for (int64_t r = rows * b / blocks; r < rows * (b + 1) / blocks; r++) {
+                row(op_ + r * n, xp + r * n, n, log_form);
+            }
         }
     } else {
         const double *xp = xc.data;
