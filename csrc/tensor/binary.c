@@ -236,7 +236,7 @@ cc_add_into(cc_tensor *acc, const cc_tensor *x)
 }
 
 // out *= x over one row (first = 0), or out = x (first = 1); x contiguous, broadcast or
-// strided. The row of out stays in cache between the operands of cc_mul_into.
+// strided.
 #define MUL_INTO_ROW(NAME, T)                                                                      \
     static void NAME(T *restrict out, const char *x, int64_t sx, int64_t n, int first)             \
     {                                                                                              \
@@ -278,7 +278,8 @@ MUL_INTO_ROW(f64_mul_into, double)
 
 #undef MUL_INTO_ROW
 
-// Rows of a strided out are built in this many elements of a local block, then stored.
+// Rows are built MUL_BLOCK elements at a time (in out itself when it is contiguous, else in a
+// local block then stored), so that the passes over the factors stay in the L1 cache.
 #define MUL_BLOCK 512
 
 // p[0] out, p[1..n] the factors; ctx points at n.
@@ -286,21 +287,18 @@ MUL_INTO_ROW(f64_mul_into, double)
     static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                       \
     {                                                                                              \
         int nx = *(const int *)ctx;                                                                \
-        const int64_t es = (int64_t)sizeof(T);                                                     \
-        if (s[0] == es) {                                                                          \
-            for (int k = 0; k < nx; k++) {                                                         \
-                ROW((T *)p[0], p[1 + k], s[1 + k], n, k == 0);                                     \
-            }                                                                                      \
-            return;                                                                                \
-        }                                                                                          \
+        int contiguous = s[0] == (int64_t)sizeof(T);                                               \
         T block[MUL_BLOCK];                                                                        \
         for (int64_t i0 = 0; i0 < n; i0 += MUL_BLOCK) {                                            \
             int64_t m = n - i0 < MUL_BLOCK ? n - i0 : MUL_BLOCK;                                   \
+            T *dst = contiguous ? (T *)p[0] + i0 : block;                                          \
             for (int k = 0; k < nx; k++) {                                                         \
-                ROW(block, p[1 + k] + i0 * s[1 + k], s[1 + k], m, k == 0);                         \
+                ROW(dst, p[1 + k] + i0 * s[1 + k], s[1 + k], m, k == 0);                           \
             }                                                                                      \
-            for (int64_t i = 0; i < m; i++) {                                                      \
-                *(T *)(p[0] + (i0 + i) * s[0]) = block[i];                                         \
+            if (!contiguous) {                                                                     \
+                for (int64_t i = 0; i < m; i++) {                                                  \
+                    *(T *)(p[0] + (i0 + i) * s[0]) = block[i];                                     \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
