@@ -292,11 +292,14 @@ cc_v16_clamp(__m512 x, float lo, float hi)
     return _mm512_max_ps(_mm512_set1_ps(lo), x);
 }
 
-// exp(hi + lo), as cc_vm_exp_core.
+// exp(hi + lo), as cc_vm_exp_core. clamp = 0 when the caller knows hi in [-300, 88.7] or
+// NaN: VSCALEFPS then underflows to 0 on its own, and only infinities need the clamp.
 CC_AVX512_TARGET static inline __m512
-cc_v16_exp_core(__m512 hi, __m512 lo, int with_lo)
+cc_v16_exp_core(__m512 hi, __m512 lo, int with_lo, int clamp)
 {
-    hi = cc_v16_clamp(hi, -104.0f, 88.8f);
+    if (clamp) {
+        hi = cc_v16_clamp(hi, -104.0f, 88.8f);
+    }
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(hi, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), hi);
@@ -318,7 +321,7 @@ cc_v16_exp_core(__m512 hi, __m512 lo, int with_lo)
 CC_AVX512_TARGET static inline __m512
 cc_v16_exp(__m512 x)
 {
-    return cc_v16_exp_core(x, x, 0);
+    return cc_v16_exp_core(x, x, 0, 1);
 }
 
 // 1 / d for d >= 1 (finite or NaN).
@@ -376,15 +379,15 @@ cc_v16_gelu(__m512 x)
     h = _mm512_fmadd_ps(h, t, _mm512_set1_ps(0.19799784021856362f));
     h = _mm512_fmadd_ps(h, t, _mm512_set1_ps(0.19956383108065132f));
     h = _mm512_fmadd_ps(h, t, _mm512_set1_ps(-2.5164486304331173e-06f));
-    // exp(-a^2 / 2) with a = ahi + alo, ahi of 12 significant bits (cc_vm_exp_neg_half_sq).
-    __m512 ahi = _mm512_castsi512_ps(
-        _mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32((int)0xfffff000u)));
-    __m512 alo = _mm512_sub_ps(a, ahi);
-    __m512 ehi = _mm512_mul_ps(_mm512_set1_ps(-0.5f), _mm512_mul_ps(ahi, ahi));
-    __m512 elo = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(-0.5f), alo), _mm512_add_ps(a, ahi));
-    __m512 q = _mm512_mul_ps(cc_v16_exp_core(ehi, elo, 1), h);
+    // exp(-a^2 / 2) without the rounding of a^2 (as cc_vm_exp_neg_half_sq): -a/2 is exact, and
+    // an FMA gives the exact error of the product (-a/2) * a, carried as the second part.
+    __m512 half = _mm512_mul_ps(_mm512_set1_ps(-0.5f), a);
+    __m512 ehi = _mm512_mul_ps(half, a);
+    __m512 elo = _mm512_fmsub_ps(half, a, ehi);
+    __m512 q = _mm512_mul_ps(cc_v16_exp_core(ehi, elo, 1, 0), h);
     __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
-    __m512 phi = _mm512_mask_blend_ps(pos, q, _mm512_sub_ps(_mm512_set1_ps(1.0f), q));
-    return cc_v16_times_or_neg_zero(x, phi);
+    __m512 phi = _mm512_mask_sub_ps(q, pos, _mm512_set1_ps(1.0f), q);
+    // x * phi, with x = -inf read as -FLT_MAX so that the limit is -0, not -inf * 0; NaN stays.
+    return _mm512_mul_ps(_mm512_max_ps(_mm512_set1_ps(-3.40282347e38f), x), phi);
 }
 #endif
