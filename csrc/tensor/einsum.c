@@ -1,7 +1,9 @@
 // Einsum lowering (einsum.h): diagonals as views, labels used once summed away first, then
 // pairwise contractions in a greedy order, each one a permute + reshape + (batched) GEMM
 // through blas.h, with operands passed by stride and transpose flag wherever their layout
-// allows. Knows nothing of circuits: the node layer checks labels at construction.
+// allows. Batched dot products and products that sum nothing run as one strided pass
+// (cc_dot_into, cc_mul_into). Knows nothing of circuits: the node layer checks labels at
+// construction.
 #include "tensor/einsum.h"
 
 #include <limits.h>
@@ -24,9 +26,10 @@
 #define BATCH_RUNS_PER_THREAD 6
 // Below this many flops in all, a batch loop is not worth starting threads for.
 #define THREADED_BATCH_MIN_FLOPS (2.0 * 64 * 64 * 64)
-// A batched product whose single matrix product has a dimension of 1 (batched dot products
-// or matrix-vector products) and at most this many multiply-adds runs as one elementwise
-// product and a sum instead of many tiny BLAS calls.
+// A batched product whose single matrix product has a dimension of 1 (matrix-vector products,
+// or dot products whose summed labels do not merge into one strided axis) and at most this
+// many multiply-adds runs as one elementwise product and a sum instead of many tiny BLAS
+// calls.
 #define SMALL_PRODUCT_WORK 4096
 
 typedef struct {
