@@ -61,7 +61,12 @@ def median_times(fns, reps):
     """Median seconds of each function, run interleaved (one of each per round), with
     Python's garbage collector paused so that no collection lands inside a timing."""
     for f in fns:
-        f()  # warm-up
+        # Warm-up: at least one call and 0.2 s, so that thread pools left spinning by the
+        # previous workload have gone idle and caches and pools reflect this one.
+        t_end = time.perf_counter() + 0.2
+        f()
+        while time.perf_counter() < t_end:
+            f()
     times = [[] for _ in fns]
     gc.collect()
     gc.disable()

@@ -278,3 +278,28 @@ def test_vectorised_softmax_special_values(name):
     finite = np.isfinite(expected)
     np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(got[np.isinf(expected)], expected[np.isinf(expected)])
+
+
+# --- pooled buffers --------------------------------------------------------------------------
+
+
+def test_pooled_buffers_are_not_shared_by_live_results():
+    """Large results come from a pool of freed buffers; a result still referenced keeps its
+    memory, and one dropped hands it to the next result of about its size."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((512, 1024)).astype(np.float32)  # 2 MiB: pooled sizes
+    node = rc.gelu(rc.Array(x))
+    kept = [node.evaluate() for _ in range(3)]
+    for other in (rc.exp(rc.Array(x)), rc.Add(rc.Array(x), rc.Array(x))):
+        for _ in range(4):
+            other.evaluate()  # dropped at once: their buffers go back to the pool
+    expected = node.evaluate()
+    for result in kept:
+        np.testing.assert_array_equal(result, expected)
+    addresses = {r.__array_interface__["data"][0] for r in kept}
+    assert len(addresses) == len(kept)
+    # Sizes around the pool's limits and rounding (1 MiB, 64 KiB grains, 64 MiB).
+    for n in (262_143, 262_144, 262_145, 16_385_000, 16_777_217):
+        y = np.arange(n, dtype=np.float32) * np.float32(1e-3)
+        got = rc.Add(rc.Array(y), rc.Array(y)).evaluate()
+        np.testing.assert_array_equal(got, y + y)
