@@ -31,6 +31,7 @@ typedef struct cc_buffer {
     atomic_long refcount;
     void *data;
     size_t nbytes;
+    size_t capacity; // own memory: bytes allocated at data (>= nbytes); 0 for external memory
     cc_device_kind device;
     int device_index;
     cc_origin origin;
