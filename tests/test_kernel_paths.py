@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 import circuits as rc
 import reference as ref
 
+# The kernels are compared with numpy on numpy values: dtypes, NaN payloads, strides.
+pytestmark = pytest.mark.numpy_results
+
 SEEDS = st.integers(0, 2**32 - 1)
 DTYPES = st.sampled_from([np.float32, np.float64])
 
