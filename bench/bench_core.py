@@ -3,15 +3,22 @@
 1. Each einsum of one GPT-2-small layer (batch 8, seq 128, d_model 768, 12 heads of
    64, d_mlp 3072, vocab 50257) as a circuit, against numpy matmul (OpenBLAS) on the
    same shapes.
-2. A random-weight GPT-2-small-shaped forward pass (12 layers) built from circuit
+2. Elementwise nodes (gelu, gelu_new, softmax over the last axis, layer norm as
+   gpt2_circuit builds it from circuit nodes, Add of two tensors), in ns per element per
+   thread and against a memory-bandwidth peer: numpy.copyto between two float32 arrays
+   each holding half of the node's input + output bytes, so that the copy reads and
+   writes the bytes the node must (one thread, as numpy copies). "bw frac" is the peer's
+   time over ours: the fraction of that copy bandwidth the node reaches.
+3. A random-weight GPT-2-small-shaped forward pass (12 layers) built from circuit
    nodes, against PyTorch eager on the same weights (when torch is installed).
 
 Prints medians of interleaved repetitions and their ratios (circuits / peer, lower is
 better for circuits). Usage: python bench/bench_core.py [--reps 5] [--threads 2]
-[--layers 12]
+[--layers 12] [--only einsum,elementwise,forward]
 """
 
 import argparse
+import gc
 import os
 import re
 import statistics
@@ -24,6 +31,7 @@ parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--layers", type=int, default=12)
 parser.add_argument("--batch", type=int, default=8)
 parser.add_argument("--seq", type=int, default=128)
+parser.add_argument("--only", default="einsum,elementwise,forward")
 args = parser.parse_args()
 
 # Thread counts and idle-thread behaviour are fixed before any library starts its pools,
@@ -50,15 +58,26 @@ except ImportError:
 
 
 def median_times(fns, reps):
-    """Median seconds of each function, run interleaved (one of each per round)."""
+    """Median seconds of each function, run interleaved (one of each per round), with
+    Python's garbage collector paused so that no collection lands inside a timing."""
     for f in fns:
-        f()  # warm-up
-    times = [[] for _ in fns]
-    for _ in range(reps):
-        for i, f in enumerate(fns):
-            t0 = time.perf_counter()
+        # Warm-up: at least one call and 0.2 s, so that thread pools left spinning by the
+        # previous workload have gone idle and caches and pools reflect this one.
+        t_end = time.perf_counter() + 0.2
+        f()
+        while time.perf_counter() < t_end:
             f()
-            times[i].append(time.perf_counter() - t0)
+    times = [[] for _ in fns]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(reps):
+            for i, f in enumerate(fns):
+                t0 = time.perf_counter()
+                f()
+                times[i].append(time.perf_counter() - t0)
+    finally:
+        gc.enable()
     return [statistics.median(t) for t in times]
 
 
@@ -146,6 +165,47 @@ def einsum_table():
     print()
 
 
+def elementwise_table():
+    b, s, d, h, m = args.batch, args.seq, 768, 12, 3072
+    rng = np.random.default_rng(2)
+
+    def arr(*shape):
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    act, act2, scores, resid = arr(b, s, m), arr(b, s, m), arr(b, h, s, s), arr(b, s, d)
+    ln_w, ln_b = arr(d), arr(d)
+    cases = [
+        ("gelu      bsm", rc.gelu(rc.Array(act)), [act]),
+        ("gelu_new  bsm", rc.gelu_new(rc.Array(act)), [act]),
+        ("softmax   bhst", rc.softmax(rc.Array(scores)), [scores]),
+        (
+            "layer norm bsd",
+            gpt2_circuit.layer_norm(rc.Array(resid), rc.Array(ln_w), rc.Array(ln_b), 1e-5, "ln"),
+            [resid, ln_w, ln_b],
+        ),
+        ("add       bsm+bsm", rc.Add(rc.Array(act), rc.Array(act2)), [act, act2]),
+    ]
+    print(
+        f"Elementwise nodes (batch {b}, seq {s}), float32, vs numpy.copyto of the same "
+        "input + output bytes (1 thread)"
+    )
+    print(
+        f"{'node':18s} {'elements':>9s} {'MB in+out':>9s} {'circuits ms':>12s} "
+        f"{'ns/elem/thr':>12s} {'copy ms':>8s} {'bw frac':>8s}"
+    )
+    for label, circ, inputs in cases:
+        numel = int(np.prod(circ.shape))
+        nbytes = sum(x.nbytes for x in inputs) + numel * 4
+        src = np.ones(nbytes // 8, dtype=np.float32)
+        dst = np.empty_like(src)
+        ours, copy = median_times([circ.evaluate, lambda: np.copyto(dst, src)], args.reps)
+        print(
+            f"{label:18s} {numel:9d} {nbytes / 1e6:9.1f} {ours * 1e3:12.3f} "
+            f"{ours * 1e9 * args.threads / numel:12.3f} {copy * 1e3:8.3f} {copy / ours:8.2f}"
+        )
+    print()
+
+
 def forward_table():
     cfg = gpt2_circuit.Config(n_layers=args.layers)
     weights = gpt2_circuit.random_weights(cfg)
@@ -171,5 +231,10 @@ def forward_table():
 
 
 header()
-einsum_table()
-forward_table()
+sections = set(args.only.split(","))
+if "einsum" in sections:
+    einsum_table()
+if "elementwise" in sections:
+    elementwise_table()
+if "forward" in sections:
+    forward_table()

@@ -2,7 +2,9 @@
 
 Profiles: "ci" (default, 50 examples, the whole suite stays fast) and "thorough" (500 examples);
 pick one with HYPOTHESIS_PROFILE=thorough. Tests marked `torch` skip when torch is not installed;
-tests marked `cuda` skip when the CUDA extension or a GPU is missing.
+tests marked `cuda` skip when the CUDA extension or a GPU is missing. Tests marked
+`numpy_results` compare numpy types and promotion, so they run with numpy results
+(rc.set_result_type("numpy")) whether or not torch is installed.
 """
 
 import importlib.util
@@ -34,19 +36,16 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 def _has_cuda() -> bool:
     try:
-        import circuits._circuits_cuda  # noqa: F401
+        import circuits._circuits_cuda as cuda
     except ImportError:
         return False
-    if not HAS_TORCH:
-        return True
-    import torch
-
-    return torch.cuda.is_available()
+    return cuda.device_count > 0
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "torch: needs torch installed (skipped otherwise)")
     config.addinivalue_line("markers", "cuda: needs the CUDA extension and a GPU")
+    config.addinivalue_line("markers", "numpy_results: runs with rc.set_result_type('numpy')")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -61,6 +60,18 @@ def pytest_collection_modifyitems(config, items):
                 cuda = _has_cuda()
             if not cuda:
                 item.add_marker(skip_cuda)
+
+
+@pytest.fixture(autouse=True)
+def _result_type(request):
+    """numpy results for tests marked numpy_results; every test ends with the type it began."""
+    import circuits as rc
+
+    before = rc.get_result_type()
+    if request.node.get_closest_marker("numpy_results") is not None:
+        rc.set_result_type("numpy")
+    yield
+    rc.set_result_type(before)
 
 
 @pytest.fixture

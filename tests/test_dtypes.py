@@ -79,8 +79,15 @@ def same_bits(a, b):
 # --- construction and results ------------------------------------------------------------
 
 
+@pytest.fixture
+def numpy_results():
+    rc.set_result_type("numpy")
+    yield
+    rc.set_result_type("torch")
+
+
 @pytest.mark.parametrize("name", NUMPY_DTYPES)
-def test_numpy_array_of_each_dtype_round_trips(name):
+def test_numpy_array_of_each_dtype_round_trips(name, numpy_results):
     x = sample((3, 4), name).numpy()
     a = rc.Array(x)
     assert a.dtype == name
@@ -104,21 +111,37 @@ def test_bfloat16_keeps_nan_and_infinities():
     assert same_bits(rc.Array(t).evaluate(), t)
 
 
-def test_bfloat16_result_without_torch_is_float32(monkeypatch):
-    from circuits import _convert
-
-    bits = torch.tensor([1.5, -3.0, float("inf")], dtype=torch.bfloat16).view(torch.int16)
-    monkeypatch.setitem(__import__("sys").modules, "torch", None)
-    out = _convert.bfloat16_result(bits.numpy().view(np.uint16))
-    assert out.dtype == np.float32
+def test_bfloat16_numpy_result_is_float32(numpy_results):
+    t = torch.tensor([1.5, -3.0, float("inf")], dtype=torch.bfloat16)
+    out = rc.Array(t).evaluate()
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
     assert out.tolist() == [1.5, -3.0, float("inf")]
+
+
+def test_bfloat16_with_negative_strides_comes_back_as_torch():
+    t = torch.tensor([1.5, -3.0, 2.0, 0.25], dtype=torch.bfloat16)
+    out = rc.Index(rc.Array(t), (np.array([3, 2, 1, 0]),)).evaluate()
+    assert out.dtype == torch.bfloat16 and out.tolist() == [0.25, 2.0, -3.0, 1.5]
+
+
+def test_bfloat16_as_numpy_is_a_marked_record_that_reads_back():
+    # what a tensor sink (printing, the tensor store) receives: the 16 bits, marked
+    t = torch.tensor([1.5, -3.0], dtype=torch.bfloat16)
+    seen = []
+    rc._circuits.print_repr([rc.Array(t, "x")], bijection=True,
+                            tensor_sink=lambda h, a: seen.append(a))
+    (arr,) = seen
+    assert arr.dtype.names == ("bfloat16",)
+    assert same_bits(rc.Array(arr).evaluate(), t)
 
 
 # --- conversions ---------------------------------------------------------------------------
 
 
 def cast(value, name):
-    return rc.cast_circuit(rc.Array(value), rc.TorchDeviceDtypeOp(dtype=name)).evaluate()
+    """value cast by circuits, as numpy (float16 too) or, for bfloat16, torch."""
+    out = rc.cast_circuit(rc.Array(value), rc.TorchDeviceDtypeOp(dtype=name)).evaluate()
+    return out if name == "bfloat16" else np.asarray(out)
 
 
 def test_float16_from_float32_rounds_as_numpy_on_every_pattern():
@@ -161,7 +184,7 @@ def test_bfloat16_conversions_match_torch():
     assert torch.equal(torch.isnan(out), nan)
     assert torch.equal(out[~nan].view(torch.int16), expect[~nan].view(torch.int16))
     bits = torch.arange(-(2**15), 2**15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16)
-    back = cast(bits, "float32")
+    back = torch.from_numpy(cast(bits, "float32"))
     expect = bits.float()
     nan = torch.isnan(expect)
     assert torch.equal(torch.isnan(back), nan)
@@ -222,7 +245,9 @@ def test_tensor_store_round_trips_each_dtype(tmp_path, name):
     h = store.save(t)
     assert h == rc.Array(t).tensor_hash_base16()
     back = store.load(h[:12])
-    assert same_bits(back, t)
+    assert isinstance(back, np.ndarray)
+    # bfloat16 comes back as its marked 16 bits, which an Array reads as bfloat16
+    assert same_bits(rc.Array(back).evaluate(), t)
 
 
 def test_save_and_load_a_circuit_with_bfloat16(tmp_path):

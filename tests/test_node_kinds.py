@@ -21,6 +21,7 @@ def randn(rng, *shape, dtype=np.float64):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 @pytest.mark.parametrize("shape", [(), (5,), (2, 3), (2, 0, 3), (3, 1, 4, 2)])
+@pytest.mark.numpy_results
 def test_array_evaluates_to_its_value(shape, dtype, rng):
     x = (10 * rng.standard_normal(shape)).astype(dtype)
     node = rc.Array(x)
@@ -38,12 +39,14 @@ def test_array_of_a_non_contiguous_view(rng):
     np.testing.assert_array_equal(rc.Array(view).evaluate(), view)
 
 
+@pytest.mark.numpy_results
 def test_array_from_python_floats_is_float32():
     out = rc.Array([[1.0, 2.5], [3.0, -4.0]]).evaluate()
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, [[1.0, 2.5], [3.0, -4.0]])
 
 
+@pytest.mark.numpy_results
 def test_array_randn_is_seeded_float32():
     a = rc.Array.randn(3, 4, seed=5)
     b = rc.Array.randn(3, 4, seed=5)
@@ -56,6 +59,7 @@ def test_array_randn_is_seeded_float32():
 # --- Scalar --------------------------------------------------------------------------------
 
 
+@pytest.mark.numpy_results
 def test_scalar_alone_is_float64():
     out = rc.Scalar(2.5).evaluate()
     assert out.dtype == np.float64
@@ -64,6 +68,7 @@ def test_scalar_alone_is_float64():
 
 
 @pytest.mark.parametrize("shape", [(3,), (2, 3), (4, 1, 2), (0, 3)])
+@pytest.mark.numpy_results
 def test_scalar_broadcasts_to_its_shape(shape):
     node = rc.Scalar(-1.25, shape)
     assert node.shape == shape
@@ -95,6 +100,7 @@ def test_add_broadcasts_like_numpy(shapes, dtype, rng):
     ref.assert_close(node.evaluate(), expected, dtype=dtype, terms=len(xs))
 
 
+@pytest.mark.numpy_results
 def test_add_of_nothing_is_zero():
     node = rc.Add()
     assert node.shape == ()
@@ -271,6 +277,7 @@ def test_einsum_repeated_output_with_other_axes(rng):
     ref.assert_close(node.evaluate(), ref.einsum([(x, (0, 1))], (0, 1, 0)))
 
 
+@pytest.mark.numpy_results
 def test_einsum_of_nothing_is_one():
     for node in (rc.Einsum(out_axes=()), rc.Einsum.empty()):
         assert node.shape == ()
@@ -374,6 +381,7 @@ def test_index_with_i_helper(rng):
     np.testing.assert_array_equal(rc.Array(x).index(I[-1]).evaluate(), x[-1])
 
 
+@pytest.mark.numpy_results
 def test_index_spec_example():
     node = rc.Index(rc.Scalar(1.0, (10, 10)), (np.array([1, 2, 3, 3, 2, 1]), 0))
     assert node.shape == (6,)
@@ -430,6 +438,7 @@ def test_index_of_a_permuted_child(rng):
     np.testing.assert_array_equal(node.evaluate(), x.transpose(2, 0, 1)[1:5][:, idx][:, :, -2])
 
 
+@pytest.mark.numpy_results
 def test_index_float32_stays_float32(rng):
     x = randn(rng, 4, 3, dtype=np.float32)
     out = rc.Index(rc.Array(x), (np.array([2, 1]), slice(1, None))).evaluate()
@@ -469,6 +478,7 @@ def test_index_rank_too_high():
         ([(5,)], 0),
     ],
 )
+@pytest.mark.numpy_results
 def test_concat_matches_numpy(shapes, axis, dtype, rng):
     xs = [randn(rng, *s, dtype=dtype) for s in shapes]
     node = rc.Concat(*[rc.Array(x) for x in xs], axis=axis)
@@ -494,6 +504,7 @@ def test_concat_of_permuted_children(rng):
     np.testing.assert_array_equal(node.evaluate(), np.concatenate([x.T, y]))
 
 
+@pytest.mark.numpy_results
 def test_concat_with_scalar_keeps_float32(rng):
     x = randn(rng, 2, 3, dtype=np.float32)
     out = rc.Concat(rc.Array(x), rc.Scalar(7.0, (1, 3)), axis=0).evaluate()
@@ -547,6 +558,7 @@ def test_rearrange_spec_constructor(rng):
     assert rc.Rearrange(rc.Array(x), rc.RearrangeSpec.from_string("a (b:2 c) -> c a b")) == node
 
 
+@pytest.mark.numpy_results
 def test_rearrange_float32_stays_float32(rng):
     x = randn(rng, 2, 3, dtype=np.float32)
     out = rc.Array(x).rearrange_str("a b -> b a").evaluate()
@@ -632,6 +644,7 @@ def test_gen_index_unbatched(rng):
     np.testing.assert_array_equal(node.evaluate(), np.take(x, index, axis=1))
 
 
+@pytest.mark.numpy_results
 def test_gen_index_float32_output(rng):
     x = randn(rng, 4, 6, dtype=np.float32)
     index = np.array([5, 0, 5], dtype=np.int64)
@@ -709,6 +722,7 @@ class Raises(rc.GeneralFunctionSpecBase):
         return rc.GeneralFunctionShapeInfo(shape, 0, [True])
 
 
+@pytest.mark.numpy_results
 def test_python_spec_evaluates(rng):
     x, y = randn(rng, 2, 3), randn(rng, 3)
     spec = ScaledSum()
@@ -719,6 +733,7 @@ def test_python_spec_evaluates(rng):
     assert spec.seen == [(np.ndarray, np.ndarray)]
 
 
+@pytest.mark.numpy_results
 def test_python_spec_changing_shape(rng):
     x = randn(rng, 3, 4, dtype=np.float32)
     node = rc.GeneralFunction(rc.Array(x), spec=WithSquares())
@@ -792,6 +807,7 @@ class Counting(rc.GeneralFunctionSpecBase):
         return rc.GeneralFunctionShapeInfo(shape, 0, [True])
 
 
+@pytest.mark.numpy_results
 def test_evaluate_many_matches_evaluate(rng):
     x, y = randn(rng, 3, 4), randn(rng, 4)
     a, b = rc.Array(x), rc.Array(y)
@@ -805,6 +821,7 @@ def test_evaluate_many_matches_evaluate(rng):
     ref.assert_close(results[0], ref.softmax(x + y))
 
 
+@pytest.mark.numpy_results
 def test_evaluate_many_computes_shared_subterms_once(rng):
     x = randn(rng, 3, 4)
     spec = Counting()

@@ -85,6 +85,7 @@ def test_scalar_values():
     assert np.signbit(parse("'s' [] Scalar -0").value)
 
 
+@pytest.mark.numpy_results
 def test_arrays_from_loader_and_random():
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     h = rc.Array(a).tensor_hash_base16()
@@ -340,6 +341,7 @@ def test_bad_reference_circuits():
         rc._circuits.parse_circuits("'a'", reference_circuits={1: rc.Scalar(1.0)})
 
 
+@pytest.mark.numpy_results
 def test_random_tensor_dtype():
     op = rc.TorchDeviceDtypeOp
     r = parse("'r' [3] Array rand", tensors_as_random_device_dtype=op("cpu", "float64"))

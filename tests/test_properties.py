@@ -4,6 +4,7 @@ broadcasting Adds, each evaluated by the engine and compared with numpy."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -201,6 +202,7 @@ def index_reference(x, entries):
 
 
 @given(index_cases(), st.sampled_from(ref.FLOAT_DTYPES))
+@pytest.mark.numpy_results
 def test_index_matches_numpy(case, dtype):
     shape, entries, seed = case
     x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)

@@ -38,6 +38,7 @@ def assert_same_value(new, old):
 # --- residual_rewrite -------------------------------------------------------------------------
 
 
+@pytest.mark.numpy_results
 def test_residual_rewrite_names_and_value(rng, dtype):
     x, e = arr(rng, (3, 4), dtype, "x"), arr(rng, (3, 4), dtype, "e")
     c = rc.Einsum.from_einsum_string("ij,ij->ij", x, x, name="c")
@@ -468,6 +469,7 @@ def test_push_down_index_random_chains(idx, partial, suffix):
 # --- flattening ----------------------------------------------------------------------------
 
 
+@pytest.mark.numpy_results
 def test_add_flatten(rng, dtype):
     a, b, c, d = (
         arr(rng, s, dtype, n) for s, n in [((3, 4), "a"), ((4,), "b"), ((3, 1), "c"), ((3, 4), "d")]
@@ -533,6 +535,7 @@ def test_push_down_index_traversal(rng):
         rc.push_down_index(idx, traversal=rc.new_traversal())
 
 
+@pytest.mark.numpy_results
 def test_einsum_flatten(rng, dtype):
     a, b, d = arr(rng, (3, 4), dtype, "a"), arr(rng, (4,), dtype, "b"), arr(rng, (3, 4), dtype, "d")
     v, m = arr(rng, (4,), dtype, "v"), arr(rng, (4, 4), dtype, "m")
@@ -566,6 +569,7 @@ def test_einsum_flatten(rng, dtype):
 # --- cast_circuit and TorchDeviceDtype(Op) -------------------------------------------------
 
 
+@pytest.mark.numpy_results
 def test_cast_circuit(rng):
     a, b = arr(rng, (3, 4), np.float64, "a"), arr(rng, (4,), np.float64, "b")
     idx = rc.Index(a, (np.array([2, 0]),), name="i")

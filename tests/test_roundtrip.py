@@ -204,6 +204,7 @@ def test_load_circ_file_with_a_missing_tensor(tmp_path):
     assert rc.load(circ, tensor_store=tmp_path / "saved" / "tensors") == c
 
 
+@pytest.mark.numpy_results
 def test_load_with_random_tensors(tmp_path):
     c = example()
     rc.save(c, tmp_path / "saved")

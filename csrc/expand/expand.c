@@ -12,6 +12,7 @@
 #include "nodes/kind.h"
 #include "nodes/node_impl.h"
 #include "nodes/shape.h"
+#include "nodes/symbolic_size.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hmap.h"
@@ -453,6 +454,24 @@ fail:
     return NULL;
 }
 
+// out (stolen), or NULL when the symbolic size constraints in it cannot all hold: rc checks
+// them on every node it builds, so the expansion of circuit fails there.
+static cc_node *
+checked(const cc_node *circuit, cc_node *out)
+{
+    if (out == NULL || out == circuit) {
+        return out;
+    }
+    char desc[160], what[200];
+    cc_node_describe(circuit->kind, circuit->name, desc, sizeof(desc));
+    snprintf(what, sizeof(what), "expanding %s", desc);
+    if (cc_size_constraints_check_circuit(out, what) < 0) {
+        cc_node_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 cc_node *
 cc_expand_node(const cc_node *circuit, cc_node *const *inputs)
 {
@@ -464,7 +483,7 @@ cc_expand_node(const cc_node *circuit, cc_node *const *inputs)
         out = expand_node_impl(&x, empty, circuit, inputs);
     }
     xctx_clear(&x);
-    return out;
+    return checked(circuit, out);
 }
 
 cc_node *
@@ -478,5 +497,5 @@ cc_replace_expand(cc_node *circuit, int n, cc_node *const *keys, cc_node *const 
         out = run(&x, circuit, map);
     }
     xctx_clear(&x);
-    return out;
+    return checked(circuit, out);
 }

@@ -9,9 +9,12 @@
 // rc's expand_node: circuit rebuilt over inputs (one per child). Batch axes of the inputs
 // (axes in front of the old child's rank) are right-aligned (equal where they overlap) and
 // prepended to the result; symbolic sizes meeting concrete ones are pinned with
-// SetSymbolicShape. New reference, or NULL with CC_E_EXPAND_* or the rebuilt node's error.
+// SetSymbolicShape; the symbolic size constraints of the result must be able to hold together
+// (CC_E_SYMBOLIC_SIZE_SET_FAILED_TO_SATISFY_CONTRAINTS). New reference, or NULL with
+// CC_E_EXPAND_*, that error or the rebuilt node's error.
 cc_node *cc_expand_node(const cc_node *circuit, cc_node *const *inputs);
 // rc's ReplaceExpander: circuit with every node equal to keys[i] replaced by values[i] (a
 // later equal key wins) and each ancestor re-derived with cc_expand_node; a Module binding a
-// key symbol hides it from its body. New reference, or NULL.
+// key symbol hides it from its body; the result's symbolic size constraints are checked as
+// cc_expand_node's. New reference, or NULL.
 cc_node *cc_replace_expand(cc_node *circuit, int n, cc_node *const *keys, cc_node *const *values);

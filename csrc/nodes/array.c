@@ -142,14 +142,7 @@ array_eval_is_view(const cc_node *n)
     return 1;
 }
 
-static int
-array_for_each_tensor(const cc_node *n, int (*fn)(void *ctx, const cc_tensor *t), void *ctx)
-{
-    return fn(ctx, n->u.array.value);
-}
-
-CC_DEFINE_KIND_OPS(array, .free_payload = array_free_payload, .eval_is_view = array_eval_is_view,
-                   .for_each_tensor = array_for_each_tensor);
+CC_DEFINE_KIND_OPS(array, .free_payload = array_free_payload, .eval_is_view = array_eval_is_view);
 
 static cc_node *
 fail_symbolic(const cc_tensor *value, int axis, const char *name)

@@ -550,21 +550,8 @@ index_eval_is_view(const cc_node *n)
     return 1;
 }
 
-static int
-index_for_each_tensor(const cc_node *n, int (*fn)(void *ctx, const cc_tensor *t), void *ctx)
-{
-    for (int i = 0; i < n->u.index.n_items; i++) {
-        const cc_index_item *it = &n->u.index.items[i];
-        int rc = it->kind == CC_INDEX_TENSOR ? fn(ctx, &it->tensor->value) : 0;
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
 CC_DEFINE_KIND_OPS(index, .free_payload = index_free_payload, .expand = index_expand,
-                   .eval_is_view = index_eval_is_view, .for_each_tensor = index_for_each_tensor);
+                   .eval_is_view = index_eval_is_view);
 
 cc_node *
 cc_index_new(cc_node *child, int n_items, const cc_index_item *items, const char *name)

@@ -146,10 +146,6 @@ typedef struct {
     // Optional: 1 when evaluating n gives a view of memory that exists anyway (a leaf's, a
     // child's), so planning adds no bytes for it; NULL means a fresh tensor.
     int (*eval_is_view)(const cc_node *n);
-    // Optional: calls fn on each tensor the payload holds (an Array's value, an Index's tensor
-    // entries) until fn returns nonzero, and returns that value (0 when all gave 0). NULL: the
-    // payload holds none.
-    int (*for_each_tensor)(const cc_node *n, int (*fn)(void *ctx, const cc_tensor *t), void *ctx);
     // Optional: for a kind whose child 0 is a body in which every other child is bound to a
     // Symbol (a Module; substitution, expansion's maps, the " ! " of printed and parsed
     // lines): child i's binding in *out and 1, or 0 for child 0. NULL: no child is bound.

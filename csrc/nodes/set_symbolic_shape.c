@@ -77,6 +77,54 @@ set_symbolic_shape_expand(const cc_expand_call *e)
 
 CC_DEFINE_KIND_OPS(set_symbolic_shape, .expand = set_symbolic_shape_expand);
 
+// The constraints (at most ndim) pinning sizes of from to those of to. 0, or -1.
+static int
+own_constraints(const int64_t *from, int ndim, const int64_t *to, const char *what,
+                cc_size_constraint *out, int *n)
+{
+    *n = 0;
+    for (int i = 0; i < ndim; i++) {
+        int has;
+        if (cc_size_constraint_new(from[i], to[i], &out[*n], &has) < 0) {
+            cc_error_prefix("%s, axis %d", what, i);
+            return -1;
+        }
+        *n += has;
+    }
+    return 0;
+}
+
+int
+cc_size_constraints_check_circuit(cc_node *circuit, const char *what)
+{
+    cc_node **order = NULL;
+    int64_t n = 0;
+    if (cc_node_postorder_unique(circuit, &order, &n) < 0) {
+        return -1;
+    }
+    cc_size_constraint *all = NULL;
+    size_t cap = 0, len = 0;
+    int rc = 0;
+    for (int64_t k = 0; k < n && rc == 0; k++) {
+        const cc_node *s = order[k];
+        if (s->kind != CC_KIND_SET_SYMBOLIC_SHAPE) {
+            continue;
+        }
+        int got;
+        rc = cc_grow((void **)&all, &cap, len + (size_t)s->ndim, sizeof(cc_size_constraint));
+        if (rc == 0) {
+            rc = own_constraints(s->children[0]->shape, s->ndim, s->shape, what, all + len, &got);
+            len += rc == 0 ? (size_t)got : 0;
+        }
+    }
+    if (rc == 0) {
+        rc = cc_size_constraints_check((int)len, all, what);
+    }
+    cc_free(all);
+    cc_free(order);
+    return rc;
+}
+
 cc_node *
 cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape, const char *name)
 {
@@ -87,22 +135,16 @@ cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape, const 
                             "%s: the shape has %d axes but the child has %d", what, ndim,
                             child->ndim);
     }
-    cc_size_constraint constraints[CC_MAX_NDIM];
-    int n_constraints = 0;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             return cc_fail_null(CC_E_PY_VALUE, "%s: negative size %lld on axis %d", what,
                                 (long long)shape[i], i);
         }
-        int has;
-        if (cc_size_constraint_new(child->shape[i], shape[i], &constraints[n_constraints], &has) <
-            0) {
-            cc_error_prefix("%s, axis %d", what, i);
-            return NULL;
-        }
-        n_constraints += has;
     }
-    if (cc_size_constraints_check(n_constraints, constraints, what) < 0) {
+    cc_size_constraint constraints[CC_MAX_NDIM];
+    int n_constraints = 0;
+    if (own_constraints(child->shape, ndim, shape, what, constraints, &n_constraints) < 0 ||
+        cc_size_constraints_check(n_constraints, constraints, what) < 0) {
         return NULL;
     }
     cc_node *n = cc_node_alloc(CC_KIND_SET_SYMBOLIC_SHAPE, 1, &child, ndim, shape);

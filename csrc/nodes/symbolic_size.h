@@ -5,11 +5,13 @@
 
 #include <stdint.h>
 
+#include "nodes/node.h"
+
 #define CC_SIZE_PRODUCT_MAX_FACTORS 64
 
 typedef struct {
     int64_t other_factor;
-    int n;                                 // symbolic factors
+    int n;                                      // symbolic factors
     int16_t sizes[CC_SIZE_PRODUCT_MAX_FACTORS]; // symbolic indices (i of "<i>s"), increasing
 } cc_size_product;
 
@@ -30,3 +32,7 @@ int cc_size_constraint_new(int64_t l, int64_t r, cc_size_constraint *out, int *h
 // unknown each, and sides that become fully known) and accepts the rest. 0, or -1 with
 // CC_E_SYMBOLIC_SIZE_SET_FAILED_TO_SATISFY_CONTRAINTS naming the clash; `what` prefixes it.
 int cc_size_constraints_check(int n, const cc_size_constraint *c, const char *what);
+// The constraints of every SetSymbolicShape in circuit together (rc checks the union of a
+// node's children's constraints with its own whenever it builds one): 0, or -1 with
+// CC_E_SYMBOLIC_SIZE_SET_FAILED_TO_SATISFY_CONTRAINTS naming the clash.
+int cc_size_constraints_check_circuit(cc_node *circuit, const char *what);

@@ -47,13 +47,19 @@ PyObject *cc_py_hex(const uint8_t *bytes, int n);
 int cc_py_uuid_arg(PyObject *obj, uint8_t out[16]);
 PyObject *cc_py_uuid_object(const uint8_t uuid[16]);
 
-// Array-likes -> tensor view (numpy, torch CPU tensors, buffer objects; Python numbers and
-// lists through numpy, float64 from Python floats becoming float32). t is initialised.
+// Array-likes -> tensor view (numpy, torch CPU tensors, DLPack and buffer objects; Python
+// numbers and lists through numpy, float64 from Python floats becoming float32). t is
+// initialised.
 int cc_py_to_tensor(PyObject *obj, cc_tensor *t, int python_floats_f32);
 // A new _Tensor object exposing t through the buffer protocol (retains t's buffer).
 PyObject *cc_py_tensor_object(const cc_tensor *t);
-// numpy array (or torch tensor when the tensor came from torch) viewing t.
-PyObject *cc_py_tensor_to_array(const cc_tensor *t, int want_torch);
+// numpy array viewing t (read-only when t views an input array). numpy has no bfloat16: one is
+// a record array of its 16 bits with the one field "bfloat16", which cc_py_to_tensor reads.
+PyObject *cc_py_tensor_to_numpy(const cc_tensor *t);
+// t as the result type: a torch tensor viewing t when torch results are selected (a copy only
+// for negative strides, which torch lacks), else the numpy view (for bfloat16 a float32 copy).
+// Imports torch on first use.
+PyObject *cc_py_tensor_to_value(const cc_tensor *t);
 extern PyTypeObject *cc_py_tensor_type;
 int cc_py_convert_init(PyObject *module);
 

@@ -27,8 +27,7 @@ static PyObject *
 array_value(PyObject *self, void *closure)
 {
     (void)closure;
-    const cc_tensor *t = NODE(self)->u.array.value;
-    return cc_py_tensor_to_array(t, t->buf->origin == CC_ORIGIN_TORCH);
+    return cc_py_tensor_to_value(NODE(self)->u.array.value);
 }
 
 static PyObject *
@@ -39,7 +38,8 @@ array_tensor_hash_base16(PyObject *self, PyObject *unused)
 }
 
 static PyGetSetDef array_getset[] = {
-    {"value", array_value, NULL, "The tensor (numpy, or torch when built from torch).", NULL},
+    {"value", array_value, NULL,
+     "The tensor, as the result type (torch when installed, else numpy).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

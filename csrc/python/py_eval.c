@@ -1,39 +1,9 @@
 // Evaluation entry point: one plan for several circuits, prepared with the GIL held and run
-// with it released on the requested device; results come back as numpy arrays, or torch
-// tensors when an input was torch.
+// with it released on the requested device; results come back as the result type (torch
+// tensors when torch is installed, else numpy arrays).
 #include "python/bindings.h"
 #include "eval/eval.h"
-#include "nodes/kind.h"
-#include "util/alloc.h"
 #include "util/error.h"
-
-static int
-is_torch_tensor(void *ctx, const cc_tensor *t)
-{
-    (void)ctx;
-    return t->buf->origin == CC_ORIGIN_TORCH;
-}
-
-// 1 when some tensor held below the roots (an Array's, an Index's) was built from torch.
-static int
-any_torch_input(cc_node *const *roots, Py_ssize_t n, int *out)
-{
-    *out = 0;
-    for (Py_ssize_t r = 0; r < n && !*out; r++) {
-        cc_node **nodes;
-        int64_t count;
-        if (cc_node_postorder_unique(roots[r], &nodes, &count) < 0) {
-            return -1;
-        }
-        for (int64_t i = 0; i < count && !*out; i++) {
-            const cc_kind_ops *ops = cc_kind_ops_of(nodes[i]->kind);
-            *out = ops->for_each_tensor != NULL &&
-                   ops->for_each_tensor(nodes[i], is_torch_tensor, NULL);
-        }
-        cc_free(nodes);
-    }
-    return 0;
-}
 
 // "cpu", "cuda" (device 0) or "cuda:<n>"; any object is read through str(), so a torch.device
 // works too.
@@ -93,7 +63,6 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
         return NULL;
     }
     PyObject *list = NULL;
-    int want_torch;
     cc_tensor *results = PyMem_Calloc((size_t)(n ? n : 1), sizeof(cc_tensor));
     cc_node **prepared = PyMem_Calloc((size_t)(n ? n : 1), sizeof(cc_node *));
     if (results == NULL || prepared == NULL) {
@@ -102,10 +71,6 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
     }
     // The prepare phase changes node refcounts, so it runs before the GIL is released.
     if (cc_eval_prepare((int)n, roots, prepared) < 0) {
-        cc_py_raise();
-        goto done;
-    }
-    if (any_torch_input(prepared, n, &want_torch) < 0) {
         cc_py_raise();
         goto done;
     }
@@ -118,12 +83,12 @@ evaluate_many(PyObject *self, PyObject *args, PyObject *kwds)
     }
     list = PyList_New(n);
     for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
-        PyObject *arr = cc_py_tensor_to_array(&results[i], want_torch);
-        if (arr == NULL) {
+        PyObject *value = cc_py_tensor_to_value(&results[i]);
+        if (value == NULL) {
             Py_CLEAR(list);
             break;
         }
-        PyList_SET_ITEM(list, i, arr);
+        PyList_SET_ITEM(list, i, value);
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         cc_tensor_clear(&results[i]);
@@ -163,8 +128,9 @@ backends(PyObject *self, PyObject *unused)
 
 PyMethodDef cc_py_eval_methods[] = {
     {"evaluate_many", (PyCFunction)(void (*)(void))evaluate_many, METH_VARARGS | METH_KEYWORDS,
-     "evaluate_many(circuits, device=\"cpu\") -> list of arrays: evaluates every circuit with one "
-     "plan, each distinct subcircuit once, on the device's backend (\"cpu\", \"cuda:<n>\")."},
+     "evaluate_many(circuits, device=\"cpu\") -> list of tensors (torch, or numpy without "
+     "torch or after set_result_type(\"numpy\")): evaluates every circuit with one plan, each "
+     "distinct subcircuit once, on the device's backend (\"cpu\", \"cuda:<n>\")."},
     {"_backends", backends, METH_NOARGS,
      "_backends() -> [(device, name)]: the registered evaluation backends."},
     {NULL, NULL, 0, NULL},

@@ -81,13 +81,14 @@ read_shape_info(PyObject *info, int n, cc_gf_shape_info *out)
     if (fast == NULL) {
         return -1;
     }
-    if (PySequence_Fast_GET_SIZE(fast) != n) {
-        Py_DECREF(fast);
-        PyErr_Format(PyExc_ValueError, "input_batchability has %zd entries for %d inputs",
-                     PySequence_Fast_GET_SIZE(fast), n);
-        return -1;
-    }
+    // As rc, entries pair with inputs as far as both go: an input without one is not
+    // batchable, an entry without an input is ignored.
+    Py_ssize_t given = PySequence_Fast_GET_SIZE(fast);
     for (int i = 0; i < n; i++) {
+        if (i >= given) {
+            out->input_batchable[i] = 0;
+            continue;
+        }
         int b = PyObject_IsTrue(PySequence_Fast_GET_ITEM(fast, i));
         if (b < 0) {
             Py_DECREF(fast);
@@ -138,7 +139,7 @@ callback_function(void *ctx, int n, const cc_tensor *const *inputs, cc_tensor *o
         return python_failed(g);
     }
     for (int i = 0; i < n; i++) {
-        PyObject *arr = cc_py_tensor_to_array(inputs[i], 0);
+        PyObject *arr = cc_py_tensor_to_value(inputs[i]);
         if (arr == NULL) {
             Py_DECREF(args);
             return python_failed(g);

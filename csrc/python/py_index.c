@@ -165,8 +165,7 @@ item_object(const cc_index_item *item)
         return s;
     }
     default:
-        return cc_py_tensor_to_array(&item->tensor->value,
-                                     item->tensor->value.buf->origin == CC_ORIGIN_TORCH);
+        return cc_py_tensor_to_value(&item->tensor->value);
     }
 }
 

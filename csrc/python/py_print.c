@@ -86,7 +86,7 @@ static int
 hook_tensor(void *ctx, const uint8_t hash[32], const cc_tensor *t)
 {
     PyObject *hex = cc_py_hex(hash, 32);
-    PyObject *array = hex != NULL ? cc_py_tensor_to_array(t, 0) : NULL;
+    PyObject *array = hex != NULL ? cc_py_tensor_to_numpy(t) : NULL;
     PyObject *r = array != NULL
                       ? PyObject_CallFunctionObjArgs(((hooks_ctx *)ctx)->sink, hex, array, NULL)
                       : NULL;

@@ -45,9 +45,11 @@ cc_cast_circuit(cc_node *c, const cc_device_dtype *dd)
 {
     if (dd->has_device && dd->device != CC_DEVICE_CPU) {
         return cc_fail_null(CC_E_PY_NOT_IMPLEMENTED,
-                            "cast_circuit: device cuda:%d is not available (circuits runs on the "
-                            "CPU until its CUDA backend is built)",
-                            dd->device_index);
+                            "cast_circuit: device cuda:%d is not available: circuits keeps the "
+                            "tensors of a circuit in host memory; cast the dtype only (device "
+                            "None or \"cpu\") and evaluate on the GPU with "
+                            "evaluate(device=\"cuda:%d\")",
+                            dd->device_index, dd->device_index);
     }
     cc_node **order = NULL;
     int64_t n = 0;

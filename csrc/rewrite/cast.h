@@ -14,5 +14,5 @@ typedef struct {
 } cc_device_dtype;
 
 // New reference (c itself when nothing changes), or NULL with an error: a device other than the
-// CPU is CC_E_PY_NOT_IMPLEMENTED until a GPU backend is built.
+// CPU is CC_E_PY_NOT_IMPLEMENTED (tensors of circuits live in host memory).
 cc_node *cc_cast_circuit(cc_node *c, const cc_device_dtype *dd);

@@ -98,8 +98,9 @@ static const cc_row_fn binary_rows[CC_DTYPE_COUNT][CC_BINARY_COUNT] = {
                       [CC_BINARY_MUL] = f64_mul,
                       [CC_BINARY_DIV] = f64_div,
                       [CC_BINARY_POW] = f64_pow},
-    [CC_DTYPE_I64] =
-        {[CC_BINARY_ADD] = i64_add, [CC_BINARY_SUB] = i64_sub, [CC_BINARY_MUL] = i64_mul},
+    [CC_DTYPE_I64] = {[CC_BINARY_ADD] = i64_add,
+                      [CC_BINARY_SUB] = i64_sub,
+                      [CC_BINARY_MUL] = i64_mul},
 };
 
 static void
@@ -231,5 +232,112 @@ cc_add_into(cc_tensor *acc, const cc_tensor *x)
     cc_iter it;
     cc_iter_init(&it, 2, ops, acc->ndim, acc->shape);
     cc_iter_run(&it, fn, NULL);
+    return 0;
+}
+
+// out *= x over one row (first = 0), or out = x (first = 1); x contiguous, broadcast or
+// strided.
+#define MUL_INTO_ROW(NAME, T)                                                                      \
+    static void NAME(T *restrict out, const char *x, int64_t sx, int64_t n, int first)             \
+    {                                                                                              \
+        if (sx == (int64_t)sizeof(T)) {                                                            \
+            const T *restrict px = (const T *)x;                                                   \
+            if (first) {                                                                           \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    out[i] = px[i];                                                                \
+                }                                                                                  \
+            } else {                                                                               \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    out[i] *= px[i];                                                               \
+                }                                                                                  \
+            }                                                                                      \
+        } else if (sx == 0) {                                                                      \
+            const T v = *(const T *)x;                                                             \
+            if (first) {                                                                           \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    out[i] = v;                                                                    \
+                }                                                                                  \
+            } else {                                                                               \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    out[i] *= v;                                                                   \
+                }                                                                                  \
+            }                                                                                      \
+        } else if (first) {                                                                        \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                out[i] = *(const T *)(x + i * sx);                                                 \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                out[i] *= *(const T *)(x + i * sx);                                                \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+MUL_INTO_ROW(f32_mul_into, float)
+MUL_INTO_ROW(f64_mul_into, double)
+
+#undef MUL_INTO_ROW
+
+// Rows are built MUL_BLOCK elements at a time (in out itself when it is contiguous, else in a
+// local block then stored), so that the passes over the factors stay in the L1 cache.
+#define MUL_BLOCK 512
+
+// p[0] out, p[1..n] the factors; ctx points at n.
+#define MUL_ROWS(NAME, T, ROW)                                                                     \
+    static void NAME(char *const *p, const int64_t *s, int64_t n, void *ctx)                       \
+    {                                                                                              \
+        int nx = *(const int *)ctx;                                                                \
+        int contiguous = s[0] == (int64_t)sizeof(T);                                               \
+        T block[MUL_BLOCK];                                                                        \
+        for (int64_t i0 = 0; i0 < n; i0 += MUL_BLOCK) {                                            \
+            int64_t m = n - i0 < MUL_BLOCK ? n - i0 : MUL_BLOCK;                                   \
+            T *dst = contiguous ? (T *)p[0] + i0 : block;                                          \
+            for (int k = 0; k < nx; k++) {                                                         \
+                ROW(dst, p[1 + k] + i0 * s[1 + k], s[1 + k], m, k == 0);                           \
+            }                                                                                      \
+            if (!contiguous) {                                                                     \
+                for (int64_t i = 0; i < m; i++) {                                                  \
+                    *(T *)(p[0] + (i0 + i) * s[0]) = block[i];                                     \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+MUL_ROWS(f32_mul_rows, float, f32_mul_into)
+MUL_ROWS(f64_mul_rows, double, f64_mul_into)
+
+#undef MUL_ROWS
+
+int
+cc_mul_into(cc_tensor *out, int n, const cc_tensor *const *xs)
+{
+    if (n < 2 || n >= CC_ITER_MAX_OPS) {
+        return cc_fail(CC_E_PY_VALUE, "mul_into: %d factors (2 to %d)", n, CC_ITER_MAX_OPS - 1);
+    }
+    if (!cc_dtype_is_float(out->dtype)) {
+        return cc_fail(CC_E_PY_TYPE, "mul_into: dtype %s not supported", cc_dtype_name(out->dtype));
+    }
+    const cc_tensor *ops[CC_ITER_MAX_OPS] = {out};
+    for (int k = 0; k < n; k++) {
+        const cc_tensor *x = xs[k];
+        if (x->dtype != out->dtype || x->ndim != out->ndim) {
+            return cc_fail(CC_E_PY_VALUE, "mul_into: factor %d does not match the output", k);
+        }
+        for (int i = 0; i < x->ndim; i++) {
+            if (x->shape[i] != out->shape[i]) {
+                return cc_fail(CC_E_PY_VALUE, "mul_into: factor %d does not match the output", k);
+            }
+        }
+        if (cc_check_cpu(x, "mul_into") < 0) {
+            return -1;
+        }
+        ops[1 + k] = x;
+    }
+    if (cc_check_cpu(out, "mul_into") < 0) {
+        return -1;
+    }
+    cc_iter it;
+    cc_iter_init(&it, 1 + n, ops, out->ndim, out->shape);
+    cc_iter_run(&it, out->dtype == CC_DTYPE_F32 ? f32_mul_rows : f64_mul_rows, &n);
     return 0;
 }

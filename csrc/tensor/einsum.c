@@ -1,7 +1,9 @@
 // Einsum lowering (einsum.h): diagonals as views, labels used once summed away first, then
 // pairwise contractions in a greedy order, each one a permute + reshape + (batched) GEMM
 // through blas.h, with operands passed by stride and transpose flag wherever their layout
-// allows. Knows nothing of circuits: the node layer checks labels at construction.
+// allows. Batched dot products and products that sum nothing run as one strided pass
+// (cc_dot_into, cc_mul_into). Knows nothing of circuits: the node layer checks labels at
+// construction.
 #include "tensor/einsum.h"
 
 #include <limits.h>
@@ -20,11 +22,14 @@
 // threads with single-threaded BLAS (OpenBLAS threads small GEMMs poorly); larger ones do so
 // only when the batches split evenly over the threads or are many, else BLAS threads each.
 #define SMALL_GEMM_FLOPS (2.0 * 256 * 256 * 256)
+// Runs of neighbouring batches per thread in a threaded batch loop.
+#define BATCH_RUNS_PER_THREAD 6
 // Below this many flops in all, a batch loop is not worth starting threads for.
 #define THREADED_BATCH_MIN_FLOPS (2.0 * 64 * 64 * 64)
-// A batched product whose single matrix product has a dimension of 1 (batched dot products
-// or matrix-vector products) and at most this many multiply-adds runs as one elementwise
-// product and a sum instead of many tiny BLAS calls.
+// A batched product whose single matrix product has a dimension of 1 (matrix-vector products,
+// or dot products whose summed labels do not merge into one strided axis) and at most this
+// many multiply-adds runs as one elementwise product and a sum instead of many tiny BLAS
+// calls.
 #define SMALL_PRODUCT_WORK 4096
 
 typedef struct {
@@ -343,12 +348,18 @@ gemm_run(const gemm_plan *p)
         threads = (int)p->nb;
     }
     pin_blas_to_one_thread();
-    // Static: each thread takes neighbouring batches, so that a result whose batch axes
-    // interleave with its rows (attention's "bhqk,bhkd->bqhd") is written by one thread per
-    // row; measured faster than dynamic scheduling there.
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t i = 0; i < p->nb; i++) {
-        gemm_one(p, i);
+    // Runs of neighbouring batches, a few per thread, handed out as threads come free: a
+    // result whose batch axes interleave with its rows (attention's "bhqk,bhkd->bqhd") is
+    // then written mostly by one thread per row, and a thread slowed by another process on
+    // its core (a shared host) does less of the work instead of holding up the rest.
+    int64_t runs = p->nb < (int64_t)threads * BATCH_RUNS_PER_THREAD
+                       ? p->nb
+                       : (int64_t)threads * BATCH_RUNS_PER_THREAD;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t r = 0; r < runs; r++) {
+        for (int64_t i = p->nb * r / runs; i < p->nb * (r + 1) / runs; i++) {
+            gemm_one(p, i);
+        }
     }
     unpin_blas();
 }
@@ -471,6 +482,59 @@ product_then_sum(cc_tensor *out, const operand *x, const operand *y, const uint8
     return rc;
 }
 
+// The contraction of x and y when every kept label is in both (batched dot products over
+// ro->k), as one pass over x and y without a product tensor, when the summed labels read as
+// one strided axis of each. Writes into target (labels order, returns 1) when given, else
+// sets *res (returns 0); returns 2 when the summed labels do not merge, -1 on error.
+static int
+batched_dot(operand *res, const operand *x, const operand *y, const uint8_t *order, int nres,
+            const roles *ro, const label_info *li, const cc_tensor *target)
+{
+    if (nres + 1 > CC_MAX_NDIM) {
+        return 2;
+    }
+    uint8_t ko[CC_MAX_NDIM];
+    group gx;
+    group gy;
+    int merged = 0;
+    for (int side = 0; side < 2 && !merged; side++) {
+        memcpy(ko, ro->k, (size_t)ro->nk);
+        natural_order(side == 0 ? &x->t : &y->t, side == 0 ? x->lab : y->lab, ko, ro->nk);
+        merged = merge_group(&x->t, x->lab, ko, ro->nk, &gx) &&
+                 merge_group(&y->t, y->lab, ko, ro->nk, &gy);
+    }
+    if (!merged) {
+        return 2;
+    }
+    cc_tensor xv;
+    cc_tensor yv;
+    expand_view(&xv, &x->t, x->lab, order, nres);
+    expand_view(&yv, &y->t, y->lab, order, nres);
+    xv.ndim = yv.ndim = nres + 1;
+    xv.shape[nres] = yv.shape[nres] = gx.size;
+    xv.strides[nres] = gx.stride;
+    yv.strides[nres] = gy.stride;
+    if (target != NULL) {
+        cc_tensor tv = *target; // borrowed view
+        return cc_dot_into(&tv, &xv, &yv) < 0 ? -1 : 1;
+    }
+    int64_t shape[CC_MAX_NDIM];
+    for (int i = 0; i < nres; i++) {
+        shape[i] = li->size[order[i]];
+    }
+    cc_tensor c;
+    if (cc_tensor_init_empty(&c, x->t.dtype, nres, shape) < 0) {
+        return -1;
+    }
+    if (cc_dot_into(&c, &xv, &yv) < 0) {
+        cc_tensor_clear(&c);
+        return -1;
+    }
+    res->t = c;
+    memcpy(res->lab, order, (size_t)nres);
+    return 0;
+}
+
 // Contracts x and y (consumed) into *res, whose labels are those of x and y in keep. Every
 // label of x or y is in keep or in both. With target (labels tlab, the same set, in the
 // order the caller wants), the result goes into target when a GEMM can write it there
@@ -530,6 +594,12 @@ contract_pair(operand *res, operand *x, operand *y, const uint8_t *keep, const l
     int64_t n = label_product(li, ro.n, ro.nn);
     int64_t k = label_product(li, ro.k, ro.nk);
 
+    if (ro.nm == 0 && ro.nn == 0 && ro.nk > 0) {
+        int wrote = batched_dot(res, x, y, order, nres, &ro, li, target);
+        if (wrote != 2) {
+            return wrote;
+        }
+    }
     double work = (double)m * (double)n * (double)k;
     int small = nb > 1 && (m == 1 || n == 1) && work <= SMALL_PRODUCT_WORK;
     if ((k == 1 || small) && nres + ro.nk <= CC_MAX_NDIM) {
@@ -844,6 +914,42 @@ check_inputs(int n_operands, const cc_tensor *const *operands, const uint8_t *co
     return 0;
 }
 
+// 1 when some label of ops[0..n) is summed (not in the result).
+static int
+sums_any(operand *const *ops, int n, const label_info *li)
+{
+    for (int i = 0; i < n; i++) {
+        for (int a = 0; a < ops[i]->t.ndim; a++) {
+            if (!li->in_out[ops[i]->lab[a]]) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+// The result as the elementwise product of ops[0..n) broadcast to it, in one pass: for
+// contractions that sum nothing (a scale and shift of layer norm, "bsd,bs,d->bsd").
+static int
+product_into_out(cc_tensor *out, operand *const *ops, int n, const out_info *o,
+                 const uint8_t *out_labels, cc_dtype dtype)
+{
+    cc_tensor view;
+    if (alloc_out(out, &view, o, out_labels, dtype) < 0) {
+        return -1;
+    }
+    cc_tensor xv[CC_ITER_MAX_OPS];
+    const cc_tensor *xs[CC_ITER_MAX_OPS];
+    for (int i = 0; i < n; i++) {
+        expand_view(&xv[i], &ops[i]->t, ops[i]->lab, o->vlab, o->nv);
+        for (int a = 0; a < o->nv; a++) {
+            xv[i].shape[a] = view.shape[a]; // a label the operand lacks: broadcast, stride 0
+        }
+        xs[i] = &xv[i];
+    }
+    return cc_mul_into(&view, n, xs);
+}
+
 int
 cc_einsum(cc_tensor *out, int n_operands, const cc_tensor *const *operands,
           const uint8_t *const *labels, int n_out, const uint8_t *out_labels,
@@ -895,6 +1001,10 @@ cc_einsum(cc_tensor *out, int n_operands, const cc_tensor *const *operands,
         }
     }
 
+    if (n_live == 3 && !o.repeats && !sums_any(ops, n_live, &li)) {
+        rc = product_into_out(out, ops, n_live, &o, out_labels, dtype);
+        goto done;
+    }
     while (n_live > 1) {
         int i;
         int j;

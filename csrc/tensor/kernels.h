@@ -51,9 +51,17 @@ int cc_unary(cc_tensor *out, cc_unary_op op, const cc_tensor *x);
 int cc_binary(cc_tensor *out, cc_binary_op op, const cc_tensor *a, const cc_tensor *b);
 // acc += x, x broadcast to acc's shape; acc contiguous, same dtype.
 int cc_add_into(cc_tensor *acc, const cc_tensor *x);
+// out = xs[0] * xs[1] * ... (in that order), 2 <= n <= 3 float tensors of out's dtype and
+// shape (broadcast views allowed), written into out (any strides, allocated by the caller):
+// a product of several operands in one pass.
+int cc_mul_into(cc_tensor *out, int n, const cc_tensor *const *xs);
 // Reduction over the axes with axes_mask bit set (axis i <-> bit i); reduced axes are removed.
 // I64 and BOOL inputs allowed for SUM (result I64), MAX, MIN.
 int cc_reduce(cc_tensor *out, cc_reduce_op op, const cc_tensor *x, uint64_t axes_mask);
+// out[i...] = sum_j x[i..., j] * y[i..., j]: batched dot products over the last axis of two
+// float tensors of one shape (out's shape plus that axis; any strides), written into out
+// (allocated by the caller). Products and sums are taken in double, as cc_reduce sums.
+int cc_dot_into(cc_tensor *out, const cc_tensor *x, const cc_tensor *y);
 // Softmax / log-softmax over the last axis, numerically stable (max subtracted).
 int cc_softmax(cc_tensor *out, const cc_tensor *x);
 int cc_log_softmax(cc_tensor *out, const cc_tensor *x);

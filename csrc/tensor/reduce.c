@@ -8,6 +8,7 @@
 
 #include "tensor/kernels.h"
 #include "tensor/strided.h"
+#include "tensor/vmath.h"
 #include "util/error.h"
 
 static const char *const reduce_names[CC_REDUCE_COUNT] = {
@@ -211,10 +212,12 @@ typedef void (*reduce_fn)(const plan *pl, void *out, int64_t u0, int64_t u1);
 static const reduce_fn reduce_kernels[CC_DTYPE_COUNT][CC_REDUCE_COUNT] = {
     [CC_DTYPE_F32] = {f32_sum, f32_mean, f32_max, f32_min},
     [CC_DTYPE_F64] = {f64_sum, f64_mean, f64_max, f64_min},
-    [CC_DTYPE_I64] =
-        {[CC_REDUCE_SUM] = i64_sum, [CC_REDUCE_MAX] = i64_max, [CC_REDUCE_MIN] = i64_min},
-    [CC_DTYPE_BOOL] =
-        {[CC_REDUCE_SUM] = bool_sum, [CC_REDUCE_MAX] = bool_max, [CC_REDUCE_MIN] = bool_min},
+    [CC_DTYPE_I64] = {[CC_REDUCE_SUM] = i64_sum,
+                      [CC_REDUCE_MAX] = i64_max,
+                      [CC_REDUCE_MIN] = i64_min},
+    [CC_DTYPE_BOOL] = {[CC_REDUCE_SUM] = bool_sum,
+                       [CC_REDUCE_MAX] = bool_max,
+                       [CC_REDUCE_MIN] = bool_min},
 };
 
 static int64_t
@@ -343,6 +346,127 @@ cc_reduce(cc_tensor *out, cc_reduce_op op, const cc_tensor *x, uint64_t axes_mas
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t b = 0; b < blocks; b++) {
         fn(&pl, out->data, units * b / blocks, units * (b + 1) / blocks);
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// batched dot products
+
+// Products of two floats are exact in double, so the sums below round once per addition.
+CC_VEC_TARGETS static double
+f32_dot(const float *restrict x, const float *restrict y, int64_t n)
+{
+    double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; i++) {
+        acc += (double)x[i] * (double)y[i];
+    }
+    return acc;
+}
+
+CC_VEC_TARGETS static double
+f64_dot(const double *restrict x, const double *restrict y, int64_t n)
+{
+    double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; i++) {
+        acc += x[i] * y[i];
+    }
+    return acc;
+}
+
+typedef struct {
+    cc_dtype dtype;
+    int nd; // batch axes
+    int64_t shape[CC_MAX_NDIM];
+    int64_t stride[3][CC_MAX_NDIM]; // bytes: out, x, y
+    char *data[3];
+    int64_t k;
+    int64_t kx, ky; // bytes
+} dot_plan;
+
+static void
+dot_one(const dot_plan *p, int64_t idx)
+{
+    char *o = p->data[0];
+    const char *x = p->data[1];
+    const char *y = p->data[2];
+    for (int d = p->nd - 1; d >= 0; d--) {
+        int64_t i = idx % p->shape[d];
+        idx /= p->shape[d];
+        o += i * p->stride[0][d];
+        x += i * p->stride[1][d];
+        y += i * p->stride[2][d];
+    }
+    double acc = 0.0;
+    if (p->dtype == CC_DTYPE_F32) {
+        if (p->kx == (int64_t)sizeof(float) && p->ky == (int64_t)sizeof(float)) {
+            acc = f32_dot((const float *)x, (const float *)y, p->k);
+        } else {
+            for (int64_t j = 0; j < p->k; j++) {
+                acc += (double)*(const float *)(x + j * p->kx) *
+                       (double)*(const float *)(y + j * p->ky);
+            }
+        }
+        *(float *)o = (float)acc;
+        return;
+    }
+    if (p->kx == (int64_t)sizeof(double) && p->ky == (int64_t)sizeof(double)) {
+        acc = f64_dot((const double *)x, (const double *)y, p->k);
+    } else {
+        for (int64_t j = 0; j < p->k; j++) {
+            acc += *(const double *)(x + j * p->kx) * *(const double *)(y + j * p->ky);
+        }
+    }
+    *(double *)o = acc;
+}
+
+int
+cc_dot_into(cc_tensor *out, const cc_tensor *x, const cc_tensor *y)
+{
+    if (!cc_dtype_is_float(out->dtype) || x->dtype != out->dtype || y->dtype != out->dtype) {
+        return cc_fail(CC_E_PY_TYPE, "dot_into: needs float operands of one dtype");
+    }
+    int shapes_match = x->ndim == out->ndim + 1 && y->ndim == x->ndim;
+    for (int i = 0; shapes_match && i < x->ndim; i++) {
+        shapes_match =
+            x->shape[i] == y->shape[i] && (i == out->ndim || x->shape[i] == out->shape[i]);
+    }
+    if (!shapes_match) {
+        return cc_fail(CC_E_PY_VALUE, "dot_into: operand shapes do not match the output");
+    }
+    if (cc_check_cpu(out, "dot_into") < 0 || cc_check_cpu(x, "dot_into") < 0 ||
+        cc_check_cpu(y, "dot_into") < 0) {
+        return -1;
+    }
+    int64_t es = (int64_t)cc_dtype_size(out->dtype);
+    dot_plan p;
+    p.dtype = out->dtype;
+    p.nd = out->ndim;
+    p.data[0] = out->data;
+    p.data[1] = x->data;
+    p.data[2] = y->data;
+    for (int d = 0; d < out->ndim; d++) {
+        p.shape[d] = out->shape[d];
+        p.stride[0][d] = out->strides[d] * es;
+        p.stride[1][d] = x->strides[d] * es;
+        p.stride[2][d] = y->strides[d] * es;
+    }
+    p.k = x->shape[out->ndim];
+    p.kx = x->strides[out->ndim] * es;
+    p.ky = y->strides[out->ndim] * es;
+    int64_t n_out = cc_tensor_numel(out);
+    if (n_out == 0) {
+        return 0;
+    }
+    int threads = cc_threads_for(n_out * p.k);
+    if (threads > n_out) {
+        threads = (int)n_out;
+    }
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (int64_t i = 0; i < n_out; i++) {
+        dot_one(&p, i);
     }
     return 0;
 }

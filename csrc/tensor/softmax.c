@@ -81,6 +81,52 @@ f32_softmax_row(float *restrict out, const float *restrict x, int64_t n, int log
     }
 }
 
+#ifdef CC_VM_AVX512
+// f32_softmax_row with the AVX-512 exp of vmath.h, 16 lanes at a time (tails under a mask).
+CC_AVX512_TARGET static void
+v16_softmax_row(float *restrict out, const float *restrict x, int64_t n, int log_form)
+{
+    // VMAXPS returns its second operand when either is NaN: NaN is skipped, as above.
+    __m512 mv = _mm512_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        mv = _mm512_max_ps(_mm512_loadu_ps(x + i), mv);
+    }
+    __mmask16 tail = (__mmask16)((1u << (n - i)) - 1u);
+    mv = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail, x + i), mv);
+    float m = _mm512_reduce_max_ps(mv);
+    __m512 mb = _mm512_set1_ps(m);
+    double sum = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0 += SUM_BLOCK) {
+        int64_t i1 = n - i0 < SUM_BLOCK ? n : i0 + SUM_BLOCK;
+        __m512 acc = _mm512_setzero_ps();
+        for (i = i0; i < i1; i += 16) {
+            __mmask16 k = i1 - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (i1 - i)) - 1u);
+            __m512 e = cc_v16_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mb));
+            if (!log_form) {
+                _mm512_mask_storeu_ps(out + i, k, e);
+            }
+            acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(k, e));
+        }
+        sum += (double)_mm512_reduce_add_ps(acc);
+    }
+    if (log_form) {
+        __m512 ls = _mm512_set1_ps((float)log(sum));
+        for (i = 0; i < n; i += 16) {
+            __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+            __m512 v = _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mb), ls);
+            _mm512_mask_storeu_ps(out + i, k, v);
+        }
+        return;
+    }
+    __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, out + i), inv));
+    }
+}
+#endif
+
 static void
 f64_softmax_row(double *restrict out, const double *restrict x, int64_t n, int log_form)
 {
@@ -135,9 +181,19 @@ softmax_impl(cc_tensor *out, const cc_tensor *x, int log_form)
     if (x->dtype == CC_DTYPE_F32) {
         const float *xp = xc.data;
         float *op_ = out->data;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-        for (int64_t r = 0; r < rows; r++) {
-            f32_softmax_row(op_ + r * n, xp + r * n, n, log_form);
+        void (*row)(float *restrict, const float *restrict, int64_t, int) = f32_softmax_row;
+#ifdef CC_VM_AVX512
+        if (cc_vm_has_avx512()) {
+            row = v16_softmax_row;
+        }
+#endif
+        // Blocks of neighbouring rows, a few per thread, handed out as threads come free.
+        int64_t blocks = rows < (int64_t)threads * 4 ? rows : (int64_t)threads * 4;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+        for (int64_t b = 0; b < blocks; b++) {
+            for (int64_t r = rows * b / blocks; r < rows * (b + 1) / blocks; r++) {
+                row(op_ + r * n, xp + r * n, n, log_form);
+            }
         }
     } else {
         const double *xp = xc.data;

@@ -658,9 +658,11 @@ cc_iter_run(const cc_iter *it, cc_row_fn fn, void *ctx)
         iter_range(it, 0, units, per_row, fn, ctx);
         return;
     }
-    // A few blocks per thread smooths out a noisy host; each block walks its units in order.
+    // A few blocks per thread, handed out as threads come free, smooth out a noisy host (a
+    // core taken by another process does less of the work); each block walks its units in
+    // order.
     int64_t blocks = units < (int64_t)threads * 4 ? units : (int64_t)threads * 4;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t b = 0; b < blocks; b++) {
         iter_range(it, units * b / blocks, units * (b + 1) / blocks, per_row, fn, ctx);
     }

@@ -20,7 +20,7 @@ typedef enum {
     CC_DEVICE_CUDA = 1,
 } cc_device_kind;
 
-// Who made the memory; the bindings use it to return torch for torch inputs.
+// Who made the memory; the bindings export memory borrowed from numpy or torch read-only.
 typedef enum {
     CC_ORIGIN_NATIVE = 0,
     CC_ORIGIN_NUMPY = 1,
@@ -31,6 +31,7 @@ typedef struct cc_buffer {
     atomic_long refcount;
     void *data;
     size_t nbytes;
+    size_t capacity; // own memory: bytes allocated at data (>= nbytes); 0 for external memory
     cc_device_kind device;
     int device_index;
     cc_origin origin;

@@ -142,6 +142,36 @@ static const f64_kernel f64_kernels[CC_UNARY_COUNT] = {
                             KERNEL_ROW(GAUSSIAN_CDF, gaussian_cdf)};
 #undef KERNEL_ROW
 
+#ifdef CC_VM_AVX512
+// out[i] = FN(in[i]) 16 at a time, the tail under a mask.
+#define V16_KERNEL(NAME, FN)                                                                       \
+    CC_AVX512_TARGET static void v16_##NAME(float *restrict out, const float *restrict in,         \
+                                            int64_t n)                                             \
+    {                                                                                              \
+        int64_t i = 0;                                                                             \
+        for (; i + 16 <= n; i += 16) {                                                             \
+            _mm512_storeu_ps(out + i, FN(_mm512_loadu_ps(in + i)));                                \
+        }                                                                                          \
+        if (i < n) {                                                                               \
+            __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);                                       \
+            _mm512_mask_storeu_ps(out + i, m, FN(_mm512_maskz_loadu_ps(m, in + i)));               \
+        }                                                                                          \
+    }
+
+V16_KERNEL(exp, cc_v16_exp)
+V16_KERNEL(gelu, cc_v16_gelu)
+V16_KERNEL(gelu_new, cc_v16_gelu_new)
+
+#undef V16_KERNEL
+
+// The AVX-512 kernels that replace f32_kernels where the processor has AVX-512.
+static const f32_kernel v16_kernels[CC_UNARY_COUNT] = {
+    [CC_UNARY_EXP] = v16_exp,
+    [CC_UNARY_GELU] = v16_gelu,
+    [CC_UNARY_GELU_NEW] = v16_gelu_new,
+};
+#endif
+
 // Strided rows are gathered this many elements at a time.
 #define GATHER_BLOCK 256
 
@@ -203,6 +233,11 @@ cc_unary(cc_tensor *out, cc_unary_op op, const cc_tensor *x)
     cc_iter_init(&it, 2, ops, x->ndim, x->shape);
     if (x->dtype == CC_DTYPE_F32) {
         f32_kernel k = f32_kernels[op];
+#ifdef CC_VM_AVX512
+        if (v16_kernels[op] != NULL && cc_vm_has_avx512()) {
+            k = v16_kernels[op];
+        }
+#endif
         cc_iter_run(&it, f32_row, &k);
     } else {
         f64_kernel k = f64_kernels[op];

@@ -311,6 +311,11 @@ resolve(parser *p, const cc_parse_node_text *t, cc_node **out, int *is_ref)
     }
     def *d = find_def(p, t->key);
     if (d == NULL) {
+        if (!t->has_kind && t->extra != NULL) {
+            return cc_parse_fail_at(&p->cur, t->extra_at, CC_E_PARSE_CIRCUIT_INVALID_VARIANT,
+                                    "expected a node type (such as Add or Einsum), got '%s'",
+                                    t->extra);
+        }
         if (!t->has_kind) {
             return cc_parse_fail_at(
                 &p->cur, t->ident_at, CC_E_PARSE_CIRCUIT,

@@ -51,8 +51,9 @@ int cc_parse_indent_char_len(const char *s, const char *e);
 int cc_parse_uint(const cc_parse_line *l, const char **s, const char *e, int64_t *out);
 // The identifier, name, AD, shape, node type and payload of [s, e) into t (owned strings; clear
 // with cc_parse_node_text_clear, also after a failure). The payload ends at '#', and also at
-// '!' unless child_info (a Module binding, which may end in t/f flags: *flags). *stop: where
-// the payload ended. 0, or -1 with a CC_E_PARSE_* error.
+// '!' unless child_info (a Module binding, which may end in t/f flags: *flags). A payload
+// without a node type is kept too (only a repeated node's line may have one). *stop: where the
+// payload ended. 0, or -1 with a CC_E_PARSE_* error.
 int cc_parse_lex_line(const cc_parse_line *l, const char *s, const char *e, int child_info,
                       cc_parse_node_text *t, uint8_t flags[3], const char **stop);
 void cc_parse_node_text_clear(cc_parse_node_text *t);

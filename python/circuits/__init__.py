@@ -4,7 +4,8 @@
 Einsum, Index, Concat, Rearrange, GeneralFunction, Tag, Module, SetSymbolicShape),
 Modules (ModuleSpec, ModuleArgSpec, substitution, batching), the named functions
 (rc.relu, rc.gelu, rc.softmax, ...), evaluation on the CPU through BLAS, and rc's
-exception classes.
+exception classes. Values come back as torch tensors when torch is installed, else as numpy
+arrays (`set_result_type`).
 """
 
 from . import _blas
@@ -21,9 +22,16 @@ except ImportError:
 
 from ._circuits import *  # noqa: E402,F401,F403
 from ._circuits import evaluate_many  # noqa: E402,F401
+from . import _values  # noqa: E402
+from ._values import get_result_type, hash_tensor, set_result_type  # noqa: E402,F401
 from . import _methods  # noqa: E402
 from ._methods import GeneralFunctionShapeInfo, GeneralFunctionSpecBase  # noqa: E402,F401
-from ._device_dtype import TorchDeviceDtype, TorchDeviceDtypeOp  # noqa: E402,F401
+from ._device_dtype import (  # noqa: E402,F401
+    TorchDeviceDtype,
+    TorchDeviceDtypeOp,
+    upcast_tensor_device_dtypes,
+    upcast_tensor_devices,
+)
 from . import algebric_rewrite  # noqa: E402,F401
 from .algebric_rewrite import default_index_traversal  # noqa: E402,F401
 from . import _modules  # noqa: E402
@@ -37,9 +45,21 @@ from ._modules import (  # noqa: E402,F401
 from . import _html, _printing, _store  # noqa: E402
 from ._printing import PrintOptions, set_debug_print_options  # noqa: E402,F401
 from ._html import PrintHtmlOptions  # noqa: E402,F401
-from ._store import TensorNotFoundError, TensorStore, load, save  # noqa: E402,F401
+from ._store import (  # noqa: E402,F401
+    TensorNotFoundError,
+    TensorStore,
+    get_tensor_prefix,
+    load,
+    save,
+    save_tensor,
+    save_tensor_rrfs,
+    sync_all_unsynced_tensors,
+    sync_specific_tensors,
+    tensor_from_hash,
+)
 from ._parse import Parser  # noqa: E402,F401
 
+_values.init_from_environment()
 _methods.install()
 _modules.install()
 _printing.install()

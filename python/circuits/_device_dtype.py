@@ -3,10 +3,14 @@
 TorchDeviceDtypeOp leaves either field open (None); TorchDeviceDtype sets both. Both compare by
 their fields. Dtypes may be given as strings, torch dtypes or numpy dtypes; devices as "cpu",
 "cuda:<n>" (plain "cuda" means "cuda:0") or torch devices.
+
+Also the device of a circuit (rc's rule: the device of the tensors below it), the check of an
+evaluation device, and rc's upcast_tensor_devices / upcast_tensor_device_dtypes.
 """
 
 import functools
-from typing import Optional
+import sys
+from typing import List, Optional
 
 DTYPES = (
     "float16",
@@ -66,11 +70,18 @@ def _quoted(value: Optional[str]) -> str:
     return "None" if value is None else f'"{value}"'
 
 
-def _torch_dtype(name: Optional[str]):
+def torch_dtype_of(name: Optional[str]):
+    """The torch dtype of a dtype name (None for None); needs torch."""
     if name is None:
         return None
-    import torch
-
+    try:
+        import torch
+    except ImportError:
+        raise ModuleNotFoundError(
+            f"the torch dtype of {name} needs torch, which is not installed "
+            "(the dtype's name is .dtype)",
+            name="torch",
+        ) from None
     return getattr(torch, name)
 
 
@@ -97,7 +108,7 @@ class TorchDeviceDtypeOp:
         return self._dtype
 
     def get_torch_dtype(self):
-        return _torch_dtype(self._dtype)
+        return torch_dtype_of(self._dtype)
 
     def only_keep_floating(self) -> "TorchDeviceDtypeOp":
         floating = self._dtype in ("float16", "bfloat16", "float32", "float64")
@@ -139,7 +150,7 @@ class TorchDeviceDtype:
         return self._dtype
 
     def get_torch_dtype(self):
-        return _torch_dtype(self._dtype)
+        return torch_dtype_of(self._dtype)
 
     def op(self) -> TorchDeviceDtypeOp:
         return TorchDeviceDtypeOp(self._device, self._dtype)
@@ -172,3 +183,100 @@ class TorchDeviceDtype:
 
     def __hash__(self) -> int:
         return hash(("TorchDeviceDtype", self._device, self._dtype))
+
+
+# --- devices of circuits and of evaluation ------------------------------------------------
+
+
+def circuit_device(circuit) -> Optional[str]:
+    """rc's device of a circuit: that of the tensors below it (Arrays, and Index tensors that
+    are not 0-d), None when it holds none (Scalars and Symbols have no device). circuits keeps
+    every tensor of a circuit in host memory, so the device is "cpu" or None."""
+    from ._circuits import Array, Index
+
+    if circuit.dtype is not None:  # only an Array below fixes a dtype
+        return "cpu"
+    stack, seen = [circuit], {circuit.hash}
+    while stack:
+        c = stack.pop()
+        if isinstance(c, Array):
+            return "cpu"
+        if isinstance(c, Index) and any(not isinstance(i, (int, slice)) for i in c.idx):
+            return "cpu"
+        for child in c.children:
+            if child.hash not in seen:
+                seen.add(child.hash)
+                stack.append(child)
+    return None
+
+
+CUDA_EXTENSION = "circuits._circuits_cuda"
+
+
+def evaluation_device(device) -> str:
+    """The name of device ("cpu", "cuda:<n>"; plain "cuda" is "cuda:0"; torch devices too)
+    when an evaluation backend serves it, else TensorEvalDeviceUnavailableError saying what is
+    missing: the CUDA extension, or the GPU."""
+    from ._circuits import TensorEvalDeviceUnavailableError, _backends
+
+    name = _device_name(device)
+    if name == "cpu" or any(d == name for d, _ in _backends()):
+        return name
+    cuda = sys.modules.get(CUDA_EXTENSION)
+    if cuda is None:
+        raise TensorEvalDeviceUnavailableError(
+            f"no evaluation backend for device {name}: the CUDA extension {CUDA_EXTENSION} is "
+            "not installed. Reinstall circuits (pip install .) where the CUDA toolkit's nvcc "
+            "(CUDA 12 or later) is on PATH or under CUDA_HOME, so that the build makes it"
+        )
+    gpus = [d for d, _ in _backends() if d != "cpu"]
+    why = getattr(cuda, "no_device_reason", None)
+    raise TensorEvalDeviceUnavailableError(
+        f"no evaluation backend for device {name}: {CUDA_EXTENSION} is installed but "
+        + (f"registered only {', '.join(gpus)}" if gpus else "found no GPU")
+        + (f" ({why})" if why else "")
+    )
+
+
+# --- rc's tensor upcasts --------------------------------------------------------------------
+
+
+def _tensor_device(t) -> str:
+    return _device_name(getattr(t, "device", "cpu"))
+
+
+def _first_other(values: List[str], common: str) -> Optional[str]:
+    """None when values all agree, else the first that is not common (or common)."""
+    if all(v == values[0] for v in values):
+        return None
+    return next((v for v in values if v != common), common)
+
+
+def upcast_tensor_devices(tensors):
+    """rc's upcast_tensor_devices: when the tensors are on different devices, all of them on
+    the first non-CPU one (dtypes unchanged); else the tensors as they are."""
+    tensors = list(tensors)
+    if not tensors:
+        return tensors
+    device = _first_other([_tensor_device(t) for t in tensors], "cpu")
+    if device is None:
+        return tensors
+    return [TorchDeviceDtype(device, t.dtype).cast_tensor(t) for t in tensors]
+
+
+def upcast_tensor_device_dtypes(tensors):
+    """rc's upcast_tensor_device_dtypes: devices as upcast_tensor_devices, and when the dtypes
+    differ, all of them in the first dtype that is not float64."""
+    tensors = list(tensors)
+    if not tensors:
+        return tensors
+    device = _first_other([_tensor_device(t) for t in tensors], "cpu")
+    dtype = _first_other([_dtype_name(t.dtype) for t in tensors], "float64")
+    if device is None and dtype is None:
+        return tensors
+    return [
+        TorchDeviceDtype(
+            device or _tensor_device(t), dtype or _dtype_name(t.dtype)
+        ).cast_tensor(t)
+        for t in tensors
+    ]

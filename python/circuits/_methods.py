@@ -10,7 +10,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from . import _circuits
+from . import _circuits, _device_dtype
+from ._device_dtype import TorchDeviceDtype, TorchDeviceDtypeOp
 from ._circuits import (
     Add,
     Array,
@@ -51,9 +52,40 @@ def _canon_axes(axis: Axis, rank: int, what: str):
 # --- Circuit methods --------------------------------------------------------------------
 
 
-def evaluate(self):
-    """The value of the circuit: numpy, or torch when an input was a torch tensor."""
-    return _circuits.evaluate_many([self])[0]
+def evaluate(self, device=None):
+    """The value of the circuit: numpy, or torch when an input was a torch tensor. device
+    ("cpu", the default, or "cuda:<n>") picks the backend that computes it; a device without
+    one raises TensorEvalDeviceUnavailableError saying what is missing."""
+    if device is None:
+        return _circuits.evaluate_many([self])[0]
+    return _circuits.evaluate_many([self], device=_device_dtype.evaluation_device(device))[0]
+
+
+# --- device and dtype (rc's device_dtype: what the tensors below a node fix) -----------------
+
+
+def device(self) -> Optional[str]:
+    """The device of the tensors below ("cpu"), None when there are none."""
+    return _device_dtype.circuit_device(self)
+
+
+def device_dtype(self) -> TorchDeviceDtypeOp:
+    """TorchDeviceDtypeOp(device, dtype), each None when nothing below fixes it."""
+    return TorchDeviceDtypeOp(self.device, self.dtype)
+
+
+def torch_dtype(self):
+    """The dtype as a torch.dtype, None when nothing below fixes it (needs torch)."""
+    return _device_dtype.torch_dtype_of(self.dtype)
+
+
+def get_compatible_device_dtype(self) -> TorchDeviceDtype:
+    """device_dtype with rc's defaults for what is open: cpu and float64."""
+    return TorchDeviceDtype(self.device or "cpu", self.dtype or "float64")
+
+
+def get_device_dtype(self) -> TorchDeviceDtypeOp:
+    return self.device_dtype
 
 
 def add(self, other, name=None):
@@ -318,7 +350,13 @@ def concat_stack(*args, axis: int, name=None):
 
 
 def array_randn(*shape, name=None, device_dtype=None, seed=None):
-    """Standard normal values (float32 unless device_dtype says float64)."""
+    """Standard normal values (float32 unless device_dtype says float64), in host memory."""
+    device = getattr(device_dtype, "device", None)
+    if device not in (None, "cpu"):
+        raise NotImplementedError(
+            f"Array.randn: device {device} is not available: circuits keeps the tensors of a "
+            f'circuit in host memory; evaluate on the GPU with evaluate(device="{device}")'
+        )
     dtype = getattr(device_dtype, "dtype", None) or "float32"
     rng = np.random.default_rng(seed)
     return Array(rng.standard_normal(shape).astype(dtype), name=name)
@@ -419,9 +457,14 @@ def install():
         "rearrange": rearrange,
         "rearrange_str": rearrange_str,
         "map_child": map_child,
+        "get_compatible_device_dtype": get_compatible_device_dtype,
+        "get_device_dtype": get_device_dtype,
     }
     for name, f in methods.items():
         setattr(Circuit, name, f)
+    Circuit.device = property(device)
+    Circuit.device_dtype = property(device_dtype)
+    Circuit.torch_dtype = property(torch_dtype)
     _add_kind_predicates()
     Einsum.scalar_mul = staticmethod(einsum_scalar_mul)
     Einsum.elementwise_broadcasted = staticmethod(einsum_elementwise_broadcasted)

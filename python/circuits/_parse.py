@@ -1,7 +1,7 @@
 """rc.Parser: reads the text format back into circuits (the C parser, csrc/text/parse.c).
 
 Array values and Index tensors come from `tensor_loader(hash_prefix) -> array`, by default the
-default tensor store. Random values (an Array line saying `rand`, or `tensors_as_random=True`)
+tensors this process printed, then the default tensor store. Random values (an Array line saying `rand`, or `tensors_as_random=True`)
 are standard-normal float32 of the printed shape, seeded by the hash prefix when there is one,
 so that a structure-only load is reproducible.
 """
@@ -76,9 +76,9 @@ class Parser:
         self.module_check_all_inputs_used = module_check_all_inputs_used
         self.module_check_unique_arg_names = module_check_unique_arg_names
         if tensor_loader is None:
-            from ._store import TensorStore, default_store_dir
+            from ._store import cached_or_stored
 
-            tensor_loader = TensorStore(default_store_dir()).load
+            tensor_loader = cached_or_stored
         self.tensor_loader = tensor_loader
 
     def _load(self, kind: str, prefix: Optional[str], shape):

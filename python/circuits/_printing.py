@@ -186,17 +186,24 @@ class PrintOptions:
         return f"PrintOptions({', '.join(changed)})"
 
     def _tensor_sink(self):
+        """A bijective print puts its tensors in the tensor cache (so a later Parser finds
+        them) and, when asked, in a store."""
+        if not self.bijection:
+            return None
+        from ._store import TensorStore, default_store_dir, remember_tensor
+
         directory = self.tensor_save_dir
         if directory is None and self.sync_tensors:
-            from ._store import default_store_dir
-
             directory = default_store_dir()
-        if not self.bijection or directory is None:
-            return None
-        from ._store import TensorStore
-
+        if directory is None:
+            return remember_tensor
         store = TensorStore(directory)
-        return lambda hash_hex, array: store.save(array, hash_hex=hash_hex)
+
+        def sink(hash_hex, array):
+            remember_tensor(hash_hex, array)
+            store.save(array, hash_hex=hash_hex)
+
+        return sink
 
     def _all_commenters(self) -> List[CircuitCommenter]:
         return ([array_values_commenter] if self.comment_arrays else []) + self.commenters

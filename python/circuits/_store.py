@@ -9,19 +9,27 @@ text) and `tensors/` (the store of every tensor the text names); `load(path)`
 reads it back. A bare `.circ` file (such as REMIX's) loads against a store given
 by `tensor_store`, its sibling `tensors/` directory, or the default store
 (`$CIRCUITS_TENSOR_STORE`, else `~/.cache/circuits/tensors`).
+
+rc's tensor helpers work on the default store and on this process's tensor cache: a bijective
+print puts every Array it prints in the cache, so `Parser()` finds them by prefix later in the
+same process; `sync_all_unsynced_tensors()` writes the cached ones to the default store (and
+drops them from memory), `save_tensor(t)` writes one at once, `get_tensor_prefix(prefix)` and
+`tensor_from_hash(hash)` read them back (cache first) as the result type.
 """
 
+import bisect
 import os
 import pickle
 import re
 import tempfile
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, Iterable, List, Optional, Union
 
 import numpy as np
 
 from . import _circuits
 from ._circuits import Array, Circuit, ParseCircuitError
+from ._values import as_result, hash_tensor
 
 PathLike = Union[str, os.PathLike]
 TEXT_FILE = "circuit.circ"
@@ -46,7 +54,7 @@ def _check_prefix(prefix: str) -> str:
 
 
 # .npy has no bfloat16: a bfloat16 tensor is stored as its 16 bits in a one-field record
-# array whose field name marks the dtype, and read back as a torch.bfloat16 tensor.
+# array whose field name marks the dtype, the form circuits gives bfloat16 to numpy in.
 _BF16_RECORD = np.dtype([("bfloat16", "<u2")])
 
 
@@ -63,17 +71,6 @@ def _as_numpy(array) -> np.ndarray:
     return np.asarray(array)
 
 
-def _from_stored(array: np.ndarray):
-    if array.dtype != _BF16_RECORD:
-        return array
-    try:
-        import torch
-    except ImportError:
-        raise TensorNotFoundError("a bfloat16 tensor in the store: reading it needs torch") from None
-    bits = np.ascontiguousarray(array).view(np.uint16).view(np.int16)
-    return torch.from_numpy(bits).view(torch.bfloat16)
-
-
 class TensorStore:
     """A directory of tensors named by rc's tensor hash."""
 
@@ -83,14 +80,15 @@ class TensorStore:
     def __repr__(self):
         return f"TensorStore({str(self.path)!r})"
 
-    def save(self, array, hash_hex: Optional[str] = None) -> str:
-        """Stores array (numpy or torch) unless a file of its hash is there; returns the hash.
-        hash_hex, when the caller knows it, skips hashing the data again."""
+    def save(self, array, hash_hex: Optional[str] = None, force: bool = False) -> str:
+        """Stores array (numpy or torch) unless a file of its hash is there (force: writes it
+        again anyway); returns the hash. hash_hex, when the caller knows it, skips hashing the
+        data again."""
         data = _as_numpy(array)
         if hash_hex is None:
-            hash_hex = Array(_from_stored(data)).tensor_hash_base16()
+            hash_hex = hash_tensor(data).hex()
         target = self.path / f"{hash_hex}.npy"
-        if target.exists():
+        if target.exists() and not force:
             return hash_hex
         self.path.mkdir(parents=True, exist_ok=True)
         # Written under a temporary name and renamed, so a reader never sees half a file.
@@ -126,13 +124,13 @@ class TensorStore:
     def load(self, prefix: str) -> np.ndarray:
         path = self.find(prefix)
         if path.suffix == ".npy":
-            array, name = _from_stored(np.load(path, allow_pickle=False)), path.stem
+            array, name = np.load(path, allow_pickle=False), path.stem
         else:
             array, name = (
                 _load_rc_file(path),
                 path.parent.parent.name + path.parent.name + path.name,
             )
-        if not Array(array).tensor_hash_base16().startswith(name):
+        if not hash_tensor(array).hex().startswith(name):
             raise TensorNotFoundError(
                 f"tensor file {str(path)!r} does not hold the tensor its name says (corrupt store)"
             )
@@ -158,9 +156,132 @@ def _load_rc_file(path: Path) -> np.ndarray:
         raise TensorNotFoundError(
             f"tensor file {str(path)!r} is in rc's torch.save format: reading it needs torch"
         ) from None
-    tensor = torch.load(path, map_location="cpu", weights_only=True).detach()
-    # numpy has no bfloat16: such a tensor stays a torch tensor
-    return tensor if tensor.dtype == torch.bfloat16 else tensor.numpy()
+    return _as_numpy(torch.load(path, map_location="cpu", weights_only=True))
+
+
+class _TensorCache:
+    """Tensors this process printed (bijectively), by hash, kept until synced to the default
+    store: rc's local tensor cache, held in memory."""
+
+    def __init__(self):
+        self.tensors: Dict[str, object] = {}
+        self.sorted: List[str] = []
+
+    def put(self, hash_hex: str, array) -> None:
+        if hash_hex not in self.tensors:
+            self.tensors[hash_hex] = array
+            bisect.insort(self.sorted, hash_hex)
+
+    def matches(self, prefix: str) -> List[str]:
+        """The cached hashes starting with prefix (at most two: enough to tell unique)."""
+        i = bisect.bisect_left(self.sorted, prefix)
+        return [h for h in self.sorted[i : i + 2] if h.startswith(prefix)]
+
+    def pop(self, hash_hex: str):
+        del self.sorted[bisect.bisect_left(self.sorted, hash_hex)]
+        return self.tensors.pop(hash_hex)
+
+
+_cache = _TensorCache()
+
+
+def remember_tensor(hash_hex: str, array) -> None:
+    """Puts a printed tensor in the process's tensor cache (the printer's tensor sink)."""
+    _cache.put(hash_hex, array)
+
+
+def _default_store() -> TensorStore:
+    return TensorStore(default_store_dir())
+
+
+def _lookup(prefix: str):
+    """The one tensor with hash prefix in the cache, else in the default store (as stored)."""
+    prefix = _check_prefix(prefix)
+    found = _cache.matches(prefix)
+    if len(found) > 1:
+        raise TensorNotFoundError(
+            f"several tensors with hash prefix {prefix!r} in the tensor cache: give more digits"
+        )
+    if found:
+        return _cache.tensors[found[0]]
+    return _default_store().load(prefix)
+
+
+def cached_or_stored(prefix: str):
+    """Parser's default tensor loader: the tensor cache, then the default store."""
+    return _lookup(prefix)
+
+
+def get_tensor_prefix(prefix: str):
+    """The tensor whose hash starts with prefix (tensor cache first, then the default store),
+    as the result type; TensorNotFoundError when none or several match."""
+    return as_result(_lookup(prefix))
+
+
+def tensor_from_hash(hash: str):
+    """The tensor of a hash in base 16 (a unique prefix works too), as get_tensor_prefix."""
+    return get_tensor_prefix(hash)
+
+
+def save_tensor(tensor, force: bool = False) -> bool:
+    """Writes tensor to the default store; False when a file of its hash was already there
+    (force: writes it anyway)."""
+    store = _default_store()
+    hash_hex = hash_tensor(tensor).hex()
+    existed = (store.path / f"{hash_hex}.npy").exists()
+    store.save(tensor, hash_hex=hash_hex, force=force)
+    return force or not existed
+
+
+def save_tensor_rrfs(tensor) -> str:
+    """Writes tensor to the default store; returns its hash in base 16."""
+    return _default_store().save(tensor)
+
+
+def _check_parallelism(parallelism: int) -> None:
+    if not isinstance(parallelism, int) or parallelism < 1:
+        raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
+
+
+def sync_specific_tensors(tensor_hash_prefixes: Iterable[str], parallelism: int = 15) -> None:
+    """Writes the cached tensors of these prefixes to the default store and drops them from the
+    cache. A prefix may also name a tensor already in the store; TensorNotFoundError when it
+    names none or several. parallelism is rc's; the writes are local and made in order."""
+    _check_parallelism(parallelism)
+    prefixes = [_check_prefix(p) for p in tensor_hash_prefixes]
+    store = _default_store()
+    for prefix in prefixes:
+        found = _cache.matches(prefix)
+        if len(found) > 1:
+            raise TensorNotFoundError(
+                f"several tensors with hash prefix {prefix!r} in the tensor cache"
+            )
+        if not found:
+            store.find(prefix)
+            continue
+        store.save(_cache.tensors[found[0]], hash_hex=found[0])
+        _cache.pop(found[0])
+
+
+def sync_all_unsynced_tensors(parallelism: int = 15) -> None:
+    """Writes every tensor of the cache to the default store and empties the cache."""
+    sync_specific_tensors(list(_cache.sorted), parallelism)
+
+
+def array_from_hash(name: Optional[str], hash_base16: str) -> Array:
+    """rc's Array.from_hash: an Array of the tensor of that hash (cache, then default store)."""
+    return Array(_lookup(hash_base16), name)
+
+
+def array_from_hash_prefix(name: Optional[str], hash_base16: str, cache=None) -> Array:
+    """rc's Array.from_hash_prefix; cache, when given, is a store (an object with load(prefix))
+    searched instead of the tensor cache and the default store."""
+    return Array(_lookup(hash_base16) if cache is None else cache.load(hash_base16), name)
+
+
+def array_save_rrfs(self, force: bool = False) -> str:
+    """rc's Array.save_rrfs: writes the Array's tensor to the default store; returns its hash."""
+    return _default_store().save(self.value, hash_hex=self.tensor_hash_base16(), force=force)
 
 
 class _DictStore:
@@ -271,6 +392,9 @@ def _same(self, memo=None):
 
 
 def install():
+    Array.from_hash = staticmethod(array_from_hash)
+    Array.from_hash_prefix = staticmethod(array_from_hash_prefix)
+    Array.save_rrfs = array_save_rrfs
     Circuit.__reduce__ = circuit_reduce
     # Circuits are immutable: a copy is the circuit itself.
     Circuit.__copy__ = _same
