@@ -386,3 +386,14 @@ def test_integer_einsum_follows_torch_on_any_shape(dtype, case, data):
     spec = ",".join("".join(op) for op in ins) + "->" + "".join(out)
     check(lambda: rc.Einsum.from_einsum_string(spec, *[rc.Array(t) for t in tensors]),
           lambda: ref_einsum(spec, *tensors))
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 4), st.data())
+def test_half_add_rounds_each_step_as_torch(dtype, n, data):
+    kids = [data.draw(leaves(dtype)) for _ in range(n)]
+    got = as_torch(rc.Add(*[c for c, _ in kids]).evaluate())
+    expected = ref_add(*[t for _, t in kids])
+    assert got.dtype == expected.dtype
+    assert torch.equal(got.view(torch.int16), expected.view(torch.int16))

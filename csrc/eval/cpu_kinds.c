@@ -314,8 +314,46 @@ add_in(const cc_node *n, const cc_tensor *const *in, cc_dtype d, cc_dtype c, cc_
     return 0;
 }
 
-// Empty: the float64 scalar 0. One input: it, as rc adds nothing to it. Otherwise the sum in
-// the arithmetic dtype, cast to the inputs' dtype (bool: any true).
+// *t becomes a op b (either may be t itself); cleared on failure.
+static int
+replace_binary(cc_tensor *t, cc_binary_op op, const cc_tensor *a, const cc_tensor *b)
+{
+    cc_tensor r;
+    int rc = cc_binary(&r, op, a, b);
+    cc_tensor_clear(t);
+    if (rc < 0) {
+        return -1;
+    }
+    *t = r;
+    return 0;
+}
+
+// The sum of inputs in a half type d as rc's Add forms it, one input at a time in order, each
+// partial sum rounded to d (torch adds two half values in float32 and rounds the result).
+static int
+add_half(int n, const cc_tensor *const *in, cc_dtype d, cc_tensor *out)
+{
+    if (cast_for_kernel(out, in[0], d, CC_DTYPE_F32) < 0) {
+        return -1;
+    }
+    for (int i = 1; i < n; i++) {
+        cc_tensor x;
+        if (cast_for_kernel(&x, in[i], d, CC_DTYPE_F32) < 0) {
+            cc_tensor_clear(out);
+            return -1;
+        }
+        int rc = replace_binary(out, CC_BINARY_ADD, &x, out);
+        cc_tensor_clear(&x);
+        if (rc < 0 || recast(out, d) < 0 || (i + 1 < n && recast(out, CC_DTYPE_F32) < 0)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+// Empty: the float64 scalar 0. One input: it, as rc adds nothing to it. Half types: summed in
+// order with rounding at each step (add_half). Otherwise the sum in the arithmetic dtype,
+// cast to the inputs' dtype (integers wrap; bool: any true).
 static int
 eval_add(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
@@ -325,6 +363,9 @@ eval_add(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     cc_dtype d = upcast_dtype(n->n_children, in);
     if (n->n_children == 1) {
         return cast_to(out, in[0], d);
+    }
+    if (d == CC_DTYPE_F16 || d == CC_DTYPE_BF16) {
+        return add_half(n->n_children, in, d, out);
     }
     if (add_in(n, in, d, arith_dtype(d), out) < 0) {
         return -1;
@@ -616,20 +657,6 @@ static const int gf_simple_impl[CC_GF_ID_COUNT] = {
 #include "nodes/gf.def"
 #undef CC_GF
 };
-
-// *t becomes a op b (either may be t itself); cleared on failure.
-static int
-replace_binary(cc_tensor *t, cc_binary_op op, const cc_tensor *a, const cc_tensor *b)
-{
-    cc_tensor r;
-    int rc = cc_binary(&r, op, a, b);
-    cc_tensor_clear(t);
-    if (rc < 0) {
-        return -1;
-    }
-    *t = r;
-    return 0;
-}
 
 // rc's gaussian_pdf, exp(-(x ** 2) / 2) / sqrt(2 pi), on an integer or bool x: torch squares
 // and negates in x's integer dtype w (wrapping; int64 for bool), then divides in float32.
