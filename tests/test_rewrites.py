@@ -31,7 +31,9 @@ def arr(rng, shape, dtype=np.float64, name=None):
 def assert_same_value(new, old):
     a, b = new.evaluate(), old.evaluate()
     assert a.shape == b.shape
-    tol = 1e-4 if a.dtype == np.float32 or b.dtype == np.float32 else 1e-10
+    # numpy names the dtype "float32", torch "torch.float32"
+    single = any(str(x.dtype).endswith("float32") for x in (a, b))
+    tol = 1e-4 if single else 1e-10
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
