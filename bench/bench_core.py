@@ -220,9 +220,9 @@ def forward_table():
         (ours,) = median_times([logits.evaluate], args.reps)
         print(f"circuits: {ours * 1e3:.0f} ms (torch not installed: no peer)")
         return
-    ref = gpt2_circuit.torch_forward(cfg, weights, x).numpy()
-    got = logits.evaluate()
-    err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+    ref = gpt2_circuit.torch_forward(cfg, weights, x)
+    got = torch.as_tensor(logits.evaluate())  # a torch result already, unless numpy was chosen
+    err = float((got - ref).abs().max() / ref.abs().max())
     ours, theirs = median_times(
         [logits.evaluate, lambda: gpt2_circuit.torch_forward(cfg, weights, x)], args.reps
     )
