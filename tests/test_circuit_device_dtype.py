@@ -154,3 +154,16 @@ def test_randn_device_dtype():
     assert rc.Array.randn(2).device_dtype == rc.TorchDeviceDtypeOp("cpu", "float32")
     with pytest.raises(NotImplementedError, match="device cuda:0 is not available"):
         rc.Array.randn(2, device_dtype=rc.TorchDeviceDtypeOp("cuda:0"))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "int32"])
+def test_randn_every_dtype(dtype):
+    a = rc.Array.randn(3, 4, name="w", device_dtype=rc.TorchDeviceDtypeOp(dtype=dtype), seed=2)
+    assert a.name == "w" and a.shape == (3, 4)
+    assert a.device_dtype == rc.TorchDeviceDtypeOp("cpu", dtype)
+    assert str(a.evaluate().dtype).endswith(dtype)
+    # the same draws as float32, rounded to the dtype (compared in float64: numpy has no bfloat16)
+    f64 = rc.TorchDeviceDtypeOp(dtype="float64")
+    got = rc.cast_circuit(a, f64).evaluate()
+    ref = rc.cast_circuit(rc.Array.randn(3, 4, seed=2), f64).evaluate()
+    assert float(abs(got - ref).max()) < (1.0 if dtype == "int32" else 0.02)

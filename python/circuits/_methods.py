@@ -25,6 +25,7 @@ from ._circuits import (
     Scalar,
     Symbol,
     Tag,
+    cast_circuit,
 )
 
 Axis = Union[None, int, Sequence[int]]
@@ -359,6 +360,9 @@ def array_randn(*shape, name=None, device_dtype=None, seed=None):
         )
     dtype = getattr(device_dtype, "dtype", None) or "float32"
     rng = np.random.default_rng(seed)
+    if dtype == "bfloat16":  # numpy has no bfloat16: draw float32, then round
+        values = Array(rng.standard_normal(shape).astype(np.float32), name=name)
+        return cast_circuit(values, TorchDeviceDtypeOp(dtype=dtype))
     return Array(rng.standard_normal(shape).astype(dtype), name=name)
 
 
