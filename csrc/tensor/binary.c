@@ -117,6 +117,35 @@ format_shape(char *out, size_t cap, const cc_tensor *t)
 }
 
 int
+cc_broadcast_views(const char *name, const cc_tensor *a, const cc_tensor *b, cc_tensor *av,
+                   cc_tensor *bv, int *ndim, int64_t *shape)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - a->ndim);
+        int ib = i - (nd - b->ndim);
+        int64_t sa = ia >= 0 ? a->shape[ia] : 1;
+        int64_t sb = ib >= 0 ? b->shape[ib] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            char ta[256];
+            char tb[256];
+            format_shape(ta, sizeof(ta), a);
+            format_shape(tb, sizeof(tb), b);
+            return cc_fail(CC_E_MISC_INPUT_NOT_BROADCASTABLE,
+                           "%s: shapes %s and %s do not broadcast (axis %d: %lld vs %lld)", name,
+                           ta, tb, i, (long long)sa, (long long)sb);
+        }
+        shape[i] = sa == 1 ? sb : sa;
+    }
+    *av = *a; // borrowed views: no references taken
+    *bv = *b;
+    *ndim = nd;
+    return cc_tensor_broadcast_to(av, nd, shape) < 0 || cc_tensor_broadcast_to(bv, nd, shape) < 0
+               ? -1
+               : 0;
+}
+
+int
 cc_binary(cc_tensor *out, cc_binary_op op, const cc_tensor *a, const cc_tensor *b)
 {
     if ((int)op < 0 || op >= CC_BINARY_COUNT) {
@@ -134,27 +163,10 @@ cc_binary(cc_tensor *out, cc_binary_op op, const cc_tensor *a, const cc_tensor *
     if (cc_check_cpu(a, name) < 0 || cc_check_cpu(b, name) < 0) {
         return -1;
     }
-    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    cc_tensor av, bv;
+    int nd;
     int64_t shape[CC_MAX_NDIM];
-    for (int i = 0; i < nd; i++) {
-        int ia = i - (nd - a->ndim);
-        int ib = i - (nd - b->ndim);
-        int64_t sa = ia >= 0 ? a->shape[ia] : 1;
-        int64_t sb = ib >= 0 ? b->shape[ib] : 1;
-        if (sa != sb && sa != 1 && sb != 1) {
-            char ta[256];
-            char tb[256];
-            format_shape(ta, sizeof(ta), a);
-            format_shape(tb, sizeof(tb), b);
-            return cc_fail(CC_E_MISC_INPUT_NOT_BROADCASTABLE,
-                           "%s: shapes %s and %s do not broadcast (axis %d: %lld vs %lld)", name,
-                           ta, tb, i, (long long)sa, (long long)sb);
-        }
-        shape[i] = sa == 1 ? sb : sa;
-    }
-    cc_tensor av = *a; // borrowed views: no references taken
-    cc_tensor bv = *b;
-    if (cc_tensor_broadcast_to(&av, nd, shape) < 0 || cc_tensor_broadcast_to(&bv, nd, shape) < 0 ||
+    if (cc_broadcast_views(name, a, b, &av, &bv, &nd, shape) < 0 ||
         cc_tensor_init_empty(out, a->dtype, nd, shape) < 0) {
         return -1;
     }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "tensor/kernels.h"
 #include "tensor/strided.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -91,18 +92,10 @@ cc_int_pow(cc_tensor *out, const cc_tensor *a, const cc_tensor *b)
     if (check_i64(a, "integer pow") < 0 || check_i64(b, "integer pow") < 0) {
         return -1;
     }
-    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    cc_tensor va, vb;
+    int nd;
     int64_t shape[CC_MAX_NDIM];
-    for (int i = 0; i < nd; i++) {
-        int ia = i - (nd - a->ndim);
-        int ib = i - (nd - b->ndim);
-        int64_t sa = ia >= 0 ? a->shape[ia] : 1;
-        int64_t sb = ib >= 0 ? b->shape[ib] : 1;
-        shape[i] = sa == 1 ? sb : sa;
-    }
-    cc_tensor va = *a; // borrowed views: no reference taken, none released
-    cc_tensor vb = *b;
-    if (cc_tensor_broadcast_to(&va, nd, shape) < 0 || cc_tensor_broadcast_to(&vb, nd, shape) < 0 ||
+    if (cc_broadcast_views("integer pow", a, b, &va, &vb, &nd, shape) < 0 ||
         cc_tensor_init_empty(out, CC_DTYPE_I64, nd, shape) < 0) {
         return -1;
     }

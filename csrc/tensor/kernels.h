@@ -49,6 +49,11 @@ typedef enum {
 int cc_unary(cc_tensor *out, cc_unary_op op, const cc_tensor *x);
 // Elementwise a op b with numpy broadcasting; a and b have the same dtype (the caller casts).
 int cc_binary(cc_tensor *out, cc_binary_op op, const cc_tensor *a, const cc_tensor *b);
+// av and bv become borrowed views of a and b broadcast (numpy's rule) to their common shape
+// (*ndim sizes in shape). 0, or -1 with CC_E_MISC_INPUT_NOT_BROADCASTABLE naming op_name and
+// both shapes.
+int cc_broadcast_views(const char *op_name, const cc_tensor *a, const cc_tensor *b, cc_tensor *av,
+                       cc_tensor *bv, int *ndim, int64_t *shape);
 // acc += x, x broadcast to acc's shape; acc contiguous, same dtype.
 int cc_add_into(cc_tensor *acc, const cc_tensor *x);
 // out = xs[0] * xs[1] * ... (in that order), 2 <= n <= 3 float tensors of out's dtype and
