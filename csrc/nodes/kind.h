@@ -103,7 +103,7 @@ typedef struct {
 // --- expansion (rc's expand_node) -------------------------------------------------------------
 
 // One re-derivation of node c over new children that may carry leading batch axes or other
-// symbolic sizes (nodes/expand.h runs it; nodes/expand_kind.h has the kinds' helpers).
+// symbolic sizes (expand/expand.c runs it; nodes/expand_kind.h has the kinds' helpers).
 typedef struct cc_expand_call {
     const cc_node *c;
     cc_node *const *inputs; // the new children, one per child of c
