@@ -43,8 +43,9 @@ cc_shape_append(cc_str *s, int ndim, const int64_t *shape)
     return cc_str_append(s, "]");
 }
 
+// "Shapes aren't broadcastable, [every shape]" then note.
 static int
-fail_not_broadcastable(int n, const int *ndims, const int64_t *const *shapes)
+fail_not_broadcastable(int n, const int *ndims, const int64_t *const *shapes, const char *note)
 {
     cc_str s;
     cc_str_init(&s);
@@ -53,7 +54,7 @@ fail_not_broadcastable(int n, const int *ndims, const int64_t *const *shapes)
         ok = (i == 0 || cc_str_append(&s, ", ") == 0) &&
              cc_shape_append(&s, ndims[i], shapes[i]) == 0;
     }
-    ok = ok && cc_str_append(&s, "]") == 0;
+    ok = ok && cc_str_append(&s, "]") == 0 && cc_str_append(&s, note) == 0;
     if (!ok) {
         cc_str_clear(&s);
         return -1;
@@ -63,19 +64,21 @@ fail_not_broadcastable(int n, const int *ndims, const int64_t *const *shapes)
     return -1;
 }
 
-int
-cc_shape_broadcast(int n, const int *ndims, const int64_t *const *shapes, int *out_ndim,
-                   int64_t *out_shape)
+// Shapes right-aligned: per axis from the last, the sizes must be equal (equal_only), or else
+// follow broadcasting (a 1 meets any size but 0).
+static int
+align_shapes(int n, const int *ndims, const int64_t *const *shapes, int equal_only, int *out_ndim,
+             int64_t *out_shape)
 {
     int rank = 0;
     for (int i = 0; i < n; i++) {
-        if (ndims[i] > rank) {
-            rank = ndims[i];
-        }
+        rank = ndims[i] > rank ? ndims[i] : rank;
     }
     if (rank > CC_MAX_NDIM) {
-        return cc_fail(CC_E_CONSTRUCT_NOT_SUPPORTED_YET, "rank %d is above the maximum of %d", rank,
-                       CC_MAX_NDIM);
+        return equal_only ? cc_fail(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
+                                    "batch rank %d passes the maximum %d", rank, CC_MAX_NDIM)
+                          : cc_fail(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
+                                    "rank %d is above the maximum of %d", rank, CC_MAX_NDIM);
     }
     for (int k = 1; k <= rank; k++) {
         int have = 0;
@@ -85,8 +88,12 @@ cc_shape_broadcast(int n, const int *ndims, const int64_t *const *shapes, int *o
                 continue;
             }
             int64_t len = shapes[i][ndims[i] - k];
-            if (have && !(len == cur || (cur == 1 && len != 0) || (len == 1 && cur != 0))) {
-                return fail_not_broadcastable(n, ndims, shapes);
+            int fits = equal_only ? len == cur
+                                  : len == cur || (cur == 1 && len != 0) || (len == 1 && cur != 0);
+            if (have && !fits) {
+                return fail_not_broadcastable(
+                    n, ndims, shapes,
+                    equal_only ? " (batch shapes must be equal where they overlap)" : "");
             }
             cur = have && cur > len ? cur : len;
             have = 1;
@@ -95,6 +102,13 @@ cc_shape_broadcast(int n, const int *ndims, const int64_t *const *shapes, int *o
     }
     *out_ndim = rank;
     return 0;
+}
+
+int
+cc_shape_broadcast(int n, const int *ndims, const int64_t *const *shapes, int *out_ndim,
+                   int64_t *out_shape)
+{
+    return align_shapes(n, ndims, shapes, 0, out_ndim, out_shape);
 }
 
 int64_t
@@ -145,44 +159,5 @@ int
 cc_shape_right_align(int n, const int *ndims, const int64_t *const *shapes, int *out_ndim,
                      int64_t *out_shape)
 {
-    int rank = 0;
-    for (int i = 0; i < n; i++) {
-        rank = ndims[i] > rank ? ndims[i] : rank;
-    }
-    if (rank > CC_MAX_NDIM) {
-        return cc_fail(CC_E_CONSTRUCT_NOT_SUPPORTED_YET, "batch rank %d passes the maximum %d",
-                       rank, CC_MAX_NDIM);
-    }
-    for (int k = 1; k <= rank; k++) {
-        int have = 0;
-        int64_t cur = 0;
-        for (int i = 0; i < n; i++) {
-            if (ndims[i] < k) {
-                continue;
-            }
-            int64_t len = shapes[i][ndims[i] - k];
-            if (have && len != cur) {
-                cc_str s;
-                cc_str_init(&s);
-                int ok = cc_str_append(&s, "[") == 0;
-                for (int j = 0; ok && j < n; j++) {
-                    ok = (j == 0 || cc_str_append(&s, ", ") == 0) &&
-                         cc_shape_append(&s, ndims[j], shapes[j]) == 0;
-                }
-                if (ok && cc_str_append(&s, "]") == 0) {
-                    cc_fail(CC_E_MISC_INPUT_NOT_BROADCASTABLE,
-                            "Shapes aren't broadcastable, %s (batch shapes must be equal where "
-                            "they overlap)",
-                            s.data);
-                }
-                cc_str_clear(&s);
-                return -1;
-            }
-            cur = len;
-            have = 1;
-        }
-        out_shape[rank - k] = cur;
-    }
-    *out_ndim = rank;
-    return 0;
+    return align_shapes(n, ndims, shapes, 1, out_ndim, out_shape);
 }
