@@ -328,6 +328,20 @@ replace_binary(cc_tensor *t, cc_binary_op op, const cc_tensor *a, const cc_tenso
     return 0;
 }
 
+// *t becomes t op k (k_first: k op t) for the scalar k = v of dtype d; cleared on failure.
+static int
+replace_with_scalar(cc_tensor *t, cc_binary_op op, cc_dtype d, double v, int k_first)
+{
+    cc_tensor k;
+    if (cc_tensor_init_scalar(&k, d, v) < 0) {
+        cc_tensor_clear(t);
+        return -1;
+    }
+    int rc = k_first ? replace_binary(t, op, &k, t) : replace_binary(t, op, t, &k);
+    cc_tensor_clear(&k);
+    return rc;
+}
+
 // The sum of inputs in a half type d as rc's Add forms it, one input at a time in order, each
 // partial sum rounded to d (torch adds two half values in float32 and rounds the result).
 static int
@@ -663,47 +677,28 @@ static const int gf_simple_impl[CC_GF_ID_COUNT] = {
 static int
 int_gaussian_pdf(const cc_tensor *x, cc_dtype w, cc_tensor *out)
 {
-    cc_tensor t, k;
+    cc_tensor t;
     memset(out, 0, sizeof *out);
     if (cast_to(&t, x, CC_DTYPE_I64) < 0) {
         return -1;
     }
     if (replace_binary(&t, CC_BINARY_MUL, &t, &t) < 0 || recast(&t, w) < 0 ||
-        recast(&t, CC_DTYPE_I64) < 0) {
-        return -1;
-    }
-    if (cc_tensor_init_scalar(&k, CC_DTYPE_I64, 0.0) < 0) {
-        cc_tensor_clear(&t);
-        return -1;
-    }
-    int rc = replace_binary(&t, CC_BINARY_SUB, &k, &t);
-    cc_tensor_clear(&k);
-    if (rc < 0 || recast(&t, w) < 0 || recast(&t, CC_DTYPE_F32) < 0) {
+        recast(&t, CC_DTYPE_I64) < 0 ||
+        replace_with_scalar(&t, CC_BINARY_SUB, CC_DTYPE_I64, 0.0, 1) < 0 || recast(&t, w) < 0 ||
+        recast(&t, CC_DTYPE_F32) < 0) {
         return -1;
     }
     // Halving is exact in float32; sqrt(2 pi) is rounded to float32, as torch rounds a Python
     // float used with a float32 tensor.
-    if (cc_tensor_init_scalar(&k, CC_DTYPE_F32, 2.0) < 0) {
-        cc_tensor_clear(&t);
+    if (replace_with_scalar(&t, CC_BINARY_DIV, CC_DTYPE_F32, 2.0, 0) < 0) {
         return -1;
     }
-    rc = replace_binary(&t, CC_BINARY_DIV, &t, &k);
-    cc_tensor_clear(&k);
-    if (rc < 0) {
-        return -1;
-    }
-    rc = cc_unary(out, CC_UNARY_EXP, &t);
+    int rc = cc_unary(out, CC_UNARY_EXP, &t);
     cc_tensor_clear(&t);
     if (rc < 0) {
         return -1;
     }
-    if (cc_tensor_init_scalar(&k, CC_DTYPE_F32, 2.5066282746310002) < 0) {
-        cc_tensor_clear(out);
-        return -1;
-    }
-    rc = replace_binary(out, CC_BINARY_DIV, out, &k);
-    cc_tensor_clear(&k);
-    return rc;
+    return replace_with_scalar(out, CC_BINARY_DIV, CC_DTYPE_F32, 2.5066282746310002, 0);
 }
 
 // rc's log_exp_p_1 on uint8: torch picks log(1 + exp(-x)) + x (x < 0 never holds), with -x
@@ -711,29 +706,22 @@ int_gaussian_pdf(const cc_tensor *x, cc_dtype w, cc_tensor *out)
 static int
 u8_log_exp_p_1(const cc_tensor *x, cc_tensor *out)
 {
-    cc_tensor t, k, fx;
+    cc_tensor t, fx;
     memset(out, 0, sizeof *out);
     if (cast_to(&t, x, CC_DTYPE_I64) < 0) {
         return -1;
     }
-    if (cc_tensor_init_scalar(&k, CC_DTYPE_I64, 0.0) < 0) {
-        cc_tensor_clear(&t);
+    if (replace_with_scalar(&t, CC_BINARY_SUB, CC_DTYPE_I64, 0.0, 1) < 0 ||
+        recast(&t, CC_DTYPE_U8) < 0 || recast(&t, CC_DTYPE_F32) < 0) {
         return -1;
     }
-    int rc = replace_binary(&t, CC_BINARY_SUB, &k, &t);
-    cc_tensor_clear(&k);
-    if (rc < 0 || recast(&t, CC_DTYPE_U8) < 0 || recast(&t, CC_DTYPE_F32) < 0) {
-        return -1;
-    }
-    rc = cc_unary(out, CC_UNARY_EXP, &t);
+    int rc = cc_unary(out, CC_UNARY_EXP, &t);
     cc_tensor_clear(&t);
-    if (rc < 0 || cc_tensor_init_scalar(&k, CC_DTYPE_F32, 1.0) < 0) {
+    if (rc < 0) {
         cc_tensor_clear(out);
         return -1;
     }
-    rc = replace_binary(out, CC_BINARY_ADD, &k, out);
-    cc_tensor_clear(&k);
-    if (rc < 0) {
+    if (replace_with_scalar(out, CC_BINARY_ADD, CC_DTYPE_F32, 1.0, 1) < 0) {
         return -1;
     }
     rc = cc_unary(&t, CC_UNARY_LOG, out);
