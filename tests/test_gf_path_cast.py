@@ -512,3 +512,26 @@ def test_rotary_turns_the_first_pair_by_the_position():
     for pos in range(3):
         assert out[pos, 0, 0].item() == pytest.approx(-math.sin(pos), abs=1e-6)
         assert out[pos, 0, 1].item() == pytest.approx(math.cos(pos), abs=1e-6)
+
+
+def test_specs_loaded_by_path_are_released_with_their_nodes():
+    import gc
+    import weakref
+
+    x = rc.Array(torch.randn(5, 2, 4), "x")
+    text = ApplyRotaryPosEmb.new(x, name="qk_rot").repr()
+    node = rc.Parser()(text)
+    ref = weakref.ref(node.spec)
+    assert roundtrip(node) == node
+    del node
+    gc.collect()
+    assert ref() is None
+    spec = ApplyRotaryPosEmb()
+    before = sys.getrefcount(spec)
+    for _ in range(20):
+        g = rc.GeneralFunction(x, spec=spec, name="g")
+        g.evaluate()
+        g.repr()
+    del g
+    gc.collect()
+    assert sys.getrefcount(spec) == before
