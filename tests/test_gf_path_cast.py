@@ -17,7 +17,18 @@ from circuits.generalfuncs.rotary_pos_emb import ApplyRotaryPosEmb
 torch = pytest.importorskip("torch")
 
 ROTARY_PATH = "rust_circuit.generalfuncs.rotary_pos_emb:ApplyRotaryPosEmb"
-DTYPES = ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]
+DTYPES = [
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool",
+]
 GF_TYPE_UUID = uuid.UUID("3c655670-b352-4a5f-891c-0d7160609341").bytes
 PY_WRAP_UUID = uuid.UUID("de3124ee-154c-4da8-bdb3-b7496ae6223c").bytes
 NAME_DELIMITER = uuid.UUID("025e9af4-1366-4211-aa5f-7c28fc6cdf9f").bytes
@@ -60,7 +71,9 @@ def source_tensor(dtype, to_dtype, seed=0):
 @pytest.mark.parametrize("dst", DTYPES)
 def test_cast_every_pair_of_dtypes_as_torch(src, dst):
     t = source_tensor(src, dst)
-    c = rc.GeneralFunction.new_cast(rc.Array(t, "x"), output=rc.TorchDeviceDtypeOp(dtype=dst), name="c")
+    c = rc.GeneralFunction.new_cast(
+        rc.Array(t, "x"), output=rc.TorchDeviceDtypeOp(dtype=dst), name="c"
+    )
     assert c.dtype == dst
     assert c.device_dtype == rc.TorchDeviceDtypeOp("cpu", dst)
     out = c.evaluate()
@@ -94,7 +107,9 @@ def test_cast_spec_name_fields_and_open_output():
 
 def test_cast_of_a_circuit_without_tensors():
     s = rc.Symbol.new_with_random_uuid((3,), "s")
-    c = rc.GeneralFunction.new_cast(s, rc.TorchDeviceDtypeOp(dtype="int16"), rc.TorchDeviceDtypeOp("cpu", "int64"))
+    c = rc.GeneralFunction.new_cast(
+        s, rc.TorchDeviceDtypeOp(dtype="int16"), rc.TorchDeviceDtypeOp("cpu", "int64")
+    )
     assert c.dtype == "int64"
     assert c.device == "cpu"
     assert rc.GeneralFunction.new_cast(s).dtype is None
@@ -104,7 +119,9 @@ def test_cast_of_a_circuit_without_tensors():
 def test_rc_test_cast():
     arr = rc.Array.randn(1, 2, device_dtype=rc.TorchDeviceDtypeOp("cpu", "float16"))
     casty = rc.GeneralFunction.new_cast(
-        arr, rc.TorchDeviceDtypeOp("cpu", torch.float16), rc.TorchDeviceDtypeOp("cpu", torch.float64)
+        arr,
+        rc.TorchDeviceDtypeOp("cpu", torch.float16),
+        rc.TorchDeviceDtypeOp("cpu", torch.float64),
     )
     assert casty.device_dtype == rc.TorchDeviceDtypeOp("cpu", "float64")
     assert casty.evaluate().dtype == torch.float64
@@ -114,7 +131,10 @@ def test_rc_test_cast():
         match=r"required compatibility \{device:cpu,dtype:int16\}  actual \{device:cpu,dtype:float16\}",
     ):
         rc.GeneralFunction.new_cast(
-            arr, rc.TorchDeviceDtypeOp("cpu", "int16"), rc.TorchDeviceDtypeOp("cpu", "float64"), name="casty2"
+            arr,
+            rc.TorchDeviceDtypeOp("cpu", "int16"),
+            rc.TorchDeviceDtypeOp("cpu", "float64"),
+            name="casty2",
         )
 
 
@@ -139,7 +159,9 @@ def test_enforce_dtype_device():
 @pytest.mark.parametrize("dst", DTYPES)
 def test_cast_roundtrips_through_text_and_by_name(dst):
     x = rc.Array(torch.randn(2, 3).to(torch.float64), "x")
-    c = rc.GeneralFunction.new_cast(x, rc.TorchDeviceDtypeOp("cpu", "float64"), rc.TorchDeviceDtypeOp(dtype=dst), name="c")
+    c = rc.GeneralFunction.new_cast(
+        x, rc.TorchDeviceDtypeOp("cpu", "float64"), rc.TorchDeviceDtypeOp(dtype=dst), name="c"
+    )
     back = roundtrip(c)
     assert back == c
     assert back.dtype == dst
@@ -161,14 +183,12 @@ def test_cast_spec_hash_is_rcs():
 
 
 def test_rc_token_upcast_module_text():
-    text = textwrap.dedent(
-        """\
+    text = textwrap.dedent("""\
         'upcast_toks' GeneralFunction cast_from_{device:None,dtype:None}_to_{device:None,dtype:int64}
           'upcast_toks.sub' Add
             'upcast_toks.int16_toks' [] Symbol
             'upcast_toks.signed_int16_min' [] Scalar 32768 # int16 min, torch doesn't support uint16 :(
-        """
-    )
+        """)
     c = rc.Parser()(text)
     assert c.name == "upcast_toks"
     assert c.dtype == "int64"
@@ -183,7 +203,10 @@ def test_rc_token_upcast_module_text():
         ("cast_from_{device:None,dtype:float99}_to_{device:None,dtype:None}", "dtype 'float99'"),
         ("cast_from_{device:None,dtype:None}_to_{device:cuda:16,dtype:None}", "device 'cuda:16'"),
         ("cast_from_{device:None,dtype:None}", "unknown general function"),
-        ("cast_from_{device:None,dtype:None}_to_{device:None,dtype:None}x", "unknown general function"),
+        (
+            "cast_from_{device:None,dtype:None}_to_{device:None,dtype:None}x",
+            "unknown general function",
+        ),
     ],
 )
 def test_bad_cast_names(spec_name, match):
@@ -195,7 +218,9 @@ def test_bad_cast_names(spec_name, match):
 
 def test_cast_to_cuda_is_not_available():
     x = rc.Array(torch.randn(2), "x")
-    with pytest.raises(NotImplementedError, match=r"output device cuda:0 is not available.*host memory"):
+    with pytest.raises(
+        NotImplementedError, match=r"output device cuda:0 is not available.*host memory"
+    ):
         rc.GeneralFunction.new_cast(x, output=rc.TorchDeviceDtypeOp("cuda:0", "float64"))
     with pytest.raises(NotImplementedError, match="input_required_compatibility device cuda:3"):
         rc.GeneralFunction.new_by_name(
@@ -321,14 +346,19 @@ def test_rotary_spec_hash_is_rcs():
     x = rc.Array(torch.randn(5, 2, 4), "x")
     g = ApplyRotaryPosEmb.new(x, name="qk_rot")
     blake3 = pytest.importorskip("blake3")
-    spec_hash = blake3.blake3(PY_WRAP_UUID + uuid.UUID("a00070be-b82b-495f-953f-633d0ab6829b").bytes).digest()
+    spec_hash = blake3.blake3(
+        PY_WRAP_UUID + uuid.UUID("a00070be-b82b-495f-953f-633d0ab6829b").bytes
+    ).digest()
     assert g.hash == golden_gf(spec_hash, [x], "qk_rot")
 
 
 def test_path_spec_prints_name_at_path_and_parses_back():
     x = rc.Array(torch.randn(5, 2, 4), "x")
     g = ApplyRotaryPosEmb.new(x, name="qk_rot")
-    assert g.repr().splitlines()[0] == f"'qk_rot' GeneralFunction apply_rotary_pos_emb at {ROTARY_PATH}"
+    assert (
+        g.repr().splitlines()[0]
+        == f"'qk_rot' GeneralFunction apply_rotary_pos_emb at {ROTARY_PATH}"
+    )
     back = roundtrip(g)
     assert back == g and back.name == "qk_rot"
     assert torch.equal(back.evaluate(), g.evaluate())
@@ -338,8 +368,7 @@ def test_path_spec_prints_name_at_path_and_parses_back():
 
 
 def test_rc_module_library_rotary_text_loads_and_batches():
-    text = textwrap.dedent(
-        f"""\
+    text = textwrap.dedent(f"""\
         'qk_with_rot' [7, 16] SetSymbolicShape
           'qk_with_rot.re' [7, 2*2*4] Rearrange q s:2 e:2 rh -> q (s:2 e:2 rh)
             'qk_with_rot.cat' [7, 2, 2, 4] Concat 1
@@ -352,16 +381,21 @@ def test_rc_module_library_rotary_text_loads_and_batches():
                         'qk' [7, 16] Symbol 442c7d04-1948-4904-b96a-5c0acf22f19c
               'qk_with_rot.q_pass' Index [:, 1:]
                 'qk_split'
-        """
-    )
+        """)
     body = rc.Parser()(text)
     rot = body.get_unique("qk_rot")
     assert isinstance(rot.spec, ApplyRotaryPosEmb) and rot.shape == (7, 2, 4)
     q = torch.randn(3, 7, 16, generator=torch.Generator().manual_seed(5))
-    m = rc.Module(rc.ModuleSpec(body, [rc.ModuleArgSpec(body.get_unique("qk"))]), name="m", qk=rc.Array(q, "q"))
+    m = rc.Module(
+        rc.ModuleSpec(body, [rc.ModuleArgSpec(body.get_unique("qk"))]),
+        name="m",
+        qk=rc.Array(q, "q"),
+    )
     out = m.evaluate()
     split = q.reshape(3, 7, 2, 2, 4)
-    want = torch.cat([rotary_reference(split[:, :, 0]).to(torch.float32)[:, :, None], split[:, :, 1:]], dim=2)
+    want = torch.cat(
+        [rotary_reference(split[:, :, 0]).to(torch.float32)[:, :, None], split[:, :, 1:]], dim=2
+    )
     torch.testing.assert_close(out, want.reshape(3, 7, 16), rtol=1e-5, atol=1e-5)
 
 
@@ -443,7 +477,9 @@ def test_path_given_to_new_by_path_is_kept_when_the_spec_has_none(spec_module):
 def test_spec_by_file_path_relative_to_rrfs(tmp_path, monkeypatch):
     folder = tmp_path / "test"
     folder.mkdir()
-    (folder / "general_function.py").write_text(SPEC_MODULE.format(path="/test/general_function.py:Twice"))
+    (folder / "general_function.py").write_text(
+        SPEC_MODULE.format(path="/test/general_function.py:Twice")
+    )
     monkeypatch.setenv("RR_RRFS_DIR", str(tmp_path))
     x = rc.Array(torch.randn(3), "x")
     g = rc.GeneralFunction.new_by_path(x, path="/test/general_function.py:Twice", name="g")
@@ -456,15 +492,29 @@ def test_spec_by_file_path_relative_to_rrfs(tmp_path, monkeypatch):
 
 def test_path_errors(spec_module):
     x = rc.Array(torch.randn(3), "x")
-    with pytest.raises(ModuleNotFoundError, match=r"path 'no_such_module_xyz:Spec': no module named 'no_such_module_xyz'"):
+    with pytest.raises(
+        ModuleNotFoundError,
+        match=r"path 'no_such_module_xyz:Spec': no module named 'no_such_module_xyz'",
+    ):
         rc.GeneralFunction.new_by_path(x, path="no_such_module_xyz:Spec")
-    with pytest.raises(ModuleNotFoundError, match=r"no module named 'circuits.nothing_here' \(paths under rust_circuit"):
+    with pytest.raises(
+        ModuleNotFoundError,
+        match=r"no module named 'circuits.nothing_here' \(paths under rust_circuit",
+    ):
         rc.GeneralFunction.new_by_path(x, path="rust_circuit.nothing_here:Spec")
-    with pytest.raises(AttributeError, match=f"path '{spec_module}:Missing': module '{spec_module}' has no attribute 'Missing'"):
+    with pytest.raises(
+        AttributeError,
+        match=f"path '{spec_module}:Missing': module '{spec_module}' has no attribute 'Missing'",
+    ):
         rc.GeneralFunction.new_by_path(x, path=f"{spec_module}:Missing")
-    with pytest.raises(rc.ConstructGeneralFunctionPyNotInstanceError, match="INSTANCE is a Twice, not a callable"):
+    with pytest.raises(
+        rc.ConstructGeneralFunctionPyNotInstanceError, match="INSTANCE is a Twice, not a callable"
+    ):
         rc.GeneralFunction.new_by_path(x, path=f"{spec_module}:INSTANCE")
-    with pytest.raises(rc.ConstructGeneralFunctionPyNotInstanceError, match=r"not_a_spec\(\) gave a int, not an instance of GeneralFunctionSpecBase"):
+    with pytest.raises(
+        rc.ConstructGeneralFunctionPyNotInstanceError,
+        match=r"not_a_spec\(\) gave a int, not an instance of GeneralFunctionSpecBase",
+    ):
         rc.GeneralFunction.new_by_path(x, path=f"{spec_module}:not_a_spec")
     with pytest.raises(ZeroDivisionError, match="broken spec factory") as info:
         rc.GeneralFunction.new_by_path(x, path=f"{spec_module}:broken")
@@ -486,7 +536,9 @@ def test_parse_errors_for_paths(spec_module):
     assert any("no_such_module_xyz:Twice" in note for note in info.value.__notes__)
 
 
-@pytest.mark.parametrize("path", ["no_colon", "mod:Spec # comment", "mod:A!b", " mod:Spec", "mod:Spec\n"])
+@pytest.mark.parametrize(
+    "path", ["no_colon", "mod:Spec # comment", "mod:A!b", " mod:Spec", "mod:Spec\n"]
+)
 def test_spec_paths_must_be_locators(path):
     class Bad(rc.GeneralFunctionSpecBase):
         name = "bad"

@@ -65,15 +65,21 @@ def test_random_strings_against_a_reference():
     mapping = {c: 10 + i for i, c in enumerate("abcxyz()")}
     tok = rc.CharTokenizer(START, END, PAD, 12, mapping, False)
     strings = ["".join(rng.choice(list(mapping), size=rng.integers(0, 15))) for _ in range(50)]
-    np.testing.assert_array_equal(as_numpy(tok.tokenize_strings(strings)), reference(strings, 12, mapping))
+    np.testing.assert_array_equal(
+        as_numpy(tok.tokenize_strings(strings)), reference(strings, 12, mapping)
+    )
 
 
 def test_long_strings_are_cut_unless_error_if_over():
     tokens = paren_tokenizer(4).tokenize_strings(["((()))"])
     np.testing.assert_array_equal(as_numpy(tokens), [[START, OPEN, OPEN, END]])
     tok = paren_tokenizer(4, error_if_over=True)
-    np.testing.assert_array_equal(as_numpy(tok.tokenize_strings(["()"])), [[START, OPEN, CLOSE, END]])
-    with pytest.raises(RuntimeError, match=r"string 1 is too wide: 3 characters, but pad_width=4 fits 2"):
+    np.testing.assert_array_equal(
+        as_numpy(tok.tokenize_strings(["()"])), [[START, OPEN, CLOSE, END]]
+    )
+    with pytest.raises(
+        RuntimeError, match=r"string 1 is too wide: 3 characters, but pad_width=4 fits 2"
+    ):
         tok.tokenize_strings(["()", "(()"])
 
 
@@ -89,7 +95,9 @@ def test_no_strings_and_attributes():
 
 
 def test_unmapped_characters_name_the_character_and_string():
-    with pytest.raises(RuntimeError, match=r"invalid char 'x' at position 1 of string 2 \('\(x\)'\)"):
+    with pytest.raises(
+        RuntimeError, match=r"invalid char 'x' at position 1 of string 2 \('\(x\)'\)"
+    ):
         paren_tokenizer(6).tokenize_strings(["()", "", "(x)"])
     # a character cut away by the pad width is never looked up
     assert as_numpy(paren_tokenizer(3).tokenize_strings(["(x"])).tolist() == [[START, OPEN, END]]

@@ -49,7 +49,9 @@ def _import(path: str, module: str):
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
-        mapped = f" (paths under {RC_PACKAGE}. load modules of {OWN_PACKAGE})" if name != module else ""
+        mapped = (
+            f" (paths under {RC_PACKAGE}. load modules of {OWN_PACKAGE})" if name != module else ""
+        )
         raise ModuleNotFoundError(
             f"GeneralFunction path {path!r}: no module named {e.name!r}{mapped}", name=e.name
         ) from e

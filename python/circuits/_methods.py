@@ -441,7 +441,9 @@ class GeneralFunctionSpecBase(metaclass=abc.ABCMeta):
 
 def _device_dtype_op(value, what: str) -> TorchDeviceDtypeOp:
     if not hasattr(value, "device") or not hasattr(value, "dtype"):
-        raise TypeError(f"new_cast: {what} must be a TorchDeviceDtypeOp, not {type(value).__name__}")
+        raise TypeError(
+            f"new_cast: {what} must be a TorchDeviceDtypeOp, not {type(value).__name__}"
+        )
     return TorchDeviceDtypeOp(value.device, value.dtype)
 
 

@@ -19,7 +19,9 @@ def _int(value, what: str) -> int:
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(f"CharTokenizer: {what} must be an int, not {type(value).__name__}") from None
+        raise TypeError(
+            f"CharTokenizer: {what} must be an int, not {type(value).__name__}"
+        ) from None
 
 
 class CharTokenizer:

@@ -54,7 +54,9 @@ def _angles_numpy(seq: int, rotary_dim: int):
 def apply_rotary_pos_emb(x):
     """The rotation of x ([..., seq, 2, half_rotary_dim], torch or numpy), in x's dtype."""
     if x.ndim < 3 or x.shape[-2] != 2:
-        raise ValueError(f"{NAME}: x must have shape [..., seq, 2, half_rotary_dim], got {tuple(x.shape)}")
+        raise ValueError(
+            f"{NAME}: x must have shape [..., seq, 2, half_rotary_dim], got {tuple(x.shape)}"
+        )
     seq, half = x.shape[-3], x.shape[-1]
     rotary_dim = 2 * half
     if _is_torch(x):
@@ -100,8 +102,12 @@ class ApplyRotaryPosEmb(GeneralFunctionSpecBase):
         if len(x_shape) < 3:
             raise ValueError(f"{NAME}: x must have at least 3 dimensions, but got {len(x_shape)}")
         if x_shape[-2] != 2:
-            raise ValueError(f"{NAME}: the second to last dimension of x must be 2, but got {x_shape[-2]}")
-        return GeneralFunctionShapeInfo(x_shape, num_non_batchable_output_dims=3, input_batchability=[True])
+            raise ValueError(
+                f"{NAME}: the second to last dimension of x must be 2, but got {x_shape[-2]}"
+            )
+        return GeneralFunctionShapeInfo(
+            x_shape, num_non_batchable_output_dims=3, input_batchability=[True]
+        )
 
     @classmethod
     def new(cls, x, name: Optional[str] = None):
