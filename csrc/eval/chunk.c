@@ -8,6 +8,7 @@
 
 #include "eval/eval.h"
 #include "eval/eval_impl.h"
+#include "expand/deep_map.h"
 #include "rewrite/push_down_index.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -49,19 +50,141 @@ tensor_bytes(const cc_tensor *t)
     return cc_tensor_numel(t) * (int64_t)cc_dtype_size(t->dtype);
 }
 
-// outputs[k][start:stop] along axis 0, the slice pushed down as far as it goes; where it cannot
-// be pushed the Index stays on top (correct, just not smaller). New reference or NULL.
-static cc_node *
-rows_of(cc_node *out, int64_t start, int64_t stop)
+// The bounds [start, stop) a slice item selects on an axis of length len.
+static void
+slice_bounds(const cc_index_item *it, int64_t len, int64_t *start, int64_t *stop)
 {
-    cc_index_item item;
-    memset(&item, 0, sizeof item);
-    item.kind = CC_INDEX_SLICE;
-    item.has_start = 1;
-    item.has_stop = 1;
-    item.start = start;
-    item.stop = stop;
-    cc_node *index = cc_index_new(out, 1, &item, NULL);
+    int64_t lo = it->has_start ? it->start : 0;
+    int64_t hi = it->has_stop ? it->stop : len;
+    lo = lo < 0 ? lo + len : lo;
+    hi = hi < 0 ? hi + len : hi;
+    lo = lo < 0 ? 0 : (lo > len ? len : lo);
+    hi = hi < lo ? lo : (hi > len ? len : hi);
+    *start = lo;
+    *stop = hi;
+}
+
+static cc_index_item
+slice_item(int has_bounds, int64_t start, int64_t stop)
+{
+    cc_index_item it;
+    memset(&it, 0, sizeof it);
+    it.kind = CC_INDEX_SLICE;
+    it.has_start = has_bounds;
+    it.has_stop = has_bounds;
+    it.start = start;
+    it.stop = stop;
+    return it;
+}
+
+static cc_node *push_rows(cc_node *node, int axis, int64_t start, int64_t stop);
+
+// The one axis an Index of only slices narrows (-1 when it narrows none or several, or holds
+// ints or tensors), with the bounds it keeps.
+static int
+narrowed_axis(const cc_node *index, int64_t *start, int64_t *stop)
+{
+    const cc_node *child = index->children[0];
+    int axis = -1;
+    for (int k = 0; k < index->u.index.n_items; k++) {
+        const cc_index_item *it = &index->u.index.items[k];
+        if (it->kind != CC_INDEX_SLICE) {
+            return -1;
+        }
+        int64_t lo, hi;
+        slice_bounds(it, child->shape[k], &lo, &hi);
+        if (lo != 0 || hi != child->shape[k]) {
+            if (axis >= 0) {
+                return -1;
+            }
+            axis = k;
+            *start = lo;
+            *stop = hi;
+        }
+    }
+    return axis;
+}
+
+// Where the slice push stopped at an Index over an Index, the rows go through the inner one:
+// Index(Index(y, items), rows on axis k) is Index(y', items') with the rows moved onto the
+// axis of y that axis k comes from (a slice composed with the inner one and pushed down into
+// y, or the matching part of an index tensor). Other nodes are descended into.
+static int
+fuse_pre(void *ctx, cc_node *node, cc_node **out)
+{
+    (void)ctx;
+    int64_t start, stop;
+    if (node->kind != CC_KIND_INDEX || node->children[0]->kind != CC_KIND_INDEX) {
+        return 0;
+    }
+    int k = narrowed_axis(node, &start, &stop);
+    if (k < 0) {
+        return 0;
+    }
+    cc_node *inner = node->children[0];
+    cc_node *y = inner->children[0];
+    int n_items = inner->u.index.n_items;
+    int a = 0;
+    for (int kept = -1; a < n_items; a++) {
+        kept += inner->u.index.items[a].kind != CC_INDEX_INT;
+        if (kept == k) {
+            break;
+        }
+    }
+    cc_index_item items[CC_MAX_NDIM];
+    for (int i = 0; i < n_items; i++) {
+        cc_index_item_share(&items[i], &inner->u.index.items[i]);
+    }
+    cc_node *base = NULL;
+    cc_node *fused = NULL;
+    const cc_index_item *at = &inner->u.index.items[a];
+    cc_index_item_clear(&items[a]);
+    if (at->kind == CC_INDEX_TENSOR) {
+        cc_tensor part;
+        cc_tensor_init_view(&part, &at->tensor->value);
+        memset(&items[a], 0, sizeof items[a]);
+        items[a].kind = CC_INDEX_TENSOR;
+        if (cc_tensor_slice(&part, 0, start, stop) < 0 ||
+            cc_index_item_set_tensor(&items[a], &part) < 0) {
+            cc_tensor_clear(&part);
+            items[a].kind = CC_INDEX_SLICE;
+            goto done;
+        }
+        base = y;
+        cc_node_incref(base);
+    } else {
+        int64_t lo, hi;
+        slice_bounds(at, y->shape[a], &lo, &hi);
+        (void)hi;
+        items[a] = slice_item(0, 0, 0);
+        base = push_rows(y, a, lo + start, lo + stop);
+        if (base == NULL) {
+            goto done;
+        }
+    }
+    fused = cc_index_new(base, n_items, items, NULL);
+done:
+    cc_index_items_clear(items, n_items);
+    cc_node_decref(base);
+    if (fused == NULL) {
+        return -1;
+    }
+    *out = fused;
+    return 2;
+}
+
+// node[start:stop] along axis, the slice pushed down as far as it goes (through Indexes too);
+// where it cannot be pushed the Index stays above (correct, just not smaller). New reference
+// or NULL.
+static cc_node *
+push_rows(cc_node *node, int axis, int64_t start, int64_t stop)
+{
+    cc_index_item items[CC_MAX_NDIM];
+    for (int i = 0; i < axis; i++) {
+        items[i] = slice_item(0, 0, 0);
+    }
+    items[axis] = slice_item(1, start, stop);
+    cc_node *index = cc_index_new(node, axis + 1, items, NULL);
     if (index == NULL) {
         return NULL;
     }
@@ -79,6 +202,19 @@ rows_of(cc_node *out, int64_t start, int64_t stop)
     }
     cc_node_decref(index);
     return pushed;
+}
+
+// outputs[k][start:stop] along axis 0, pushed down to the leaves where the graph allows.
+static cc_node *
+rows_of(cc_node *out, int64_t start, int64_t stop)
+{
+    cc_node *pushed = push_rows(out, 0, start, stop);
+    if (pushed == NULL) {
+        return NULL;
+    }
+    cc_node *fused = cc_deep_map(pushed, fuse_pre, NULL, NULL);
+    cc_node_decref(pushed);
+    return fused;
 }
 
 static void
@@ -130,24 +266,27 @@ step_fits(const cc_chunked_eval *c, int64_t base)
            c->plan->max_tensor_bytes <= c->max_single;
 }
 
-// The error for a step that does not fit, what a run in chunks of one row (or a whole run)
-// would need against what the limits allow.
+// The error for a step that does not fit with base bytes held besides it: what it needs
+// against what the limits allow. how says which step, after says why there is no way out.
 static int
-fail_step(const cc_chunked_eval *c, int64_t base, const char *how)
+fail_step(const cc_chunked_eval *c, int64_t base, const char *how, const char *after)
 {
     if (c->plan->max_tensor_bytes > c->max_single) {
         char desc[512];
         cc_eval_describe_node(c->plan->nodes[c->plan->max_tensor_ix], desc, sizeof desc);
         return cc_fail(CC_E_SCHEDULING_OOMSINGLE,
                        "evaluation %s needs a tensor of %lld bytes (%s), more than "
-                       "max_single_tensor_memory=%lld",
-                       how, (long long)c->plan->max_tensor_bytes, desc, (long long)c->max_single);
+                       "max_single_tensor_memory=%lld%s",
+                       how, (long long)c->plan->max_tensor_bytes, desc, (long long)c->max_single,
+                       after);
+    }
+    char held[96] = "";
+    if (base > 0) {
+        snprintf(held, sizeof held, " (%lld of them for the full outputs)", (long long)base);
     }
     return cc_fail(CC_E_SCHEDULING_OOM,
-                   "evaluation %s needs %lld bytes at its peak (%lld of them held by the "
-                   "outputs), more than max_memory=%lld",
-                   how, (long long)(base + c->plan->peak_bytes), (long long)base,
-                   (long long)c->max_memory);
+                   "evaluation %s needs %lld bytes at its peak%s, more than max_memory=%lld%s", how,
+                   (long long)(base + c->plan->peak_bytes), held, (long long)c->max_memory, after);
 }
 
 // Largest chunk of rows whose step fits (plans of chunks are probed: halving from the whole
@@ -168,7 +307,7 @@ choose_chunk(cc_chunked_eval *c)
             char how[128];
             snprintf(how, sizeof how, "in chunks of 1 row along the leading axis (size %lld)",
                      (long long)c->batch);
-            return fail_step(c, c->reserve, how);
+            return fail_step(c, c->reserve, how, "");
         } else {
             bad = size;
             size /= 2;
@@ -201,7 +340,8 @@ plan_chunks(cc_chunked_eval *c)
         }
     }
     if (c->batch == 0) {
-        return fail_step(c, 0, "as one plan (no output has a leading axis to split along)");
+        return fail_step(c, 0, "as one plan",
+                         ", and no output has a leading axis longer than 1 to split along");
     }
     step_clear(c);
     for (int k = 0; k < c->n; k++) {
@@ -215,7 +355,7 @@ plan_chunks(cc_chunked_eval *c)
             return -1;
         }
         if (!step_fits(c, 0)) {
-            return fail_step(c, 0, "of the outputs without the split leading axis");
+            return fail_step(c, 0, "of the outputs without the split leading axis", "");
         }
     }
     return choose_chunk(c);
@@ -281,7 +421,7 @@ cc_chunked_eval_prepare_step(cc_chunked_eval *c, int64_t i)
     if (!step_fits(c, c->reserve)) {
         char how[128];
         snprintf(how, sizeof how, "of rows %lld..%lld", (long long)c->row_start, (long long)stop);
-        return fail_step(c, c->reserve, how);
+        return fail_step(c, c->reserve, how, "");
     }
     return 0;
 }
@@ -342,12 +482,12 @@ cc_chunked_eval_run_step(cc_chunked_eval *c, cc_device device)
     if (rows == NULL) {
         return -1;
     }
-    int64_t measured = 0;
+    cc_plan_measure measured = {0, 0};
     if (cc_plan_run(c->plan, b, rows, &measured) < 0) {
         cc_free(rows);
         return -1;
     }
-    note_peak(c, c->held + measured);
+    note_peak(c, c->held + measured.peak);
     int64_t estimate =
         (c->batch != 0 && !(c->has_rest && c->step == 0) ? c->reserve : 0) + c->plan->peak_bytes;
     if (estimate > c->stats.peak_bytes) {
@@ -365,13 +505,9 @@ cc_chunked_eval_run_step(cc_chunked_eval *c, cc_device device)
             memset(&rows[s], 0, sizeof rows[s]);
         }
     } else {
-        int64_t rows_bytes = 0;
-        for (int s = 0; s < c->step_n; s++) {
-            rows_bytes += tensor_bytes(&rows[s]);
-        }
         rc = make_full_outputs(c, rows);
         if (rc == 0) {
-            note_peak(c, c->held + rows_bytes);
+            note_peak(c, c->held + measured.outputs);
             rc = store_rows(c, rows);
         }
     }

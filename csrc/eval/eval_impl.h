@@ -30,9 +30,14 @@ void cc_plan_free(cc_plan *p); // NULL is a no-op
 
 // Runs p on backend b; on success results[0..p->n_outputs) are initialised with host tensors
 // (caller clears), on error they are left cleared and every intermediate is released.
-// measured_peak (may be NULL) receives the peak bytes of the distinct fresh buffers that the
-// plan's results held at once (leaves' memory and views of it count nothing).
-int cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results, int64_t *measured_peak);
+// measured (may be NULL) receives what the run held, in bytes of distinct fresh buffers
+// (leaves' memory and views of it count nothing).
+typedef struct {
+    int64_t peak;    // the most held at once
+    int64_t outputs; // held by the requested outputs at the end
+} cc_plan_measure;
+int cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results,
+                cc_plan_measure *measured);
 
 // "Einsum 'name' [2,3]" (or "Einsum [2,3]" when unnamed) into buf, truncated to cap.
 void cc_eval_describe_node(const cc_node *n, char *buf, size_t cap);

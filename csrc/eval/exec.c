@@ -148,7 +148,7 @@ to_host(const cc_backend *b, const cc_tensor *x, cc_tensor *out)
 }
 
 int
-cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results, int64_t *measured_peak)
+cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results, cc_plan_measure *measured)
 {
     if (p->n_outputs > 0) {
         memset(results, 0, (size_t)p->n_outputs * sizeof(cc_tensor));
@@ -205,11 +205,12 @@ cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results, int64_t *
             goto fail;
         }
     }
+    if (measured != NULL) {
+        measured->peak = meter.peak;
+        measured->outputs = meter.live;
+    }
     for (int k = 0; k < p->n_outputs; k++) {
         release(vals, p->output_ix[k], &meter);
-    }
-    if (measured_peak != NULL) {
-        *measured_peak = meter.peak;
     }
     cc_free(meter.items);
     cc_free(vals);
@@ -244,13 +245,13 @@ cc_eval_run(int n, cc_node *const *prepared, cc_device device, cc_tensor *result
     if (p == NULL) {
         return -1;
     }
-    int64_t measured = 0;
+    cc_plan_measure measured = {0, 0};
     int rc = cc_plan_run(p, b, results, &measured);
     if (rc == 0 && stats != NULL) {
         memset(stats, 0, sizeof *stats);
         stats->n_nodes_computed = p->n;
         stats->peak_bytes = p->peak_bytes;
-        stats->measured_peak_bytes = measured;
+        stats->measured_peak_bytes = measured.peak;
     }
     cc_plan_free(p);
     return rc;
