@@ -173,6 +173,42 @@ done:
     return 2;
 }
 
+// Pushes that reach a node along different paths may leave Indexes that select the same
+// (a whole axis as ":" or as "0:len"); written one way, equal subterms hash equal and the plan
+// computes them once. Other nodes are rebuilt over their mapped children.
+static cc_node *
+canonical_post(void *ctx, cc_node *node, cc_node *const *kids, int changed)
+{
+    (void)ctx;
+    if (node->kind != CC_KIND_INDEX) {
+        return cc_deep_map_rebuild(node, kids, changed);
+    }
+    const cc_node *child = kids[0];
+    int n_items = node->u.index.n_items;
+    int canonical = 1;
+    cc_index_item items[CC_MAX_NDIM];
+    for (int k = 0; k < n_items; k++) {
+        const cc_index_item *it = &node->u.index.items[k];
+        cc_index_item_share(&items[k], it);
+        if (it->kind == CC_INDEX_SLICE) {
+            int64_t lo, hi;
+            slice_bounds(it, child->shape[k], &lo, &hi);
+            items[k] =
+                lo == 0 && hi == child->shape[k] ? slice_item(0, 0, 0) : slice_item(1, lo, hi);
+        } else if (it->kind == CC_INDEX_INT && it->i < 0) {
+            items[k].i = it->i + child->shape[k];
+        }
+        canonical &= it->kind == CC_INDEX_TENSOR || (it->kind == CC_INDEX_INT && it->i >= 0) ||
+                     (it->kind == CC_INDEX_SLICE && items[k].has_start == it->has_start &&
+                      items[k].start == it->start && items[k].stop == it->stop &&
+                      items[k].has_stop == it->has_stop);
+    }
+    cc_node *out = canonical ? cc_deep_map_rebuild(node, kids, changed)
+                             : cc_index_new(kids[0], n_items, items, node->name);
+    cc_index_items_clear(items, n_items);
+    return out;
+}
+
 // node[start:stop] along axis, the slice pushed down as far as it goes (through Indexes too);
 // where it cannot be pushed the Index stays above (correct, just not smaller). New reference
 // or NULL.
@@ -212,7 +248,7 @@ rows_of(cc_node *out, int64_t start, int64_t stop)
     if (pushed == NULL) {
         return NULL;
     }
-    cc_node *fused = cc_deep_map(pushed, fuse_pre, NULL, NULL);
+    cc_node *fused = cc_deep_map(pushed, fuse_pre, canonical_post, NULL);
     cc_node_decref(pushed);
     return fused;
 }
