@@ -3,6 +3,8 @@ plain evaluation (hypothesis), chunked evaluation under a small max_memory (same
 measured peak within the bound), and the errors when no split fits."""
 
 import io
+import os
+import sys
 import threading
 
 import numpy as np
@@ -11,6 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import circuits as rc
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+import gpt2_circuit  # noqa: E402
 
 
 def arr(rng, *shape, name=None):
@@ -255,6 +260,21 @@ def test_chunked_values_and_measured_peak(rng, max_memory):
     assert stats.measured_peak_bytes <= max_memory * 1.1
     # The chunk is the largest that fits, within the search's eighth.
     assert stats.chunk_size * (1 + 1 / 4) >= (max_memory - 64 * 16 * 8) / (whole["peak_bytes"] / 64)
+
+
+def test_chunked_transformer_computes_each_subterm_once_per_chunk():
+    cfg = gpt2_circuit.Config(n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=64, vocab=11)
+    weights = gpt2_circuit.random_weights(cfg)
+    x = np.random.default_rng(3).standard_normal((12, 5, cfg.d_model)).astype(np.float32)
+    logits = gpt2_circuit.circuit(cfg, weights, x)
+    (expected,), whole = run([logits])
+    bound = 12 * 5 * cfg.vocab * 4 + whole["peak_bytes"] // 4
+    (got,), stats = run([logits], max_memory=bound)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+    assert stats["n_chunks"] > 1
+    assert stats["measured_peak_bytes"] <= bound * 1.1
+    # Each chunk plans the same subterms as the whole run (slices of the leaves aside).
+    assert stats["n_nodes_computed"] <= stats["n_chunks"] * (whole["n_nodes_computed"] + 8)
 
 
 def test_chunked_with_unsplit_outputs(rng):
