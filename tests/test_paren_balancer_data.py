@@ -206,3 +206,11 @@ def test_forward_ignores_padding(torch):
     changed = long.clone()
     changed[0, 1] = data.CLOSE
     assert not torch.allclose(train.forward(weights, changed)[0, 0], got_long[0, 0])
+
+
+@pytest.mark.torch
+def test_train_rejects_a_batch_larger_than_the_training_set(torch):
+    from circuits.demos.paren_balancer import train
+
+    with pytest.raises(ValueError, match=r"train: batch must be between 1 and n_train \(10\), got 11"):
+        train.train(steps=1, batch=11, n_train=10, n_heldout=10, log_every=None)

@@ -108,16 +108,20 @@ def _layer_norm(weights, prefix: str, x: torch.Tensor) -> torch.Tensor:
     return F.layer_norm(x, (D_MODEL,), weights[f"{prefix}.ln.w.scale"], weights[f"{prefix}.ln.w.bias"], LN_EPS)
 
 
-def _attention(weights, prefix: str, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """x [..., seq, d_model]; keep [..., 1, 1, seq] is 1 for keys that may be attended to."""
-    q, k, v = (
-        torch.einsum("...sd,hcd->...hsc", x, weights[f"{prefix}.w.{w}"]) + weights[f"{prefix}.w.{w}_bias"][:, None, :]
-        for w in "qkv"
-    )
+def _attention(weights, prefix: str, x: torch.Tensor, keep: torch.Tensor, n_queries: int) -> torch.Tensor:
+    """Attention output [..., n_queries, d_model] at the first n_queries positions.
+
+    x [..., seq, d_model]; keep [..., 1, 1, seq] is 1 for keys that may be attended to."""
+    w = {name: weights[f"{prefix}.w.{name}"] for name in ("q", "k", "v", "o", "q_bias", "k_bias", "v_bias", "o_bias")}
+    q = torch.einsum("...sd,hcd->...hsc", x[..., :n_queries, :], w["q"]) + w["q_bias"][:, None, :]
+    kv = torch.einsum("...sd,hcd->...hsc", x, torch.cat([w["k"], w["v"]]))
+    k, v = torch.split(kv, N_HEADS, dim=-3)
+    k = k + w["k_bias"][:, None, :]
+    v = v + w["v_bias"][:, None, :]
     scores = torch.einsum("...hqc,...hkc->...hqk", q, k) / math.sqrt(D_HEAD)
     scores = scores * keep + (1.0 - keep) * MASKED_SCORE
     mixed = torch.einsum("...hqk,...hkc->...hqc", scores.softmax(-1), v)
-    return torch.einsum("...hqc,hdc->...qd", mixed, weights[f"{prefix}.w.o"]) + weights[f"{prefix}.w.o_bias"]
+    return torch.einsum("...hqc,hdc->...qd", mixed, w["o"]) + w["o_bias"]
 
 
 def _mlp(weights, prefix: str, x: torch.Tensor) -> torch.Tensor:
@@ -125,14 +129,18 @@ def _mlp(weights, prefix: str, x: torch.Tensor) -> torch.Tensor:
     return hidden @ weights[f"{prefix}.w.proj_out"].T + weights[f"{prefix}.w.out_bias"]
 
 
-def forward(weights: Dict[str, torch.Tensor], tokens) -> torch.Tensor:
-    """Logits [..., seq, 2] of int tokens [..., seq]; position 0 holds the classification."""
+def forward(weights: Dict[str, torch.Tensor], tokens, start_only: bool = False) -> torch.Tensor:
+    """Logits [..., seq, 2] of int tokens [..., seq]; position 0 holds the classification.
+
+    With start_only the last block and the unembedding run at position 0 alone,
+    which gives the same logits there for less work; the result is [..., 1, 2]."""
     tokens = torch.as_tensor(tokens, dtype=torch.int64)
     seq = tokens.shape[-1]
     x = weights["t.w.tok_embeds"][tokens] + weights["t.w.pos_embeds"][:seq]
     keep = (tokens != data.PAD).to(x.dtype)[..., None, None, :]
     for i in range(N_LAYERS):
-        x = x + _attention(weights, f"a{i}", _layer_norm(weights, f"a{i}", x), keep)
+        n_queries = 1 if start_only and i == N_LAYERS - 1 else seq
+        x = x[..., :n_queries, :] + _attention(weights, f"a{i}", _layer_norm(weights, f"a{i}", x), keep, n_queries)
         x = x + _mlp(weights, f"m{i}", _layer_norm(weights, f"m{i}", x))
     x = _layer_norm(weights, "final", x)
     return x @ weights["t.w.unembed"].T + weights["t.w.unembed_bias"]
@@ -145,7 +153,7 @@ def predict_balanced(weights: Dict[str, torch.Tensor], tokens, batch: int = 4096
         for start in range(0, len(tokens), batch):
             chunk = tokens[start : start + batch]
             width = int((chunk != data.PAD).sum(-1).max())
-            logits = forward(weights, chunk[:, :width])[:, 0]
+            logits = forward(weights, chunk[:, :width], start_only=True)[:, 0]
             out.append(logits[:, 1] > logits[:, 0])
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool)
 
@@ -163,23 +171,11 @@ def accuracy_by_kind(predicted: torch.Tensor, kinds) -> Dict[str, float]:
     return out
 
 
-BUCKET_POOL = 32
-
-
-def _batches(lengths: torch.Tensor, batch: int, gen: torch.Generator, pool_batches: int):
-    """Row indices of the batches of one pass over the training set, in random order.
-
-    Rows are shuffled, then sorted by length within pools of 32 batches, so a
-    batch holds strings of similar length and is cut to few padded positions.
-    A pool's last rows that do not fill a batch wait for the next pass."""
-    order = torch.randperm(len(lengths), generator=gen)
-    pool = pool_batches * batch
-    batches = []
-    for start in range(0, len(order), pool):
-        rows = order[start : start + pool]
-        rows = rows[torch.argsort(lengths[rows], stable=True)]
-        batches.extend(rows[i : i + batch] for i in range(0, len(rows) - batch + 1, batch))
-    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
+def _batches(n: int, batch: int, gen: torch.Generator):
+    """Row indices of the batches of one pass over n rows in random order; the last
+    rows, if they do not fill a batch, wait for the next pass."""
+    order = torch.randperm(n, generator=gen)
+    return [order[i : i + batch] for i in range(0, n - batch + 1, batch)][::-1]
 
 
 def _lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
@@ -206,7 +202,8 @@ def train(
     log_every: Optional[int] = 250,
 ):
     """Train from scratch; returns (weights, held-out accuracy by kind)."""
-    torch.manual_seed(seed)
+    if not 0 < batch <= n_train:
+        raise ValueError(f"train: batch must be between 1 and n_train ({n_train}), got {batch}")
     train_strings, train_kinds = data.generate(n_train, seed)
     heldout_strings, heldout_kinds = data.heldout(n_heldout, heldout_seed, set(train_strings))
     by_length = sorted(range(len(heldout_strings)), key=lambda i: len(heldout_strings[i]))
@@ -220,8 +217,8 @@ def train(
     weights = init_weights(seed)
     for w in weights.values():
         w.requires_grad_(True)
-    decayed = [w for name, w in weights.items() if w.ndim >= 2]
-    others = [w for name, w in weights.items() if w.ndim < 2]
+    decayed = [w for w in weights.values() if w.ndim >= 2]
+    others = [w for w in weights.values() if w.ndim < 2]
     opt = torch.optim.AdamW(
         [{"params": decayed, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}], lr=lr
     )
@@ -231,11 +228,11 @@ def train(
     loss_sum, right_sum, seen = 0.0, 0, 0
     for step in range(steps):
         if not batches:
-            batches = _batches(train_lengths, batch, gen, BUCKET_POOL)
+            batches = _batches(n_train, batch, gen)
         rows = batches.pop()
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, steps, lr, warmup)
-        logits = forward(weights, train_tokens[rows, : int(train_lengths[rows].max()) + 2])[:, 0]
+        logits = forward(weights, train_tokens[rows, : int(train_lengths[rows].max()) + 2], start_only=True)[:, 0]
         labels = train_labels[rows]
         loss = F.cross_entropy(logits, labels)
         opt.zero_grad(set_to_none=True)
