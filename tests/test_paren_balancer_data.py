@@ -175,7 +175,9 @@ def test_training_smoke_weights_names_and_shapes(torch, tmp_path):
                 f"m{i}.w.out_bias": (56,),
             }
         )
-    names.update({"final.ln.w.bias": (56,), "final.ln.w.scale": (56,), "t.w.unembed": (2, 56), "t.w.unembed_bias": (2,)})
+    names.update(
+        {"final.ln.w.bias": (56,), "final.ln.w.scale": (56,), "t.w.unembed": (2, 56), "t.w.unembed_bias": (2,)}
+    )
     assert {k: tuple(v.shape) for k, v in weights.items()} == names
     assert all(v.dtype == torch.float32 and not v.requires_grad for v in weights.values())
     assert set(acc) >= {"all", data.BALANCED} and 0.0 <= acc["all"] <= 1.0

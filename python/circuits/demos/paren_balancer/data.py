@@ -114,10 +114,6 @@ def _random_string(rng: random.Random, length: int) -> str:
     return "".join(rng.choice("()") for _ in range(length))
 
 
-def _even_length(rng: random.Random) -> int:
-    return 2 * rng.randint(1, MAX_LEN // 2)
-
-
 def _candidate(rng: random.Random, kind: str) -> str:
     """A string meant to be of `kind`; the caller checks and draws again if it is not."""
     near_miss = rng.random() < 0.5
@@ -184,9 +180,7 @@ def tokenize(strings: Sequence[str], max_len: int = MAX_LEN) -> np.ndarray:
             elif c == ")":
                 out[row, i + 1] = CLOSE
             else:
-                raise ValueError(
-                    f"tokenize: character {c!r} at index {i} of string {row} is neither '(' nor ')'"
-                )
+                raise ValueError(f"tokenize: character {c!r} at index {i} of string {row} is neither '(' nor ')'")
         out[row, len(s) + 1] = END
     return out
 
