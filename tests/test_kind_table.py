@@ -20,6 +20,7 @@ EXPECTED = [
     ("tag", rc.Tag),
     ("module", rc.Module),
     ("set_symbolic_shape", rc.SetSymbolicShape),
+    ("discrete_var", rc.DiscreteVar),
 ]
 
 

@@ -1040,6 +1040,18 @@ eval_set_symbolic_shape(const cc_node *n, const cc_tensor *const *in, cc_tensor 
                    "%s pins symbolic sizes and has no value", desc);
 }
 
+// Never explicitly computable: a sampler replaces it before evaluation.
+static int
+eval_discrete_var(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    (void)out;
+    char desc[512];
+    cc_eval_describe_node(n, desc, sizeof desc);
+    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                   "%s is a random variable and has no value: sample it first", desc);
+}
+
 // The backend's kernel per kind: eval_<kind>, which needs nothing of the backend record.
 #define CC_KIND(E, n, py, f)                                                                       \
     static int cpu_##n(const cc_backend *b, const cc_node *node, const cc_tensor *const *in,       \

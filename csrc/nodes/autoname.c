@@ -80,7 +80,9 @@ cc_autoname(const cc_node *n, char **out)
     if (op->cls == CC_NAME_NONE) {
         return 0;
     }
-    for (int i = 0; i < n->n_children; i++) {
+    // A postfix name reads its first child only (a DiscreteVar's group takes no part).
+    int named = op->cls == CC_NAME_POSTFIX ? (n->n_children > 0) : n->n_children;
+    for (int i = 0; i < named; i++) {
         if (n->children[i]->name == NULL) {
             return 0;
         }
