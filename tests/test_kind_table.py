@@ -21,6 +21,8 @@ EXPECTED = [
     ("module", rc.Module),
     ("set_symbolic_shape", rc.SetSymbolicShape),
     ("discrete_var", rc.DiscreteVar),
+    ("stored_cumulant_var", rc.StoredCumulantVar),
+    ("cumulant", rc.Cumulant),
 ]
 
 

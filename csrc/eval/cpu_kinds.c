@@ -1052,6 +1052,45 @@ eval_discrete_var(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
                    "%s is a random variable and has no value: sample it first", desc);
 }
 
+// Never explicitly computable: a sampler replaces it before evaluation.
+static int
+eval_stored_cumulant_var(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    (void)out;
+    char desc[512];
+    cc_eval_describe_node(n, desc, sizeof desc);
+    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                   "%s is a random variable and has no value: sample it first", desc);
+}
+
+// The cumulant of constants: 1 for none, the child itself for one, zeros for more.
+static int
+eval_cumulant(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    for (int i = 0; i < n->n_children; i++) {
+        if (!n->children[i]->is_constant) {
+            char desc[512];
+            cc_eval_describe_node(n, desc, sizeof desc);
+            return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                           "%s: child %d is random, so the cumulant has to be estimated (Sampler)",
+                           desc, i);
+        }
+    }
+    cc_dtype d = cc_eval_node_dtype(n);
+    if (n->n_children == 1) {
+        return cc_tensor_cast(out, in[0], d);
+    }
+    if (cc_tensor_init_scalar(out, d, n->n_children == 0 ? 1.0 : 0.0) < 0) {
+        return -1;
+    }
+    if (cc_tensor_broadcast_to(out, n->ndim, n->shape) < 0) {
+        cc_tensor_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
 // The backend's kernel per kind: eval_<kind>, which needs nothing of the backend record.
 #define CC_KIND(E, n, py, f)                                                                       \
     static int cpu_##n(const cc_backend *b, const cc_node *node, const cc_tensor *const *in,       \

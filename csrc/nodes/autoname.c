@@ -101,6 +101,7 @@ cc_autoname(const cc_node *n, char **out)
         rc = rc < 0 ? rc : cc_str_append(&s, "(");
         for (int i = first; rc == 0 && i < n->n_children; i++) {
             rc = i > first ? cc_str_append(&s, ", ") : 0;
+            rc = rc < 0 || op->arg_label == NULL ? rc : op->arg_label(n, i, &s);
             rc = rc < 0 ? rc : append_child(&s, op, n->children[i], !op->full_arg_names);
         }
         rc = rc < 0 ? rc : cc_str_append(&s, ")");
