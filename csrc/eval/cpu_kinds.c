@@ -14,6 +14,7 @@
 #include "tensor/einsum.h"
 #include "tensor/int_ops.h"
 #include "tensor/kernels.h"
+#include "tensor/random.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -987,6 +988,21 @@ eval_gf_gather(const cc_gf_spec *s, const cc_tensor *const *in, cc_tensor *out)
     return rc;
 }
 
+// rc's multinomial: the seed (0-d, read as int64) starts the project's own generator
+// (tensor/random.h), so equal seeds give equal draws.
+static int
+gf_multinomial(const cc_gf_spec *s, const cc_tensor *const *in, cc_tensor *out)
+{
+    cc_tensor seed;
+    if (cc_tensor_cast(&seed, in[1], CC_DTYPE_I64) < 0) {
+        return -1;
+    }
+    int64_t value = *(const int64_t *)seed.data;
+    cc_tensor_clear(&seed);
+    return cc_multinomial(out, in[0], s->n_sample_dims, s->sample_shape, s->replacement,
+                          (uint64_t)value);
+}
+
 static int
 eval_gf(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
@@ -999,6 +1015,8 @@ eval_gf(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
         return eval_gf_gather(s, in, out);
     case CC_GF_POW:
         return gf_pow(in, out);
+    case CC_GF_MULTINOMIAL:
+        return gf_multinomial(s, in, out);
     case CC_GF_CALLBACK:
         if (s->callbacks.function == NULL) {
             return cc_fail(CC_E_TENSOR_EVAL, "GeneralFunction spec '%s' has no function", s->name);

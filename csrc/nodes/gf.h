@@ -20,6 +20,7 @@ typedef enum {
     CC_GF_EXPLICIT_INDEX, // same, batch split given explicitly
     CC_GF_POW,            // broadcasting base ** exponent
     CC_GF_CALLBACK,       // spec implemented outside the core (a Python object)
+    CC_GF_MULTINOMIAL,    // seeded draws of category indices (probs, seed)
 } cc_gf_kind;
 
 // Shape information a spec derives from its input shapes (rc's GeneralFunctionShapeInfo).
@@ -54,6 +55,9 @@ struct cc_gf_spec {
     int64_t x_non_batch_dims;  // EXPLICIT_INDEX
     int check_index_ints;      // GEN_INDEX, EXPLICIT_INDEX
     cc_gf_callbacks callbacks; // CALLBACK
+    int replacement;           // MULTINOMIAL: draws are put back
+    int n_sample_dims;         // MULTINOMIAL: the sample shape appended to probs' batch axes
+    int64_t sample_shape[CC_MAX_NDIM];
 };
 
 typedef struct {
@@ -68,8 +72,8 @@ const cc_gf_simple_info *cc_gf_simple_get_info(cc_gf_id id);
 // By name: CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION when no row of gf.def has it.
 cc_gf_spec *cc_gf_spec_simple_by_name(const char *name);
 // A spec from its serialised name as rc's new_by_name reads it: gen_index_at_...,
-// explicit_index_at_..., pow, or a row of gf.def. multinomial and cast specs are
-// CC_E_CONSTRUCT_NOT_SUPPORTED_YET; anything else CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION.
+// explicit_index_at_..., pow, multinomial[_no_replace]_[...], or a row of gf.def. cast specs
+// are CC_E_CONSTRUCT_NOT_SUPPORTED_YET; anything else CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION.
 cc_gf_spec *cc_gf_spec_by_name(const char *name);
 cc_gf_spec *cc_gf_spec_simple(cc_gf_id id);
 cc_gf_spec *cc_gf_spec_gen_index(int64_t index_dim, int batch_x, int batch_index,
@@ -77,6 +81,9 @@ cc_gf_spec *cc_gf_spec_gen_index(int64_t index_dim, int batch_x, int batch_index
 cc_gf_spec *cc_gf_spec_explicit_index(int64_t index_dim, int64_t x_non_batch_dims,
                                       int check_index_ints);
 cc_gf_spec *cc_gf_spec_pow(void);
+// rc's multinomial spec: inputs (probs, seed); output probs.shape[:-1] + sample_shape, int64;
+// not batchable. Named "multinomial[_no_replace]_[a, b]".
+cc_gf_spec *cc_gf_spec_multinomial(int replacement, int n_sample_dims, const int64_t *sample_shape);
 // hash_bytes: the spec's own identity bytes (rc: compute_hash_bytes); as in rc the spec hash
 // covers only these (and a fixed uuid), not the name. The spec holds a reference on ctx
 // (callbacks->incref at creation, decref when freed). CC_E_PY_RUNTIME if name contains " at ".
