@@ -61,6 +61,18 @@ from ._store import (  # noqa: E402,F401
 from ._parse import Parser  # noqa: E402,F401
 from .tokenizers import CharTokenizer  # noqa: E402,F401
 from . import _sampling  # noqa: E402
+from ._optimize import (  # noqa: E402,F401
+    EvaluationStats,
+    OptimizationSettings,
+    Schedule,
+    circuit_to_schedule,
+    circuit_to_schedule_many,
+    optimize_and_evaluate,
+    optimize_and_evaluate_many,
+    optimize_to_schedule,
+    optimize_to_schedule_many,
+    scheduled_evaluate,
+)
 
 _values.init_from_environment()
 _methods.install()
