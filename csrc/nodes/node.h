@@ -114,6 +114,13 @@ typedef struct cc_node {
         struct {
             cc_module_arg_spec *arg_specs; // n_children - 1 entries; children: [body, *args]
         } module;
+        struct {
+            char function_name[24]; // "K<number of children>", its autoname's function
+        } cumulant;
+        struct {
+            int64_t *numbers; // owned: the cumulant number of each child, ascending
+            uint8_t uuid[16];
+        } stored_cumulant_var;
     } u;
 } cc_node;
 
