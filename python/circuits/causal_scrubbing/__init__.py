@@ -1,5 +1,5 @@
 """Causal scrubbing (rc's rust_circuit.causal_scrubbing): datasets, hypotheses as
 interpretation graphs with correspondences to a model, and scrubbed experiments."""
 
-from . import dataset, hypothesis, testing_utils  # noqa: F401
+from . import dataset, experiment, hypothesis, testing_utils  # noqa: F401
 from .hypothesis import chain_excluding, corr_root_matcher  # noqa: F401
