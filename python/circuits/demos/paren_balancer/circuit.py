@@ -1,6 +1,6 @@
 """The paren balancer as a circuit, with REMIX's names for the parts causal-scrubbing hypotheses
 point at: the one-hot input "tokens" [seq, vocab], "embeds", "padding_mask", "a{l}.input" (the
-residual stream into layer l), the heads "a{l}.h{j}", the MLPs "m{l}", "final.input" and
+residual stream into layer l >= 1; layer 0 reads "embeds"), the heads "a{l}.h{j}", the MLPs "m{l}", "final.input" and
 "logits" (the two class logits at position 0). The same function as train.forward."""
 
 import math
@@ -39,8 +39,8 @@ def _ein(spec: str, *nodes: Circuit, name: Optional[str] = None) -> Circuit:
 
 def _layer_norm(x: Circuit, w: Dict[str, torch.Tensor], prefix: str) -> Circuit:
     d = train.D_MODEL
-    centre = Array(torch.eye(d) - 1.0 / d, f"{prefix}.ln.centre")
-    c = _ein("sd,de->se", x, centre, name=f"{prefix}.ln.centred")
+    neg_mean = _ein("sd,->s", x, Scalar(-1.0 / d, ()), name=f"{prefix}.ln.neg_mean")
+    c = Add(x, neg_mean.unsqueeze(-1), name=f"{prefix}.ln.centred")
     var = _ein("sd,sd,->s", c, c, Scalar(1.0 / d, ()), name=f"{prefix}.ln.var")
     eps = Add(var, Scalar(train.LN_EPS, ()), name=f"{prefix}.ln.var_eps")
     rs = GeneralFunction.new_by_name(eps, spec_name="rsqrt", name=f"{prefix}.ln.rsqrt")
@@ -56,15 +56,16 @@ def _layer_norm(x: Circuit, w: Dict[str, torch.Tensor], prefix: str) -> Circuit:
     )
 
 
-def _head(x: Circuit, keep: Circuit, pad: Circuit, w, layer: int, h: int) -> Circuit:
+def _head(x: Circuit, xq: Circuit, keep: Circuit, pad: Circuit, w, layer: int, h: int) -> Circuit:
+    """Head h of layer `layer`: keys and values from x, queries from xq (x's first rows)."""
     p = f"a{layer}"
 
-    def proj(which: str) -> Circuit:
+    def proj(which: str, src: Circuit) -> Circuit:
         mat = Array(w[f"{p}.w.{which}"][h], f"{p}.w.{which}.h{h}")
         bias = Array(w[f"{p}.w.{which}_bias"][h], f"{p}.w.{which}_bias.h{h}")
-        return Add(_ein("sd,cd->sc", x, mat), bias, name=f"{p}.h{h}.{which}")
+        return Add(_ein("sd,cd->sc", src, mat), bias, name=f"{p}.h{h}.{which}")
 
-    q, k, v = proj("q"), proj("k"), proj("v")
+    q, k, v = proj("q", xq), proj("k", x), proj("v", x)
     scale = Scalar(1.0 / math.sqrt(train.D_HEAD), ())
     scores = _ein("qc,kc,->qk", q, k, scale, name=f"{p}.h{h}.scores")
     masked = Add(
@@ -92,9 +93,12 @@ def _mlp(x: Circuit, w, layer: int) -> Circuit:
     )
 
 
-def build(weights: Dict[str, torch.Tensor], seq_len: int = data.MAX_LEN + 2) -> Circuit:
+def build(
+    weights: Dict[str, torch.Tensor], seq_len: int = data.MAX_LEN + 2, start_only: bool = True
+) -> Circuit:
     """The model on one one-hot input "tokens" [seq_len, vocab] (float32), giving "logits" [2]
-    at position 0."""
+    at position 0. With start_only (as train.forward's) the last layer's queries, MLP and
+    unembedding run at position 0 alone, which gives the same logits for less work."""
     w = weights
     tokens = Array(torch.zeros(seq_len, data.VOCAB_SIZE), "tokens")
     not_pad = torch.ones(data.VOCAB_SIZE)
@@ -107,11 +111,13 @@ def build(weights: Dict[str, torch.Tensor], seq_len: int = data.MAX_LEN + 2) -> 
         name="embeds",
     )
     for layer in range(train.N_LAYERS):
-        x = x.rename("a0.input") if layer == 0 else x
         ln = _layer_norm(x, w, f"a{layer}")
-        heads = [_head(ln, keep, pad, w, layer, h) for h in range(train.N_HEADS)]
+        last = start_only and layer == train.N_LAYERS - 1
+        lnq = Index(ln, (slice(0, 1),), name=f"a{layer}.norm.at_pos0") if last else ln
+        xq = Index(x, (slice(0, 1),), name=f"a{layer}.input.at_pos0") if last else x
+        heads = [_head(ln, lnq, keep, pad, w, layer, h) for h in range(train.N_HEADS)]
         o_bias = Array(w[f"a{layer}.w.o_bias"], f"a{layer}.w.o_bias")
-        x = Add(x, *heads, o_bias, name=f"m{layer}.input")
+        x = Add(xq, *heads, o_bias, name=f"m{layer}.input")
         nxt = "final.input" if layer == train.N_LAYERS - 1 else f"a{layer + 1}.input"
         x = Add(x, _mlp(_layer_norm(x, w, f"m{layer}"), w, layer), name=nxt)
     ln = _layer_norm(x, w, "final")
