@@ -1,14 +1,17 @@
 """The paren balancer as a circuit, with REMIX's names for the parts causal-scrubbing hypotheses
 point at: the one-hot input "tokens" [seq, vocab], "embeds", "padding_mask", "a{l}.input" (the
-residual stream into layer l >= 1; layer 0 reads "embeds"), the heads "a{l}.h{j}", the MLPs "m{l}", "final.input" and
-"logits" (the two class logits at position 0). The same function as train.forward."""
+residual stream into layer l >= 1; layer 0 reads "embeds"), the heads "a{l}.h{j}", the MLPs
+"m{l}", "final.input" and "logits" (the two class logits at position 0). The same function as
+train.forward."""
 
 import math
+import os
 from typing import Dict, Optional
 
 import torch
 
 from ... import Add, Array, Circuit, Concat, Einsum, GeneralFunction, Index, Scalar
+from ...module_library import get_model_path, load_model_id
 from . import data, train
 
 
@@ -16,8 +19,6 @@ def model_weights() -> Dict[str, torch.Tensor]:
     """The shipped model's weights (module_library.load_model_id("paren_balancer")) by their rc
     names, or, when no model is shipped, a seeded untrained initialisation (train.init_weights),
     so that the demos and benchmarks run either way; `weights_source()` says which."""
-    from ...module_library import load_model_id
-
     try:
         circs, _, _ = load_model_id("paren_balancer")
     except FileNotFoundError:
@@ -26,9 +27,6 @@ def model_weights() -> Dict[str, torch.Tensor]:
 
 
 def weights_source() -> str:
-    from ...module_library import get_model_path
-    import os
-
     path = get_model_path("paren_balancer")
     return "shipped model" if os.path.exists(path) else "untrained weights (no shipped model)"
 
