@@ -290,7 +290,8 @@ def test_branch_reaching_no_input_and_child_outside_parent():
     corr.add(root, corr_root_matcher)
     corr.add(ia, rc.IterativeMatcher("a"))
     corr.add(ib, rc.IterativeMatcher("b"))
-    with pytest.raises(IllegalCorrespondenceError, match="'ib' reaches an input of 'root', which is not its parent"):
+    msg = "'ib' reaches an input of 'root', which is not its parent"
+    with pytest.raises(IllegalCorrespondenceError, match=msg):
         Experiment(model(), ds, corr).scrub(5)
 
 
