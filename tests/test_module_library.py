@@ -287,5 +287,5 @@ def test_rotary_attention_evaluates_and_round_trips():
     assert np.isfinite(as_numpy(c.evaluate())).all()
     body = ml.get_attention(rope=True).body
     assert body.name == "a_rope"
-    assert "apply_rotary_pos_emb at circuits.generalfuncs.rotary_pos_emb:ApplyRotaryPosEmb" in body.repr()
+    assert "apply_rotary_pos_emb at rust_circuit.generalfuncs.rotary_pos_emb:ApplyRotaryPosEmb" in body.repr()
     assert rc.Parser()(body.repr()) == body
