@@ -296,3 +296,155 @@ def test_deep_remove_unused_inputs_keeps_values(add_suffix, elim_no_input, elim_
     out = rc.deep_module_remove_unused_inputs(c, add_suffix, elim_no_input, elim_empty)
     same_value(out, c)
     assert all(all(m.cast_module().spec.are_args_used()) for m in out.get(rc.Module))
+
+
+# --- module_new_bind and BindItem ------------------------------------------------------------
+
+
+def bind_body():
+    """relu(x w) + b with a symbolic-free body: x [3], w [3, 4], b [4]."""
+    x, w, b = sym((3,), "b.input"), sym((3, 4), "b.w.proj"), sym((4,), "b.w.bias")
+    pre = rc.Einsum.from_einsum_string("i,ij->j", x, w, name="b.pre")
+    return rc.Add(rc.relu(pre, name="b.act"), b, name="b.out")
+
+
+def bind_values():
+    xs = np.random.default_rng(0).standard_normal((2, 3))
+    w = np.random.default_rng(1).standard_normal((3, 4))
+    b = np.random.default_rng(2).standard_normal(4)
+    return xs, w, b
+
+
+def test_module_new_bind_binds_by_name_and_evaluates():
+    xs, w, b = bind_values()
+    X, W, B = rc.Array(xs, name="X"), rc.Array(w, name="W"), rc.Array(b, name="B")
+    weights = {"b.w.proj": W, "b.w.bias": B}
+    bound = rc.module_new_bind(bind_body(), *weights.items(), name="t.bind_w")
+    assert bound.is_module() and bound.name == "t.bind_w"
+    assert [s.symbol.name for s in bound.spec.arg_specs] == ["b.w.proj", "b.w.bias"]
+    assert [c.name for c in bound.children[1:]] == ["W", "B"]
+    assert bound.shape == (4,)
+    call = rc.module_new_bind(bound, ("b.input", X), name="b0.call")
+    assert call.name == "b0.call" and call.shape == (2, 4)
+    close(call.evaluate(), np.maximum(xs @ w, 0) + b)
+    spec = bound.spec
+    for s in spec.arg_specs:
+        assert s.batchable and s.expandable and s.ban_non_symbolic_size_expand
+
+
+def test_module_new_bind_with_bind_items_and_automatic_name():
+    xs, w, b = bind_values()
+    X, W, B = rc.Array(xs, name="X"), rc.Array(w, name="W"), rc.Array(b, name="B")
+    m = rc.module_new_bind(
+        bind_body(),
+        rc.BindItem("b.input", X),
+        rc.BindItem(rc.Matcher("b.w.proj"), W, batchable=False, expandable=False),
+        rc.BindItem(rc.IterativeMatcher("b.w.bias"), B, ban_non_symbolic_size_expand=False),
+    )
+    assert m.name == "b.out(X, W, B)"
+    flags = [(s.batchable, s.expandable, s.ban_non_symbolic_size_expand) for s in m.spec.arg_specs]
+    assert flags == [(True, True, True), (False, False, True), (True, True, False)]
+    close(m.evaluate(), np.maximum(xs @ w, 0) + b)
+    # the flags are enforced: W is not batchable
+    with pytest.raises(rc.ExpandModuleTriedToBatchUnbatchableInputError):
+        rc.module_new_bind(
+            bind_body(), rc.BindItem("b.w.proj", rc.Array(np.zeros((2, 3, 4))), batchable=False)
+        )
+
+
+def test_module_new_bind_check_unique_arg_names():
+    a, a2 = sym((3,), "dup"), rc.Symbol((3,), uuid.uuid4(), "dup")
+    body = rc.Add(a, a2, name="two")
+    with pytest.raises(rc.ConstructModuleArgsDupNamesError, match="dup_names=\\['dup'\\]"):
+        rc.module_new_bind(body, (rc.Matcher(a), arr(3)), (rc.Matcher(a2), arr(3)))
+    m = rc.module_new_bind(
+        body,
+        (rc.Matcher(a), arr(3)),
+        (rc.Matcher(a2), arr(3, seed=1)),
+        check_unique_arg_names=False,
+    )
+    close(m.evaluate(), arr(3).evaluate() + arr(3, seed=1).evaluate())
+
+
+def test_module_new_bind_errors():
+    body = bind_body()
+    W = arr(3, 4, name="W")
+    with pytest.raises(
+        RuntimeError,
+        match="failed to get unique for binder 0 in bind: matcher='nope' in spec circuit "
+        "'b.out' Add \\[4\\]: found no matches!",
+    ):
+        rc.module_new_bind(body, ("nope", W))
+    with pytest.raises(
+        RuntimeError,
+        match="binder 1 in bind: matcher=Regex.* in spec circuit 'b.out' Add \\[4\\]: found 2 "
+        "matches which is > 1: 'b.w.bias' Symbol \\[4\\], 'b.w.proj' Symbol \\[3, 4\\]$",
+    ):
+        rc.module_new_bind(body, ("b.input", arr(3)), (rc.Matcher.regex("^b\\.w\\."), W))
+    with pytest.raises(
+        rc.ModuleBindExpectedSymbolError,
+        match="expected to match symbol, matched_circuit='b.pre' Einsum \\[4\\] for binder 0, "
+        "matcher='b.pre'",
+    ):
+        rc.module_new_bind(body, ("b.pre", W))
+    assert issubclass(rc.ModuleBindExpectedSymbolError, rc.ModuleBindError)
+    assert issubclass(rc.ModuleBindError, RuntimeError)
+    with pytest.raises(rc.ConstructModuleSomeArgsNotPresentError, match="'b.w.proj'"):
+        rc.module_new_bind(body, ("b.w.proj", W), ("b.w.proj", W))
+    with pytest.raises(
+        TypeError, match="binder 0 must be a \\(matcher, circuit\\) tuple or a BindItem, not int"
+    ):
+        rc.module_new_bind(body, 3)
+    with pytest.raises(TypeError, match="binder 0 must be a"):
+        rc.module_new_bind(body, ("b.w.proj", W, W))
+    with pytest.raises(TypeError, match="module_new_bind binder circuit must be a Circuit, not st"):
+        rc.module_new_bind(body, ("b.w.proj", "W"))
+    with pytest.raises(TypeError, match="module_new_bind spec_circuit must be a Circuit"):
+        rc.module_new_bind(None, ("b.w.proj", W))
+    with pytest.raises(TypeError, match="name must be a str or None"):
+        rc.module_new_bind(body, ("b.w.proj", W), name=3)
+    with pytest.raises(TypeError):
+        rc.module_new_bind(body, ("b.w.proj", W), bogus=True)
+    with pytest.raises(rc.ExpandModuleRankReducedError):
+        rc.module_new_bind(body, ("b.w.proj", arr(4)))
+
+
+def test_module_new_bind_without_binders_and_by_keyword():
+    body = bind_body()
+    m = rc.module_new_bind(spec_circuit=body, check_unique_arg_names=False, name="free")
+    assert m.is_module() and m.num_children == 1 and m.name == "free"
+    assert rc.elim_no_input_module(m) == body
+
+
+def test_bind_item_attributes():
+    W = arr(3, 4, name="W")
+    item = rc.BindItem("b.w.proj", W)
+    assert isinstance(item.matcher, rc.IterativeMatcher)
+    assert item.matcher == rc.IterativeMatcher("b.w.proj")
+    assert item.input_circuit == W
+    assert (item.batchable, item.expandable, item.ban_non_symbolic_size_expand) == (True,) * 3
+    assert repr(item) == (
+        "BindItem(matcher=IterativeMatcher('b.w.proj'), input_circuit=<W [3,4] Array>, "
+        "batchable=True, expandable=True, ban_non_symbolic_size_expand=True)"
+    )
+    item.matcher = {"b.w.bias"}
+    assert isinstance(item.matcher, rc.IterativeMatcher)
+    it = rc.IterativeMatcher("x")
+    item.matcher = it
+    assert item.matcher is it
+    item.input_circuit = arr(4, name="B")
+    item.batchable = False
+    item.matcher = "b.w.bias"
+    m = rc.module_new_bind(bind_body(), item, ("b.input", arr(3)), ("b.w.proj", W))
+    assert not m.spec.arg_specs[0].batchable
+    assert m.children[1].name == "B"
+    with pytest.raises(TypeError):
+        item.matcher = 3.5
+    with pytest.raises(TypeError, match="BindItem input_circuit must be a Circuit"):
+        item.input_circuit = "x"
+    with pytest.raises(TypeError, match="BindItem input_circuit must be a Circuit"):
+        rc.BindItem("a", 3)
+    with pytest.raises(TypeError):
+        rc.BindItem(3.5, W)
+    with pytest.raises(AttributeError):
+        del item.matcher
