@@ -3,6 +3,7 @@
 // translation lives here; the work is in rewrite/module_rewrite.c and rewrite/module_bind.c.
 #include "python/bindings.h"
 
+#include <limits.h>
 #include <structmember.h>
 
 #include "python/py_match.h"
@@ -338,6 +339,107 @@ py_module_new_bind(PyObject *self, PyObject *args, PyObject *kwds)
     return out;
 }
 
+// --- extract_symbols ------------------------------------------------------------------------
+
+// The options of extract_symbols(_get) from their Python forms; o->traversal a new reference
+// (NULL for None: every node visited). -1 with an exception.
+static int
+extract_options(PyObject *use_elim, PyObject *conform, PyObject *traversal, cc_extract_options *o)
+{
+    o->traversal = NULL;
+    o->use_elim_no_input_modules = cc_py_opt_bool(use_elim, 1);
+    o->conform_batch_if_needed = cc_py_opt_bool(conform, 0);
+    if (o->use_elim_no_input_modules < 0 || o->conform_batch_if_needed < 0) {
+        return -1;
+    }
+    if (traversal != NULL && traversal != Py_None) {
+        o->traversal = cc_py_imatcher_arg(traversal);
+        if (o->traversal == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+py_extract_symbols(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {
+        "circuit",   "symbols", "use_elim_no_input_modules", "conform_batch_if_needed",
+        "traversal", NULL};
+    PyObject *obj, *syms_obj, *use_elim = NULL, *conform = NULL, *traversal = NULL;
+    cc_node *c;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|OOO:extract_symbols", kwlist, &obj, &syms_obj,
+                                     &use_elim, &conform, &traversal) ||
+        !cc_py_node_check(obj, "extract_symbols circuit", &c)) {
+        return NULL;
+    }
+    PyObject *fast = PySequence_Fast(syms_obj, "extract_symbols: symbols must be a set of Symbols");
+    if (fast == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    cc_node **syms = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof(cc_node *));
+    PyObject *out = NULL;
+    cc_extract_options o = {0};
+    if (syms == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        if (!cc_py_node_check(item, "extract_symbols symbol", &syms[i])) {
+            goto done;
+        }
+        if (syms[i]->kind != CC_KIND_SYMBOL) {
+            PyErr_Format(PyExc_TypeError, "extract_symbols: symbols must be Symbols, not %s",
+                         cc_kind_get_info(syms[i]->kind)->py_name);
+            goto done;
+        }
+    }
+    if (n > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "extract_symbols: too many symbols");
+        goto done;
+    }
+    if (extract_options(use_elim, conform, traversal, &o) == 0) {
+        out = cc_py_wrap_steal(cc_extract_symbols(c, (int)n, syms, &o));
+    }
+done:
+    cc_imatcher_decref(o.traversal);
+    PyMem_Free(syms);
+    Py_DECREF(fast);
+    return out;
+}
+
+static PyObject *
+py_extract_symbols_get(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {
+        "circuit",   "get", "use_elim_no_input_modules", "conform_batch_if_needed",
+        "traversal", NULL};
+    PyObject *obj, *get_obj, *use_elim = NULL, *conform = NULL, *traversal = NULL;
+    cc_node *c;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|OOO:extract_symbols_get", kwlist, &obj,
+                                     &get_obj, &use_elim, &conform, &traversal) ||
+        !cc_py_node_check(obj, "extract_symbols_get circuit", &c)) {
+        return NULL;
+    }
+    cc_extract_options o;
+    if (extract_options(use_elim, conform, traversal, &o) < 0) {
+        return NULL;
+    }
+    PyObject *out = NULL;
+    cc_imatcher *get = cc_py_imatcher_arg(get_obj);
+    if (get != NULL) {
+        out = cc_py_wrap_steal(cc_extract_symbols_get(c, get, &o));
+    }
+    cc_imatcher_decref(get);
+    cc_imatcher_decref(o.traversal);
+    return out;
+}
+
 static PyMethodDef module_rewrite_methods[] = {
     {"elim_empty_module", (PyCFunction)(void (*)(void))py_elim_empty_module,
      METH_VARARGS | METH_KEYWORDS,
@@ -362,6 +464,17 @@ static PyMethodDef module_rewrite_methods[] = {
      "module_new_bind(spec_circuit, *binders, check_unique_arg_names=True, name=None) -> "
      "Module: binds each binder's circuit to the one Symbol of spec_circuit its matcher finds; "
      "a binder is a (matcher, circuit) tuple or a BindItem."},
+    {"extract_symbols", (PyCFunction)(void (*)(void))py_extract_symbols,
+     METH_VARARGS | METH_KEYWORDS,
+     "extract_symbols(circuit, symbols, use_elim_no_input_modules=True, "
+     "conform_batch_if_needed=False, traversal=new_traversal()) -> Module: the bindings of "
+     "symbols removed from every Module (within the traversal) and bound once by an outer "
+     "Module named as circuit."},
+    {"extract_symbols_get", (PyCFunction)(void (*)(void))py_extract_symbols_get,
+     METH_VARARGS | METH_KEYWORDS,
+     "extract_symbols_get(circuit, get, use_elim_no_input_modules=True, "
+     "conform_batch_if_needed=False, traversal=new_traversal()) -> Module: extract_symbols of "
+     "the Symbols get finds in circuit."},
     {NULL, NULL, 0, NULL},
 };
 

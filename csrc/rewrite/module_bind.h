@@ -21,3 +21,21 @@ typedef struct {
 // when check_unique_arg_names) or a Module construction error.
 cc_node *cc_module_new_bind(cc_node *spec_circuit, int n, const cc_bind_item *items,
                             int check_unique_arg_names, const char *name);
+
+// How extract_symbols runs (rc's arguments of the same names).
+typedef struct {
+    int use_elim_no_input_modules; // Modules left without arguments become their bodies
+    int conform_batch_if_needed;   // batched arguments of extracted symbols are conformed first
+    cc_imatcher *traversal;        // borrowed; NULL: every node is visited
+} cc_extract_options;
+
+// rc's extract_symbols: every Module binding one of the n symbols (borrowed) loses that
+// argument, and one outer Module named as circuit binds each symbol once (ordered by symbol
+// name, then hash) over the result. New reference, or NULL with CC_E_EXTRACT_SYMBOLS_*
+// (batched input, inconsistent bindings or flags, a bound input using an outer module's
+// symbols) or a traversal's error.
+cc_node *cc_extract_symbols(cc_node *circuit, int n, cc_node *const *symbols,
+                            const cc_extract_options *o);
+// rc's extract_symbols_get: the symbols are what get finds in circuit
+// (CC_E_EXTRACT_SYMBOLS_GET_FOUND_NON_SYMBOL when one is not a Symbol).
+cc_node *cc_extract_symbols_get(cc_node *circuit, cc_imatcher *get, const cc_extract_options *o);
