@@ -603,3 +603,171 @@ def test_extract_symbols_argument_errors():
         rc.extract_symbols_get(c, 3.5)
     with pytest.raises(TypeError):
         rc.extract_symbols_get(c, "sym", traversal=3.5)
+
+
+# --- inline_single_callsite_modules ----------------------------------------------------------
+
+
+def test_inline_single_callsite_modules():
+    x = sym((3,), "f.x")
+    spec = rc.ModuleSpec(rc.Add(x, x, name="f.body"), [rc.ModuleArgSpec(x)])
+    f1 = rc.Module.new_flat(spec, arr(3, name="A"), name="f1")
+    f2 = rc.Module.new_flat(spec, arr(3, name="B", seed=1), name="f2")
+    y = sym((3,), "g.y")
+    g_body = rc.Einsum.from_einsum_string("i,i->i", y, y, name="g.body")
+    g = rc.Module.new_flat(rc.ModuleSpec(g_body, [rc.ModuleArgSpec(y)]), f1, name="g")
+    c = rc.Add(g, f2, f1, name="top")
+    out = rc.inline_single_callsite_modules(c)
+    same_value(out, c)
+    # f's spec has two call sites (f1, f2) and stays; g's has one and is substituted
+    assert sorted(m.name for m in out.get(rc.Module)) == ["f1", "f2"]
+    assert out.children[0].name == "g" and out.children[0].is_einsum()
+    # the same module node used twice is one call site
+    h = rc.Add(f1, f1, name="twice")
+    inlined = rc.inline_single_callsite_modules(h)
+    assert inlined.children[0] == inlined.children[1] == f1.substitute()
+    assert len(inlined.get(rc.Module)) == 0
+    same_value(inlined, h)
+    plain = rc.Add(arr(3), name="plain")
+    assert rc.inline_single_callsite_modules(plain) == plain
+    assert rc.inline_single_callsite_modules(f1) == f1.substitute()
+    with pytest.raises(TypeError, match="inline_single_callsite_modules circuit must be a Circuit"):
+        rc.inline_single_callsite_modules(3)
+
+
+# --- fuse_concat_modules ---------------------------------------------------------------------
+
+
+def fuse_setup(batch_b2=2):
+    """Three calls of one bilinear-MLP spec: b0 and b1 unbatched, b2 batched over every arg."""
+    inp, proj_in, proj_out = sym((3,), "bl.input"), sym((6, 3), "bl.in"), sym((11, 3), "bl.out")
+    pre = rc.Einsum.from_einsum_string("i,hi->h", inp, proj_in, name="bl.pre")
+    folded = rc.Rearrange(pre, rc.RearrangeSpec.from_string("(a:2 b) -> a:2 b"), name="bl.fold")
+    body = rc.Einsum.from_einsum_string("dh,oh->o", folded, proj_out, name="bl")
+    spec = rc.ModuleSpec(body, [rc.ModuleArgSpec(s) for s in (inp, proj_in, proj_out)])
+    w_in, w_out = arr(6, 3, name="W_in", seed=10), arr(11, 3, name="W_out", seed=11)
+    b0 = rc.Module.new_flat(spec, arr(3, name="x0"), w_in, w_out, name="b0")
+    b1 = rc.Module.new_flat(spec, arr(3, name="x1", seed=1), w_in, w_out, name="b1")
+    b2 = rc.Module.new_flat(
+        spec,
+        arr(batch_b2, 3, name="x2", seed=2),
+        arr(batch_b2, 6, 3, name="W_in2", seed=12),
+        arr(batch_b2, 11, 3, name="W_out2", seed=13),
+        name="b2",
+    )
+    return spec, b0, b1, b2
+
+
+def test_fuse_concat_modules_values_and_structure():
+    spec, b0, b1, b2 = fuse_setup()
+    c = rc.Add(b0, b1, b2, name="top")
+    fused = rc.fuse_concat_modules(c, [b0, b1])
+    close(fused.evaluate(), c.evaluate())
+    mods = fused.get(rc.Module)
+    assert len(mods) == 2 and b2 in mods
+    (m,) = [x for x in mods if x != b2]
+    assert m.shape == (2, 11) and m.spec.circuit == spec.circuit
+    assert [ch.is_concat() for ch in m.children[1:]] == [True] * 3
+    first, second = fused.children[0], fused.children[1]
+    assert first.shape == (11,) and first.is_rearrange() and first.children[0].is_index()
+    all3 = rc.fuse_concat_modules(c, [b0, b1, b2], name="fused")
+    close(all3.evaluate(), c.evaluate())
+    (m3,) = all3.get(rc.Module)
+    assert m3.name == "fused" and m3.shape == (4, 11)
+    assert all3.children[2].shape == (2, 11) and all3.children[2].is_index()
+
+
+def test_fuse_concat_modules_unbatchable_args_must_agree():
+    x, w = sym((3,), "u.x"), sym((3,), "u.w")
+    spec = rc.ModuleSpec(
+        rc.Einsum.from_einsum_string("i,i->i", x, w, name="u.body"),
+        [rc.ModuleArgSpec(x), rc.ModuleArgSpec(w, batchable=False)],
+    )
+    W = arr(3, name="W", seed=5)
+    m0 = rc.Module.new_flat(spec, arr(3, name="x0"), W, name="m0")
+    m1 = rc.Module.new_flat(spec, arr(3, name="x1", seed=1), W, name="m1")
+    c = rc.Concat(m0, m1, axis=0, name="cat")
+    fused = rc.fuse_concat_modules(c, [m0, m1])
+    close(fused.evaluate(), c.evaluate())
+    (m,) = fused.get(rc.Module)
+    assert m.children[2] == W
+    m2 = rc.Module.new_flat(spec, arr(3, name="x2", seed=2), arr(3, name="W2"), name="m2")
+    with pytest.raises(
+        RuntimeError,
+        match="fuse_concat_modules: all inputs must be batchable or have the same child on all "
+        "inputs \\(argument 1 is not batchable and module 1 binds another child\\)",
+    ):
+        rc.fuse_concat_modules(rc.Add(m0, m2), [m0, m2])
+
+
+def test_fuse_concat_modules_errors():
+    spec, b0, b1, b2 = fuse_setup()
+    with pytest.raises(RuntimeError, match="fuse_concat_modules: no modules specified"):
+        rc.fuse_concat_modules(b0, [])
+    unbatchable = [rc.ModuleArgSpec(s.symbol, batchable=False) for s in spec.arg_specs]
+    other = rc.Module.new_flat(
+        rc.ModuleSpec(spec.circuit, unbatchable), *b0.children[1:], name="other"
+    )
+    with pytest.raises(
+        RuntimeError,
+        match="the modules do not all have the same ModuleSpec \\(module 1 differs from "
+        "module 0\\)",
+    ):
+        rc.fuse_concat_modules(rc.Add(b0, other), [b0, other])
+    deep = rc.Module.new_flat(spec, arr(2, 2, 3, name="xx"), *b0.children[2:], name="deep")
+    with pytest.raises(RuntimeError, match="module 1 has batch rank 2 > 1"):
+        rc.fuse_concat_modules(rc.Add(b0, deep), [b0, deep])
+    with pytest.raises(TypeError, match="modules\\[0\\]: expected Module but got Add"):
+        rc.fuse_concat_modules(b0, [rc.Add(b0)])
+    with pytest.raises(TypeError, match="fuse_concat_modules circuit must be a Circuit"):
+        rc.fuse_concat_modules(None, [b0])
+    with pytest.raises(TypeError):
+        rc.fuse_concat_modules(b0, [b0], name=3)
+
+
+# --- strip_names_and_tags --------------------------------------------------------------------
+
+
+def test_strip_names_and_tags_rc_example():
+    (c,) = rc.Parser().parse_circuits(
+        """
+        'tag' Tag 2184e144-2726-4326-9452-f19041a101bb
+          'hi' Add
+            'ho' [2,2] Scalar 1
+            'weee' [2,2] Symbol
+        """
+    )
+    assert rc.strip_names_and_tags(c).repr() == (
+        "0 Add\n"
+        "  1 [2,2] Scalar 1\n"
+        "  2 Tag 00000000-0000-0000-0000-000000000000\n"
+        "    'weee' [2,2] Symbol"
+    )
+
+
+def test_strip_names_and_tags_keeps_values_and_module_symbols():
+    m = rc.module_new_bind(
+        bind_body(),
+        ("b.input", arr(2, 3, name="X")),
+        ("b.w.proj", arr(3, 4, name="W", seed=1)),
+        ("b.w.bias", arr(4, name="B", seed=2)),
+        name="call",
+    )
+    c = rc.Tag(rc.Add(m, arr(2, 4, name="R", seed=3), name="top"), uuid.uuid4(), name="t")
+    out = rc.strip_names_and_tags(c)
+    same_value(out, c)
+    assert out.name == "" and out.is_add()
+    assert len(out.get(rc.Tag)) == len(out.get(rc.Matcher.types(rc.Array, rc.Symbol)))
+    for tag in out.get(rc.Tag):
+        assert tag.name == "" and tag.uuid == uuid.UUID(int=0)
+        assert tag.node.name in {"X", "W", "B", "R", "b.input", "b.w.proj", "b.w.bias"}
+    (mod,) = out.get(rc.Module)
+    assert mod.name == ""
+    assert [s.symbol.name for s in mod.spec.arg_specs] == ["b.input", "b.w.proj", "b.w.bias"]
+    unnamed = rc.Add(rc.Array(np.ones(2)), rc.Scalar(1.0, (2,)))
+    assert rc.strip_names_and_tags(unnamed) == unnamed
+    named = rc.Add(rc.Array(np.ones(2)), rc.Scalar(1.0, (2,), "one"), name="x")
+    assert rc.strip_names_and_tags(named) == rc.Add(*unnamed.children)
+    assert rc.strip_names_and_tags(named).name == ""
+    with pytest.raises(TypeError, match="strip_names_and_tags node must be a Circuit"):
+        rc.strip_names_and_tags("x")

@@ -440,6 +440,76 @@ py_extract_symbols_get(PyObject *self, PyObject *args, PyObject *kwds)
     return out;
 }
 
+// --- inline_single_callsite_modules, fuse_concat_modules, strip_names_and_tags ----------------
+
+static PyObject *
+py_inline_single_callsite_modules(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {"circuit", NULL};
+    PyObject *obj;
+    cc_node *c;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:inline_single_callsite_modules", kwlist,
+                                     &obj) ||
+        !cc_py_node_check(obj, "inline_single_callsite_modules circuit", &c)) {
+        return NULL;
+    }
+    return cc_py_wrap_steal(cc_inline_single_callsite_modules(c));
+}
+
+static PyObject *
+py_fuse_concat_modules(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {"circuit", "modules", "name", NULL};
+    PyObject *obj, *mods_obj, *name_obj = Py_None;
+    cc_node *c;
+    const char *name;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:fuse_concat_modules", kwlist, &obj,
+                                     &mods_obj, &name_obj) ||
+        !cc_py_node_check(obj, "fuse_concat_modules circuit", &c) ||
+        cc_py_name_arg(name_obj, &name) < 0) {
+        return NULL;
+    }
+    cc_node **mods;
+    Py_ssize_t n;
+    if (cc_py_nodes_from_seq(mods_obj, "fuse_concat_modules modules", &mods, &n) < 0) {
+        return NULL;
+    }
+    PyObject *out = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (mods[i]->kind != CC_KIND_MODULE) {
+            PyErr_Format(PyExc_TypeError,
+                         "fuse_concat_modules: modules[%zd]: expected Module but "
+                         "got %s",
+                         i, cc_kind_get_info(mods[i]->kind)->py_name);
+            goto done;
+        }
+    }
+    if (n > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "fuse_concat_modules: too many modules");
+        goto done;
+    }
+    out = cc_py_wrap_steal(cc_fuse_concat_modules(c, (int)n, mods, name));
+done:
+    PyMem_Free(mods);
+    return out;
+}
+
+static PyObject *
+py_strip_names_and_tags(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {"node", NULL};
+    PyObject *obj;
+    cc_node *c;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:strip_names_and_tags", kwlist, &obj) ||
+        !cc_py_node_check(obj, "strip_names_and_tags node", &c)) {
+        return NULL;
+    }
+    return cc_py_wrap_steal(cc_strip_names_and_tags(c));
+}
+
 static PyMethodDef module_rewrite_methods[] = {
     {"elim_empty_module", (PyCFunction)(void (*)(void))py_elim_empty_module,
      METH_VARARGS | METH_KEYWORDS,
@@ -475,6 +545,18 @@ static PyMethodDef module_rewrite_methods[] = {
      "extract_symbols_get(circuit, get, use_elim_no_input_modules=True, "
      "conform_batch_if_needed=False, traversal=new_traversal()) -> Module: extract_symbols of "
      "the Symbols get finds in circuit."},
+    {"inline_single_callsite_modules",
+     (PyCFunction)(void (*)(void))py_inline_single_callsite_modules, METH_VARARGS | METH_KEYWORDS,
+     "inline_single_callsite_modules(circuit) -> Circuit: every Module whose ModuleSpec no "
+     "other Module of circuit shares is substituted."},
+    {"fuse_concat_modules", (PyCFunction)(void (*)(void))py_fuse_concat_modules,
+     METH_VARARGS | METH_KEYWORDS,
+     "fuse_concat_modules(circuit, modules, name=None) -> Circuit: modules of one ModuleSpec "
+     "(batch rank 0 or 1) computed as one Module over concatenated arguments, split back."},
+    {"strip_names_and_tags", (PyCFunction)(void (*)(void))py_strip_names_and_tags,
+     METH_VARARGS | METH_KEYWORDS,
+     "strip_names_and_tags(node) -> Circuit: Tags removed and names dropped (named Arrays and "
+     "Symbols are wrapped in an unnamed nil-uuid Tag instead)."},
     {NULL, NULL, 0, NULL},
 };
 
