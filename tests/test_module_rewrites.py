@@ -1,8 +1,11 @@
 """rc's module algebra (spec 2.10): elim_empty_module, elim_no_input_module,
-module_remove_unused_inputs and deep_module_remove_unused_inputs. Values are checked by
-evaluating before and after, names exactly, and every error path by type and message."""
+(deep_)module_remove_unused_inputs, module_new_bind and BindItem, extract_symbols(_get),
+inline_single_callsite_modules, fuse_concat_modules and strip_names_and_tags. Values are
+checked by evaluating before and after, names exactly, and every error path by type and
+message."""
 
 import itertools
+import os
 import uuid
 
 import numpy as np
@@ -771,3 +774,39 @@ def test_strip_names_and_tags_keeps_values_and_module_symbols():
     assert rc.strip_names_and_tags(named).name == ""
     with pytest.raises(TypeError, match="strip_names_and_tags node must be a Circuit"):
         rc.strip_names_and_tags("x")
+
+
+# --- memory ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc/self/statm")
+def test_module_algebra_does_not_leak():
+    from test_leaks import MB, growth_after_warmup
+
+    from test_module import complex_modules
+
+    _, _, outer, _ = complex_modules(bi1=(3,))
+    s, two = two_modules_binding()
+    spec, b0, b1, b2 = fuse_setup()
+    fuse_circ = rc.Add(b0, b1, b2, name="top")
+    unused = batched_unused_module((2,), (3, 2), (2,), (), (2,))
+
+    def step(i):
+        rc.deep_module_remove_unused_inputs(rc.Add(unused, unused.rename("u2")), elim_empty=True)
+        rc.module_remove_unused_inputs(unused, use_elim_no_input_module=False)
+        m = rc.module_new_bind(bind_body(), ("b.w.proj", arr(3, 4)), rc.BindItem("b.w.bias", arr(4)))
+        rc.module_new_bind(m, ("b.input", arr(2, 3)), name="call")
+        with pytest.raises(RuntimeError):
+            rc.module_new_bind(bind_body(), ("nope", arr(3)))
+        rc.extract_symbols_get(outer, "inner.sym_arg1", conform_batch_if_needed=True)
+        rc.extract_symbols_get(two, "sym", traversal=rc.new_traversal(term_early_at="a"))
+        with pytest.raises(rc.ExtractSymbolsBoundInputInconsistentError):
+            rc.extract_symbols_get(two, "sym")
+        with pytest.raises(rc.ExtractSymbolsBatchedInputError):
+            rc.extract_symbols_get(outer, "inner.sym_arg1")
+        rc.inline_single_callsite_modules(fuse_circ)
+        rc.fuse_concat_modules(fuse_circ, [b0, b1, b2])
+        rc.strip_names_and_tags(fuse_circ)
+
+    growth = growth_after_warmup(step, 50, 500)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
