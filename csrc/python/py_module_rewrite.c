@@ -1,6 +1,7 @@
-// rc's module algebra: elim_empty_module, elim_no_input_module, module_remove_unused_inputs,
-// deep_module_remove_unused_inputs, module_new_bind and its BindItem type. Only argument
-// translation lives here; the work is in rewrite/module_rewrite.c and rewrite/module_bind.c.
+// rc's module algebra: elim_empty_module, elim_no_input_module, (deep_)module_remove_unused_inputs,
+// module_new_bind and its BindItem type, extract_symbols(_get), inline_single_callsite_modules,
+// fuse_concat_modules, strip_names_and_tags. Only argument translation lives here; the work is
+// in rewrite/module_rewrite.c and rewrite/module_bind.c.
 #include "python/bindings.h"
 
 #include <limits.h>
