@@ -1,0 +1,1442 @@
+// rc's ModulePusher (push_down_modules, get_push_down_modules) and update_bindings_nested, with
+// the built-in namers and module-construction callbacks. The walk is an explicit stack of
+// frames memoised on (node, traversal state, skip state, pushed modules); Python is reached
+// only through the callbacks of module_pusher.h.
+#include "rewrite/module_pusher.h"
+
+#include <string.h>
+
+#include "expand/deep_map.h"
+#include "expand/expand.h"
+#include "expand/module.h"
+#include "match/get.h"
+#include "nodes/rearrange.h"
+#include "rewrite/module_rewrite.h"
+#include "util/alloc.h"
+#include "util/blake3.h"
+#include "util/error.h"
+#include "util/hmap.h"
+#include "util/str.h"
+#include "util/vec.h"
+
+static int
+same_node(const cc_node *a, const cc_node *b)
+{
+    return a == b || memcmp(a->hash, b->hash, 32) == 0;
+}
+
+static char *
+dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *out = cc_malloc(n);
+    if (out != NULL) {
+        memcpy(out, s, n);
+    }
+    return out;
+}
+
+// --- namers and callbacks ----------------------------------------------------------------------
+
+// rc's default_nested_module_namer: the base name alone without modules, else
+// "<base> <bind_name>:<m1>,<m2>,..." (inner to outer), none when any name is missing.
+static int
+default_namer(const char *bind_name, cc_node *base, int n, cc_node *const *mods, char **out)
+{
+    *out = NULL;
+    if (base->name == NULL) {
+        return 0;
+    }
+    if (n == 0) {
+        *out = dup_str(base->name);
+        return *out == NULL ? -1 : 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (mods[i]->name == NULL) {
+            return 0;
+        }
+    }
+    cc_str s;
+    cc_str_init(&s);
+    if (cc_str_appendf(&s, "%s %s:", base->name, bind_name) < 0) {
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        if ((i > 0 && cc_str_append(&s, ",") < 0) || cc_str_append(&s, mods[i]->name) < 0) {
+            goto fail;
+        }
+    }
+    *out = cc_str_take(&s);
+    return *out == NULL ? -1 : 0;
+fail:
+    cc_str_clear(&s);
+    return -1;
+}
+
+int
+cc_nested_namer_call(const cc_nested_namer *nm, cc_node *base, cc_node *running, int n_modules,
+                     cc_node *const *modules, int64_t pushed_count, char **out)
+{
+    *out = NULL;
+    switch (nm->kind) {
+    case CC_NAMER_DEFAULT:
+        return default_namer(nm->bind_name, base, n_modules, modules, out);
+    case CC_NAMER_UPDATE_BINDINGS:
+        if (pushed_count < 0 && nm->keep_name_if_not_leaf) {
+            if (base->name != NULL && (*out = dup_str(base->name)) == NULL) {
+                return -1;
+            }
+            return 0;
+        }
+        if (pushed_count < 0 && nm->short_if_not_leaf) {
+            if (base->name == NULL) {
+                return 0;
+            }
+            cc_str s;
+            cc_str_init(&s);
+            if (cc_str_appendf(&s, "%s %s", base->name, nm->bind_name) < 0) {
+                cc_str_clear(&s);
+                return -1;
+            }
+            *out = cc_str_take(&s);
+            return *out == NULL ? -1 : 0;
+        }
+        return default_namer(nm->bind_name, base, n_modules, modules, out);
+    case CC_NAMER_CALLBACK:
+        return nm->call(nm->ctx, base, running, n_modules, modules, pushed_count, out);
+    }
+    return cc_fail(CC_E_PY_VALUE, "unknown namer kind %d", (int)nm->kind);
+}
+
+cc_node *
+cc_module_construct_cb_call(const cc_module_construct_cb *cb, cc_node *m, int n_modules,
+                            cc_node *const *modules, int64_t pushed_count)
+{
+    cc_node *out = NULL;
+    switch (cb->kind) {
+    case CC_MODULE_CB_NOOP:
+        break;
+    case CC_MODULE_CB_REMOVE_UNUSED:
+        if (cc_module_remove_unused_inputs_op(m, cb->add_suffix, cb->elim_no_input, &out) < 0) {
+            return NULL;
+        }
+        break;
+    case CC_MODULE_CB_ELIM_NO_INPUT:
+        if (cc_elim_no_input_module(m, &out) < 0) {
+            return NULL;
+        }
+        break;
+    case CC_MODULE_CB_CALLBACK:
+        return cb->call(cb->ctx, m, n_modules, modules, pushed_count);
+    }
+    if (out == NULL) {
+        cc_node_incref(m);
+        out = m;
+    }
+    return out;
+}
+
+// --- the stack of pushed modules (rc's NestedModuleItems) ---------------------------------------
+
+typedef struct {
+    long refcount;
+    int depth;
+    cc_node **modules;         // depth, outer to inner; owned
+    int *offsets;              // depth + 1: module k's arguments are [offsets[k], offsets[k + 1])
+    cc_node **args_flat;       // each argument pushed with the modules outside its own; owned
+    cc_node **args_base;       // each argument pushed with no module; owned
+    cc_node **fused;           // args_flat with the batch axes of inner modules added; owned
+    cc_module_arg_spec *specs; // each argument's spec; symbols borrowed from modules
+    cc_node **rev;             // modules inner to outer; borrowed
+    uint8_t hash[32];
+} items;
+
+static void
+items_decref(items *it)
+{
+    if (it == NULL || --it->refcount > 0) {
+        return;
+    }
+    int total = it->offsets != NULL ? it->offsets[it->depth] : 0;
+    for (int g = 0; g < total; g++) {
+        cc_node_decref(it->args_flat[g]);
+        cc_node_decref(it->args_base[g]);
+        cc_node_decref(it->fused[g]);
+    }
+    for (int k = 0; k < it->depth; k++) {
+        cc_node_decref(it->modules[k]);
+    }
+    cc_free(it->modules);
+    cc_free(it->offsets);
+    cc_free(it->args_flat);
+    cc_free(it->args_base);
+    cc_free(it->fused);
+    cc_free(it->specs);
+    cc_free(it->rev);
+    cc_free(it);
+}
+
+// An empty stack of depth modules (arrays allocated, entries NULL), or NULL.
+static items *
+items_alloc(int depth, int total)
+{
+    items *it = cc_calloc(1, sizeof(items));
+    if (it == NULL) {
+        return NULL;
+    }
+    it->refcount = 1;
+    it->depth = depth;
+    size_t d = (size_t)depth + 1, t = (size_t)total + 1;
+    it->modules = cc_calloc(d, sizeof(cc_node *));
+    it->offsets = cc_calloc(d, sizeof(int));
+    it->args_flat = cc_calloc(t, sizeof(cc_node *));
+    it->args_base = cc_calloc(t, sizeof(cc_node *));
+    it->fused = cc_calloc(t, sizeof(cc_node *));
+    it->specs = cc_calloc(t, sizeof(cc_module_arg_spec));
+    it->rev = cc_calloc(d, sizeof(cc_node *));
+    if (it->modules == NULL || it->offsets == NULL || it->args_flat == NULL ||
+        it->args_base == NULL || it->fused == NULL || it->specs == NULL || it->rev == NULL) {
+        it->depth = 0;
+        items_decref(it);
+        return NULL;
+    }
+    return it;
+}
+
+// node with cum (the batch axes of the modules inside its own) inserted between its batch axes
+// and its symbol axes, and its module's missing leading batch axes (mod_batch) put in front of
+// its own when pushing gave it extra leading axes: rc's fuse of nested modules into one. New
+// reference, or NULL.
+static cc_node *
+fuse_arg(cc_node *node, const cc_node *orig, const cc_node *sym, int mb, const int64_t *mod_batch,
+         int nc, const int64_t *cum)
+{
+    int orig_b = orig->ndim - sym->ndim;
+    int non_batch = sym->ndim;
+    int extra = node->ndim - orig->ndim;
+    int missing = mb - orig_b;
+    int any_batching = extra > 0 || orig_b > 0;
+    int pad = missing > 0 && extra > 0 ? missing : 0;
+    if (extra < 0) {
+        return cc_fail_null(CC_E_PY_VALUE,
+                            "push_down_modules: argument '%s' lost axes when pushed (%d < %d)",
+                            orig->name ? orig->name : "", node->ndim, orig->ndim);
+    }
+    if (!((any_batching && nc > 0) || pad > 0)) {
+        cc_node_incref(node);
+        return node;
+    }
+    int n_in = extra + orig_b + non_batch;
+    int n_out = extra + pad + orig_b + nc + non_batch;
+    if (n_out > 255) {
+        return cc_fail_null(CC_E_REARRANGE_SPEC,
+                            "push_down_modules: too many axes (%d) to fuse argument '%s'", n_out,
+                            orig->name ? orig->name : "");
+    }
+    int lens[256];
+    uint8_t in_ints[256], out_ints[256];
+    int64_t sizes[256];
+    for (int i = 0; i < n_out; i++) {
+        lens[i] = 1;
+        out_ints[i] = (uint8_t)i;
+        sizes[i] = CC_REARRANGE_SIZE_NONE;
+    }
+    int at = 0;
+    for (int i = 0; i < extra; i++) {
+        in_ints[at++] = (uint8_t)i;
+    }
+    for (int i = 0; i < pad; i++) {
+        sizes[extra + i] = mod_batch[i];
+    }
+    for (int i = 0; i < orig_b; i++) {
+        in_ints[at++] = (uint8_t)(extra + pad + i);
+    }
+    for (int i = 0; i < nc; i++) {
+        sizes[extra + pad + orig_b + i] = cum[i];
+    }
+    for (int i = 0; i < non_batch; i++) {
+        in_ints[at++] = (uint8_t)(extra + pad + orig_b + nc + i);
+    }
+    cc_rearrange_spec *spec =
+        cc_rearrange_spec_new(n_in, lens, in_ints, n_out, lens, out_ints, n_out, sizes);
+    if (spec == NULL) {
+        return NULL;
+    }
+    char *name = NULL;
+    if (node->name != NULL) {
+        cc_str s;
+        cc_str_init(&s);
+        if (cc_str_appendf(&s, "%s rep_fuse", node->name) < 0 || (name = cc_str_take(&s)) == NULL) {
+            cc_str_clear(&s);
+            cc_rearrange_spec_free(spec);
+            return NULL;
+        }
+    }
+    cc_node *out = cc_rearrange_new(node, spec, name);
+    cc_free(name);
+    cc_rearrange_spec_free(spec);
+    return out;
+}
+
+// Fills it->fused from it->args_flat (rc's fuse_modules_impl), then it->hash. 0, or -1.
+static int
+items_finish(items *it)
+{
+    int d = it->depth;
+    int *bn = cc_calloc((size_t)d + 1, sizeof(int));
+    int64_t *bs = cc_calloc((size_t)(d + 1) * CC_MAX_NDIM, sizeof(int64_t));
+    int64_t *cum = cc_calloc((size_t)(d + 1) * CC_MAX_NDIM, sizeof(int64_t));
+    int rc = -1;
+    if (bn == NULL || bs == NULL || cum == NULL) {
+        goto done;
+    }
+    for (int k = 0; k < d; k++) {
+        if (cc_module_aligned_batch_shape(it->modules[k], &bn[k], bs + (size_t)k * CC_MAX_NDIM) <
+            0) {
+            goto done;
+        }
+    }
+    for (int k = 0; k < d; k++) {
+        // The batch axes of the modules inside module k, outer first: in the nested form they
+        // come after module k's own batch axes.
+        int nc = 0;
+        for (int l = k + 1; l < d; l++) {
+            for (int a = 0; a < bn[l]; a++) {
+                if (nc == (d + 1) * CC_MAX_NDIM) {
+                    cc_fail(CC_E_PY_VALUE, "push_down_modules: too many nested batch axes");
+                    goto done;
+                }
+                cum[nc++] = bs[(size_t)l * CC_MAX_NDIM + (size_t)a];
+            }
+        }
+        cc_node *m = it->modules[k];
+        for (int g = it->offsets[k]; g < it->offsets[k + 1]; g++) {
+            int j = g - it->offsets[k];
+            it->fused[g] =
+                fuse_arg(it->args_flat[g], m->children[1 + j], m->u.module.arg_specs[j].symbol,
+                         bn[k], bs + (size_t)k * CC_MAX_NDIM, nc, cum);
+            if (it->fused[g] == NULL) {
+                goto done;
+            }
+        }
+    }
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    static const char sep[] = "module pusher items";
+    for (int k = 0; k < d; k++) {
+        for (int g = it->offsets[k]; g < it->offsets[k + 1]; g++) {
+            cc_blake3_update(&h, it->args_flat[g]->hash, 32);
+        }
+        for (int g = it->offsets[k]; g < it->offsets[k + 1]; g++) {
+            cc_blake3_update(&h, it->args_base[g]->hash, 32);
+        }
+        cc_blake3_update(&h, sep, sizeof sep);
+        cc_blake3_update(&h, it->modules[k]->hash, 32);
+    }
+    cc_blake3_final(&h, it->hash, 32);
+    rc = 0;
+done:
+    cc_free(bn);
+    cc_free(bs);
+    cc_free(cum);
+    return rc;
+}
+
+// parent with m pushed inside (rc's NestedModuleItems::push); flat and base: one per argument,
+// borrowed. New stack, or NULL.
+static items *
+items_push(const items *parent, cc_node *m, cc_node *const *flat, cc_node *const *base)
+{
+    int d = parent->depth;
+    int pt = parent->offsets[d];
+    int n = m->n_children - 1;
+    items *it = items_alloc(d + 1, pt + n);
+    if (it == NULL) {
+        return NULL;
+    }
+    for (int k = 0; k < d; k++) {
+        it->modules[k] = parent->modules[k];
+        cc_node_incref(it->modules[k]);
+        it->offsets[k] = parent->offsets[k];
+    }
+    it->modules[d] = m;
+    cc_node_incref(m);
+    it->offsets[d] = pt;
+    it->offsets[d + 1] = pt + n;
+    for (int g = 0; g < pt + n; g++) {
+        it->args_flat[g] = g < pt ? parent->args_flat[g] : flat[g - pt];
+        it->args_base[g] = g < pt ? parent->args_base[g] : base[g - pt];
+        cc_node_incref(it->args_flat[g]);
+        cc_node_incref(it->args_base[g]);
+    }
+    for (int k = 0; k <= d; k++) {
+        it->rev[d - k] = it->modules[k];
+        for (int g = it->offsets[k]; g < it->offsets[k + 1]; g++) {
+            it->specs[g] = it->modules[k]->u.module.arg_specs[g - it->offsets[k]];
+        }
+    }
+    if (items_finish(it) < 0) {
+        items_decref(it);
+        return NULL;
+    }
+    return it;
+}
+
+// The fused argument bound to symbol sym (the innermost binding wins), or NULL.
+static cc_node *
+items_bound(const items *it, const cc_node *sym)
+{
+    for (int g = it->offsets[it->depth] - 1; g >= 0; g--) {
+        if (same_node(it->specs[g].symbol, sym)) {
+            return it->fused[g];
+        }
+    }
+    return NULL;
+}
+
+// --- update_bindings_nested's module callback (rc's ModuleConstructUpdateBindings) --------------
+
+typedef struct {
+    const cc_maybe_update *update;
+    int run_update_on_new_spec_circuits;
+    const cc_nested_namer *namer;
+    int is_flatten;
+    cc_hmap memo;   // node hash -> updated node, or &no_update
+    cc_ptrvec held; // the updated nodes of memo, owned
+} update_bindings;
+
+static char no_update;
+
+typedef struct {
+    cc_node *node;
+    int expanded;
+} ud_item;
+
+// rc's deep_update: the first nodes (top-down) that update changes, replaced, their ancestors
+// rebuilt. 0 with *out a new reference, or NULL when update applies nowhere; -1.
+static int
+deep_update(update_bindings *ub, cc_node *root, cc_node **out)
+{
+    *out = NULL;
+    ud_item *st = NULL;
+    size_t cap = 0, len = 0;
+    cc_node **kids = NULL;
+    size_t kcap = 0;
+    int rc = -1;
+    if (cc_grow((void **)&st, &cap, 1, sizeof(ud_item)) < 0) {
+        return -1;
+    }
+    st[len++] = (ud_item){root, 0};
+    while (len > 0) {
+        ud_item *top = &st[len - 1];
+        cc_node *x = top->node;
+        if (cc_hmap_get(&ub->memo, x->hash) != NULL) {
+            len--;
+            continue;
+        }
+        if (!top->expanded) {
+            cc_node *r = NULL;
+            if (ub->update->run(ub->update->ctx, x, &r) < 0) {
+                goto done;
+            }
+            if (r != NULL) {
+                if (cc_ptrvec_push(&ub->held, r) < 0) {
+                    cc_node_decref(r);
+                    goto done;
+                }
+                if (cc_hmap_put(&ub->memo, x->hash, r) < 0) {
+                    goto done;
+                }
+                len--;
+                continue;
+            }
+            top->expanded = 1;
+            if (cc_grow((void **)&st, &cap, len + (size_t)x->n_children, sizeof(ud_item)) < 0) {
+                goto done;
+            }
+            for (int i = x->n_children - 1; i >= 0; i--) {
+                st[len++] = (ud_item){x->children[i], 0};
+            }
+            continue;
+        }
+        len--;
+        if (cc_grow((void **)&kids, &kcap, (size_t)x->n_children + 1, sizeof(cc_node *)) < 0) {
+            goto done;
+        }
+        int changed = 0;
+        for (int i = 0; i < x->n_children; i++) {
+            void *v = cc_hmap_get(&ub->memo, x->children[i]->hash);
+            kids[i] = v == &no_update ? x->children[i] : v;
+            changed |= v != &no_update;
+        }
+        void *value = &no_update;
+        if (changed) {
+            cc_node *r = cc_deep_map_rebuild(x, kids, 1);
+            if (r == NULL || cc_ptrvec_push(&ub->held, r) < 0) {
+                cc_node_decref(r);
+                goto done;
+            }
+            value = r;
+        }
+        if (cc_hmap_put(&ub->memo, x->hash, value) < 0) {
+            goto done;
+        }
+    }
+    void *v = cc_hmap_get(&ub->memo, root->hash);
+    if (v != &no_update) {
+        *out = v;
+        cc_node_incref(*out);
+    }
+    rc = 0;
+done:
+    cc_free(st);
+    cc_free(kids);
+    return rc;
+}
+
+// rc's module_strip_args: m without the arguments its body does not use (the shape may
+// change). New reference, or NULL.
+static cc_node *
+strip_args(cc_node *m, cc_node *body)
+{
+    int n = m->n_children - 1;
+    uint8_t *used = cc_malloc((size_t)n + 1);
+    cc_module_arg_spec *specs = cc_malloc(((size_t)n + 1) * sizeof(cc_module_arg_spec));
+    cc_node **args = cc_malloc(((size_t)n + 1) * sizeof(cc_node *));
+    cc_node *out = NULL;
+    if (used != NULL && specs != NULL && args != NULL) {
+        cc_module_spec_are_args_used(body, n, m->u.module.arg_specs, used);
+        int k = 0;
+        for (int j = 0; j < n; j++) {
+            if (used[j]) {
+                specs[k] = m->u.module.arg_specs[j];
+                args[k++] = m->children[1 + j];
+            }
+        }
+        out = cc_module_new(body, k, specs, args, m->name);
+    }
+    cc_free(used);
+    cc_free(specs);
+    cc_free(args);
+    return out;
+}
+
+// rc's deep_remove_unused: the modules nested count deep (only m when flattened) stripped of
+// unused arguments, innermost first. New reference, or NULL.
+static cc_node *
+deep_remove_unused(const update_bindings *ub, cc_node *m, int count)
+{
+    int levels = ub->is_flatten ? 1 : count;
+    cc_node **chain = cc_malloc((size_t)levels * sizeof(cc_node *));
+    if (chain == NULL) {
+        return NULL;
+    }
+    chain[0] = m;
+    for (int l = 1; l < levels; l++) {
+        cc_node *body = chain[l - 1]->children[0];
+        if (body->kind != CC_KIND_MODULE) {
+            cc_free(chain);
+            return cc_fail_null(CC_E_PY_VALUE,
+                                "update_bindings_nested: expected nested Module %d to be a Module, "
+                                "got %s",
+                                l, cc_kind_get_info(body->kind)->py_name);
+        }
+        chain[l] = body;
+    }
+    cc_node *cur = strip_args(chain[levels - 1], chain[levels - 1]->children[0]);
+    for (int l = levels - 2; l >= 0 && cur != NULL; l--) {
+        cc_node *next = strip_args(chain[l], cur);
+        cc_node_decref(cur);
+        cur = next;
+    }
+    cc_free(chain);
+    return cur;
+}
+
+static int
+in_symbols(const cc_node *sym, const cc_ptrvec *syms)
+{
+    for (size_t i = 0; i < syms->len; i++) {
+        if (same_node(sym, syms->items[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+intersects_free(const cc_node *n, const cc_ptrvec *syms)
+{
+    if (n->free_symbols == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < n->free_symbols->n; i++) {
+        if (in_symbols(n->free_symbols->items[i], syms)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+// One level of bind_module: the module and the arguments kept (updated, or carrying a symbol an
+// outer level re-binds).
+typedef struct {
+    cc_node *m; // owned
+    int n_kept;
+    cc_node **kept; // owned
+    cc_module_arg_spec *specs;
+} ub_level;
+
+// rc's bind_module on the nesting of m (applied: the modules pushed, inner to outer). New
+// reference, or NULL.
+static cc_node *
+bind_module(update_bindings *ub, cc_node *m, int overall, cc_node *const *applied)
+{
+    int levels = ub->is_flatten ? 1 : overall;
+    ub_level *lv = cc_calloc((size_t)levels, sizeof(ub_level));
+    cc_ptrvec outer;
+    cc_ptrvec_init(&outer);
+    cc_node **mods = cc_malloc(((size_t)overall + 1) * sizeof(cc_node *));
+    cc_node *cur = NULL, *base = NULL, *result = NULL;
+    int n_mods = 0;
+    if (lv == NULL || mods == NULL) {
+        goto done;
+    }
+    for (int l = 0; l < levels; l++) {
+        int count = overall - l;
+        cc_node *ml = l == 0 ? m : lv[l - 1].m->children[0];
+        if (ml->kind != CC_KIND_MODULE) {
+            cc_fail(CC_E_PY_VALUE,
+                    "update_bindings_nested: expected nested Module %d to be a Module", l);
+            goto done;
+        }
+        cc_node_incref(ml);
+        lv[l].m = ml;
+        if ((ub->is_flatten || count == 1) && ub->run_update_on_new_spec_circuits) {
+            cc_node *spec = NULL;
+            if (deep_update(ub, ml->children[0], &spec) < 0) {
+                goto done;
+            }
+            if (spec != NULL) {
+                cc_node *nm = cc_module_new(spec, ml->n_children - 1, ml->u.module.arg_specs,
+                                            ml->children + 1, ml->name);
+                cc_node_decref(spec);
+                if (nm == NULL) {
+                    cc_error_prefix("module construction failed in update bindings after "
+                                    "updating spec circuit");
+                    goto done;
+                }
+                cc_node_decref(lv[l].m);
+                lv[l].m = ml = nm;
+            }
+        }
+        int n = ml->n_children - 1;
+        uint8_t *used = cc_malloc((size_t)n + 1);
+        lv[l].kept = cc_calloc((size_t)n + 1, sizeof(cc_node *));
+        lv[l].specs = cc_calloc((size_t)n + 1, sizeof(cc_module_arg_spec));
+        if (used == NULL || lv[l].kept == NULL || lv[l].specs == NULL) {
+            cc_free(used);
+            goto done;
+        }
+        cc_module_spec_are_args_used(ml->children[0], n, ml->u.module.arg_specs, used);
+        for (int j = 0; j < n; j++) {
+            if (!used[j]) {
+                continue;
+            }
+            cc_node *arg = ml->children[1 + j], *up = NULL;
+            if (deep_update(ub, arg, &up) < 0) {
+                cc_free(used);
+                goto done;
+            }
+            if (up == NULL && intersects_free(arg, &outer)) {
+                cc_node_incref(arg);
+                up = arg;
+            }
+            if (up != NULL) {
+                lv[l].kept[lv[l].n_kept] = up;
+                lv[l].specs[lv[l].n_kept++] = ml->u.module.arg_specs[j];
+            }
+        }
+        cc_free(used);
+        for (int j = 0; j < lv[l].n_kept; j++) {
+            if (cc_ptrvec_push(&outer, lv[l].specs[j].symbol) < 0) {
+                goto done;
+            }
+        }
+    }
+    for (int l = levels - 1; l >= 0; l--) {
+        int count = overall - l;
+        if (l == levels - 1) {
+            cur = lv[l].m->children[0];
+            cc_node_incref(cur);
+            base = cur;
+            cc_node_incref(base);
+        }
+        if (ub->is_flatten) {
+            n_mods = overall;
+            memcpy(mods, applied, (size_t)overall * sizeof(cc_node *));
+        } else {
+            mods[n_mods] = applied[count - 1];
+            n_mods++;
+        }
+        char *name = NULL;
+        if (cc_nested_namer_call(ub->namer, base, cur, n_mods, mods, overall, &name) < 0) {
+            goto done;
+        }
+        cc_node *mo = cc_module_new(cur, lv[l].n_kept, lv[l].specs, lv[l].kept, name);
+        cc_free(name);
+        if (mo == NULL) {
+            cc_error_prefix("module construction failed in update bindings after updating nodes");
+            goto done;
+        }
+        int bn = 0;
+        int64_t bs[CC_MAX_NDIM];
+        if (cc_module_aligned_batch_shape(mo, &bn, bs) < 0 || bn > 0) {
+            cc_node_decref(mo);
+            if (bn > 0) {
+                cc_fail(CC_E_PY_VALUE,
+                        "update_bindings_nested: the new binding of module '%s' is batched (%d "
+                        "batch axes), which is not supported; conform the modules to their "
+                        "input batch shapes first",
+                        mods[n_mods - 1]->name ? mods[n_mods - 1]->name : "", bn);
+            }
+            goto done;
+        }
+        if (lv[l].n_kept == 0) {
+            // rc's elim_no_input_module: the module binding nothing is its body, and is not
+            // listed among the modules that name the levels outside it.
+            cc_node_decref(mo);
+            n_mods--;
+        } else {
+            cc_node_decref(cur);
+            cur = mo;
+        }
+    }
+    result = cur;
+    cur = NULL;
+done:
+    cc_node_decref(cur);
+    cc_node_decref(base);
+    for (int l = 0; lv != NULL && l < levels; l++) {
+        cc_node_decref(lv[l].m);
+        for (int j = 0; j < lv[l].n_kept; j++) {
+            cc_node_decref(lv[l].kept[j]);
+        }
+        cc_free(lv[l].kept);
+        cc_free(lv[l].specs);
+    }
+    cc_free(lv);
+    cc_free(mods);
+    cc_ptrvec_clear(&outer);
+    return result;
+}
+
+// rc's ModuleConstructUpdateBindings::call. New reference, or NULL.
+static cc_node *
+ub_call(update_bindings *ub, cc_node *m, int n_applied, cc_node *const *applied, int overall)
+{
+    if (n_applied != overall) {
+        cc_node_incref(m);
+        return m;
+    }
+    cc_node *stripped = deep_remove_unused(ub, m, overall);
+    if (stripped == NULL) {
+        return NULL;
+    }
+    cc_node *out = bind_module(ub, stripped, overall, applied);
+    cc_node_decref(stripped);
+    return out;
+}
+
+// --- the walk -----------------------------------------------------------------------------------
+
+typedef enum {
+    MODE_OVERRIDE, // update_bindings_nested: modules kept, found nodes rebound
+    MODE_CIRC,     // push_down_modules
+    MODE_GET,      // get_push_down_modules
+} push_mode;
+
+// What a (node, states, modules) computes.
+typedef struct {
+    cc_node *circ;   // CIRC and OVERRIDE; owned
+    cc_ptrvec set;   // GET: found nodes wrapped, owned, distinct
+    int from_term;   // rc's circuit_is_from_term
+    cc_ptrvec prior; // rc's prior_inner_circuits; owned
+} result;
+
+typedef struct {
+    const cc_module_pusher *p;
+    push_mode mode;
+    update_bindings *ub; // the module callback of update_bindings_nested, else NULL
+    cc_imatcher *term;
+    cc_any_found *af;
+    items *empty;
+    cc_hmap memo;  // key -> result
+    cc_ptrvec all; // every result, owned
+    result *last;  // the result the last finished frame gave (borrowed from all)
+} run;
+
+static void
+result_free(result *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    cc_node_decref(r->circ);
+    for (size_t i = 0; i < r->set.len; i++) {
+        cc_node_decref(r->set.items[i]);
+    }
+    cc_ptrvec_clear(&r->set);
+    for (size_t i = 0; i < r->prior.len; i++) {
+        cc_node_decref(r->prior.items[i]);
+    }
+    cc_ptrvec_clear(&r->prior);
+    cc_free(r);
+}
+
+// Adds n (a new reference is taken) to v unless an equal node is there. 0, or -1.
+static int
+add_distinct(cc_ptrvec *v, cc_node *n)
+{
+    for (size_t i = 0; i < v->len; i++) {
+        if (same_node(v->items[i], n)) {
+            return 0;
+        }
+    }
+    if (cc_ptrvec_push(v, n) < 0) {
+        return -1;
+    }
+    cc_node_incref(n);
+    return 0;
+}
+
+// A Module binding nodes[i] to specs[i] in running, named by the namer, passed through the
+// construct callback (rc's build_module_flat; call = 0 skips the callback). New reference.
+static cc_node *
+build_module(run *r, cc_node *base, cc_node *running, int n, cc_node *const *nodes,
+             const cc_module_arg_spec *specs, int n_mods, cc_node *const *mods, int overall,
+             int call)
+{
+    char *name = NULL;
+    if (cc_nested_namer_call(&r->p->namer, base, running, n_mods, mods, overall, &name) < 0) {
+        cc_error_prefix("namer failed in push down module");
+        return NULL;
+    }
+    cc_node *m = cc_module_new(running, n, specs, nodes, name);
+    cc_free(name);
+    if (m == NULL || !call) {
+        return m;
+    }
+    cc_node *out = r->ub != NULL
+                       ? ub_call(r->ub, m, n_mods, mods, overall)
+                       : cc_module_construct_cb_call(&r->p->callback, m, n_mods, mods, overall);
+    cc_node_decref(m);
+    return out;
+}
+
+// circuit wrapped in the pushed modules: one Module binding every fused argument, or one
+// Module per pushed module over the arguments pushed with no module (rc's finalize).
+static cc_node *
+finalize(run *r, cc_node *circuit, const items *it)
+{
+    int d = it->depth;
+    if (r->p->flatten_modules) {
+        return build_module(r, circuit, circuit, it->offsets[d], it->fused, it->specs, d, it->rev,
+                            d, 1);
+    }
+    cc_node_incref(circuit);
+    cc_node *cur = circuit;
+    for (int k = d - 1; k >= 0; k--) {
+        int o = it->offsets[k];
+        cc_node *next = build_module(r, circuit, cur, it->offsets[k + 1] - o, it->args_base + o,
+                                     it->specs + o, d - k, it->rev, d, 1);
+        cc_node_decref(cur);
+        if (next == NULL) {
+            return NULL;
+        }
+        cur = next;
+    }
+    return cur;
+}
+
+enum {
+    P_START,
+    P_ARGS,      // arguments pushed with the current modules
+    P_BASE,      // arguments pushed with no module
+    P_BODY,      // the body, with the module pushed
+    P_BODY_DONE, //
+    P_KIDS,      // children of a node that is not a pushed Module
+};
+
+typedef struct {
+    cc_node *circuit;        // borrowed from its parent frame (or the caller)
+    cc_imatcher *get, *skip; // owned
+    items *items;            // owned
+    uint8_t key[32];
+    int phase, i, n;
+    cc_step gs, ss;
+    cc_node **a;   // P_ARGS / P_KIDS results, owned
+    cc_node **b;   // P_BASE results, owned
+    items *pushed; // the modules with this one pushed, for the body
+    int waiting;   // a child was requested; its result is r->last
+    cc_ptrvec set; // MODE_GET: found so far, owned
+} frame;
+
+typedef struct {
+    frame *f;
+    size_t len, cap;
+} fstack;
+
+static void
+frame_clear(frame *f)
+{
+    cc_imatcher_decref(f->get);
+    cc_imatcher_decref(f->skip);
+    items_decref(f->items);
+    items_decref(f->pushed);
+    cc_step_clear(&f->gs);
+    cc_step_clear(&f->ss);
+    for (int i = 0; i < f->n; i++) {
+        if (f->a != NULL) {
+            cc_node_decref(f->a[i]);
+        }
+        if (f->b != NULL) {
+            cc_node_decref(f->b[i]);
+        }
+    }
+    cc_free(f->a);
+    cc_free(f->b);
+    for (size_t i = 0; i < f->set.len; i++) {
+        cc_node_decref(f->set.items[i]);
+    }
+    cc_ptrvec_clear(&f->set);
+}
+
+static void
+make_key(const run *r, const cc_node *c, const cc_imatcher *g, const cc_imatcher *s,
+         const items *it, uint8_t out[32])
+{
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    cc_blake3_update(&h, c->hash, 32);
+    cc_blake3_update(&h, g->hash, 32);
+    cc_blake3_update(&h, s->hash, 32);
+    cc_blake3_update(&h, it->hash, 32);
+    uint8_t mode = (uint8_t)r->mode;
+    cc_blake3_update(&h, &mode, 1);
+    cc_blake3_final(&h, out, 32);
+}
+
+// The state child i gets from step s of state applied (rc's per_child_with_term). Borrowed.
+static cc_imatcher *
+child_state(const run *r, const cc_step *s, cc_imatcher *applied, int i)
+{
+    switch (s->kind) {
+    case CC_STEP_SAME:
+        return applied;
+    case CC_STEP_FINISHED:
+        return r->term;
+    case CC_STEP_ONE:
+        return s->one;
+    case CC_STEP_PER_CHILD:
+        return s->per_child[i] != NULL ? s->per_child[i] : r->term;
+    }
+    return r->term;
+}
+
+// The result of (c, g, s, it): known now (r->last set, returns 1) or a new frame (returns 0).
+// -1 on error.
+static int
+request(run *r, fstack *st, cc_node *c, cc_imatcher *g, cc_imatcher *s, items *it)
+{
+    uint8_t key[32];
+    make_key(r, c, g, s, it, key);
+    result *known = cc_hmap_get(&r->memo, key);
+    if (known != NULL) {
+        r->last = known;
+        return 1;
+    }
+    if (cc_grow((void **)&st->f, &st->cap, st->len + 1, sizeof(frame)) < 0) {
+        return -1;
+    }
+    frame *f = &st->f[st->len++];
+    memset(f, 0, sizeof *f);
+    f->circuit = c;
+    f->get = g;
+    cc_imatcher_incref(g);
+    f->skip = s;
+    cc_imatcher_incref(s);
+    f->items = it;
+    it->refcount++;
+    memcpy(f->key, key, 32);
+    cc_step_init(&f->gs);
+    cc_step_init(&f->ss);
+    cc_ptrvec_init(&f->set);
+    f->phase = P_START;
+    return 0;
+}
+
+// Ends the top frame with res (taken over): memoised, handed to the parent as r->last.
+static int
+finish(run *r, fstack *st, result *res)
+{
+    frame *f = &st->f[st->len - 1];
+    if (cc_ptrvec_push(&r->all, res) < 0) {
+        result_free(res);
+        return -1;
+    }
+    if (cc_hmap_put(&r->memo, f->key, res) < 0) {
+        return -1;
+    }
+    r->last = res;
+    frame_clear(f);
+    st->len--;
+    return 0;
+}
+
+static result *
+result_new(void)
+{
+    result *res = cc_calloc(1, sizeof(result));
+    if (res != NULL) {
+        cc_ptrvec_init(&res->set);
+        cc_ptrvec_init(&res->prior);
+    }
+    return res;
+}
+
+// A result holding out (taken over) or, in MODE_GET, the frame's found set (moved).
+static int
+finish_with(run *r, fstack *st, cc_node *out, int from_term)
+{
+    frame *f = &st->f[st->len - 1];
+    result *res = result_new();
+    if (res == NULL) {
+        cc_node_decref(out);
+        return -1;
+    }
+    res->circ = out;
+    res->from_term = from_term;
+    if (r->mode == MODE_GET) {
+        res->set = f->set;
+        cc_ptrvec_init(&f->set);
+    }
+    return finish(r, st, res);
+}
+
+// rc's renaming of a node that pushing changed: not when it is the body or an argument of a
+// module pushed through (prior), nor a bound argument inside a module stack.
+static int
+finish_renamed(run *r, fstack *st, cc_node *out, int from_term, cc_ptrvec *prior)
+{
+    frame *f = &st->f[st->len - 1];
+    int in_prior = 0;
+    for (size_t i = 0; i < prior->len; i++) {
+        in_prior |= same_node(prior->items[i], out);
+    }
+    if (!same_node(out, f->circuit) && !in_prior && (!from_term || f->items->depth == 0)) {
+        char *name = NULL;
+        if (cc_nested_namer_call(&r->p->namer, f->circuit, f->circuit, f->items->depth,
+                                 f->items->rev, -1, &name) < 0) {
+            cc_error_prefix("namer failed in push down module");
+            goto fail;
+        }
+        cc_node *renamed = cc_node_rename(out, name);
+        cc_free(name);
+        cc_node_decref(out);
+        out = renamed;
+        if (out == NULL) {
+            goto fail;
+        }
+    }
+    result *res = result_new();
+    if (res == NULL) {
+        goto fail;
+    }
+    res->circ = out;
+    res->from_term = from_term;
+    res->prior = *prior;
+    cc_ptrvec_init(prior);
+    return finish(r, st, res);
+fail:
+    cc_node_decref(out);
+    for (size_t i = 0; i < prior->len; i++) {
+        cc_node_decref(prior->items[i]);
+    }
+    cc_ptrvec_clear(prior);
+    return -1;
+}
+
+// Takes the last result into slot (a new reference) or, in MODE_GET, its set into the frame's.
+static int
+take_last(run *r, frame *f, cc_node **slot)
+{
+    if (r->mode == MODE_GET) {
+        for (size_t i = 0; i < r->last->set.len; i++) {
+            if (add_distinct(&f->set, r->last->set.items[i]) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    *slot = r->last->circ;
+    cc_node_incref(*slot);
+    return 0;
+}
+
+// The first steps of a frame (rc's push_down_modules_rec up to the recursion): 1 when the
+// frame finished, 0 when it goes on to a later phase, -1.
+static int
+start(run *r, fstack *st)
+{
+    frame *f = &st->f[st->len - 1];
+    cc_node *c = f->circuit;
+    int push_or_get = r->mode != MODE_CIRC;
+    if (cc_imatcher_step(f->get, c, &f->gs) < 0) {
+        return -1;
+    }
+    int found = f->gs.found;
+    int all_done = cc_step_all_finished(&f->gs) || (found && r->mode == MODE_OVERRIDE);
+    if (!all_done && push_or_get) {
+        int any = 0;
+        for (int i = 0; i < c->n_children && !any; i++) {
+            if (cc_any_found_run(r->af, c->children[i], child_state(r, &f->gs, f->get, i), &any) <
+                0) {
+                return -1;
+            }
+        }
+        all_done = !any;
+    }
+    if (r->mode == MODE_GET && found) {
+        cc_node *w = finalize(r, c, f->items);
+        if (w == NULL) {
+            return -1;
+        }
+        int e = add_distinct(&f->set, w);
+        cc_node_decref(w);
+        if (e < 0) {
+            return -1;
+        }
+    }
+    if (all_done) {
+        cc_node *out = NULL;
+        if (r->mode == MODE_CIRC || (r->mode == MODE_OVERRIDE && found)) {
+            if ((out = finalize(r, c, f->items)) == NULL) {
+                return -1;
+            }
+        } else if (r->mode == MODE_OVERRIDE) {
+            cc_node_incref(c);
+            out = c;
+        }
+        return finish_with(r, st, out, 1) < 0 ? -1 : 1;
+    }
+    cc_node *bound = c->kind == CC_KIND_SYMBOL ? items_bound(f->items, c) : NULL;
+    if (bound != NULL) {
+        if (!r->p->bind_encountered_symbols) {
+            return cc_fail(CC_E_PUSH_DOWN_MODULE_PUSH_PAST_PREVIOUSLY_BOUND_SYMBOL,
+                           "the encountered symbol '%s' was bound by a pushed module, but "
+                           "bind_encountered_symbols is false",
+                           c->name ? c->name : "");
+        }
+        cc_ptrvec prior;
+        cc_ptrvec_init(&prior);
+        if (add_distinct(&prior, bound) < 0) {
+            return -1;
+        }
+        cc_node_incref(bound);
+        result *res = result_new();
+        if (res == NULL) {
+            cc_node_decref(bound);
+            cc_node_decref(prior.items[0]);
+            cc_ptrvec_clear(&prior);
+            return -1;
+        }
+        res->circ = bound;
+        res->from_term = 1;
+        res->prior = prior;
+        return finish(r, st, res) < 0 ? -1 : 1;
+    }
+    if (cc_imatcher_step(f->skip, c, &f->ss) < 0) {
+        return -1;
+    }
+    f->n = c->n_children;
+    f->a = cc_calloc((size_t)f->n + 1, sizeof(cc_node *));
+    if (f->a == NULL) {
+        return -1;
+    }
+    if (c->kind == CC_KIND_MODULE && !f->ss.found) {
+        f->b = cc_calloc((size_t)f->n + 1, sizeof(cc_node *));
+        if (f->b == NULL) {
+            return -1;
+        }
+        f->phase = P_ARGS;
+        f->i = 1;
+        return 0;
+    }
+    if (c->kind == CC_KIND_MODULE) {
+        for (int j = 0; j < c->n_children - 1; j++) {
+            const cc_node *sym = c->u.module.arg_specs[j].symbol;
+            if (items_bound(f->items, sym) != NULL) {
+                return cc_fail(CC_E_PUSH_DOWN_MODULE_PUSHING_PAST_MODULE_WHICH_OVERRIDES_SYM,
+                               "(Not currently supported) the encountered symbol '%s' was bound "
+                               "by a pushed module, but the skipped module '%s' overrides this "
+                               "binding",
+                               sym->name ? sym->name : "", c->name ? c->name : "");
+            }
+        }
+    }
+    f->phase = P_KIDS;
+    f->i = 0;
+    return 0;
+}
+
+// The arguments of a pushed Module with the outer modules fully substituted (the GET and
+// OVERRIDE form of args_flat, in f->b's place until the body is pushed). 0, or -1.
+static int
+substituted_args(run *r, frame *f, cc_node **out)
+{
+    const items *it = f->items;
+    int d = it->depth;
+    for (int j = 1; j < f->n; j++) {
+        cc_node *arg = f->circuit->children[j];
+        cc_node *m =
+            build_module(r, arg, arg, it->offsets[d], it->fused, it->specs, d, it->rev, d, 0);
+        if (m == NULL) {
+            return -1;
+        }
+        out[j] = cc_module_substitute(m, NULL, NULL);
+        cc_node_decref(m);
+        if (out[j] == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+// The next piece of the top frame's work: a child requested, a phase ended, or the frame
+// finished. 0, or -1.
+static int
+step_frame(run *r, fstack *st)
+{
+    frame *f = &st->f[st->len - 1];
+    cc_node *c = f->circuit;
+    if (f->phase == P_START) {
+        return start(r, st) < 0 ? -1 : 0;
+    }
+    if (f->phase == P_ARGS || f->phase == P_BASE || f->phase == P_KIDS) {
+        cc_node **slots = f->phase == P_BASE ? f->b : f->a;
+        if (f->waiting) {
+            f->waiting = 0;
+            if (take_last(r, f, &slots[f->i]) < 0) {
+                return -1;
+            }
+            f->i++;
+        }
+        if (f->i < f->n) {
+            items *it = f->phase == P_BASE ? r->empty : f->items;
+            f->waiting = 1;
+            return request(r, st, c->children[f->i], child_state(r, &f->gs, f->get, f->i),
+                           child_state(r, &f->ss, f->skip, f->i), it) < 0
+                       ? -1
+                       : 0;
+        }
+        if (f->phase == P_KIDS) {
+            if (r->mode == MODE_GET) {
+                return finish_with(r, st, NULL, 1);
+            }
+            cc_node *out = cc_expand_node(c, f->a);
+            if (out == NULL) {
+                return cc_error_prefix("expand fail in push down modules");
+            }
+            cc_ptrvec none;
+            cc_ptrvec_init(&none);
+            return finish_renamed(r, st, out, 0, &none);
+        }
+        if (f->phase == P_ARGS && r->mode == MODE_CIRC) {
+            f->phase = P_BASE;
+            f->i = 1;
+            return 0;
+        }
+        if (f->phase == P_BASE) {
+            f->pushed = items_push(f->items, c, f->a + 1, f->b + 1);
+        } else {
+            if (substituted_args(r, f, f->b) < 0) {
+                return -1;
+            }
+            f->pushed = items_push(f->items, c, f->b + 1, c->children + 1);
+        }
+        if (f->pushed == NULL) {
+            return -1;
+        }
+        f->phase = P_BODY;
+        return 0;
+    }
+    if (f->phase == P_BODY) {
+        f->phase = P_BODY_DONE;
+        return request(r, st, c->children[0], child_state(r, &f->gs, f->get, 0),
+                       child_state(r, &f->ss, f->skip, 0), f->pushed) < 0
+                   ? -1
+                   : 0;
+    }
+    // P_BODY_DONE: the body's result is r->last
+    const result *body = r->last;
+    if (r->mode == MODE_GET) {
+        if (take_last(r, f, NULL) < 0) {
+            return -1;
+        }
+        return finish_with(r, st, NULL, 1);
+    }
+    cc_ptrvec prior;
+    cc_ptrvec_init(&prior);
+    if (r->mode == MODE_OVERRIDE) {
+        f->a[0] = body->circ;
+        cc_node_incref(f->a[0]);
+        cc_node *out = cc_deep_map_rebuild(c, f->a, 1);
+        if (out == NULL) {
+            return -1;
+        }
+        return finish_renamed(r, st, out, 0, &prior);
+    }
+    for (size_t i = 0; i < body->prior.len; i++) {
+        if (add_distinct(&prior, body->prior.items[i]) < 0) {
+            goto fail;
+        }
+    }
+    if (add_distinct(&prior, c->children[0]) < 0) {
+        goto fail;
+    }
+    cc_node_incref(body->circ);
+    return finish_renamed(r, st, body->circ, body->from_term, &prior);
+fail:
+    for (size_t i = 0; i < prior.len; i++) {
+        cc_node_decref(prior.items[i]);
+    }
+    cc_ptrvec_clear(&prior);
+    return -1;
+}
+
+static int
+run_init(run *r, const cc_module_pusher *p, push_mode mode, update_bindings *ub)
+{
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->mode = mode;
+    r->ub = ub;
+    cc_hmap_init(&r->memo);
+    cc_ptrvec_init(&r->all);
+    r->term = cc_imatcher_term(0);
+    r->af = cc_any_found_new();
+    r->empty = items_alloc(0, 0);
+    if (r->term == NULL || r->af == NULL || r->empty == NULL || items_finish(r->empty) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static void
+run_clear(run *r)
+{
+    for (size_t i = 0; i < r->all.len; i++) {
+        result_free(r->all.items[i]);
+    }
+    cc_ptrvec_clear(&r->all);
+    cc_hmap_clear(&r->memo);
+    cc_imatcher_decref(r->term);
+    if (r->af != NULL) {
+        cc_any_found_free(r->af);
+    }
+    items_decref(r->empty);
+}
+
+// The result of the whole walk (borrowed from r), or NULL.
+static const result *
+run_walk(run *r, cc_node *root, cc_imatcher *get, cc_imatcher *skip)
+{
+    fstack st = {NULL, 0, 0};
+    int q = request(r, &st, root, get, skip != NULL ? skip : r->term, r->empty);
+    while (q >= 0 && st.len > 0) {
+        q = step_frame(r, &st);
+    }
+    while (st.len > 0) {
+        frame_clear(&st.f[--st.len]);
+    }
+    cc_free(st.f);
+    return q < 0 ? NULL : r->last;
+}
+
+cc_node *
+cc_push_down_modules(const cc_module_pusher *p, cc_node *circuit, cc_imatcher *traversal,
+                     cc_imatcher *skip_module)
+{
+    run r;
+    cc_node *out = NULL;
+    if (run_init(&r, p, MODE_CIRC, NULL) == 0) {
+        const result *res = run_walk(&r, circuit, traversal, skip_module);
+        if (res != NULL) {
+            out = res->circ;
+            cc_node_incref(out);
+        }
+    }
+    run_clear(&r);
+    return out;
+}
+
+int
+cc_get_push_down_modules(const cc_module_pusher *p, cc_node *circuit, cc_imatcher *get,
+                         cc_imatcher *skip_module, cc_node ***out, int64_t *n_out)
+{
+    run r;
+    int rc = -1;
+    *out = NULL;
+    *n_out = 0;
+    if (run_init(&r, p, MODE_GET, NULL) == 0) {
+        const result *res = run_walk(&r, circuit, get, skip_module);
+        if (res != NULL && (*out = cc_malloc((res->set.len + 1) * sizeof(cc_node *))) != NULL) {
+            for (size_t i = 0; i < res->set.len; i++) {
+                (*out)[i] = res->set.items[i];
+                cc_node_incref((*out)[i]);
+            }
+            *n_out = (int64_t)res->set.len;
+            rc = 0;
+        }
+    }
+    run_clear(&r);
+    return rc;
+}
+
+cc_node *
+cc_update_bindings_nested(cc_node *circuit, const cc_maybe_update *update, cc_imatcher *matcher,
+                          const cc_nested_namer *namer, cc_imatcher *skip_module,
+                          int run_update_on_new_spec_circuits, int flatten_modules)
+{
+    cc_module_pusher p = {
+        .flatten_modules = flatten_modules,
+        .bind_encountered_symbols = 1,
+        .callback = {.kind = CC_MODULE_CB_NOOP},
+        .namer = *namer,
+    };
+    update_bindings ub = {
+        .update = update,
+        .run_update_on_new_spec_circuits = run_update_on_new_spec_circuits,
+        .namer = namer,
+        .is_flatten = flatten_modules,
+    };
+    cc_hmap_init(&ub.memo);
+    cc_ptrvec_init(&ub.held);
+    run r;
+    cc_node *out = NULL;
+    if (run_init(&r, &p, MODE_OVERRIDE, &ub) == 0) {
+        const result *res = run_walk(&r, circuit, matcher, skip_module);
+        if (res != NULL) {
+            out = res->circ;
+            cc_node_incref(out);
+        }
+    }
+    run_clear(&r);
+    for (size_t i = 0; i < ub.held.len; i++) {
+        cc_node_decref(ub.held.items[i]);
+    }
+    cc_ptrvec_clear(&ub.held);
+    cc_hmap_clear(&ub.memo);
+    return out;
+}
