@@ -89,6 +89,9 @@ int cc_py_rearrange_spec_init(PyObject *module);
 int cc_py_gf_init(PyObject *module);
 // ModuleSpec, ModuleArgSpec and the module functions (python/py_module.c).
 int cc_py_module_init(PyObject *module);
+// ModulePusher, NestedModuleNamer, ModuleConstructCallback and their module functions
+// (python/py_module_pusher.c).
+int cc_py_module_pusher_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {
