@@ -1213,6 +1213,25 @@ substituted_args(run *r, frame *f, cc_node **out)
     return 0;
 }
 
+// c re-derived over kids (rc's expand_node). A skipped Module whose arguments keep their ranks
+// is rebuilt over its new body instead: the body may have gained the batch axes of the modules
+// pushed into it, which then lead the module's result as they lead the body's.
+static cc_node *
+skipped_module_rebuild(cc_node *c, cc_node *const *kids)
+{
+    if (c->kind == CC_KIND_MODULE) {
+        int same_ranks = 1;
+        for (int j = 1; j < c->n_children; j++) {
+            same_ranks &= kids[j]->ndim == c->children[j]->ndim;
+        }
+        if (same_ranks && kids[0]->ndim != c->children[0]->ndim) {
+            return cc_module_new(kids[0], c->n_children - 1, c->u.module.arg_specs, kids + 1,
+                                 c->name);
+        }
+    }
+    return cc_expand_node(c, kids);
+}
+
 // The next piece of the top frame's work: a child requested, a phase ended, or the frame
 // finished. 0, or -1.
 static int
@@ -1244,7 +1263,7 @@ step_frame(run *r, fstack *st)
             if (r->mode == MODE_GET) {
                 return finish_with(r, st, NULL, 1);
             }
-            cc_node *out = cc_expand_node(c, f->a);
+            cc_node *out = skipped_module_rebuild(c, f->a);
             if (out == NULL) {
                 return cc_error_prefix("expand fail in push down modules");
             }
