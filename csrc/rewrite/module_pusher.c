@@ -748,6 +748,143 @@ ub_call(update_bindings *ub, cc_node *m, int n_applied, cc_node *const *applied,
     return out;
 }
 
+// --- replacements under which a subtree is pushed (rc's extra_replacements) ---------------------
+
+// Set when a skipped Module moves batch axes into its symbols: its body is pushed again with
+// each old symbol replaced by the grown one.
+typedef struct {
+    long refcount;
+    int n;
+    cc_node **keys, **values; // owned; keys distinct
+    uint8_t hash[32];
+} repmap;
+
+static void
+repmap_decref(repmap *m)
+{
+    if (m == NULL || --m->refcount > 0) {
+        return;
+    }
+    for (int i = 0; i < m->n; i++) {
+        cc_node_decref(m->keys[i]);
+        cc_node_decref(m->values[i]);
+    }
+    cc_free(m->keys);
+    cc_free(m->values);
+    cc_free(m);
+}
+
+// The map of the n pairs (a later equal key replaces an earlier one's value). New, or NULL.
+static repmap *
+repmap_new(int n, cc_node *const *keys, cc_node *const *values)
+{
+    repmap *m = cc_calloc(1, sizeof(repmap));
+    if (m == NULL) {
+        return NULL;
+    }
+    m->refcount = 1;
+    m->keys = cc_malloc(((size_t)n + 1) * sizeof(cc_node *));
+    m->values = cc_malloc(((size_t)n + 1) * sizeof(cc_node *));
+    if (m->keys == NULL || m->values == NULL) {
+        repmap_decref(m);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        int at = m->n;
+        for (int j = 0; j < m->n; j++) {
+            if (same_node(m->keys[j], keys[i])) {
+                at = j;
+            }
+        }
+        cc_node_incref(values[i]);
+        if (at < m->n) {
+            cc_node_decref(m->values[at]);
+        } else {
+            cc_node_incref(keys[i]);
+            m->keys[m->n++] = keys[i];
+        }
+        m->values[at] = values[i];
+    }
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    static const char tag[] = "module pusher replacements";
+    cc_blake3_update(&h, tag, sizeof tag);
+    for (int i = 0; i < m->n; i++) {
+        cc_blake3_update(&h, m->keys[i]->hash, 32);
+        cc_blake3_update(&h, m->values[i]->hash, 32);
+    }
+    cc_blake3_final(&h, m->hash, 32);
+    return m;
+}
+
+// m's pairs followed by the n given ones. New, or NULL.
+static repmap *
+repmap_extend(const repmap *m, int n, cc_node *const *keys, cc_node *const *values)
+{
+    size_t total = (size_t)m->n + (size_t)n + 1;
+    cc_node **k = cc_malloc(total * sizeof(cc_node *));
+    cc_node **v = cc_malloc(total * sizeof(cc_node *));
+    repmap *out = NULL;
+    if (k != NULL && v != NULL) {
+        memcpy(k, m->keys, (size_t)m->n * sizeof(cc_node *));
+        memcpy(v, m->values, (size_t)m->n * sizeof(cc_node *));
+        memcpy(k + m->n, keys, (size_t)n * sizeof(cc_node *));
+        memcpy(v + m->n, values, (size_t)n * sizeof(cc_node *));
+        out = repmap_new(m->n + n, k, v);
+    }
+    cc_free(k);
+    cc_free(v);
+    return out;
+}
+
+static cc_node *
+repmap_get(const repmap *m, const cc_node *key)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (same_node(m->keys[i], key)) {
+            return m->values[i];
+        }
+    }
+    return NULL;
+}
+
+// The map child i of c is pushed under (rc's per_child): a Module's body does not see the
+// replacements of the symbols the Module binds. New reference, or NULL.
+static repmap *
+repmap_for_child(repmap *m, const cc_node *c, int i)
+{
+    int hides = 0;
+    if (i == 0 && c->kind == CC_KIND_MODULE) {
+        for (int j = 0; j < c->n_children - 1; j++) {
+            hides |= repmap_get(m, c->u.module.arg_specs[j].symbol) != NULL;
+        }
+    }
+    if (!hides) {
+        m->refcount++;
+        return m;
+    }
+    cc_node **k = cc_malloc(((size_t)m->n + 1) * sizeof(cc_node *));
+    cc_node **v = cc_malloc(((size_t)m->n + 1) * sizeof(cc_node *));
+    repmap *out = NULL;
+    if (k != NULL && v != NULL) {
+        int n = 0;
+        for (int e = 0; e < m->n; e++) {
+            int bound = 0;
+            for (int j = 0; j < c->n_children - 1; j++) {
+                bound |= same_node(m->keys[e], c->u.module.arg_specs[j].symbol);
+            }
+            if (!bound) {
+                k[n] = m->keys[e];
+                v[n++] = m->values[e];
+            }
+        }
+        out = repmap_new(n, k, v);
+    }
+    cc_free(k);
+    cc_free(v);
+    return out;
+}
+
 // --- the walk -----------------------------------------------------------------------------------
 
 typedef enum {
@@ -771,6 +908,7 @@ typedef struct {
     cc_imatcher *term;
     cc_any_found *af;
     items *empty;
+    repmap *no_rep;
     cc_hmap memo;  // key -> result
     cc_ptrvec all; // every result, owned
     result *last;  // the result the last finished frame gave (borrowed from all)
@@ -834,29 +972,123 @@ build_module(run *r, cc_node *base, cc_node *running, int n, cc_node *const *nod
     return out;
 }
 
-// circuit wrapped in the pushed modules: one Module binding every fused argument, or one
-// Module per pushed module over the arguments pushed with no module (rc's finalize).
-static cc_node *
-finalize(run *r, cc_node *circuit, const items *it)
+// spec's symbol grown by the last `extra` batch axes of its argument c (rc's update_flat): the
+// new symbol (a new reference) is stored in spec and recorded as key -> value. 0, or -1.
+static int
+grow_symbol(const cc_node *c, cc_module_arg_spec *spec, int extra, cc_ptrvec *keys,
+            cc_ptrvec *values)
 {
-    int d = it->depth;
-    if (r->p->flatten_modules) {
-        return build_module(r, circuit, circuit, it->offsets[d], it->fused, it->specs, d, it->rev,
-                            d, 1);
+    const cc_node *sym = spec->symbol;
+    int cb = c->ndim - sym->ndim;
+    int start = cb > extra ? cb - extra : 0;
+    if (start >= cb) {
+        return 0;
     }
-    cc_node_incref(circuit);
-    cc_node *cur = circuit;
-    for (int k = d - 1; k >= 0; k--) {
-        int o = it->offsets[k];
-        cc_node *next = build_module(r, circuit, cur, it->offsets[k + 1] - o, it->args_base + o,
-                                     it->specs + o, d - k, it->rev, d, 1);
-        cc_node_decref(cur);
-        if (next == NULL) {
-            return NULL;
+    int64_t shape[CC_MAX_NDIM];
+    int ndim = cb - start + sym->ndim;
+    memcpy(shape, c->shape + start, (size_t)(cb - start) * sizeof(int64_t));
+    memcpy(shape + cb - start, sym->shape, (size_t)sym->ndim * sizeof(int64_t));
+    cc_node *grown =
+        cc_symbol_new(ndim, shape, sym->u.symbol.uuid, sym->name ? sym->name : CC_NO_NAME);
+    if (grown == NULL) {
+        return -1;
+    }
+    if (cc_ptrvec_push(keys, spec->symbol) < 0 || cc_ptrvec_push(values, grown) < 0) {
+        if (keys->len > values->len) {
+            keys->len--;
         }
+        cc_node_decref(grown);
+        return -1;
+    }
+    spec->symbol = grown;
+    return 0;
+}
+
+// circuit wrapped in the pushed modules (rc's finalize): one Module binding every fused
+// argument, or one Module per pushed module over the arguments pushed with no module. The
+// replacements rep apply to circuit first; batch axes they add are moved into the symbols.
+static cc_node *
+finalize(run *r, cc_node *circuit, const items *it, const repmap *rep)
+{
+    int d = it->depth, total = it->offsets[d];
+    int flat = r->p->flatten_modules;
+    cc_node *finished = circuit;
+    cc_node *out = NULL;
+    cc_module_arg_spec *specs = it->specs;
+    cc_ptrvec keys, values;
+    cc_ptrvec_init(&keys);
+    cc_ptrvec_init(&values);
+    if (rep->n > 0) {
+        finished = cc_replace_expand(circuit, rep->n, rep->keys, rep->values);
+    } else {
+        cc_node_incref(circuit);
+    }
+    if (finished == NULL) {
+        return NULL;
+    }
+    int extra = finished->ndim - circuit->ndim;
+    if (extra > 0) {
+        specs = cc_malloc(((size_t)total + 1) * sizeof(cc_module_arg_spec));
+        if (specs == NULL) {
+            goto done;
+        }
+        memcpy(specs, it->specs, (size_t)total * sizeof(cc_module_arg_spec));
+        for (int i = 0; i < rep->n; i++) {
+            if (cc_ptrvec_push(&keys, rep->keys[i]) < 0 ||
+                cc_ptrvec_push(&values, rep->values[i]) < 0) {
+                goto done;
+            }
+        }
+        int covered = 0;
+        for (int k = d - 1; k >= 0; k--) {
+            int here = flat ? extra : (extra > covered ? extra - covered : 0);
+            if (!flat) {
+                int bn;
+                int64_t bs[CC_MAX_NDIM];
+                if (cc_module_aligned_batch_shape(it->modules[k], &bn, bs) < 0) {
+                    goto done;
+                }
+                covered += bn;
+            }
+            for (int g = it->offsets[k]; g < it->offsets[k + 1]; g++) {
+                const cc_node *c = flat ? it->fused[g] : it->args_base[g];
+                if (grow_symbol(c, &specs[g], here, &keys, &values) < 0) {
+                    goto done;
+                }
+            }
+        }
+        cc_node_decref(finished);
+        finished = cc_replace_expand(circuit, (int)keys.len, (cc_node *const *)keys.items,
+                                     (cc_node *const *)values.items);
+        if (finished == NULL) {
+            goto done;
+        }
+    }
+    if (flat) {
+        out = build_module(r, finished, finished, total, it->fused, specs, d, it->rev, d, 1);
+        goto done;
+    }
+    cc_node_incref(finished);
+    cc_node *cur = finished;
+    for (int k = d - 1; k >= 0 && cur != NULL; k--) {
+        int o = it->offsets[k];
+        cc_node *next = build_module(r, finished, cur, it->offsets[k + 1] - o, it->args_base + o,
+                                     specs + o, d - k, it->rev, d, 1);
+        cc_node_decref(cur);
         cur = next;
     }
-    return cur;
+    out = cur;
+done:
+    cc_node_decref(finished);
+    for (size_t i = (size_t)rep->n; i < values.len; i++) {
+        cc_node_decref(values.items[i]);
+    }
+    cc_ptrvec_clear(&keys);
+    cc_ptrvec_clear(&values);
+    if (specs != it->specs) {
+        cc_free(specs);
+    }
+    return out;
 }
 
 enum {
@@ -872,6 +1104,7 @@ typedef struct {
     cc_node *circuit;        // borrowed from its parent frame (or the caller)
     cc_imatcher *get, *skip; // owned
     items *items;            // owned
+    repmap *rep;             // owned
     uint8_t key[32];
     int phase, i, n;
     cc_step gs, ss;
@@ -894,6 +1127,7 @@ frame_clear(frame *f)
     cc_imatcher_decref(f->skip);
     items_decref(f->items);
     items_decref(f->pushed);
+    repmap_decref(f->rep);
     cc_step_clear(&f->gs);
     cc_step_clear(&f->ss);
     for (int i = 0; i < f->n; i++) {
@@ -914,7 +1148,7 @@ frame_clear(frame *f)
 
 static void
 make_key(const run *r, const cc_node *c, const cc_imatcher *g, const cc_imatcher *s,
-         const items *it, uint8_t out[32])
+         const items *it, const repmap *rep, uint8_t out[32])
 {
     cc_blake3 h;
     cc_blake3_init(&h);
@@ -922,6 +1156,7 @@ make_key(const run *r, const cc_node *c, const cc_imatcher *g, const cc_imatcher
     cc_blake3_update(&h, g->hash, 32);
     cc_blake3_update(&h, s->hash, 32);
     cc_blake3_update(&h, it->hash, 32);
+    cc_blake3_update(&h, rep->hash, 32);
     uint8_t mode = (uint8_t)r->mode;
     cc_blake3_update(&h, &mode, 1);
     cc_blake3_final(&h, out, 32);
@@ -944,13 +1179,13 @@ child_state(const run *r, const cc_step *s, cc_imatcher *applied, int i)
     return r->term;
 }
 
-// The result of (c, g, s, it): known now (r->last set, returns 1) or a new frame (returns 0).
-// -1 on error.
+// The result of (c, g, s, it, rep): known now (r->last set, returns 1) or a new frame (returns
+// 0). -1 on error.
 static int
-request(run *r, fstack *st, cc_node *c, cc_imatcher *g, cc_imatcher *s, items *it)
+request(run *r, fstack *st, cc_node *c, cc_imatcher *g, cc_imatcher *s, items *it, repmap *rep)
 {
     uint8_t key[32];
-    make_key(r, c, g, s, it, key);
+    make_key(r, c, g, s, it, rep, key);
     result *known = cc_hmap_get(&r->memo, key);
     if (known != NULL) {
         r->last = known;
@@ -968,6 +1203,8 @@ request(run *r, fstack *st, cc_node *c, cc_imatcher *g, cc_imatcher *s, items *i
     cc_imatcher_incref(s);
     f->items = it;
     it->refcount++;
+    f->rep = rep;
+    rep->refcount++;
     memcpy(f->key, key, 32);
     cc_step_init(&f->gs);
     cc_step_init(&f->ss);
@@ -1108,7 +1345,7 @@ start(run *r, fstack *st)
         all_done = !any;
     }
     if (r->mode == MODE_GET && found) {
-        cc_node *w = finalize(r, c, f->items);
+        cc_node *w = finalize(r, c, f->items, f->rep);
         if (w == NULL) {
             return -1;
         }
@@ -1121,7 +1358,7 @@ start(run *r, fstack *st)
     if (all_done) {
         cc_node *out = NULL;
         if (r->mode == MODE_CIRC || (r->mode == MODE_OVERRIDE && found)) {
-            if ((out = finalize(r, c, f->items)) == NULL) {
+            if ((out = finalize(r, c, f->items, f->rep)) == NULL) {
                 return -1;
             }
         } else if (r->mode == MODE_OVERRIDE) {
@@ -1131,29 +1368,26 @@ start(run *r, fstack *st)
         return finish_with(r, st, out, 1) < 0 ? -1 : 1;
     }
     cc_node *bound = c->kind == CC_KIND_SYMBOL ? items_bound(f->items, c) : NULL;
+    if (bound != NULL && !r->p->bind_encountered_symbols) {
+        return cc_fail(CC_E_PUSH_DOWN_MODULE_PUSH_PAST_PREVIOUSLY_BOUND_SYMBOL,
+                       "the encountered symbol '%s' was bound by a pushed module, but "
+                       "bind_encountered_symbols is false",
+                       c->name ? c->name : "");
+    }
+    if (bound == NULL) {
+        bound = repmap_get(f->rep, c);
+    }
     if (bound != NULL) {
-        if (!r->p->bind_encountered_symbols) {
-            return cc_fail(CC_E_PUSH_DOWN_MODULE_PUSH_PAST_PREVIOUSLY_BOUND_SYMBOL,
-                           "the encountered symbol '%s' was bound by a pushed module, but "
-                           "bind_encountered_symbols is false",
-                           c->name ? c->name : "");
-        }
-        cc_ptrvec prior;
-        cc_ptrvec_init(&prior);
-        if (add_distinct(&prior, bound) < 0) {
+        // a bound symbol or a replaced node: its argument or replacement, which the modules
+        // above leave as it is
+        result *res = result_new();
+        if (res == NULL || add_distinct(&res->prior, bound) < 0) {
+            result_free(res);
             return -1;
         }
         cc_node_incref(bound);
-        result *res = result_new();
-        if (res == NULL) {
-            cc_node_decref(bound);
-            cc_node_decref(prior.items[0]);
-            cc_ptrvec_clear(&prior);
-            return -1;
-        }
         res->circ = bound;
         res->from_term = 1;
-        res->prior = prior;
         return finish(r, st, res) < 0 ? -1 : 1;
     }
     if (cc_imatcher_step(f->skip, c, &f->ss) < 0) {
@@ -1213,23 +1447,34 @@ substituted_args(run *r, frame *f, cc_node **out)
     return 0;
 }
 
-// c re-derived over kids (rc's expand_node). A skipped Module whose arguments keep their ranks
-// is rebuilt over its new body instead: the body may have gained the batch axes of the modules
-// pushed into it, which then lead the module's result as they lead the body's.
+static const result *run_walk(run *r, cc_node *root, cc_imatcher *get, cc_imatcher *skip, items *it,
+                              repmap *rep);
+
+// What a skipped Module moving batch axes into its symbols needs to push its body again.
+typedef struct {
+    run *r;
+    cc_imatcher *get, *skip; // child 0's states, borrowed
+    items *items;
+    repmap *rep;
+} rerun_ctx;
+
+// rc's expand_node callback: the old body pushed again under the frame's replacements plus
+// the grown symbols (a nested walk, as deep as the nesting of such modules).
 static cc_node *
-skipped_module_rebuild(cc_node *c, cc_node *const *kids)
+rerun_body(void *ctx, cc_node *body, int n, cc_node *const *keys, cc_node *const *values)
 {
-    if (c->kind == CC_KIND_MODULE) {
-        int same_ranks = 1;
-        for (int j = 1; j < c->n_children; j++) {
-            same_ranks &= kids[j]->ndim == c->children[j]->ndim;
-        }
-        if (same_ranks && kids[0]->ndim != c->children[0]->ndim) {
-            return cc_module_new(kids[0], c->n_children - 1, c->u.module.arg_specs, kids + 1,
-                                 c->name);
-        }
+    rerun_ctx *x = ctx;
+    repmap *rep = repmap_extend(x->rep, n, keys, values);
+    if (rep == NULL) {
+        return NULL;
     }
-    return cc_expand_node(c, kids);
+    const result *res = run_walk(x->r, body, x->get, x->skip, x->items, rep);
+    repmap_decref(rep);
+    if (res == NULL) {
+        return NULL;
+    }
+    cc_node_incref(res->circ);
+    return res->circ;
 }
 
 // The next piece of the top frame's work: a child requested, a phase ended, or the frame
@@ -1253,17 +1498,27 @@ step_frame(run *r, fstack *st)
         }
         if (f->i < f->n) {
             items *it = f->phase == P_BASE ? r->empty : f->items;
+            // the children of a node that is not a pushed Module see rc's per-child maps
+            int own = f->phase == P_KIDS;
+            repmap *rep = own ? repmap_for_child(f->rep, c, f->i) : f->rep;
+            if (rep == NULL) {
+                return -1;
+            }
             f->waiting = 1;
-            return request(r, st, c->children[f->i], child_state(r, &f->gs, f->get, f->i),
-                           child_state(r, &f->ss, f->skip, f->i), it) < 0
-                       ? -1
-                       : 0;
+            int q = request(r, st, c->children[f->i], child_state(r, &f->gs, f->get, f->i),
+                            child_state(r, &f->ss, f->skip, f->i), it, rep);
+            if (own) {
+                repmap_decref(rep);
+            }
+            return q < 0 ? -1 : 0;
         }
         if (f->phase == P_KIDS) {
             if (r->mode == MODE_GET) {
                 return finish_with(r, st, NULL, 1);
             }
-            cc_node *out = skipped_module_rebuild(c, f->a);
+            rerun_ctx x = {r, child_state(r, &f->gs, f->get, 0), child_state(r, &f->ss, f->skip, 0),
+                           f->items, f->rep};
+            cc_node *out = cc_expand_node_rerun(c, f->a, rerun_body, &x);
             if (out == NULL) {
                 return cc_error_prefix("expand fail in push down modules");
             }
@@ -1293,7 +1548,7 @@ step_frame(run *r, fstack *st)
     if (f->phase == P_BODY) {
         f->phase = P_BODY_DONE;
         return request(r, st, c->children[0], child_state(r, &f->gs, f->get, 0),
-                       child_state(r, &f->ss, f->skip, 0), f->pushed) < 0
+                       child_state(r, &f->ss, f->skip, 0), f->pushed, f->rep) < 0
                    ? -1
                    : 0;
     }
@@ -1346,7 +1601,9 @@ run_init(run *r, const cc_module_pusher *p, push_mode mode, update_bindings *ub)
     r->term = cc_imatcher_term(0);
     r->af = cc_any_found_new();
     r->empty = items_alloc(0, 0);
-    if (r->term == NULL || r->af == NULL || r->empty == NULL || items_finish(r->empty) < 0) {
+    r->no_rep = repmap_new(0, NULL, NULL);
+    if (r->term == NULL || r->af == NULL || r->empty == NULL || r->no_rep == NULL ||
+        items_finish(r->empty) < 0) {
         return -1;
     }
     return 0;
@@ -1365,14 +1622,15 @@ run_clear(run *r)
         cc_any_found_free(r->af);
     }
     items_decref(r->empty);
+    repmap_decref(r->no_rep);
 }
 
-// The result of the whole walk (borrowed from r), or NULL.
+// The result of pushing it into root under rep (borrowed from r), or NULL.
 static const result *
-run_walk(run *r, cc_node *root, cc_imatcher *get, cc_imatcher *skip)
+run_walk(run *r, cc_node *root, cc_imatcher *get, cc_imatcher *skip, items *it, repmap *rep)
 {
     fstack st = {NULL, 0, 0};
-    int q = request(r, &st, root, get, skip != NULL ? skip : r->term, r->empty);
+    int q = request(r, &st, root, get, skip, it, rep);
     while (q >= 0 && st.len > 0) {
         q = step_frame(r, &st);
     }
@@ -1390,7 +1648,8 @@ cc_push_down_modules(const cc_module_pusher *p, cc_node *circuit, cc_imatcher *t
     run r;
     cc_node *out = NULL;
     if (run_init(&r, p, MODE_CIRC, NULL) == 0) {
-        const result *res = run_walk(&r, circuit, traversal, skip_module);
+        const result *res = run_walk(&r, circuit, traversal,
+                                     skip_module != NULL ? skip_module : r.term, r.empty, r.no_rep);
         if (res != NULL) {
             out = res->circ;
             cc_node_incref(out);
@@ -1409,7 +1668,8 @@ cc_get_push_down_modules(const cc_module_pusher *p, cc_node *circuit, cc_imatche
     *out = NULL;
     *n_out = 0;
     if (run_init(&r, p, MODE_GET, NULL) == 0) {
-        const result *res = run_walk(&r, circuit, get, skip_module);
+        const result *res = run_walk(&r, circuit, get, skip_module != NULL ? skip_module : r.term,
+                                     r.empty, r.no_rep);
         if (res != NULL && (*out = cc_malloc((res->set.len + 1) * sizeof(cc_node *))) != NULL) {
             for (size_t i = 0; i < res->set.len; i++) {
                 (*out)[i] = res->set.items[i];
@@ -1445,7 +1705,8 @@ cc_update_bindings_nested(cc_node *circuit, const cc_maybe_update *update, cc_im
     run r;
     cc_node *out = NULL;
     if (run_init(&r, &p, MODE_OVERRIDE, &ub) == 0) {
-        const result *res = run_walk(&r, circuit, matcher, skip_module);
+        const result *res = run_walk(&r, circuit, matcher,
+                                     skip_module != NULL ? skip_module : r.term, r.empty, r.no_rep);
         if (res != NULL) {
             out = res->circ;
             cc_node_incref(out);
