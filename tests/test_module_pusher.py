@@ -280,7 +280,8 @@ def complex_module(batch_inner_0=(), batch_inner_1=(), batch_outer_0=(), batch_o
       'outer.rand0' [{sh(batch_outer_0, (7, 5))}] Array rand ! 'outer.sym_arg0'
       'outer.rand1' [{sh(batch_outer_1, (9, 12))}] Array rand ! 'outer.sym_arg1'
     """
-    _, inner_call, _, outer = Parser().parse_circuits(s)
+    f64 = rc.TorchDeviceDtypeOp(dtype="float64")
+    _, inner_call, _, outer = [rc.cast_circuit(c, f64) for c in Parser().parse_circuits(s)]
     return inner_call, outer
 
 
