@@ -2,7 +2,9 @@
 construction callbacks and update_bindings_nested: values preserved on random data, rc's names,
 the usage patterns of rc's model_rewrites, and the error paths."""
 
+import gc
 import itertools
+import os
 import re
 
 import numpy as np
@@ -705,3 +707,39 @@ def test_namer_argument_errors():
         nm(sym, sym, [], -1)
     with pytest.raises(TypeError):
         rc.NestedModuleNamer()
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+def resident_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc/self/statm")
+def test_repeated_pushes_keep_memory_flat():
+    (circ,) = parse(NESTED)
+    _, outer = complex_module(batch_inner_0=(3,), batch_outer_1=(4,))
+
+    def step(i):
+        ModulePusher(namer=lambda *a: None).push_down_modules(circ, traversal=new_traversal())
+        ModulePusher(flatten_modules=False).push_down_modules(
+            outer, traversal=new_traversal(term_early_at="inner.concat"), skip_module={"inner.call"}
+        )
+        ModulePusher().get_push_down_modules(outer, "inner.concat")
+        update_bindings_nested(circ, lambda x: x if x.name == "arg_a" else None, "add")
+        try:
+            ModulePusher(bind_encountered_symbols=False).push_down_modules(circ, traversal=new_traversal())
+        except rc.PushDownModuleError:
+            pass
+
+    for i in range(50):
+        step(i)
+    gc.collect()
+    before = resident_bytes()
+    for i in range(400):
+        step(i)
+    gc.collect()
+    growth = resident_bytes() - before
+    assert growth < 20 * (1 << 20), f"resident memory grew by {growth / (1 << 20):.1f} MB"
