@@ -348,12 +348,13 @@ def test_complex_push_down(batches, separate_mod):
     assert ModulePusher().push_down_modules(outer, traversal=new_traversal(), skip_module={"outer", "inner.call"}) == outer
 
     close(ModulePusher().push_down_modules(outer, traversal=new_traversal(), skip_module={"inner.call"}), outer)
-    close(
-        ModulePusher().push_down_modules(
-            outer, traversal=new_traversal(term_early_at="inner.concat"), skip_module={"inner.call"}
-        ),
-        outer,
-    )
+    for flatten in [True, False]:
+        close(
+            ModulePusher(flatten_modules=flatten).push_down_modules(
+                outer, traversal=new_traversal(term_early_at="inner.concat"), skip_module={"inner.call"}
+            ),
+            outer,
+        )
 
     push = ModulePusher().push_down_modules(outer, traversal=new_traversal(), skip_module={"outer"})
     assert isinstance(push, Module)
@@ -743,3 +744,25 @@ def test_repeated_pushes_keep_memory_flat():
     gc.collect()
     growth = resident_bytes() - before
     assert growth < 20 * (1 << 20), f"resident memory grew by {growth / (1 << 20):.1f} MB"
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [
+        dict(batch_inner_1=(3,), batch_outer_0=(4,)),
+        dict(batch_inner_1=(3, 2), batch_outer_0=(4,)),
+        dict(batch_inner_0=(2,), batch_outer_0=(4, 5)),
+    ],
+)
+@pytest.mark.parametrize("flatten", [True, False])
+def test_skipped_module_moving_batch_into_symbols(batches, flatten):
+    # inner.call is skipped while outer is pushed through it: its arguments gain outer's batch
+    # axes, which move into its symbols; its body is pushed again with the grown symbols, and
+    # where the traversal ends inside, the axes the replacement adds move into outer's symbols
+    _, outer = complex_module(**batches)
+    for term in ["inner", "inner.concat", {"inner", "inner.apply_inner"}]:
+        out = ModulePusher(flatten_modules=flatten).push_down_modules(
+            outer, traversal=new_traversal(term_early_at=term), skip_module={"inner.call"}
+        )
+        close(out, outer)
+        assert isinstance(out.get_unique(Matcher.regex(r"^inner.call")), Module)
