@@ -766,3 +766,53 @@ def test_skipped_module_moving_batch_into_symbols(batches, flatten):
         )
         close(out, outer)
         assert isinstance(out.get_unique(Matcher.regex(r"^inner.call")), Module)
+
+
+@pytest.mark.parametrize("flatten", [False, True])
+@pytest.mark.parametrize("batched", [False, True])
+def test_push_root_module_to_every_depth(flatten, batched):
+    c = transformer_like()
+    if batched:
+        r = np.random.default_rng(1)
+        c = c.update("tok_embeds", lambda x: Array(r.standard_normal((2, *x.shape)).astype(np.float32), "tok_embeds"))
+        assert c.shape == (2, 4)
+    for end_depth in range(8):
+        out = ModulePusher(flatten_modules=flatten)(c, traversal=new_traversal(end_depth=end_depth), skip_module=~Matcher(c))
+        close(out, c)
+
+
+def test_overriding_symbol_cases():
+    (circ,) = parse(
+        """
+        'a' Module
+          'add' Add
+            'b' Module
+              'sym' [] Symbol c9517c8e-0b5a-4ebf-94c8-6da413c9f5d1
+              'b.arg' [] Scalar 1.2 ! 'sym'
+            'sym'
+          'a.arg' [3] Scalar 1.3 ! 'sym'
+        """
+    )
+    with pytest.raises(rc.PushDownModulePushingPastModuleWhichOverridesSymError):
+        ModulePusher().push_down_modules(circ, traversal=new_traversal(), skip_module="b")
+    # pushed through (not skipped), the inner binding wins
+    close(ModulePusher().push_down_modules(circ, traversal=new_traversal()), circ)
+
+    (circ,) = parse(
+        """
+        'a' Module
+          'add' Add
+            'b' Module
+              'add_inner' Add
+                'sym' [] Symbol c9517c8e-0b5a-4ebf-94c8-6da413c9f5d1
+                'sym.outer' [] Symbol 53db5cff-561e-4756-a502-65a26cb2a5f4
+              'b.arg' [] Scalar 1.2 ! 'sym'
+            'sym'
+          'a.arg' [3] Scalar 1.3 ! 'sym'
+          'a.outer_arg' [4, 3] Scalar 3.3 ! 'sym.outer'
+        """
+    )
+    with pytest.raises(rc.PushDownModulePushingPastModuleWhichOverridesSymError):
+        ModulePusher().push_down_modules(circ, traversal=new_traversal(), skip_module="b")
+    for term in ["add_inner", {"sym", "sym.outer"}]:
+        close(ModulePusher().push_down_modules(circ, traversal=new_traversal(term_early_at=term)), circ)
