@@ -816,3 +816,29 @@ def test_overriding_symbol_cases():
         ModulePusher().push_down_modules(circ, traversal=new_traversal(), skip_module="b")
     for term in ["add_inner", {"sym", "sym.outer"}]:
         close(ModulePusher().push_down_modules(circ, traversal=new_traversal(term_early_at=term)), circ)
+
+
+def test_three_batched_levels_fuse_outer_first():
+    (c,) = parse(
+        """
+        'm0' Module
+          'm1' Module
+            'm2' Module
+              'body' Add
+                's0' [4] Symbol 11111111-1111-1111-1111-111111111111
+                's1' [4] Symbol 22222222-2222-2222-2222-222222222222
+                's2' [4] Symbol 33333333-3333-3333-3333-333333333333
+              'a2' [5,4] Array rand ! 's2'
+            'a1' [3,4] Array rand ! 's1'
+          'a0' [2,4] Array rand ! 's0'
+        """
+    )
+    assert c.shape == (2, 3, 5, 4)
+    for flatten in [True, False]:
+        for traversal in [new_traversal(), new_traversal(term_early_at="body")]:
+            close(ModulePusher(flatten_modules=flatten).push_down_modules(c, traversal=traversal), c)
+    out = ModulePusher().push_down_modules(c, traversal=new_traversal(term_early_at="body"))
+    # each argument gets the batch axes of the modules inside its own, outer module first
+    assert out.name == "m0" and out.spec.circuit.name == "body"
+    assert [n.name for n in out.nodes] == ["a0 rep_fuse", "a1 rep_fuse", "a2"]
+    assert [n.shape for n in out.nodes] == [(2, 3, 5, 4), (3, 5, 4), (5, 4)]
