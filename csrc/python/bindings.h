@@ -89,6 +89,8 @@ int cc_py_rearrange_spec_init(PyObject *module);
 int cc_py_gf_init(PyObject *module);
 // ModuleSpec, ModuleArgSpec and the module functions (python/py_module.c).
 int cc_py_module_init(PyObject *module);
+// simp, its simplifications and SimpFnSubset (python/py_simp.c).
+int cc_py_simp_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {
