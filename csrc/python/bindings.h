@@ -106,7 +106,8 @@ PyObject *cc_py_gf_spec_wrap(cc_gf_spec *spec);
 
 // Methods of the module defined in other files (NULL-terminated arrays).
 extern PyMethodDef cc_py_eval_methods[];
-extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
+extern PyMethodDef cc_py_rewrite_methods[];        // python/py_rewrite.c
+extern PyMethodDef cc_py_module_rewrite_methods[]; // python/py_module_rewrite.c
 extern PyMethodDef cc_py_gf_module_methods[];
 extern PyMethodDef cc_py_print_methods[]; // python/py_print.c
 // reference_circuits as parallel arrays borrowed from the dict ({Circuit: str} when

@@ -68,6 +68,7 @@ PyInit__circuits(void)
         cc_py_simp_init(m) < 0 || PyModule_AddFunctions(m, core_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_eval_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_rewrite_methods) < 0 ||
+        PyModule_AddFunctions(m, cc_py_module_rewrite_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_gf_module_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_print_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_parse_methods) < 0 ||
