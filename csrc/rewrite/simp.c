@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "rewrite/flatten.h"
+#include "rewrite/module_rewrite.h"
 #include "rewrite/simp.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -35,6 +36,8 @@ static const cc_simp_row rows[] = {
     {"concat_drop_size_zero", CC_KIND_CONCAT, cc_concat_drop_size_zero, 1},
     {"concat_fuse", CC_KIND_CONCAT, cc_concat_fuse, 1},
     {"concat_repeat_to_rearrange", CC_KIND_CONCAT, cc_concat_repeat_to_rearrange, 1},
+    {"elim_empty_module", CC_KIND_MODULE, cc_elim_empty_module, 1},
+    {"elim_no_input_module", CC_KIND_MODULE, cc_elim_no_input_module, 1},
 };
 
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
