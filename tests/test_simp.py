@@ -501,3 +501,13 @@ def test_simp_keeps_value_and_is_a_fixpoint(c):
 def test_simp_all_keeps_value(c):
     out = rc.SimpFnSubset.all().simp(c)
     assert_same_value(out, c)
+
+
+def test_permute_needs_single_axis_groups(rng):
+    # "a b -> (a b) ()" has as many groups on each side as ints, but is no permutation
+    x = arr(rng, (2, 2), "x")
+    r = rc.Rearrange(x, rc.RearrangeSpec.from_string("a:2 b:2 -> (a:2 b:2) ()"), name="r")
+    e = rc.Einsum((r, (0, 1)), (rc.Scalar(2.0, ()), ()), out_axes=(0, 1), name="e")
+    assert rc.einsum_of_permute_merge(e) is None
+    assert rc.permute_of_einsum_merge(rc.Rearrange(rc.Einsum((x, (0, 1)), out_axes=(0, 1)), r.spec)) is None
+    assert_same_value(rc.SimpFnSubset.all().simp(e), e)

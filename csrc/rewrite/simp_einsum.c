@@ -64,9 +64,14 @@ cc_einsum_elim_identity(cc_node *einsum, cc_node **out)
 int
 cc_rearrange_fwd_permutation(const cc_rearrange_spec *s, int *perm)
 {
-    if (s->n_in != s->n_out || s->in_start[s->n_in] != s->n_in ||
-        s->out_start[s->n_out] != s->n_out) {
+    if (s->n_in != s->n_out) {
         return 0;
+    }
+    for (int g = 0; g < s->n_in; g++) {
+        if (s->in_start[g + 1] - s->in_start[g] != 1 ||
+            s->out_start[g + 1] - s->out_start[g] != 1) {
+            return 0;
+        }
     }
     for (int i = 0; i < s->n_in; i++) {
         perm[i] = -1;
