@@ -511,3 +511,43 @@ def test_permute_needs_single_axis_groups(rng):
     assert rc.einsum_of_permute_merge(e) is None
     assert rc.permute_of_einsum_merge(rc.Rearrange(rc.Einsum((x, (0, 1)), out_axes=(0, 1)), r.spec)) is None
     assert_same_value(rc.SimpFnSubset.all().simp(e), e)
+
+
+def test_simp_does_not_leak(rng):
+    import gc
+    import os
+
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("needs /proc/self/statm")
+
+    def resident():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    a, b = arr(rng, (2, 3), "a"), arr(rng, (2, 1), "b")
+    s = rc.Symbol.new_with_random_uuid((2,), "s")
+    pieces = [
+        rc.Add(a, a, rc.Scalar(0.0, (2, 3)), rc.Add(a, name="one"), name="dups"),
+        rc.Einsum((perm(a, "x y -> y x"), (0, 1)), (rc.Scalar(1.0, ()), ()), out_axes=(1, 0)),
+        perm(rc.Einsum((a, (0, 1)), (rc.Scalar(2.0, (2, 3)), (0, 1)), out_axes=(0, 1)), "x y -> x y"),
+        rc.Index(rc.Scalar(3.0, (2, 5)), (slice(None), slice(0, 3))),
+        rc.Concat(rc.Concat(b, b, b, axis=1), arr(rng, (2, 0), "e"), axis=1),
+        rc.Rearrange(rc.Rearrange(a, rc.RearrangeSpec.from_string("x y -> (x y)")),
+                     rc.RearrangeSpec.from_string("(x:2 y:3) -> x y")),
+        rc.Module(rc.ModuleSpec(rc.Add(s, name="body"), [rc.ModuleArgSpec(s)]), name="m",
+                  s=rc.Array(np.ones(2), "o")).rearrange_str("x -> x 3"),
+    ]
+    c = rc.Add(*pieces, name="top")
+    expected = rc.simp(c)
+    assert_same_value(expected, c)
+
+    for _ in range(200):
+        rc.simp(c)
+    gc.collect()
+    before = resident()
+    for _ in range(1500):
+        assert rc.simp(c) == expected
+        rc.SimpFnSubset.all().simp(c)
+    gc.collect()
+    growth = resident() - before
+    assert growth < 4 << 20, f"resident memory grew by {growth / (1 << 20):.1f} MB"
