@@ -80,6 +80,23 @@ def test_add_deduplicate_many_operands(rng, n):
     assert_same_value(out, c)
 
 
+# Orders printed by a Rust std HashMap<[u8; 32], _, BuildHasherDefault<FxHasher>> fed these node
+# hashes, first appearances only (as hashbrown 0.12, rc's, grows only on a new key).
+@pytest.mark.parametrize(
+    "n, order",
+    [
+        (3, [2, 0, 1]),
+        (9, [0, 6, 4, 2, 1, 5, 3, 7, 8]),
+        (20, [0, 6, 12, 16, 1, 10, 17, 7, 14, 15, 13, 4, 2, 11, 5, 3, 8, 9, 18, 19]),
+    ],
+)
+def test_add_deduplicate_order_is_rcs(n, order):
+    parts = [rc.Array(np.arange(2.0) + i, f"p{i}") for i in range(n)]
+    out = rc.add_deduplicate(rc.Add(*parts, parts[0], parts[1], name="s"))
+    names = [f"p{i}_mul_count" if i < 2 else f"p{i}" for i in order]
+    assert [c.name for c in out.children] == names
+
+
 def test_add_elim_removable_axes_weak():
     c = P("""
 'ejfudybd' Add
