@@ -287,6 +287,7 @@ def test_concat_rewrites(rng):
     assert rc.concat_merge_uniform(u) == rc.Scalar(2.0, (2, 4), "u")
     v = rc.Concat(rc.Scalar(2.0, (2, 1)), rc.Scalar(3.0, (2, 3)), axis=1)
     assert rc.concat_merge_uniform(v) is None
+    assert rc.concat_merge_uniform(rc.Concat(rc.Scalar(float("nan"), (2, 1)), axis=1)) is None
 
     e = arr(rng, (2, 0), "e")
     d = rc.Concat(a, e, b, axis=1, name="d")
@@ -413,6 +414,10 @@ def test_simp_fn_subset_errors():
     with pytest.raises(rc.SimpConfigFnNamesNotValidError):
         d.check_names(["nope"])
     d.check_names(["add_flatten"])
+    with pytest.raises(TypeError, match="not a str"):
+        d.include("add_flatten")
+    with pytest.raises(TypeError, match="add_flatten must be a bool or None, not int"):
+        d.set(add_flatten=1)
     with pytest.raises(TypeError, match="expected Add but got Array"):
         rc.add_elim_zeros(rc.Array(np.ones(2)))
     with pytest.raises(TypeError):

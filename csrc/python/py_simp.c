@@ -202,6 +202,10 @@ static int
 names_mask(PyObject *names, uint64_t *mask)
 {
     *mask = 0;
+    if (PyUnicode_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "names must be a sequence of str, not a str");
+        return -1;
+    }
     PyObject *seq = PySequence_Fast(names, "names must be a sequence of str");
     if (seq == NULL) {
         return -1;
@@ -324,11 +328,13 @@ subset_set(PyObject *self, PyObject *args, PyObject *kwds)
         if (value == Py_None) {
             continue;
         }
-        int on = PyObject_IsTrue(value);
-        int i = 0;
-        if (on < 0) {
+        if (!PyBool_Check(value)) {
+            PyErr_Format(PyExc_TypeError, "SimpFnSubset.set: %U must be a bool or None, not %s",
+                         key, Py_TYPE(value)->tp_name);
             return NULL;
         }
+        int on = value == Py_True;
+        int i = 0;
         row_named(PyUnicode_AsUTF8(key), &i);
         mask = on ? mask | (uint64_t)1 << i : mask & ~((uint64_t)1 << i);
     }

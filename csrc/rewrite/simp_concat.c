@@ -27,7 +27,8 @@ cc_concat_merge_uniform(cc_node *concat, cc_node **out)
         return 0;
     }
     cc_node *first = concat->children[0];
-    for (int i = 1; i < concat->n_children; i++) {
+    // from the first operand on, as rc: a NaN is unequal even to itself
+    for (int i = 0; i < concat->n_children; i++) {
         cc_node *c = concat->children[i];
         if (c->kind != CC_KIND_SCALAR || c->u.scalar.value != first->u.scalar.value) {
             return 0;
