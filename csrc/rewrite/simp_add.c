@@ -1,6 +1,7 @@
 // simp's Add rewrites (rc's remove_add_few_input, add_elim_zeros, add_deduplicate,
 // add_elim_removable_axes_weak) and the removable-axes helpers they share with Einsum.
 // add_deduplicate lists its operands in the iteration order of rc's hash map (below).
+#include <stdint.h>
 #include <string.h>
 
 #include "nodes/rearrange.h"
@@ -8,6 +9,7 @@
 #include "rewrite/simp.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/hmap.h"
 
 int
 cc_remove_add_few_input(cc_node *add, cc_node **out)
@@ -240,21 +242,21 @@ cc_add_deduplicate(cc_node *add, cc_node **out)
     }
     int *distinct = first, *count = first + n, *order = first + 2 * n;
     int n_distinct = 0, rc = 0, n_ops = 0;
-    for (int i = 0; i < n; i++) {
-        int d = 0;
-        while (d < n_distinct &&
-               memcmp(add->children[distinct[d]]->hash, add->children[i]->hash, 32) != 0) {
-            d++;
-        }
-        if (d == n_distinct) {
-            distinct[n_distinct] = i;
-            count[n_distinct] = 0;
-            hashes[n_distinct] = fx_hash32(add->children[i]->hash);
-            n_distinct++;
+    cc_hmap seen; // node hash -> its distinct index + 1
+    cc_hmap_init(&seen);
+    for (int i = 0; i < n && rc == 0; i++) {
+        intptr_t d = (intptr_t)cc_hmap_get(&seen, add->children[i]->hash) - 1;
+        if (d < 0) {
+            d = n_distinct++;
+            distinct[d] = i;
+            count[d] = 0;
+            hashes[d] = fx_hash32(add->children[i]->hash);
+            rc = cc_hmap_put(&seen, add->children[i]->hash, (void *)(d + 1));
         }
         count[d]++;
     }
-    if (n_distinct == n) {
+    cc_hmap_clear(&seen);
+    if (rc < 0 || n_distinct == n) {
         goto done;
     }
     rc = swiss_order(n_distinct, hashes, order);
