@@ -573,3 +573,23 @@ def test_simp_does_not_leak(rng):
     gc.collect()
     growth = resident() - before
     assert growth < 4 << 20, f"resident memory grew by {growth / (1 << 20):.1f} MB"
+
+
+def test_simp_deep_chains():
+    # the walk keeps its own stack: chains far deeper than C's call stack would allow are fine
+    a = rc.Array(np.ones(3), "a")
+    c = a
+    for i in range(20000):
+        c = rc.Add(c, rc.Scalar(0.0, (3,)), name=f"n{i}")
+    assert rc.simp(c) == a
+    c = a
+    for i in range(20000):
+        if i % 2:
+            c = rc.Rearrange.from_string(c, "x -> x", name=f"r{i}")
+        else:
+            c = rc.Einsum((c, (0,)), out_axes=(0,), name=f"e{i}")
+    assert rc.simp(c) == a
+    parts = [rc.Array(np.full(3, float(i % 300)), f"p{i % 300}") for i in range(3000)]
+    out = rc.simp(rc.Add(*parts, name="big"))
+    assert len(out.children) == 300
+    assert_same_value(out, rc.Add(*parts))
