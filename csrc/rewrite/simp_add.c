@@ -230,17 +230,18 @@ cc_add_deduplicate(cc_node *add, cc_node **out)
 {
     *out = NULL;
     int n = add->n_children;
-    // distinct[d]: the first operand of each distinct hash, in order; count[d]: how many
-    int *first = cc_malloc(((size_t)n * 3 + 1) * sizeof(int));
+    // distinct[d]: the first operand of each distinct hash, in order; count[d]: how many;
+    // order: the distinct indices in rc's iteration order
+    int *ints = cc_malloc(((size_t)n * 3 + 1) * sizeof(int));
     uint64_t *hashes = cc_malloc(((size_t)n + 1) * sizeof(uint64_t));
     cc_node **ops = cc_malloc(((size_t)n + 1) * sizeof(cc_node *));
-    if (first == NULL || hashes == NULL || ops == NULL) {
-        cc_free(first);
+    if (ints == NULL || hashes == NULL || ops == NULL) {
+        cc_free(ints);
         cc_free(hashes);
         cc_free(ops);
         return -1;
     }
-    int *distinct = first, *count = first + n, *order = first + 2 * n;
+    int *distinct = ints, *count = ints + n, *order = ints + 2 * n;
     int n_distinct = 0, rc = 0, n_ops = 0;
     cc_hmap seen; // node hash -> its distinct index + 1
     cc_hmap_init(&seen);
@@ -290,7 +291,7 @@ cc_add_deduplicate(cc_node *add, cc_node **out)
         cc_node_decref(ops[k]);
     }
 done:
-    cc_free(first);
+    cc_free(ints);
     cc_free(hashes);
     cc_free(ops);
     return rc;
