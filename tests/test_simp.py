@@ -651,3 +651,43 @@ def test_simp_deep_chains():
     out = rc.simp(rc.Add(*parts, name="big"))
     assert len(out.children) == 300
     assert_same_value(out, rc.Add(*parts))
+
+
+@st.composite
+def rearrange_chains(draw):
+    """A Rearrange of a Rearrange (each a random split, merge, permutation or repeat) of an
+    Array."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = tuple(draw(st.lists(st.sampled_from([1, 2, 3, 4, 6]), min_size=1, max_size=3)))
+    c = arr(rng, shape, "x")
+    for name in ("inner", "outer"):
+        r = c.rank
+        op = draw(st.sampled_from(["split", "merge", "permute", "repeat"]))
+        if op == "split" and r <= 3:
+            a = draw(st.integers(0, r - 1))
+            n = c.shape[a]
+            f = draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]))
+            c = c.unflatten_axis(a, (f, n // f), name=name)
+        elif op == "merge" and r >= 2:
+            a = draw(st.integers(0, r - 2))
+            inp = [[i] for i in range(r)]
+            outp = [[i] for i in range(a)] + [[a, a + 1]] + [[i] for i in range(a + 2, r)]
+            c = rc.Rearrange(c, rc.RearrangeSpec(inp, outp, [None] * r), name=name)
+        elif op == "repeat" and r <= 3:
+            c = c.expand_at_axes(draw(st.integers(0, r)), draw(st.integers(1, 3)), name=name)
+        else:
+            p = draw(st.permutations(range(r)))
+            spec = rc.RearrangeSpec([[i] for i in range(r)], [[i] for i in p], [None] * r)
+            c = rc.Rearrange(c, spec, name=name)
+    return c
+
+
+@settings(max_examples=200, deadline=None)
+@given(rearrange_chains())
+def test_rearrange_fuse_keeps_value(c):
+    if c.variant_string != "Rearrange" or c.children[0].variant_string != "Rearrange":
+        return
+    out = rc.rearrange_fuse(c)
+    if out is not None:
+        assert out.name == "outer" and out.children[0] == c.children[0].children[0]
+        assert_same_value(out, c)
