@@ -345,7 +345,7 @@ def test_simp_module_rows(rng):
     empty = rc.Module(rc.ModuleSpec(s, [rc.ModuleArgSpec(s)]), name="m", s=a)
     assert rc.simp(empty) == rc.elim_empty_module(empty)
     none = rc.Module(rc.ModuleSpec(a, []), name="m")
-    assert rc.simp(none) is not none and rc.simp(none) == a
+    assert rc.simp(none) == a
 
 
 # --- simp and SimpFnSubset --------------------------------------------------------------------
@@ -563,7 +563,8 @@ def test_simp_keeps_value_and_is_a_fixpoint(c):
     assert out.shape == c.shape
     assert_same_value(out, c)
     assert rc.simp(out) == out
-    assert rc.SimpFnSubset.default().simp_step(out) is None or rc.simp(out) == out
+    # the root itself is settled: no rewrite of the default set applies to it
+    assert rc.SimpFnSubset.default().simp_step(out) is None
 
 
 @settings(max_examples=60, deadline=None)
