@@ -89,6 +89,13 @@ int cc_py_rearrange_spec_init(PyObject *module);
 int cc_py_gf_init(PyObject *module);
 // ModuleSpec, ModuleArgSpec and the module functions (python/py_module.c).
 int cc_py_module_init(PyObject *module);
+// BindItem and the module-algebra functions (python/py_module_rewrite.c).
+int cc_py_module_rewrite_init(PyObject *module);
+// ModulePusher, NestedModuleNamer, ModuleConstructCallback and their module functions
+// (python/py_module_pusher.c).
+int cc_py_module_pusher_init(PyObject *module);
+// simp, its simplifications and SimpFnSubset (python/py_simp.c).
+int cc_py_simp_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
 

@@ -20,12 +20,16 @@ to 0 at step 3000; batches of 128 drawn without replacement from 200,000
 strings of `data.generate(seed=0)` (about two passes). The held-out set is
 `data.heldout` of 20,000 strings drawn with seed 1, about 12,500 once repeats
 and training strings are removed. Training reads only the logits at position
-0, so each step runs the last block there alone. Run with
+0, so each step runs the last block there alone. With this recipe and two
+threads the held-out accuracy is 99.6% (98.6% on horizon_fail, the hardest
+kind), in about 4 minutes of CPU time. Run with
 
     python -m circuits.demos.paren_balancer.train --out DIR
 
 It prints a progress line every --log-every steps, then the held-out accuracy
-overall and per kind, and saves DIR/weights.pt (torch.save of the dict).
+overall and per kind, and saves DIR/weights.pt (torch.save of the dict) and the
+circuit model DIR/paren_balancer.circ with its tensors (DIR/tensors), the form
+the package ships in circuits/models/.
 """
 
 import argparse
@@ -109,14 +113,19 @@ def init_weights(seed: int) -> Dict[str, torch.Tensor]:
 
 
 def _layer_norm(weights, prefix: str, x: torch.Tensor) -> torch.Tensor:
-    return F.layer_norm(x, (D_MODEL,), weights[f"{prefix}.ln.w.scale"], weights[f"{prefix}.ln.w.bias"], LN_EPS)
+    return F.layer_norm(
+        x, (D_MODEL,), weights[f"{prefix}.ln.w.scale"], weights[f"{prefix}.ln.w.bias"], LN_EPS
+    )
 
 
 def _attention(weights, prefix: str, x: torch.Tensor, keep: torch.Tensor, n_queries: int) -> torch.Tensor:
     """Attention output [..., n_queries, d_model] at the first n_queries positions.
 
     x [..., seq, d_model]; keep [..., 1, 1, seq] is 1 for keys that may be attended to."""
-    w = {name: weights[f"{prefix}.w.{name}"] for name in ("q", "k", "v", "o", "q_bias", "k_bias", "v_bias", "o_bias")}
+    w = {
+        name: weights[f"{prefix}.w.{name}"]
+        for name in ("q", "k", "v", "o", "q_bias", "k_bias", "v_bias", "o_bias")
+    }
     q = torch.einsum("...sd,hcd->...hsc", x[..., :n_queries, :], w["q"]) + w["q_bias"][:, None, :]
     kv = torch.einsum("...sd,hcd->...hsc", x, torch.cat([w["k"], w["v"]]))
     k, v = torch.split(kv, N_HEADS, dim=-3)
@@ -144,7 +153,9 @@ def forward(weights: Dict[str, torch.Tensor], tokens, start_only: bool = False) 
     keep = (tokens != data.PAD).to(x.dtype)[..., None, None, :]
     for i in range(N_LAYERS):
         n_queries = 1 if start_only and i == N_LAYERS - 1 else seq
-        x = x[..., :n_queries, :] + _attention(weights, f"a{i}", _layer_norm(weights, f"a{i}", x), keep, n_queries)
+        x = x[..., :n_queries, :] + _attention(
+            weights, f"a{i}", _layer_norm(weights, f"a{i}", x), keep, n_queries
+        )
         x = x + _mlp(weights, f"m{i}", _layer_norm(weights, f"m{i}", x))
     x = _layer_norm(weights, "final", x)
     return x @ weights["t.w.unembed"].T + weights["t.w.unembed_bias"]
@@ -232,7 +243,9 @@ def train(
         rows = batches.pop()
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, steps, lr, warmup)
-        logits = forward(weights, train_tokens[rows, : int(train_lengths[rows].max()) + 2], start_only=True)[:, 0]
+        logits = forward(weights, train_tokens[rows, : int(train_lengths[rows].max()) + 2], start_only=True)[
+            :, 0
+        ]
         labels = train_labels[rows]
         loss = F.cross_entropy(logits, labels)
         opt.zero_grad(set_to_none=True)
@@ -254,6 +267,30 @@ def train(
     return weights, acc
 
 
+MODEL_ID = "paren_balancer"
+
+
+def model_info():
+    """The model's `# info:` header: rc's paren-balancer architecture."""
+    from ... import module_library as ml
+
+    block = ml.TransformerBlockParams(
+        norm_type="ln", attn_bias=True, use_mlp=True, mlp_act_type="relu", mlp_output_bias=True
+    )
+    params = ml.TransformerParams(block, num_layers=N_LAYERS, use_norm_output=True, output_bias=True)
+    return ml.TransformerInfo(params, model_class="ParenBalancer", pos_enc_type="gpt", causal_mask=False)
+
+
+def save_circuit_model(weights: Dict[str, torch.Tensor], directory: str) -> str:
+    """The trained weights as rc's model file `<directory>/paren_balancer.circ` with its tensor
+    store, which `module_library.load_model_id("paren_balancer")` reads (the package ships
+    one in circuits/models/)."""
+    from ... import module_library as ml
+
+    arrays = {k: v.detach().to(torch.float32).contiguous() for k, v in weights.items()}
+    return ml.save_model(directory, MODEL_ID, model_info(), arrays)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="folder for weights.pt")
@@ -265,7 +302,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.time()
-    weights, acc = train(steps=args.steps, n_train=args.n_train, n_heldout=args.n_heldout, log_every=args.log_every)
+    weights, acc = train(
+        steps=args.steps, n_train=args.n_train, n_heldout=args.n_heldout, log_every=args.log_every
+    )
     print(f"held-out accuracy {acc['all']:.2%} (trained in {time.time() - start:.1f}s)")
     for kind in data.KINDS:
         if kind in acc:
@@ -274,6 +313,7 @@ def main(argv=None) -> None:
     path = os.path.join(args.out, "weights.pt")
     torch.save(weights, path)
     print(f"saved {path}")
+    print(f"saved {save_circuit_model(weights, args.out)}")
 
 
 if __name__ == "__main__":
