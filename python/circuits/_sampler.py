@@ -125,6 +125,9 @@ class RandomSampleSpec(SampleSpec):
         seeder=None,
     ):
         self._shape = tuple(int(s) for s in shape)
+        for i, s in enumerate(self._shape):
+            if s < 0:
+                raise ValueError(f"RandomSampleSpec: sample shape axis {i} is {s}, not >= 0")
         self._replace = bool(replace)
         self.simplify = bool(simplify)
         self.probs_and_group_evaluation_settings = (
