@@ -531,3 +531,16 @@ def test_seeder_refcount_is_flat():
     for _ in range(20):
         rc.Sampler(spec).sample(v)
     assert sys.getrefcount(seeder) == before
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eager_and_lazy_draws_agree(dtype):
+    probs = np.random.default_rng(3).random(9).astype(dtype)
+    group = rc.Tag.new_with_random_uuid(rc.Array(probs, "p"))
+    v = rc.DiscreteVar(rc.Array(np.arange(9.0), "x"), group)
+    for shape in [(7,), (2, 5)]:
+        eager = rc.Sampler(rc.RandomSampleSpec(shape, seeder=lambda _: 123)).sample(v)
+        lazy = rc.Sampler(rc.RandomSampleSpec(shape, simplify=False, seeder=lambda _: 123))
+        np.testing.assert_array_equal(value(eager), value(lazy.sample(v)))
+        ref = draws(probs.astype(np.float64), int(np.prod(shape)), 123).reshape(shape)
+        np.testing.assert_array_equal(value(eager), ref)

@@ -8,8 +8,6 @@ weight circuits that estimation uses.
 
 from typing import Callable, List, Optional, Sequence
 
-import torch
-
 from . import _circuits
 from ._circuits import (
     Add,
@@ -35,13 +33,20 @@ def default_var_matcher() -> IterativeMatcher:
 
 
 def _random_i64() -> int:
+    """A base seed from torch's generator, or numpy's where torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        import numpy
+
+        return int(numpy.random.randint(-(2**63), 2**63 - 1, dtype=numpy.int64))
     return int(torch.randint(-(2**63), 2**63 - 1, size=(), dtype=torch.long))
 
 
 def default_hash_seeder(base_seed: Optional[int] = None) -> Callable:
     """rc's default_hash_seeder: the seed of a probs_and_group is the first 8 bytes of its hash
-    (a little-endian int64) xor base_seed. base_seed None draws one from torch's generator, so
-    torch.manual_seed makes it reproducible."""
+    (a little-endian int64) xor base_seed. base_seed None draws one from torch's generator
+    (numpy's without torch), so torch.manual_seed makes it reproducible."""
     base = _random_i64() if base_seed is None else int(base_seed)
 
     def seeder(circuit):
