@@ -234,3 +234,59 @@ def test_replace_expand_bottom_up():
     assert rc.replace_expand_bottom_up(s, lambda c: None) == s
     d = rc.replace_expand_bottom_up_dict(s, {x: arr(np.ones((3,) + SHAPE), "xb")})
     assert d == out
+
+
+# --- batch_to_concat ---------------------------------------------------------------------------
+
+
+@st.composite
+def random_circuits(draw):
+    root, _ = draw(expansions())
+    return root
+
+
+@settings(max_examples=80, deadline=None)
+@given(random_circuits(), st.integers(0, 1), st.integers(1, 4))
+def test_batch_to_concat_keeps_the_value(root, axis, batch_size):
+    try:
+        out = rc.batch_to_concat(root, axis, batch_size)
+    except (rc.BatchAxisOriginatesTooHighError, rc.BatchRequiresMultipleAxesError):
+        return
+    assert isinstance(out, rc.Concat) and out.axis == axis and out.shape == root.shape
+    n = root.shape[axis]
+    assert len(out.children) == -(-n // batch_size)
+    np.testing.assert_allclose(np.asarray(out.evaluate()), np.asarray(root.evaluate()),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_batch_to_concat_pieces():
+    x = arr(np.random.default_rng(0).standard_normal((7, 4)), "x")
+    w = arr(np.random.default_rng(1).standard_normal((4, 5)), "w")
+    c = rc.relu(rc.Einsum.from_einsum_string("ab,bc->ac", x, w, name="mm"), name="r")
+    out = rc.batch_to_concat(c, 0, 3)
+    assert [k.shape for k in out.children] == [(3, 5), (3, 5), (1, 5)]
+    np.testing.assert_allclose(np.asarray(out.evaluate()), np.asarray(c.evaluate()))
+    cols = rc.batch_to_concat(c, 1, 2)
+    assert [k.shape for k in cols.children] == [(7, 2), (7, 2), (7, 1)]
+    np.testing.assert_allclose(np.asarray(cols.evaluate()), np.asarray(c.evaluate()))
+    assert rc.batch_to_concat(c, 0, 7, allow_partial_batch=False).children[0].shape == (7, 5)
+
+
+def test_batch_to_concat_errors():
+    x = arr(np.ones((6, 4)), "x")
+    c = rc.softmax(x, name="s")
+    with pytest.raises(rc.BatchBatchSizeIsZeroError, match="greater than 0"):
+        rc.batch_to_concat(c, 0, 0)
+    with pytest.raises(rc.BatchPartialBatchNotAllowedError, match="size 6 is not a multiple of"):
+        rc.batch_to_concat(c, 0, 4, allow_partial_batch=False)
+    with pytest.raises(rc.BatchError, match="nonexistent axis 2"):
+        rc.batch_to_concat(c, 2, 1)
+    with pytest.raises(rc.BatchAxisOriginatesTooHighError, match="GeneralFunction 's'"):
+        rc.batch_to_concat(c, 1, 2)
+    y = arr(np.ones((4, 4)), "y")
+    sym = rc.Einsum.from_einsum_string("ab,ba->ab", y, y, name="sym")
+    with pytest.raises(rc.BatchRequiresMultipleAxesError, match="as axis [01] and as axis [01]"):
+        rc.batch_to_concat(sym, 0, 2)
+    mixed = rc.Add(x, rc.Einsum.from_einsum_string("ab->b", x), name="m")
+    with pytest.raises(rc.BatchRequiresMultipleAxesError, match="both along the batch axis"):
+        rc.batch_to_concat(mixed, 0, 2)

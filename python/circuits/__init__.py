@@ -60,7 +60,7 @@ from ._store import (  # noqa: E402,F401
 )
 from ._parse import Parser  # noqa: E402,F401
 from . import _sampling  # noqa: E402
-from ._sampling import replace_expand_bottom_up  # noqa: E402,F401
+from ._sampling import batch_to_concat, replace_expand_bottom_up  # noqa: E402,F401
 
 _values.init_from_environment()
 _methods.install()
