@@ -544,3 +544,29 @@ def test_eager_and_lazy_draws_agree(dtype):
         np.testing.assert_array_equal(value(eager), value(lazy.sample(v)))
         ref = draws(probs.astype(np.float64), int(np.prod(shape)), 123).reshape(shape)
         np.testing.assert_array_equal(value(eager), ref)
+
+
+def test_run_on_sampled_batches_over_samples():
+    x = arr(8, 3, name="x")
+    v = rc.DiscreteVar(x, name="v")
+    c = rc.GeneralFunction.new_by_name(rc.Add(v, arr(3, name="b", seed=1)), spec_name="sigmoid")
+    spec = rc.RunDiscreteVarAllSpec([v.probs_and_group])
+    batched = rc.Sampler(
+        spec, run_on_sampled=lambda s: rc.batch_to_concat(s, axis=0, batch_size=3)
+    ).sample(c)
+    assert isinstance(batched, rc.Concat) and batched.shape == (8, 3)
+    np.testing.assert_allclose(value(batched), value(rc.Sampler(spec).sample(c)))
+
+
+def test_var_inside_a_module():
+    x = arr(5, 3, name="x")
+    v = rc.DiscreteVar(x, name="v")
+    sym = rc.Symbol.new_with_random_uuid((3,), "a")
+    spec_m = rc.ModuleSpec(
+        rc.Einsum.from_einsum_string("i,i->i", sym, sym, name="sq"), [rc.ModuleArgSpec(sym)]
+    )
+    m = rc.Module(spec_m, "square", a=v)
+    out = rc.Sampler(rc.RandomSampleSpec((4,), seeder=lambda _: 6)).sample(m)
+    assert out.shape == (4, 3)
+    idx = draws(np.full(5, 0.2), 4, 6)
+    np.testing.assert_allclose(value(out), value(x)[idx] ** 2)
