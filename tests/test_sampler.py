@@ -570,3 +570,47 @@ def test_var_inside_a_module():
     assert out.shape == (4, 3)
     idx = draws(np.full(5, 0.2), 4, 6)
     np.testing.assert_allclose(value(out), value(x)[idx] ** 2)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs statm")
+def test_sampling_keeps_memory_flat():
+    import gc
+    import os
+
+    def resident():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    neg = np.array([1.0, -1.0, 1.0, 1.0, 1.0, 1.0])
+
+    def step(i):
+        v = rc.DiscreteVar(rc.Array(x, "x"), name="v")
+        c = rc.Add(v, rc.Scalar(1.0, (3,)), name="s")
+        rc.Sampler(rc.RandomSampleSpec((4,), seeder=lambda _: i)).sample(c).evaluate()
+        rc.Sampler(rc.RandomSampleSpec((2, 2), simplify=False, seeder=lambda _: i)).sample(c)
+        rc.Sampler(rc.RunDiscreteVarAllSpec([v.probs_and_group], [slice(1, 4)])).estimate(
+            rc.Cumulant(v, v)
+        ).evaluate()
+        for bad in (
+            lambda: rc.Sampler(rc.RunDiscreteVarAllSpec([rc.Scalar(1.0, (6,))])).sample(c),
+            lambda: rc.Sampler(rc.RandomSampleSpec((2,), seeder=lambda _: None)).sample(c),
+            lambda: rc.Sampler(rc.RandomSampleSpec((2,), seeder=lambda _: 0)).sample(
+                rc.DiscreteVar(rc.Array(x), rc.Tag.new_with_random_uuid(rc.Array(neg)))
+            ),
+            lambda: rc.RunDiscreteVarAllSpec([rc.Scalar(1.0, (6, 2))]),
+        ):
+            try:
+                bad()
+            except (ValueError, TypeError):
+                pass
+
+    for i in range(200):
+        step(i)
+    gc.collect()
+    before = resident()
+    for i in range(1000):
+        step(i)
+    gc.collect()
+    growth = resident() - before
+    assert growth < 8 * (1 << 20), f"resident memory grew by {growth / (1 << 20):.1f} MB"

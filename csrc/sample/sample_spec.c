@@ -128,17 +128,20 @@ cc_sample_spec_clear(cc_sample_spec *s)
     memset(s, 0, sizeof *s);
 }
 
-// "<name><suffix>" in buf, or NULL (rc's automatic name) when name is NULL.
-static const char *
-suffixed(const char *name, const char *suffix, cc_str *buf)
+// *out = "<name><suffix>" (in buf), or NULL (rc's automatic name) when name is NULL. 0, or -1
+// with CC_E_NO_MEMORY.
+static int
+suffixed(const char *name, const char *suffix, cc_str *buf, const char **out)
 {
+    *out = NULL;
     if (name == NULL) {
-        return NULL;
+        return 0;
     }
     if (cc_str_append(buf, name) < 0 || cc_str_append(buf, suffix) < 0) {
-        return CC_NO_NAME;
+        return -1;
     }
-    return buf->data;
+    *out = buf->data;
+    return 0;
 }
 
 // The draws of a group that is a Tag of an Array or Scalar, made now (rc's eager evaluation
@@ -225,7 +228,10 @@ sample_random(const cc_sample_spec *s, cc_node *var)
         goto done;
     }
     cc_node *m_children[2] = {group, seed_node};
-    idx = cc_gf_new(2, m_children, mspec, suffixed(group->name, " sampled_idxs", &name));
+    const char *idx_name;
+    if (suffixed(group->name, " sampled_idxs", &name, &idx_name) == 0) {
+        idx = cc_gf_new(2, m_children, mspec, idx_name);
+    }
     cc_gf_spec_decref(mspec);
     if (idx == NULL) {
         goto done;
@@ -245,7 +251,10 @@ sample_random(const cc_sample_spec *s, cc_node *var)
     }
     cc_str_clear(&name);
     cc_node *g_children[2] = {values, idx};
-    gather = cc_gf_new(2, g_children, gspec, suffixed(var->name, " sampled", &name));
+    const char *gather_name;
+    if (suffixed(var->name, " sampled", &name, &gather_name) == 0) {
+        gather = cc_gf_new(2, g_children, gspec, gather_name);
+    }
     cc_gf_spec_decref(gspec);
     if (gather == NULL) {
         goto done;
