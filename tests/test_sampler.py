@@ -614,3 +614,24 @@ def test_sampling_keeps_memory_flat():
     gc.collect()
     growth = resident() - before
     assert growth < 8 * (1 << 20), f"resident memory grew by {growth / (1 << 20):.1f} MB"
+
+
+def test_estimate_over_two_independent_groups():
+    rng = np.random.default_rng(8)
+    px, py = rng.random(4) + 0.1, rng.random(3) + 0.1
+    px, py = px / px.sum(), py / py.sum()
+    gx = rc.Tag.new_with_random_uuid(rc.Array(px, "px"), name="gx")
+    gy = rc.Tag.new_with_random_uuid(rc.Array(py, "py"), name="gy")
+    x, y = rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    vx = rc.DiscreteVar(rc.Array(x, "x"), gx, name="vx")
+    vy = rc.DiscreteVar(rc.Array(y, "y"), gy, name="vy")
+    s = rc.Sampler(rc.RunDiscreteVarAllSpec.create_full_from_circuits(rc.Add(vx, vy)))
+    mean = s.estimate(rc.Cumulant(rc.Add(vx, vy)))
+    np.testing.assert_allclose(value(mean), px @ x + py @ y)
+    np.testing.assert_allclose(value(s.estimate(rc.Cumulant(vx, vy))), 0, atol=1e-12)
+    cx = x - px @ x
+    np.testing.assert_allclose(
+        value(s.estimate(rc.Cumulant(vx, vx))), np.einsum("s,si,sj->ij", px, cx, cx), atol=1e-12
+    )
+    nested = s.estimate(rc.Cumulant(rc.Add(vx, rc.Cumulant(vy))))
+    np.testing.assert_allclose(value(nested), px @ x + py @ y)
