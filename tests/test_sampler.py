@@ -635,3 +635,27 @@ def test_estimate_over_two_independent_groups():
     )
     nested = s.estimate(rc.Cumulant(rc.Add(vx, rc.Cumulant(vy))))
     np.testing.assert_allclose(value(nested), px @ x + py @ y)
+
+
+def test_remix_style_run_on_dataset():
+    """REMIX day 5: the embeddings of a Module-built model become a DiscreteVar over a small
+    dataset and RunDiscreteVarAllSpec runs every datum as a batch; each row equals the model
+    evaluated on that datum alone, and a random spec's rows are rows of that batch."""
+    from test_remix_model import SEQ, VOCAB, build_model, make_params
+
+    p = make_params(3)
+    model = build_model(p)
+    rng = np.random.default_rng(4)
+    tokens = rng.integers(0, VOCAB, size=(5, SEQ))
+    embeds = rc.Array(p["tok"][tokens], "embeds_data")
+    group = rc.DiscreteVar.uniform_probs_and_group(5, name="data")
+    c = model.update("tok_embeds", lambda _: rc.DiscreteVar(embeds, group, name="tok_embeds"))
+    batch = rc.Sampler(rc.RunDiscreteVarAllSpec([group])).sample(c)
+    assert batch.shape == (5, SEQ, VOCAB) and batch.name == "logits_sample"
+    got = value(batch)
+    for i in range(5):
+        one = model.update("tok_embeds", lambda _: rc.Array(p["tok"][tokens[i]], "e"))
+        np.testing.assert_allclose(got[i], value(one), rtol=1e-6, atol=1e-8)
+    drawn = rc.Sampler(rc.RandomSampleSpec((3,), seeder=rc.default_hash_seeder(5))).sample(c)
+    idx = draws(np.full(5, 0.2), 3, hash_seed(group, 5))
+    np.testing.assert_allclose(value(drawn), got[idx], rtol=1e-6, atol=1e-8)
