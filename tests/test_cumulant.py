@@ -150,3 +150,13 @@ def test_stored_cumulant_var_print_parse():
         rc.Parser()(f"'s' StoredCumulantVar 1, x|{u}" + body)
     with pytest.raises(rc.ParseInvalidUuidError):
         rc.Parser()("'s' StoredCumulantVar 1, 2|zz" + body)
+
+
+def test_can_be_sampled():
+    m, v, k3 = arr(2, name="m"), arr(2, 2, name="v"), arr(2, 2, 2, name="k3")
+    assert m.can_be_sampled
+    assert rc.StoredCumulantVar({1: m, 2: v}).can_be_sampled
+    high = rc.StoredCumulantVar({1: m, 2: v, 3: k3})
+    assert not high.can_be_sampled
+    assert not rc.Add(high, m).can_be_sampled
+    assert not rc.Cumulant(high).can_be_sampled

@@ -130,3 +130,8 @@ def test_expand_batched_group_is_refused():
     v = rc.DiscreteVar(arr(5, 3), p, name="v")
     with pytest.raises(rc.ExpandNodeUnhandledVariantError, match="must stay 1-D"):
         rc.replace_expand_bottom_up_dict(v, {p: rc.Scalar(0.2, (2, 5))})
+
+
+def test_can_be_sampled():
+    v = rc.DiscreteVar(arr(5, 3, name="x"))
+    assert v.can_be_sampled and rc.Add(v, arr(3)).can_be_sampled

@@ -342,5 +342,6 @@ cc_stored_cumulant_var_new(int n, const int64_t *numbers, cc_node *const *childr
     }
     v->is_constant = 0;
     v->is_explicitly_computable = 0;
+    v->can_be_sampled = own[n - 1] <= 2; // a sampler draws from a mean and variance only
     return cc_node_finish(v, name);
 }

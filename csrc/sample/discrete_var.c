@@ -67,6 +67,9 @@ discrete_var_expand(const cc_expand_call *e)
     }
     cc_node *values = e->inputs[0];
     int nb = e->br[0];
+    if (nb == 0) {
+        return cc_discrete_var_new(values, e->inputs[1], e->c->name);
+    }
     int perm[CC_MAX_NDIM];
     perm[0] = nb;
     for (int i = 0; i < nb; i++) {
@@ -133,6 +136,7 @@ cc_discrete_var_new(cc_node *values, cc_node *probs_and_group, const char *name)
     }
     n->is_constant = 0;
     n->is_explicitly_computable = 0;
+    n->can_be_sampled = 1;
     return cc_node_finish(n, name);
 }
 
