@@ -17,13 +17,21 @@ from . import data, train
 
 def model_weights() -> Dict[str, torch.Tensor]:
     """The shipped model's weights (module_library.load_model_id("paren_balancer")) by their rc
-    names, or, when no model is shipped, a seeded untrained initialisation (train.init_weights),
-    so that the demos and benchmarks run either way; `weights_source()` says which."""
+    names (the model file binds most of them as "<name>_arr" Arrays under "t.bind_w"), or,
+    when no model is shipped, a seeded untrained initialisation (train.init_weights), so that
+    the demos and benchmarks run either way; `weights_source()` says which."""
     try:
         circs, _, _ = load_model_id("paren_balancer")
     except FileNotFoundError:
         return train.init_weights(0)
-    return {name: circs[name].cast_array().value for name in train.weight_shapes()}
+    arrays = {c.name: c for root in circs.values() for c in root.get(Array)}
+    out = {}
+    for name in train.weight_shapes():
+        found = arrays.get(f"{name}_arr", arrays.get(name))
+        if found is None:
+            raise KeyError(f"model_weights: the paren_balancer model has no Array '{name}'")
+        out[name] = found.cast_array().value
+    return out
 
 
 def weights_source() -> str:
