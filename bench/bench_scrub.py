@@ -24,7 +24,7 @@ import torch
 
 import circuits as rc
 from circuits.causal_scrubbing.dataset import Dataset
-from circuits.causal_scrubbing.experiment import Experiment
+from circuits.causal_scrubbing.experiment import Experiment, ExperimentEvalSettings
 from circuits.causal_scrubbing.hypothesis import (
     Correspondence,
     ExactSampler,
@@ -185,9 +185,7 @@ def main():
     t0 = time.perf_counter()
     scrubbed = exp.scrub(args.samples)
     t_scrub = time.perf_counter() - t0
-    sampled = rc.causal_scrubbing.experiment.ExperimentEvalSettings().sample(
-        scrubbed.circuit, scrubbed.group
-    )
+    sampled = ExperimentEvalSettings().get_sampler(scrubbed.group, 0).sample(scrubbed.circuit)
     settings = rc.OptimizationSettings(max_memory=args.max_memory)
     times, peaks, chunks = [], [], 0
     for _ in range(args.repeats):

@@ -140,6 +140,18 @@ def test_func_sampler_keeps_the_feature():
     assert torch.equal(sc.sampled_inputs[ia].xs.value[:, 0], ref.xs.value[:, 0])
 
 
+def test_random_sample_spec_draws_reference_rows():
+    ds, ref = make_ds(0), make_ds(1)
+    sc, _ = scrub(UncondSampler(), FuncSampler(fa), ds, ref)
+    every = sc.evaluate()
+    drawn = sc.evaluate(ExperimentEvalSettings(run_on_all=False, num_samples=50))
+    assert drawn.shape == (50,)
+    assert set(drawn.tolist()) <= set(every.tolist())
+    again = sc.evaluate(ExperimentEvalSettings(run_on_all=False, num_samples=50))
+    assert torch.equal(drawn, again)
+    assert sc.evaluate(ExperimentEvalSettings(run_on_all=False)).shape == (N,)
+
+
 def test_other_inputs_sampler_feeds_unclaimed_inputs():
     ds, ref = make_ds(0), make_ds(1)
     root = InterpNode(ExactSampler(), "root", other_inputs_sampler=UncondSampler())

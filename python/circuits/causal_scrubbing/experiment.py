@@ -18,15 +18,17 @@ import torch
 from .. import (
     Circuit,
     DiscreteVar,
-    Expander,
-    Index,
     IterativeMatcher,
     Matcher,
     OptimizationSettings,
     PrintHtmlOptions,
     PrintOptions,
+    RandomSampleSpec,
+    RunDiscreteVarAllSpec,
+    Sampler,
     Tag,
     TorchDeviceDtypeOp,
+    batch_to_concat,
     cast_circuit,
     new_traversal,
     optimize_and_evaluate,
@@ -45,30 +47,19 @@ from .hypothesis import (
 ExperimentCheck = Union[bool, Literal["fast"]]
 
 
-def _run_on_all(circuit: Circuit, group: Circuit, rows: Optional[slice] = None) -> Circuit:
-    """Every DiscreteVar over `group` replaced by its values (their rows `rows` when given), the
-    sample axis leading and the circuit above expanded over it (rc's RunDiscreteVarAllSpec)."""
-    is_var = Matcher(lambda c: c.is_discrete_var() and c.probs_and_group == group)
-
-    def values(c: Circuit) -> Circuit:
-        v = c.cast_discrete_var().values
-        return v if rows is None else Index(v, (rows,))
-
-    return Expander((is_var, values))(circuit)
-
-
 class ExperimentEvalSettings:
     """Settings for ScrubbedExperiment.evaluate.
 
     optimize: evaluate through optimize_and_evaluate with `optim_settings` (whose max_memory
         bounds the evaluation, which then runs in chunks along the sample axis), else with
         Circuit.evaluate.
-    batch_size: if set, the sampled circuit is evaluated on this many samples at a time and
-        the results concatenated.
-    run_on_all: run the scrubbed model on every reference datum in order; the only mode this
-        package evaluates (num_samples must stay None).
+    batch_size: if set, the sampled circuit is split into a Concat of batches of this many
+        samples (batch_to_concat) before evaluation.
+    run_on_all: run the scrubbed model on every reference datum in order (RunDiscreteVarAllSpec);
+        otherwise on num_samples data drawn from the group (RandomSampleSpec seeded by the
+        experiment's seed; all of the group's size by default).
     device_dtype: device and dtype to cast the sampled circuit to; a str names the device. None
-        keeps the circuit as it is."""
+        (the default here, where rc's is "cuda:0") keeps the circuit as it is."""
 
     def __init__(
         self,
@@ -83,11 +74,6 @@ class ExperimentEvalSettings:
             raise ValueError(
                 f"num_samples should be None when run_on_all is True, but was {num_samples}"
             )
-        if not run_on_all:
-            raise NotImplementedError(
-                "ExperimentEvalSettings: run_on_all=False (evaluating on a random sample of the "
-                "scrubbed inputs) is not supported; evaluate on all of them"
-            )
         if batch_size is not None and batch_size <= 0:
             raise ValueError(
                 f"ExperimentEvalSettings: batch_size must be positive, got {batch_size}"
@@ -101,20 +87,22 @@ class ExperimentEvalSettings:
             device_dtype = TorchDeviceDtypeOp(device_dtype, None)
         self.device_dtype = device_dtype
 
-    def sample(self, circuit: Circuit, group: Circuit, rows: Optional[slice] = None) -> Circuit:
-        """`circuit` with its DiscreteVars over `group` run on all their values (or on the rows
-        `rows`), modules substituted and cast as these settings say."""
-        out = substitute_all_modules(_run_on_all(circuit, group, rows))
-        if self.device_dtype is not None:
-            out = cast_circuit(out, self.device_dtype)
-        return out
+    def get_sampler(self, group: Circuit, seed: int) -> Sampler:
+        """The Sampler that runs the scrubbed circuit on `group` (see run_on_all) and then
+        substitutes its modules, batches and casts it."""
+        if self.run_on_all:
+            spec = RunDiscreteVarAllSpec([group])
+        else:
+            n = group.shape[0] if self.num_samples is None else self.num_samples
+            spec = RandomSampleSpec(shape=(n,), seeder=lambda g: seed)
 
-    def evaluate(self, circuit: Circuit) -> torch.Tensor:
-        return (
-            optimize_and_evaluate(circuit, self.optim_settings)
-            if self.optimize
-            else circuit.evaluate()
-        )
+        def run_on_sampled(c: Circuit) -> Circuit:
+            c = substitute_all_modules(c)
+            if self.batch_size is not None:
+                c = batch_to_concat(c, axis=0, batch_size=self.batch_size)
+            return c if self.device_dtype is None else cast_circuit(c, self.device_dtype)
+
+        return Sampler(spec, run_on_sampled=run_on_sampled)
 
 
 class Experiment:
@@ -317,19 +305,13 @@ class ScrubbedExperiment:
     nodes: Correspondence
 
     def evaluate(self, eval_settings: Optional[ExperimentEvalSettings] = None) -> torch.Tensor:
-        """The scrubbed circuit's output on every reference datum (the sample axis leading)."""
+        """The scrubbed circuit's output, the sample axis leading: on every reference datum in
+        order with run_on_all (the default)."""
         settings = ExperimentEvalSettings() if eval_settings is None else eval_settings
-        if settings.batch_size is None:
-            return settings.evaluate(settings.sample(self.circuit, self.group))
-        n, b = self.group.shape[0], settings.batch_size
-        return torch.cat(
-            [
-                settings.evaluate(
-                    settings.sample(self.circuit, self.group, slice(i, min(i + b, n)))
-                )
-                for i in range(0, n, b)
-            ]
-        )
+        circ = settings.get_sampler(self.group, self.seed).sample(self.circuit)
+        if settings.optimize:
+            return optimize_and_evaluate(circ, settings.optim_settings)
+        return circ.evaluate()
 
     def print(
         self,
