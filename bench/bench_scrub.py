@@ -13,6 +13,7 @@ Prints, as medians over --repeats runs:
              torch's CPU allocations seen by the profiler.
 
     PYTHONPATH=python python bench/bench_scrub.py [--samples 4000] [--repeats 3]
+        [--max-memory 100000000] [--start-only]
 """
 
 import argparse
@@ -119,16 +120,16 @@ def torch_mlp(w, x, layer):
     return hidden @ w[f"{p}.w.proj_out"].T + w[f"{p}.w.out_bias"]
 
 
-def torch_forward(w, toks, stop_layer=None):
+def torch_forward(w, toks, start_only, stop_layer=None):
     """Residual stream pieces of a forward pass on int tokens [batch, seq]: embeddings, each
-    layer's per-head outputs and MLP outputs, the last layer at position 0 alone (as the
-    circuit's); stops after layer `stop_layer`'s heads."""
+    layer's per-head outputs and MLP outputs, with start_only the last layer at position 0
+    alone; stops after layer `stop_layer`'s heads."""
     seq = toks.shape[-1]
     x = w["t.w.tok_embeds"][toks] + w["t.w.pos_embeds"][:seq]
     keep = (toks != data.PAD).float()[:, None, None, :]
     pieces = {"embeds": x}
     for layer in range(train.N_LAYERS):
-        n_queries = 1 if layer == train.N_LAYERS - 1 else seq
+        n_queries = 1 if start_only and layer == train.N_LAYERS - 1 else seq
         heads = torch_heads(w, x, keep, layer, n_queries)
         pieces[f"a{layer}"] = heads
         if layer == stop_layer:
@@ -141,14 +142,14 @@ def torch_forward(w, toks, stop_layer=None):
     return pieces
 
 
-def torch_scrubbed(w, ref_toks, head_toks):
+def torch_scrubbed(w, ref_toks, head_toks, start_only=False):
     """The scrubbed logits by plain torch: the reference forward pass with each head's direct
     contribution replaced by that head run on its own resampled tokens."""
-    ref = torch_forward(w, ref_toks)
+    ref = torch_forward(w, ref_toks, start_only)
     x = ref["final.input"]
     for head, toks in head_toks.items():
         layer, h = int(head[1]), int(head[4])
-        own = torch_forward(w, toks, stop_layer=layer)[f"a{layer}"][:, h]
+        own = torch_forward(w, toks, start_only, stop_layer=layer)[f"a{layer}"][:, h]
         x = x - ref[f"a{layer}"][:, h, :1] + own[:, :1]
     ln = torch.nn.functional.layer_norm(
         x, (train.D_MODEL,), w["final.ln.w.scale"], w["final.ln.w.bias"], train.LN_EPS
@@ -177,9 +178,14 @@ def main():
     ap.add_argument("--samples", type=int, default=4000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-memory", type=int, default=100_000_000)
+    ap.add_argument(
+        "--start-only",
+        action="store_true",
+        help="run the last layer at position 0 alone (both the circuit and the torch loop)",
+    )
     args = ap.parse_args()
     w = pc.model_weights()
-    model = pc.build(w)
+    model = pc.build(w, start_only=args.start_only)
     ds = make_dataset(2 * args.samples, seed=11)
     exp = Experiment(model, ds, every_head_corr(), random_seed=0)
     t0 = time.perf_counter()
@@ -204,9 +210,9 @@ def main():
     with torch.no_grad():
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            want = torch_scrubbed(w, ref_toks, head_toks)
+            want = torch_scrubbed(w, ref_toks, head_toks, args.start_only)
             torch_times.append(time.perf_counter() - t0)
-        torch_mem = torch_peak(lambda: torch_scrubbed(w, ref_toks, head_toks))
+        torch_mem = torch_peak(lambda: torch_scrubbed(w, ref_toks, head_toks, args.start_only))
     t_torch = statistics.median(torch_times)
     err = (out - want).abs().max().item()
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import circuits as rc
-from circuits.causal_scrubbing.experiment import Experiment
+from circuits.causal_scrubbing.experiment import Experiment, ExperimentEvalSettings
 from circuits.demos.paren_balancer import circuit as pc
 from circuits.demos.paren_balancer import data, scrub, train
 
@@ -46,8 +46,9 @@ def test_circuit_matches_train_forward(weights):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_every_head_resampled_matches_torch_loop(bench, weights):
-    model = pc.build(weights)
+@pytest.mark.parametrize("start_only", [True, False])
+def test_every_head_resampled_matches_torch_loop(bench, weights, start_only):
+    model = pc.build(weights, start_only=start_only)
     ds = bench.make_dataset(120, seed=4)
     exp = Experiment(model, ds, bench.every_head_corr(), random_seed=9)
     sc = exp.scrub(40)
@@ -56,7 +57,7 @@ def test_every_head_resampled_matches_torch_loop(bench, weights):
         h: sc.sampled_inputs[exp.nodes.get_by_name(h)].tokens_flat.value for h in bench.HEADS
     }
     with torch.no_grad():
-        want = bench.torch_scrubbed(weights, sc.ref_ds.tokens_flat.value, head_toks)
+        want = bench.torch_scrubbed(weights, sc.ref_ds.tokens_flat.value, head_toks, start_only)
     torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-5)
     # one DiscreteVar per distinct dataset: the reference and one per head
     assert len(set(sc.circuit.get(rc.DiscreteVar))) == 1 + len(bench.HEADS)
@@ -128,3 +129,19 @@ def test_demo_numbers_are_stable(weights):
         2,
     )
     assert full == (a[0][1], a[0][2])
+
+
+def test_scrubbed_transformer_under_memory_bound(bench, weights):
+    model = pc.build(weights, start_only=False)
+    exp = Experiment(model, bench.make_dataset(800, seed=4), bench.every_head_corr())
+    sc = exp.scrub(400)
+    sampled = ExperimentEvalSettings().get_sampler(sc.group, sc.seed).sample(sc.circuit)
+    free = rc.optimize_to_schedule(sampled, rc.OptimizationSettings())
+    want = free.evaluate()
+    bound = free.last_stats.measured_peak_bytes // 2
+    sched = rc.optimize_to_schedule(sampled, rc.OptimizationSettings(max_memory=bound))
+    got = sched.evaluate()
+    torch.testing.assert_close(got, want)
+    assert sched.last_stats.n_chunks > 1
+    assert sched.last_stats.measured_peak_bytes <= 1.1 * bound
+    assert torch.equal(sc.evaluate(ExperimentEvalSettings(optim_settings=sched.settings)), got)
