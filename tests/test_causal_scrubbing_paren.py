@@ -110,8 +110,8 @@ def test_dataset_features():
 
 
 def test_demo_numbers_are_stable(weights):
-    a = scrub.results(n=60, n_data=300, seed=2, weights=weights)
-    b = scrub.results(n=60, n_data=300, seed=2, weights=weights)
+    a = scrub.results(n=30, n_data=150, seed=2, weights=weights)
+    b = scrub.results(n=30, n_data=150, seed=2, weights=weights)
     assert [r[0] for r in a] == [
         "0  full model",
         "0  random logits",
@@ -123,9 +123,9 @@ def test_demo_numbers_are_stable(weights):
     assert a[0][3] == 1.0 and a[1][3] == 0.0
     full = scrub.run(
         pc.build(weights),
-        scrub.ParenDataset.generate(300, 2),
+        scrub.ParenDataset.generate(150, 2),
         scrub.corr_model(scrub.ExactSampler()),
-        60,
+        30,
         2,
     )
     assert full == (a[0][1], a[0][2])
@@ -133,8 +133,8 @@ def test_demo_numbers_are_stable(weights):
 
 def test_scrubbed_transformer_under_memory_bound(bench, weights):
     model = pc.build(weights, start_only=False)
-    exp = Experiment(model, bench.make_dataset(800, seed=4), bench.every_head_corr())
-    sc = exp.scrub(400)
+    exp = Experiment(model, bench.make_dataset(160, seed=4), bench.every_head_corr())
+    sc = exp.scrub(80)
     sampled = ExperimentEvalSettings().get_sampler(sc.group, sc.seed).sample(sc.circuit)
     free = rc.optimize_to_schedule(sampled, rc.OptimizationSettings())
     want = free.evaluate()
