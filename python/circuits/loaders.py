@@ -1,0 +1,355 @@
+"""Model loaders: Hugging Face GPT-2 and TransformerLens HookedTransformer weights as rc weights.
+
+`gpt2_weights_from_hf` and `weights_from_transformer_lens` read a model (or its state dict
+and config) and return the weights under rc's names and layouts ('t.w.tok_embeds',
+'a0.w.q', 'm0.w.proj_in', 'final.ln.w.scale', ...) with a `ModelConfig` record. Both check
+every key and shape and refuse what rc's GPT-style transformer cannot express.
+
+torch is imported inside the functions that need it; transformers and transformer_lens are
+never imported here: a model is read through its `state_dict()` and config attributes.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+__all__ = ["ModelConfig", "gpt2_weights_from_hf", "weights_from_transformer_lens"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What a loaded GPT-style transformer is: sizes, activation, layer-norm epsilon, which
+    biases it has and whether its attention is causal. `act` is a GeneralFunction name."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_head: int
+    d_mlp: int
+    vocab: int
+    n_ctx: int
+    act: str
+    ln_eps: float
+    attn_bias: bool = True
+    mlp_output_bias: bool = True
+    unembed_bias: bool = False
+    causal: bool = True
+
+
+# Activation names as Hugging Face and TransformerLens spell them -> GeneralFunction names.
+# "gelu_fast" and "gelu_pytorch_tanh" are gelu_new's tanh formula with other constant roundings.
+_ACTIVATIONS = {
+    "gelu_new": "gelu_new",
+    "gelu_fast": "gelu_new",
+    "gelu_pytorch_tanh": "gelu_new",
+    "gelu": "gelu",
+    "relu": "relu",
+}
+
+
+def _config_getter(config: Any, what: str) -> Callable[[str, Any], Any]:
+    if config is None:
+        raise ValueError(f"{what}: a state dict needs its config (none was given)")
+    if isinstance(config, Mapping):
+        return lambda key, default: config.get(key, default)
+    to_dict = getattr(config, "to_dict", None)
+    if callable(to_dict):
+        as_dict = to_dict()
+        return lambda key, default: as_dict.get(key, default)
+    return lambda key, default: getattr(config, key, default)
+
+
+def _state_dict_and_config(model_or_state_dict: Any, config: Any, config_attr: str):
+    """A model gives its state dict and (unless `config` is given) its config attribute."""
+    if isinstance(model_or_state_dict, Mapping):
+        return model_or_state_dict, config
+    state_dict = getattr(model_or_state_dict, "state_dict", None)
+    if not callable(state_dict):
+        raise ValueError(
+            f"expected a model with state_dict() or a mapping of names to tensors, "
+            f"found {type(model_or_state_dict).__name__}"
+        )
+    if config is None:
+        config = getattr(model_or_state_dict, config_attr, None)
+    return state_dict(), config
+
+
+def _positive_int(get: Callable[[str, Any], Any], key: str, what: str) -> int:
+    value = get(key, None)
+    if value is None:
+        raise ValueError(f"{what}: config has no '{key}'")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{what}: config '{key}' must be a positive integer, found {value!r}")
+    return value
+
+
+def _activation(name: Any, key: str, what: str) -> str:
+    act = _ACTIVATIONS.get(name) if isinstance(name, str) else None
+    if act is None:
+        raise ValueError(
+            f"{what}: config '{key}' is {name!r}; supported: {', '.join(sorted(_ACTIVATIONS))}"
+        )
+    return act
+
+
+def _refuse(what: str, key: str, value: Any, why: str):
+    raise ValueError(f"{what}: config '{key}' is {value!r}, unsupported: {why}")
+
+
+class _Reader:
+    """Takes tensors out of a state dict by name, checking each shape, and reports the keys
+    left over at the end."""
+
+    def __init__(self, state_dict: Mapping[str, Any], what: str, ignored: Tuple[str, ...] = ()):
+        self._state = state_dict
+        self._what = what
+        self._left = {k for k in state_dict if not k.endswith(ignored)}
+
+    def take(self, key: str, shape: Tuple[int, ...]):
+        import torch
+
+        if key not in self._state:
+            raise KeyError(f"{self._what}: missing key '{key}' (expected shape {shape})")
+        value = self._state[key]
+        tensor = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+        if tuple(tensor.shape) != shape:
+            found = tuple(tensor.shape)
+            raise ValueError(f"{self._what}: '{key}' has shape {found}, expected {shape}")
+        self._left.discard(key)
+        return tensor
+
+    def finish(self):
+        if self._left:
+            names = ", ".join(f"'{k}'" for k in sorted(self._left))
+            raise ValueError(f"{self._what}: unexpected keys {names}")
+
+
+def _ln_pair(weights: Dict[str, Any], rc_prefix: str, scale, bias):
+    weights[f"{rc_prefix}.ln.w.scale"] = scale
+    weights[f"{rc_prefix}.ln.w.bias"] = bias
+
+
+def gpt2_weights_from_hf(
+    model_or_state_dict: Any, config: Any = None
+) -> Tuple[Dict[str, Any], ModelConfig]:
+    """Weights of a Hugging Face GPT-2 (`GPT2LMHeadModel`, `GPT2Model`, or a state dict of
+    either with its `GPT2Config` or the config's dict) under rc's names and layouts.
+
+    Returns (name -> torch tensor, ModelConfig). Conv1D weights are [in, out] and c_attn
+    packs q, k, v along its output; rc keeps heads as a leading axis ('a{i}.w.q' is
+    [heads, d_head, d], 'a{i}.w.o' is [heads, d, d_head]). Without 'lm_head.weight' the
+    unembedding is the tied token embedding. Tensors keep their dtype and device.
+    """
+    what = "gpt2_weights_from_hf"
+    state, config = _state_dict_and_config(model_or_state_dict, config, "config")
+    get = _config_getter(config, what)
+
+    model_type = get("model_type", "gpt2")
+    if model_type != "gpt2":
+        _refuse(what, "model_type", model_type, "only GPT-2 is read by this loader")
+    n_layers = _positive_int(get, "n_layer", what)
+    d_model = _positive_int(get, "n_embd", what)
+    n_heads = _positive_int(get, "n_head", what)
+    vocab = _positive_int(get, "vocab_size", what)
+    n_ctx = _positive_int(get, "n_positions", what)
+    d_mlp = get("n_inner", None)
+    d_mlp = 4 * d_model if d_mlp is None else _positive_int(get, "n_inner", what)
+    if d_model % n_heads != 0:
+        raise ValueError(f"{what}: n_embd {d_model} is not a multiple of n_head {n_heads}")
+    d_head = d_model // n_heads
+    act = _activation(get("activation_function", "gelu_new"), "activation_function", what)
+    eps = float(get("layer_norm_epsilon", 1e-5))
+    if not get("scale_attn_weights", True):
+        _refuse(what, "scale_attn_weights", False, "rc's attention divides scores by sqrt(d_head)")
+    if get("scale_attn_by_inverse_layer_idx", False):
+        _refuse(what, "scale_attn_by_inverse_layer_idx", True, "per-layer score scaling")
+    if get("add_cross_attention", False):
+        _refuse(what, "add_cross_attention", True, "cross-attention")
+
+    if "transformer.wte.weight" in state:
+        prefix = "transformer."
+    elif "wte.weight" in state:
+        prefix = ""
+    else:
+        shape = (vocab, d_model)
+        raise KeyError(f"{what}: missing key 'transformer.wte.weight' (expected shape {shape})")
+    # Causal-mask buffers that older checkpoints save; they carry no weights.
+    read = _Reader(state, what, ignored=(".attn.bias", ".attn.masked_bias"))
+
+    d = d_model
+    w: Dict[str, Any] = {}
+    w["t.w.tok_embeds"] = read.take(prefix + "wte.weight", (vocab, d))
+    w["t.w.pos_embeds"] = read.take(prefix + "wpe.weight", (n_ctx, d))
+    for i in range(n_layers):
+        h = f"{prefix}h.{i}."
+        _ln_pair(w, f"a{i}", read.take(h + "ln_1.weight", (d,)), read.take(h + "ln_1.bias", (d,)))
+        qkv = read.take(h + "attn.c_attn.weight", (d, 3 * d))
+        qkv_bias = read.take(h + "attn.c_attn.bias", (3 * d,))
+        for j, part in enumerate("qkv"):
+            w[f"a{i}.w.{part}"] = qkv[:, j * d : (j + 1) * d].T.reshape(n_heads, d_head, d)
+            w[f"a{i}.w.{part}_bias"] = qkv_bias[j * d : (j + 1) * d].reshape(n_heads, d_head)
+        proj = read.take(h + "attn.c_proj.weight", (d, d))
+        w[f"a{i}.w.o"] = proj.reshape(n_heads, d_head, d).permute(0, 2, 1)
+        w[f"a{i}.w.o_bias"] = read.take(h + "attn.c_proj.bias", (d,))
+        _ln_pair(w, f"m{i}", read.take(h + "ln_2.weight", (d,)), read.take(h + "ln_2.bias", (d,)))
+        w[f"m{i}.w.proj_in"] = read.take(h + "mlp.c_fc.weight", (d, d_mlp)).T
+        w[f"m{i}.w.in_bias"] = read.take(h + "mlp.c_fc.bias", (d_mlp,))
+        w[f"m{i}.w.proj_out"] = read.take(h + "mlp.c_proj.weight", (d_mlp, d)).T
+        w[f"m{i}.w.out_bias"] = read.take(h + "mlp.c_proj.bias", (d,))
+    f = prefix + "ln_f."
+    _ln_pair(w, "final", read.take(f + "weight", (d,)), read.take(f + "bias", (d,)))
+    if "lm_head.weight" in state:
+        w["t.w.unembed"] = read.take("lm_head.weight", (vocab, d))
+    elif get("tie_word_embeddings", True):
+        w["t.w.unembed"] = w["t.w.tok_embeds"]
+    else:
+        raise KeyError(f"{what}: missing key 'lm_head.weight' (expected shape {(vocab, d)})")
+    read.finish()
+    w = {name: t.contiguous() for name, t in w.items()}
+
+    cfg = ModelConfig(
+        n_layers=n_layers,
+        d_model=d_model,
+        n_heads=n_heads,
+        d_head=d_head,
+        d_mlp=d_mlp,
+        vocab=vocab,
+        n_ctx=n_ctx,
+        act=act,
+        ln_eps=eps,
+        attn_bias=True,
+        mlp_output_bias=True,
+        unembed_bias=False,
+        causal=True,
+    )
+    return w, cfg
+
+
+# TransformerLens config fields whose non-default values change the computation in ways rc's
+# GPT-style transformer does not express: field -> (value that is fine, why another is not).
+_TL_REFUSED = {
+    "attn_only": (False, "attention-only models (no MLP)"),
+    "parallel_attn_mlp": (False, "parallel attention and MLP"),
+    "gated_mlp": (False, "gated MLPs"),
+    "final_rms": (False, "RMS final normalization"),
+    "use_local_attn": (False, "local attention"),
+    "scale_attn_by_inverse_layer_idx": (False, "per-layer score scaling"),
+    "use_qk_norm": (False, "query/key normalization"),
+    "use_normalization_before_and_after": (False, "normalization after each sublayer"),
+    "post_embedding_ln": (False, "a layer norm after the embedding"),
+    "use_logn_attn": (False, "log-n attention scaling"),
+    "use_attention_sinks": (False, "attention sinks"),
+    "num_experts": (None, "mixture of experts"),
+    "clip_qkv": (None, "clipped q, k, v"),
+}
+
+
+def weights_from_transformer_lens(
+    model_or_state_dict: Any, cfg: Any = None
+) -> Tuple[Dict[str, Any], ModelConfig]:
+    """Weights of a TransformerLens `HookedTransformer` (or its state dict with its
+    `HookedTransformerConfig` or the config's dict) under rc's names and layouts.
+
+    Returns (name -> torch tensor, ModelConfig). TransformerLens keeps W_Q/W_K/W_V as
+    [heads, d, d_head] and W_O as [heads, d_head, d]; rc's are [heads, d_head, d] and
+    [heads, d, d_head]. Processed weights load as they are: folded layer norms
+    (normalization_type 'LNPre') become unit scales and zero biases, and centred weights or
+    folded value biases need nothing more. The unembedding bias b_U is kept.
+    """
+    what = "weights_from_transformer_lens"
+    state, cfg = _state_dict_and_config(model_or_state_dict, cfg, "cfg")
+    get = _config_getter(cfg, what)
+
+    n_layers = _positive_int(get, "n_layers", what)
+    d = _positive_int(get, "d_model", what)
+    n_heads = _positive_int(get, "n_heads", what)
+    d_head = _positive_int(get, "d_head", what)
+    n_ctx = _positive_int(get, "n_ctx", what)
+    vocab = _positive_int(get, "d_vocab", what)
+    vocab_out = get("d_vocab_out", -1)
+    if vocab_out not in (-1, vocab):
+        _refuse(what, "d_vocab_out", vocab_out, f"an output vocabulary other than d_vocab {vocab}")
+    for key, (fine, why) in _TL_REFUSED.items():
+        value = get(key, fine)
+        if value != fine:
+            _refuse(what, key, value, why)
+    d_mlp = _positive_int(get, "d_mlp", what)
+    act = _activation(get("act_fn", None), "act_fn", what)
+    norm = get("normalization_type", "LN")
+    if norm not in ("LN", "LNPre"):
+        _refuse(what, "normalization_type", norm, "only LayerNorm ('LN' or 'LNPre')")
+    pos = get("positional_embedding_type", "standard")
+    if pos != "standard":
+        _refuse(what, "positional_embedding_type", pos, "only learned absolute ('standard')")
+    kv_heads = get("n_key_value_heads", None)
+    if kv_heads not in (None, n_heads):
+        _refuse(what, "n_key_value_heads", kv_heads, "grouped-query attention")
+    direction = get("attention_dir", "causal")
+    if direction not in ("causal", "bidirectional"):
+        _refuse(what, "attention_dir", direction, "only 'causal' or 'bidirectional'")
+    if get("use_attn_scale", True) is not True:
+        value = get("use_attn_scale", True)
+        _refuse(what, "use_attn_scale", value, "rc divides scores by sqrt(d_head)")
+    scale = get("attn_scale", -1.0)
+    if scale not in (-1.0, None) and not math.isclose(scale, math.sqrt(d_head), rel_tol=1e-12):
+        why = f"rc divides scores by sqrt(d_head) = {math.sqrt(d_head)}"
+        _refuse(what, "attn_scale", scale, why)
+    for key, fine in (("attn_scores_soft_cap", -1.0), ("output_logits_soft_cap", -1.0)):
+        value = get(key, fine)
+        if value is not None and value > 0:
+            _refuse(what, key, value, "soft-capped scores or logits")
+    eps = float(get("eps", 1e-5))
+
+    # Causal-mask buffers; they carry no weights.
+    import torch
+
+    read = _Reader(state, what, ignored=(".attn.mask", ".attn.IGNORE"))
+    w: Dict[str, Any] = {}
+    w["t.w.tok_embeds"] = read.take("embed.W_E", (vocab, d))
+    w["t.w.pos_embeds"] = read.take("pos_embed.W_pos", (n_ctx, d))
+    ref = w["t.w.tok_embeds"]
+
+    def norm_weights(rc_prefix: str, tl_prefix: str):
+        if norm == "LN":
+            scale, bias = read.take(tl_prefix + ".w", (d,)), read.take(tl_prefix + ".b", (d,))
+            _ln_pair(w, rc_prefix, scale, bias)
+        else:
+            ones = torch.ones(d, dtype=ref.dtype, device=ref.device)
+            _ln_pair(w, rc_prefix, ones, torch.zeros_like(ones))
+
+    for i in range(n_layers):
+        b = f"blocks.{i}."
+        norm_weights(f"a{i}", b + "ln1")
+        for part in "qkv":
+            tl_w = read.take(b + f"attn.W_{part.upper()}", (n_heads, d, d_head))
+            w[f"a{i}.w.{part}"] = tl_w.permute(0, 2, 1)
+            w[f"a{i}.w.{part}_bias"] = read.take(b + f"attn.b_{part.upper()}", (n_heads, d_head))
+        w[f"a{i}.w.o"] = read.take(b + "attn.W_O", (n_heads, d_head, d)).permute(0, 2, 1)
+        w[f"a{i}.w.o_bias"] = read.take(b + "attn.b_O", (d,))
+        norm_weights(f"m{i}", b + "ln2")
+        w[f"m{i}.w.proj_in"] = read.take(b + "mlp.W_in", (d, d_mlp)).T
+        w[f"m{i}.w.in_bias"] = read.take(b + "mlp.b_in", (d_mlp,))
+        w[f"m{i}.w.proj_out"] = read.take(b + "mlp.W_out", (d_mlp, d)).T
+        w[f"m{i}.w.out_bias"] = read.take(b + "mlp.b_out", (d,))
+    norm_weights("final", "ln_final")
+    w["t.w.unembed"] = read.take("unembed.W_U", (d, vocab)).T
+    w["t.w.unembed_bias"] = read.take("unembed.b_U", (vocab,))
+    read.finish()
+    w = {name: t.contiguous() for name, t in w.items()}
+
+    cfg_out = ModelConfig(
+        n_layers=n_layers,
+        d_model=d,
+        n_heads=n_heads,
+        d_head=d_head,
+        d_mlp=d_mlp,
+        vocab=vocab,
+        n_ctx=n_ctx,
+        act=act,
+        ln_eps=eps,
+        attn_bias=True,
+        mlp_output_bias=True,
+        unembed_bias=True,
+        causal=direction == "causal",
+    )
+    return w, cfg_out

@@ -1,0 +1,454 @@
+"""Model loaders: Hugging Face GPT-2 and TransformerLens weights in rc's names and layouts.
+
+The weight tests run a plain torch forward over the converted weights and compare it with the
+source model's own logits; the error tests feed hand-made state dicts and configs and check
+the exception type and message. Models are small random ones built from configs.
+"""
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+# transformer_lens 3 warns that HookedTransformer goes away in 4.
+pytestmark = pytest.mark.filterwarnings("ignore:HookedTransformer is deprecated:DeprecationWarning")
+
+from circuits import loaders  # noqa: E402
+from circuits.loaders import ModelConfig, gpt2_weights_from_hf, weights_from_transformer_lens  # noqa: E402
+
+SMALL = dict(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, vocab=50, n_ctx=16)
+
+
+def _gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+_ACT = {"gelu_new": _gelu_new, "gelu": torch.nn.functional.gelu, "relu": torch.relu}
+
+
+def _ln(x, w, prefix, eps):
+    x = x - x.mean(-1, keepdim=True)
+    x = x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps)
+    return x * w[prefix + ".ln.w.scale"] + w[prefix + ".ln.w.bias"]
+
+
+def reference_logits(w, cfg: ModelConfig, tokens):
+    """GPT-2 forward written against rc's weight layouts, independent of any circuit."""
+    seq = tokens.shape[-1]
+    x = w["t.w.tok_embeds"][tokens] + w["t.w.pos_embeds"][:seq]
+    allowed = torch.ones(seq, seq, dtype=torch.bool)
+    if cfg.causal:
+        allowed = torch.tril(allowed)
+    for i in range(cfg.n_layers):
+        h = _ln(x, w, f"a{i}", cfg.ln_eps)
+        q = torch.einsum("bsd,hcd->bhsc", h, w[f"a{i}.w.q"]) + w[f"a{i}.w.q_bias"][:, None]
+        k = torch.einsum("bsd,hcd->bhsc", h, w[f"a{i}.w.k"]) + w[f"a{i}.w.k_bias"][:, None]
+        v = torch.einsum("bsd,hcd->bhsc", h, w[f"a{i}.w.v"]) + w[f"a{i}.w.v_bias"][:, None]
+        scores = torch.einsum("bhqc,bhkc->bhqk", q, k) / math.sqrt(cfg.d_head)
+        probs = torch.softmax(scores.masked_fill(~allowed, -torch.inf), -1)
+        z = torch.einsum("bhqk,bhkc->bhqc", probs, v)
+        x = x + torch.einsum("bhqc,hdc->bqd", z, w[f"a{i}.w.o"]) + w[f"a{i}.w.o_bias"]
+        h = _ln(x, w, f"m{i}", cfg.ln_eps)
+        pre = h @ w[f"m{i}.w.proj_in"].T + w[f"m{i}.w.in_bias"]
+        x = x + _ACT[cfg.act](pre) @ w[f"m{i}.w.proj_out"].T + w[f"m{i}.w.out_bias"]
+    logits = _ln(x, w, "final", cfg.ln_eps) @ w["t.w.unembed"].T
+    if cfg.unembed_bias:
+        logits = logits + w["t.w.unembed_bias"]
+    return logits
+
+
+def rel_err(a, b):
+    return float((a - b).abs().max() / b.abs().max())
+
+
+def tokens(batch=2, seq=SMALL["n_ctx"], seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, SMALL["vocab"], (batch, seq), generator=g)
+
+
+# ---------------------------------------------------------------- Hugging Face GPT-2
+
+
+def hf_config(**overrides):
+    transformers = pytest.importorskip("transformers")
+    kw = dict(
+        n_layer=SMALL["n_layers"],
+        n_embd=SMALL["d_model"],
+        n_head=SMALL["n_heads"],
+        n_inner=SMALL["d_mlp"],
+        vocab_size=SMALL["vocab"],
+        n_positions=SMALL["n_ctx"],
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    kw.update(overrides)
+    return transformers.GPT2Config(**kw)
+
+
+def hf_model(dtype=torch.float64, seed=0, **overrides):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(seed)
+    model = transformers.GPT2LMHeadModel(hf_config(**overrides)).to(dtype).eval()
+    # Random layer norms and biases, so no parameter is left at its trivial initial value.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or ".ln_" in name:
+                p.normal_(0.0, 0.5 if name.endswith("bias") else 1.0)
+    return model
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_hf_weights_match_hf_logits(dtype, tol):
+    model = hf_model(dtype)
+    w, cfg = gpt2_weights_from_hf(model)
+    assert cfg == ModelConfig(**SMALL, act="gelu_new", ln_eps=1e-5)
+    assert all(t.dtype == dtype for t in w.values())
+    toks = tokens()
+    with torch.no_grad():
+        expected = model(toks).logits
+    assert rel_err(reference_logits(w, cfg, toks), expected) <= tol
+
+
+def test_hf_weight_names_and_shapes():
+    w, cfg = gpt2_weights_from_hf(hf_model())
+    d, h, c, m, v, n = 32, 4, 8, 64, 50, 16
+    expected = {"t.w.tok_embeds": (v, d), "t.w.pos_embeds": (n, d), "t.w.unembed": (v, d)}
+    expected.update({"final.ln.w.scale": (d,), "final.ln.w.bias": (d,)})
+    for i in range(2):
+        for p in ("a", "m"):
+            expected.update({f"{p}{i}.ln.w.scale": (d,), f"{p}{i}.ln.w.bias": (d,)})
+        for part in "qkv":
+            expected.update({f"a{i}.w.{part}": (h, c, d), f"a{i}.w.{part}_bias": (h, c)})
+        expected.update({f"a{i}.w.o": (h, d, c), f"a{i}.w.o_bias": (d,)})
+        expected.update({f"m{i}.w.proj_in": (m, d), f"m{i}.w.in_bias": (m,)})
+        expected.update({f"m{i}.w.proj_out": (d, m), f"m{i}.w.out_bias": (d,)})
+    assert {k: tuple(t.shape) for k, t in w.items()} == expected
+    assert all(t.is_contiguous() for t in w.values())
+
+
+def test_hf_state_dict_with_config_dict_and_gpt2model():
+    transformers = pytest.importorskip("transformers")
+    model = hf_model()
+    w, cfg = gpt2_weights_from_hf(model)
+    w2, cfg2 = gpt2_weights_from_hf(model.state_dict(), model.config.to_dict())
+    assert cfg2 == cfg
+    assert all(torch.equal(w[k], w2[k]) for k in w)
+    # GPT2Model: no 'transformer.' prefix and no lm_head; the unembedding is the tied embedding.
+    base = transformers.GPT2Model(model.config).to(torch.float64)
+    base.load_state_dict(model.transformer.state_dict())
+    w3, cfg3 = gpt2_weights_from_hf(base)
+    assert cfg3 == cfg
+    assert all(torch.equal(w[k], w3[k]) for k in w)
+
+
+@pytest.mark.parametrize("act,rc_act", [("gelu", "gelu"), ("relu", "relu"), ("gelu_pytorch_tanh", "gelu_new")])
+def test_hf_other_activations(act, rc_act):
+    model = hf_model(activation_function=act, layer_norm_epsilon=1e-3)
+    w, cfg = gpt2_weights_from_hf(model)
+    assert (cfg.act, cfg.ln_eps) == (rc_act, 1e-3)
+    toks = tokens()
+    with torch.no_grad():
+        expected = model(toks).logits
+    assert rel_err(reference_logits(w, cfg, toks), expected) <= 1e-10
+
+
+def test_hf_numpy_state_dict_and_old_mask_buffers():
+    model = hf_model()
+    sd = {k: v.numpy() for k, v in model.state_dict().items()}
+    sd["transformer.h.0.attn.bias"] = torch.ones(1, 1, 16, 16)
+    sd["transformer.h.0.attn.masked_bias"] = torch.tensor(-1e4)
+    w, _ = gpt2_weights_from_hf(sd, model.config)
+    assert torch.equal(w["a0.w.q_bias"], model.state_dict()["transformer.h.0.attn.c_attn.bias"][:32].view(4, 8))
+
+
+def hf_sd_and_config():
+    """A GPT-2 state dict made by hand (no transformers needed) and its config dict."""
+    d, m, v, n = 32, 64, 50, 16
+    g = torch.Generator().manual_seed(0)
+    shapes = {"transformer.wte.weight": (v, d), "transformer.wpe.weight": (n, d)}
+    for i in range(2):
+        h = f"transformer.h.{i}."
+        shapes.update({h + "ln_1.weight": (d,), h + "ln_1.bias": (d,), h + "ln_2.weight": (d,)})
+        shapes.update({h + "ln_2.bias": (d,), h + "attn.c_attn.weight": (d, 3 * d)})
+        shapes.update({h + "attn.c_attn.bias": (3 * d,), h + "attn.c_proj.weight": (d, d)})
+        shapes.update({h + "attn.c_proj.bias": (d,), h + "mlp.c_fc.weight": (d, m)})
+        shapes.update({h + "mlp.c_fc.bias": (m,), h + "mlp.c_proj.weight": (m, d)})
+        shapes.update({h + "mlp.c_proj.bias": (d,)})
+    shapes.update({"transformer.ln_f.weight": (d,), "transformer.ln_f.bias": (d,), "lm_head.weight": (v, d)})
+    sd = {k: torch.randn(*s, generator=g) for k, s in shapes.items()}
+    config = dict(n_layer=2, n_embd=d, n_head=4, n_inner=m, vocab_size=v, n_positions=n, model_type="gpt2")
+    return sd, config
+
+
+def test_hf_hand_made_state_dict_loads():
+    sd, config = hf_sd_and_config()
+    w, cfg = gpt2_weights_from_hf(sd, config)
+    assert cfg == ModelConfig(**SMALL, act="gelu_new", ln_eps=1e-5)
+    # c_attn's output columns are q | k | v, each heads x d_head; rc's q is [heads, d_head, d].
+    qkv = sd["transformer.h.1.attn.c_attn.weight"]
+    assert torch.equal(w["a1.w.k"][2, 5], qkv[:, 32 + 2 * 8 + 5])
+    assert torch.equal(w["a1.w.o"][3, :, 6], sd["transformer.h.1.attn.c_proj.weight"][3 * 8 + 6])
+    del sd["lm_head.weight"]
+    w, _ = gpt2_weights_from_hf(sd, config)
+    assert w["t.w.unembed"] is w["t.w.tok_embeds"]
+
+
+def test_hf_missing_key():
+    sd, config = hf_sd_and_config()
+    del sd["transformer.h.1.mlp.c_fc.bias"]
+    with pytest.raises(KeyError, match=r"missing key 'transformer.h.1.mlp.c_fc.bias' \(expected shape \(64,\)\)"):
+        gpt2_weights_from_hf(sd, config)
+
+
+def test_hf_missing_embedding_and_untied_unembedding():
+    sd, config = hf_sd_and_config()
+    with pytest.raises(KeyError, match=r"missing key 'transformer.wte.weight' \(expected shape \(50, 32\)\)"):
+        gpt2_weights_from_hf({k: t for k, t in sd.items() if "wte" not in k}, config)
+    del sd["lm_head.weight"]
+    with pytest.raises(KeyError, match=r"missing key 'lm_head.weight' \(expected shape \(50, 32\)\)"):
+        gpt2_weights_from_hf(sd, {**config, "tie_word_embeddings": False})
+
+
+def test_hf_misshaped_tensor():
+    sd, config = hf_sd_and_config()
+    sd["transformer.h.0.attn.c_attn.weight"] = torch.zeros(32, 95)
+    with pytest.raises(
+        ValueError, match=r"'transformer.h.0.attn.c_attn.weight' has shape \(32, 95\), expected \(32, 96\)"
+    ):
+        gpt2_weights_from_hf(sd, config)
+
+
+def test_hf_unexpected_key():
+    sd, config = hf_sd_and_config()
+    sd["transformer.h.2.ln_1.weight"] = torch.zeros(32)
+    with pytest.raises(ValueError, match=r"unexpected keys 'transformer.h.2.ln_1.weight'"):
+        gpt2_weights_from_hf(sd, config)
+
+
+def test_hf_state_dict_needs_config():
+    sd, _ = hf_sd_and_config()
+    with pytest.raises(ValueError, match="a state dict needs its config"):
+        gpt2_weights_from_hf(sd)
+
+
+def test_hf_not_a_model():
+    with pytest.raises(ValueError, match="expected a model with state_dict.. or a mapping .* found int"):
+        gpt2_weights_from_hf(3)
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("model_type", "gpt_neox", "'model_type' is 'gpt_neox', unsupported: only GPT-2"),
+        ("activation_function", "silu", "'activation_function' is 'silu'; supported: gelu, gelu_fast"),
+        ("scale_attn_weights", False, "'scale_attn_weights' is False, unsupported"),
+        ("scale_attn_by_inverse_layer_idx", True, "'scale_attn_by_inverse_layer_idx' is True, unsupported"),
+        ("add_cross_attention", True, "'add_cross_attention' is True, unsupported: cross-attention"),
+        ("n_head", 5, "n_embd 32 is not a multiple of n_head 5"),
+        ("n_layer", 0, "config 'n_layer' must be a positive integer, found 0"),
+        ("n_inner", 2.5, "config 'n_inner' must be a positive integer, found 2.5"),
+        ("n_embd", None, "config has no 'n_embd'"),
+    ],
+)
+def test_hf_unsupported_config(key, value, message):
+    sd, config = hf_sd_and_config()
+    with pytest.raises(ValueError, match=message):
+        gpt2_weights_from_hf(sd, {**config, key: value})
+
+
+def test_hf_config_object_attributes():
+    sd, config = hf_sd_and_config()
+
+    class Cfg:
+        pass
+
+    obj = Cfg()
+    obj.__dict__.update(config)
+    _, cfg = gpt2_weights_from_hf(sd, obj)
+    assert cfg.n_layers == 2 and cfg.d_mlp == 64
+
+
+# ---------------------------------------------------------------- TransformerLens
+
+
+def tl_config(**overrides):
+    tl = pytest.importorskip("transformer_lens")
+    kw = dict(
+        n_layers=SMALL["n_layers"],
+        d_model=SMALL["d_model"],
+        n_heads=SMALL["n_heads"],
+        d_head=SMALL["d_head"],
+        d_mlp=SMALL["d_mlp"],
+        d_vocab=SMALL["vocab"],
+        n_ctx=SMALL["n_ctx"],
+        act_fn="gelu_new",
+        normalization_type="LN",
+        device="cpu",
+        seed=0,
+    )
+    kw.update(overrides)
+    return tl.HookedTransformerConfig(**kw)
+
+
+def tl_model(dtype=torch.float64, **overrides):
+    tl = pytest.importorskip("transformer_lens")
+    model = tl.HookedTransformer(tl_config(dtype=dtype, **overrides)).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".b_" in name or ".ln" in name or "ln_final" in name:
+                p.normal_(0.0, 0.5 if (".b_" in name or name.endswith(".b")) else 1.0)
+    return model
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_tl_weights_match_tl_logits(dtype, tol):
+    model = tl_model(dtype)
+    w, cfg = weights_from_transformer_lens(model)
+    assert cfg == ModelConfig(**SMALL, act="gelu_new", ln_eps=1e-5, unembed_bias=True)
+    toks = tokens()
+    with torch.no_grad():
+        expected = model(toks)
+    assert rel_err(reference_logits(w, cfg, toks), expected) <= tol
+
+
+def test_tl_state_dict_and_config_dict():
+    model = tl_model()
+    w, cfg = weights_from_transformer_lens(model)
+    w2, cfg2 = weights_from_transformer_lens(model.state_dict(), model.cfg.to_dict())
+    assert cfg2 == cfg
+    assert all(torch.equal(w[k], w2[k]) for k in w)
+    assert torch.equal(w["a1.w.v"][2, 3], model.blocks[1].attn.W_V[2, :, 3])
+    assert torch.equal(w["a0.w.o"][1, :, 7], model.blocks[0].attn.W_O[1, 7])
+
+
+def test_tl_processed_weights():
+    """Folded layer norms (LNPre), centred writing weights and unembedding, folded value biases."""
+    tl = pytest.importorskip("transformer_lens")
+    model = tl_model()
+    toks = tokens()
+    with torch.no_grad():
+        expected = model(toks)
+    processed = tl.HookedTransformer(tl_config(dtype=torch.float64)).eval()
+    processed.load_and_process_state_dict(
+        model.state_dict(), fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True
+    )
+    assert processed.cfg.normalization_type == "LNPre"
+    w, cfg = weights_from_transformer_lens(processed)
+    assert torch.equal(w["a0.ln.w.scale"], torch.ones(32, dtype=torch.float64))
+    got = reference_logits(w, cfg, toks)
+    with torch.no_grad():
+        assert rel_err(got, processed(toks)) <= 1e-10
+    # Centring the unembedding shifts every logit of a position by one constant; the
+    # processing itself rounds (TransformerLens does part of it in float32).
+    centred = expected - expected.mean(-1, keepdim=True)
+    assert rel_err(got - got.mean(-1, keepdim=True), centred) <= 1e-5
+
+
+def test_tl_bidirectional_and_relu():
+    model = tl_model(attention_dir="bidirectional", act_fn="relu", eps=1e-4)
+    w, cfg = weights_from_transformer_lens(model)
+    assert (cfg.causal, cfg.act, cfg.ln_eps) == (False, "relu", 1e-4)
+    toks = tokens()
+    with torch.no_grad():
+        expected = model(toks)
+    assert rel_err(reference_logits(w, cfg, toks), expected) <= 1e-10
+
+
+def tl_sd_and_config():
+    """A TransformerLens state dict made by hand and its config dict."""
+    d, h, c, m, v, n = 32, 4, 8, 64, 50, 16
+    g = torch.Generator().manual_seed(0)
+    shapes = {"embed.W_E": (v, d), "pos_embed.W_pos": (n, d)}
+    for i in range(2):
+        b = f"blocks.{i}."
+        shapes.update({b + "ln1.w": (d,), b + "ln1.b": (d,), b + "ln2.w": (d,), b + "ln2.b": (d,)})
+        for p in "QKV":
+            shapes.update({b + f"attn.W_{p}": (h, d, c), b + f"attn.b_{p}": (h, c)})
+        shapes.update({b + "attn.W_O": (h, c, d), b + "attn.b_O": (d,)})
+        shapes.update({b + "mlp.W_in": (d, m), b + "mlp.b_in": (m,), b + "mlp.W_out": (m, d), b + "mlp.b_out": (d,)})
+    shapes.update({"ln_final.w": (d,), "ln_final.b": (d,), "unembed.W_U": (d, v), "unembed.b_U": (v,)})
+    sd = {k: torch.randn(*s, generator=g) for k, s in shapes.items()}
+    sd["blocks.0.attn.IGNORE"] = torch.tensor(-torch.inf)
+    sd["blocks.0.attn.mask"] = torch.ones(n, n, dtype=torch.bool)
+    config = dict(n_layers=2, d_model=d, n_heads=h, d_head=c, d_mlp=m, d_vocab=v, n_ctx=n, act_fn="gelu_new")
+    return sd, config
+
+
+def test_tl_hand_made_state_dict_loads():
+    sd, config = tl_sd_and_config()
+    w, cfg = weights_from_transformer_lens(sd, config)
+    assert cfg == ModelConfig(**SMALL, act="gelu_new", ln_eps=1e-5, unembed_bias=True)
+    assert torch.equal(w["m1.w.proj_out"], sd["blocks.1.mlp.W_out"].T)
+    assert torch.equal(w["t.w.unembed"], sd["unembed.W_U"].T)
+    lnpre = {k: t for k, t in sd.items() if not (".ln" in k or k.startswith("ln_final"))}
+    w, _ = weights_from_transformer_lens(lnpre, {**config, "normalization_type": "LNPre"})
+    assert torch.equal(w["final.ln.w.bias"], torch.zeros(32))
+
+
+def test_tl_missing_key():
+    sd, config = tl_sd_and_config()
+    del sd["blocks.1.attn.b_K"]
+    with pytest.raises(KeyError, match=r"missing key 'blocks.1.attn.b_K' \(expected shape \(4, 8\)\)"):
+        weights_from_transformer_lens(sd, config)
+
+
+def test_tl_misshaped_tensor():
+    sd, config = tl_sd_and_config()
+    sd["blocks.0.attn.W_O"] = torch.zeros(4, 32, 8)
+    with pytest.raises(ValueError, match=r"'blocks.0.attn.W_O' has shape \(4, 32, 8\), expected \(4, 8, 32\)"):
+        weights_from_transformer_lens(sd, config)
+
+
+def test_tl_unexpected_key():
+    sd, config = tl_sd_and_config()
+    sd["blocks.0.attn._W_K"] = torch.zeros(2, 32, 8)
+    with pytest.raises(ValueError, match=r"unexpected keys 'blocks.0.attn._W_K'"):
+        weights_from_transformer_lens(sd, config)
+
+
+def test_tl_state_dict_needs_config():
+    sd, _ = tl_sd_and_config()
+    with pytest.raises(ValueError, match="weights_from_transformer_lens: a state dict needs its config"):
+        weights_from_transformer_lens(sd)
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("positional_embedding_type", "rotary", "'positional_embedding_type' is 'rotary', unsupported"),
+        ("parallel_attn_mlp", True, "'parallel_attn_mlp' is True, unsupported: parallel attention and MLP"),
+        ("attn_only", True, "'attn_only' is True, unsupported: attention-only models"),
+        ("normalization_type", "RMS", "'normalization_type' is 'RMS', unsupported: only LayerNorm"),
+        ("normalization_type", None, "'normalization_type' is None, unsupported: only LayerNorm"),
+        ("d_vocab_out", 7, "'d_vocab_out' is 7, unsupported: an output vocabulary other than d_vocab 50"),
+        ("gated_mlp", True, "'gated_mlp' is True, unsupported: gated MLPs"),
+        ("final_rms", True, "'final_rms' is True, unsupported"),
+        ("n_key_value_heads", 2, "'n_key_value_heads' is 2, unsupported: grouped-query attention"),
+        ("attention_dir", "sideways", "'attention_dir' is 'sideways', unsupported"),
+        ("use_attn_scale", False, "'use_attn_scale' is False, unsupported"),
+        ("attn_scale", 4.0, r"'attn_scale' is 4.0, unsupported: rc divides scores by sqrt\(d_head\)"),
+        ("output_logits_soft_cap", 30.0, "'output_logits_soft_cap' is 30.0, unsupported: soft-capped"),
+        ("num_experts", 8, "'num_experts' is 8, unsupported: mixture of experts"),
+        ("act_fn", "solu_ln", "'act_fn' is 'solu_ln'; supported: gelu, gelu_fast, gelu_new"),
+        ("d_mlp", None, "config has no 'd_mlp'"),
+        ("d_head", -8, "config 'd_head' must be a positive integer, found -8"),
+    ],
+)
+def test_tl_unsupported_config(key, value, message):
+    sd, config = tl_sd_and_config()
+    with pytest.raises(ValueError, match=message):
+        weights_from_transformer_lens(sd, {**config, key: value})
+
+
+def test_tl_attn_scale_sqrt_d_head_is_fine():
+    sd, config = tl_sd_and_config()
+    _, cfg = weights_from_transformer_lens(sd, {**config, "attn_scale": math.sqrt(8), "d_vocab_out": 50})
+    assert cfg.d_head == 8
+
+
+def test_module_has_no_heavy_imports():
+    assert not hasattr(loaders, "torch")
+    assert not hasattr(loaders, "transformers")
+    assert not hasattr(loaders, "transformer_lens")
