@@ -1,4 +1,4 @@
-"""Model loaders: Hugging Face GPT-2 and TransformerLens weights in rc's names and layouts.
+"""Model loaders: Hugging Face GPT-2 and TransformerLens models as rc weights and circuits.
 
 The weight tests run a plain torch forward over the converted weights and compare it with the
 source model's own logits; the error tests feed hand-made state dicts and configs and check
@@ -14,8 +14,18 @@ torch = pytest.importorskip("torch")
 # transformer_lens 3 warns that HookedTransformer goes away in 4.
 pytestmark = pytest.mark.filterwarnings("ignore:HookedTransformer is deprecated:DeprecationWarning")
 
+import circuits as rc  # noqa: E402
 from circuits import loaders  # noqa: E402
-from circuits.loaders import ModelConfig, gpt2_weights_from_hf, weights_from_transformer_lens  # noqa: E402
+from circuits import module_library as ml  # noqa: E402
+from circuits.loaders import (  # noqa: E402
+    ModelConfig,
+    circuits_from_weights,
+    gpt2_weights_from_hf,
+    load_hf_gpt2,
+    load_transformer_lens,
+    logits_circuit,
+    weights_from_transformer_lens,
+)
 
 SMALL = dict(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, vocab=50, n_ctx=16)
 
@@ -452,3 +462,160 @@ def test_module_has_no_heavy_imports():
     assert not hasattr(loaders, "torch")
     assert not hasattr(loaders, "transformers")
     assert not hasattr(loaders, "transformer_lens")
+
+
+# ---------------------------------------------------------------- circuits from loaded weights
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-5), (torch.float32, 1e-4)])
+def test_hf_circuit_logits_match_hf(dtype, tol):
+    model = hf_model(dtype)
+    circs, tokenizer, info = load_hf_gpt2(model)
+    assert tokenizer is None
+    block = ml.TransformerBlockParams(attn_bias=True, mlp_act_type="gelu_new", mlp_output_bias=True)
+    assert info == ml.TransformerInfo(ml.TransformerParams(block, num_layers=2), model_class="GPT")
+    assert circs["t.bind_w"].children[0] == info.params.get().body
+    toks = tokens()
+    logits = logits_circuit(circs, info, toks)
+    assert logits.name == "t.call" and logits.shape == (2, 16, 50)
+    got = logits.evaluate()
+    assert got.dtype == dtype
+    with torch.no_grad():
+        expected = model(toks).logits
+    assert rel_err(got, expected) <= tol
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-5), (torch.float32, 1e-4)])
+def test_tl_circuit_logits_match_tl(dtype, tol):
+    model = tl_model(dtype)
+    circs, _, info = load_transformer_lens(model)
+    assert info.params.output_bias
+    toks = tokens(batch=3, seq=9, seed=2)
+    got = logits_circuit(circs, info, toks).evaluate()
+    with torch.no_grad():
+        expected = model(toks)
+    assert rel_err(got, expected) <= tol
+
+
+def test_tl_circuit_bidirectional_relu_eps():
+    model = tl_model(attention_dir="bidirectional", act_fn="relu", eps=1e-3)
+    circs, _, info = load_transformer_lens(model)
+    assert info.causal_mask is False and info.params.block_params.mlp_act_type == "relu"
+    assert {c.value for c in circs["t.bind_w"].get("ln.c.eps")} == {1e-3}
+    toks = tokens(batch=1, seq=7)
+    with torch.no_grad():
+        expected = model(toks)
+    assert rel_err(logits_circuit(circs, info, toks).evaluate(), expected) <= 1e-10
+
+
+def test_tl_circuit_processed_weights():
+    tl = pytest.importorskip("transformer_lens")
+    processed = tl.HookedTransformer(tl_config(dtype=torch.float64)).eval()
+    processed.load_and_process_state_dict(tl_model().state_dict(), fold_ln=True, center_writing_weights=True)
+    circs, _, info = load_transformer_lens(processed)
+    toks = tokens()
+    with torch.no_grad():
+        expected = processed(toks)
+    assert rel_err(logits_circuit(circs, info, toks).evaluate(), expected) <= 1e-10
+
+
+def test_hf_circuit_dtype_cast_and_unbatched_tokens():
+    model = hf_model(torch.float32)
+    circs, _, info = load_hf_gpt2(model, dtype="float64")
+    assert circs["t.w.tok_embeds"].torch_dtype == torch.float64
+    toks = tokens(batch=1, seq=5)[0]
+    got = logits_circuit(circs, info, toks.tolist()).evaluate()
+    assert got.shape == (5, 50) and got.dtype == torch.float64
+    with torch.no_grad():
+        expected = model.double()(toks[None]).logits[0]
+    assert rel_err(got, expected) <= 1e-10
+
+
+def test_circuit_inp_mask_matches_hf_attention_mask():
+    model = hf_model()
+    circs, _, info = load_hf_gpt2(model)
+    toks = tokens(batch=2, seq=6)
+    mask = torch.ones(2, 6, dtype=torch.float64)
+    mask[1, :2] = 0.0
+    got = logits_circuit(circs, info, toks, inp_mask=mask).evaluate()
+    with torch.no_grad():
+        expected = model(toks, attention_mask=mask).logits
+    # Query positions whose every key is masked are undefined in both; compare the others.
+    assert rel_err(got[:, 2:], expected[:, 2:]) <= 1e-10
+    assert rel_err(got[0], expected[0]) <= 1e-10
+
+
+def test_circuits_from_weights_keeps_library_circuits_and_names():
+    sd, config = hf_sd_and_config()
+    weights, cfg = gpt2_weights_from_hf(sd, config)
+    circs, _, info = circuits_from_weights(weights, cfg)
+    for name, c in info.params.get().circs.items():
+        assert circs[name] == c
+    bound = circs["t.bind_w"]
+    assert bound.name == "t.bind_w"
+    assert {c.name for c in bound.children[1:]} == {k + "_arr" for k in weights} - {
+        "t.w.tok_embeds_arr",
+        "t.w.pos_embeds_arr",
+    }
+    assert torch.equal(bound.get_unique("a1.w.k_arr").value, weights["a1.w.k"])
+    assert torch.equal(circs["t.w.pos_embeds"].value, weights["t.w.pos_embeds"])
+
+
+def test_model_string_round_trip():
+    model = hf_model()
+    circs, _, info = load_hf_gpt2(model)
+    text = info.dump_model_string(circs["t.w.tok_embeds"], circs["t.w.pos_embeds"], circs["t.bind_w"])
+    assert text.startswith("# info:")
+    again, _, info2 = ml.load_transformer_model_string(text)
+    assert info2 == info
+    assert again["t.bind_w"] == circs["t.bind_w"]
+    toks = tokens(batch=1, seq=4)
+    assert torch.equal(logits_circuit(again, info2, toks).evaluate(), logits_circuit(circs, info, toks).evaluate())
+
+
+def test_circuits_from_weights_missing_weight():
+    sd, config = hf_sd_and_config()
+    weights, cfg = gpt2_weights_from_hf(sd, config)
+    del weights["t.w.pos_embeds"]
+    with pytest.raises(KeyError, match="circuits_from_weights: missing weight 't.w.pos_embeds'"):
+        circuits_from_weights(weights, cfg)
+    weights, cfg = gpt2_weights_from_hf(sd, config)
+    del weights["m1.w.out_bias"]
+    with pytest.raises(ValueError, match=r"bind_weights: missing weight 'm1.w.out_bias'"):
+        circuits_from_weights(weights, cfg)
+
+
+def test_circuits_from_weights_bad_dtype():
+    sd, config = hf_sd_and_config()
+    weights, cfg = gpt2_weights_from_hf(sd, config)
+    with pytest.raises(ValueError, match="dtype must be a floating torch dtype or its name, found 'int32'"):
+        circuits_from_weights(weights, cfg, dtype="int32")
+    with pytest.raises(ValueError, match="found 'float128'"):
+        circuits_from_weights(weights, cfg, dtype="float128")
+
+
+@pytest.mark.parametrize(
+    "toks,message",
+    [
+        ([[1.5, 2.0]], r"tokens must be integer ids \[\*batch, seq\], found torch.float32 of shape \(1, 2\)"),
+        (3, r"tokens must be integer ids \[\*batch, seq\], found torch.int64 of shape \(\)"),
+        ([[1, 50]], r"token id 50 is outside the vocabulary \[0, 50\)"),
+        ([[-1, 2]], r"token id -1 is outside the vocabulary \[0, 50\)"),
+        ([list(range(17))], r"tokens of shape \(1, 17\): the sequence axis must be at most n_ctx = 16 long"),
+    ],
+)
+def test_logits_circuit_bad_tokens(toks, message):
+    sd, config = hf_sd_and_config()
+    circs, _, info = circuits_from_weights(*gpt2_weights_from_hf(sd, config))
+    with pytest.raises(ValueError, match=message):
+        logits_circuit(circs, info, toks)
+
+
+def test_logits_circuit_token_circuit():
+    sd, config = hf_sd_and_config()
+    weights, cfg = gpt2_weights_from_hf(sd, config)
+    circs, _, info = circuits_from_weights(weights, cfg)
+    toks = tokens(batch=2, seq=5)
+    got = logits_circuit(circs, info, rc.Array(toks, "my_toks")).evaluate()
+    assert rel_err(got, reference_logits(weights, cfg, toks)) <= 1e-5
+    with pytest.raises(ValueError, match="the sequence axis must be at most n_ctx = 16 long"):
+        logits_circuit(circs, info, rc.Array(torch.zeros(1, 20, dtype=torch.int64), "long_toks"))

@@ -1,9 +1,14 @@
-"""Model loaders: Hugging Face GPT-2 and TransformerLens HookedTransformer weights as rc weights.
+"""Model loaders: Hugging Face GPT-2 and TransformerLens HookedTransformer models as circuits.
 
 `gpt2_weights_from_hf` and `weights_from_transformer_lens` read a model (or its state dict
 and config) and return the weights under rc's names and layouts ('t.w.tok_embeds',
 'a0.w.q', 'm0.w.proj_in', 'final.ln.w.scale', ...) with a `ModelConfig` record. Both check
 every key and shape and refuse what rc's GPT-style transformer cannot express.
+
+`load_hf_gpt2` and `load_transformer_lens` go on to bind those weights to the module
+library's logits circuit and return what `load_transformer_model_string` returns for a model
+file: (circuits by name with 't.bind_w', tokenizer (None), TransformerInfo).
+`logits_circuit` calls a loaded model on token ids.
 
 torch is imported inside the functions that need it; transformers and transformer_lens are
 never imported here: a model is read through its `state_dict()` and config attributes.
@@ -13,7 +18,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-__all__ = ["ModelConfig", "gpt2_weights_from_hf", "weights_from_transformer_lens"]
+__all__ = [
+    "ModelConfig",
+    "circuits_from_weights",
+    "gpt2_weights_from_hf",
+    "load_hf_gpt2",
+    "load_transformer_lens",
+    "logits_circuit",
+    "weights_from_transformer_lens",
+]
 
 
 @dataclass(frozen=True)
@@ -353,3 +366,114 @@ def weights_from_transformer_lens(
         causal=direction == "causal",
     )
     return w, cfg_out
+
+
+def _torch_dtype(dtype: Any):
+    import torch
+
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    found = getattr(torch, str(dtype).removeprefix("torch."), None)
+    if not isinstance(found, torch.dtype) or not found.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch dtype or its name, found {dtype!r}")
+    return found
+
+
+def circuits_from_weights(
+    weights: Mapping[str, Any], cfg: ModelConfig, dtype: Any = None
+) -> Tuple[Dict[str, Any], None, Any]:
+    """(circs, None, TransformerInfo) for weights in rc's names and layouts (as the weight
+    functions here return them), as `load_transformer_model_string` gives for a model file.
+
+    circs holds the module library's circuits for the architecture (such as 't.logits'),
+    't.w.tok_embeds' and 't.w.pos_embeds' (Arrays), and 't.bind_w': 't.logits' (or
+    't.logits_p_bias') with every weight bound to an Array named '<weight>_arr'. A layer-norm
+    epsilon other than the library's 1e-5 replaces the 'ln.c.eps' scalars. dtype (a torch
+    dtype or its name) casts every weight; by default they keep theirs.
+    """
+    from ._circuits import Array, Scalar
+    from .module_library import TransformerBlockParams, TransformerInfo, TransformerParams
+
+    cast = _torch_dtype(dtype)
+    params = TransformerParams(
+        block_params=TransformerBlockParams(
+            norm_type="ln",
+            attn_bias=cfg.attn_bias,
+            mlp_act_type=cfg.act,
+            mlp_output_bias=cfg.mlp_output_bias,
+        ),
+        num_layers=cfg.n_layers,
+        use_norm_output=True,
+        output_bias=cfg.unembed_bias,
+    )
+    info = TransformerInfo(params, model_class="GPT", pos_enc_type="gpt", causal_mask=cfg.causal)
+
+    def array(name: str) -> Any:
+        if name not in weights:
+            raise KeyError(f"circuits_from_weights: missing weight '{name}'")
+        tensor = weights[name]
+        return Array(tensor if cast is None else tensor.to(cast), name)
+
+    embeds = {name: array(name) for name in ("t.w.tok_embeds", "t.w.pos_embeds")}
+    skip = set(embeds)
+    arrays = {name: array(name).rename(name + "_arr") for name in weights if name not in skip}
+    bound = params.bind_weights(arrays)
+    if cfg.ln_eps != 1e-5:
+        bound = bound.update("ln.c.eps", lambda c: Scalar(cfg.ln_eps, c.shape, c.name))
+    circs = {**params.get().circs, **embeds, "t.bind_w": bound}
+    return circs, None, info
+
+
+def load_hf_gpt2(
+    model_or_state_dict: Any, config: Any = None, dtype: Any = None
+) -> Tuple[Dict[str, Any], None, Any]:
+    """A Hugging Face GPT-2 as circuits: `gpt2_weights_from_hf` then `circuits_from_weights`.
+    Returns (circs with 't.bind_w', None, TransformerInfo)."""
+    weights, cfg = gpt2_weights_from_hf(model_or_state_dict, config)
+    return circuits_from_weights(weights, cfg, dtype)
+
+
+def load_transformer_lens(
+    model_or_state_dict: Any, cfg: Any = None, dtype: Any = None
+) -> Tuple[Dict[str, Any], None, Any]:
+    """A TransformerLens HookedTransformer as circuits: `weights_from_transformer_lens` then
+    `circuits_from_weights`. Returns (circs with 't.bind_w', None, TransformerInfo)."""
+    weights, model_cfg = weights_from_transformer_lens(model_or_state_dict, cfg)
+    return circuits_from_weights(weights, model_cfg, dtype)
+
+
+def logits_circuit(
+    circs: Mapping[str, Any], info: Any, tokens: Any, inp_mask: Any = None, name: str = "t.call"
+) -> Any:
+    """The logits [*batch, seq, vocab] of a loaded model (circs and info as the loaders
+    return them) on token ids [*batch, seq]: a Circuit, or anything torch.as_tensor takes.
+    inp_mask ([*batch, seq], 1 where a key may be attended to) is passed to
+    `TransformerInfo.bind_to_input_tokens`."""
+    from ._circuits import Array, Circuit
+
+    vocab, n_ctx = circs["t.w.tok_embeds"].shape[0], circs["t.w.pos_embeds"].shape[0]
+    if not isinstance(tokens, Circuit):
+        import torch
+
+        ids = torch.as_tensor(tokens)
+        if ids.dtype.is_floating_point or ids.dtype == torch.bool or ids.ndim == 0:
+            raise ValueError(
+                f"logits_circuit: tokens must be integer ids [*batch, seq], found {ids.dtype} "
+                f"of shape {tuple(ids.shape)}"
+            )
+        low, high = (int(ids.min()), int(ids.max())) if ids.numel() else (0, 0)
+        if low < 0 or high >= vocab:
+            found = low if low < 0 else high
+            raise ValueError(f"logits_circuit: token id {found} is outside the vocabulary [0, {vocab})")
+        tokens = Array(ids.to(torch.int64), "t.toks")
+    if tokens.ndim == 0 or tokens.shape[-1] > n_ctx:
+        raise ValueError(
+            f"logits_circuit: tokens of shape {tuple(tokens.shape)}: the sequence axis must be "
+            f"at most n_ctx = {n_ctx} long"
+        )
+    if inp_mask is not None and not isinstance(inp_mask, Circuit):
+        inp_mask = Array(inp_mask, "t.inp_mask")
+    call = info.bind_to_input_tokens(
+        circs["t.bind_w"], tokens, circs["t.w.tok_embeds"], circs["t.w.pos_embeds"], inp_mask
+    )
+    return call.rename(name)
