@@ -24,6 +24,10 @@ from circuits.loaders import (  # noqa: E402
     load_hf_gpt2,
     load_transformer_lens,
     logits_circuit,
+    run_with_tl_cache,
+    tl_hook_matcher,
+    tl_hook_names,
+    tl_hook_to_tl_layout,
     weights_from_transformer_lens,
 )
 
@@ -619,3 +623,129 @@ def test_logits_circuit_token_circuit():
     assert rel_err(got, reference_logits(weights, cfg, toks)) <= 1e-5
     with pytest.raises(ValueError, match="the sequence axis must be at most n_ctx = 16 long"):
         logits_circuit(circs, info, rc.Array(torch.zeros(1, 20, dtype=torch.int64), "long_toks"))
+
+
+# ---------------------------------------------------------------- TransformerLens hook aliases
+
+
+def _compare_hooks(got, cache, tol):
+    for name, value in got.items():
+        expected = cache[name]
+        if name.endswith("hook_pos_embed"):
+            value = value.expand_as(expected)
+        assert value.shape == expected.shape, name
+        if name.endswith("hook_attn_scores"):
+            # Masked scores are -inf in TransformerLens and -10000 in rc, by design.
+            finite = torch.isfinite(expected)
+            assert (value[~finite] == -10000.0).all(), name
+            value, expected = value[finite], expected[finite]
+        assert rel_err(value, expected) <= tol, name
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_every_tl_hook_matches_run_with_cache(dtype, tol):
+    model = tl_model(dtype, use_attn_result=True)
+    circs, _, info = load_transformer_lens(model)
+    toks = tokens(batch=2, seq=7)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(toks)
+    names = tl_hook_names(2, attn_result=True)
+    assert set(names) == set(cache.keys())
+    circ = logits_circuit(circs, info, toks, substitute=True)
+    got = run_with_tl_cache(circ, names)
+    assert list(got) == names
+    _compare_hooks(got, cache, tol)
+
+
+def test_tl_hooks_of_a_bidirectional_processed_model():
+    tl = pytest.importorskip("transformer_lens")
+    processed = tl.HookedTransformer(tl_config(dtype=torch.float64, attention_dir="bidirectional")).eval()
+    processed.load_and_process_state_dict(tl_model(attention_dir="bidirectional").state_dict(), fold_ln=True)
+    circs, _, info = load_transformer_lens(processed)
+    toks = tokens(batch=1, seq=5)
+    with torch.no_grad():
+        _, cache = processed.run_with_cache(toks)
+    got = run_with_tl_cache(logits_circuit(circs, info, toks, substitute=True))
+    assert set(got) == set(cache.keys())
+    _compare_hooks(got, cache, 1e-10)
+
+
+def test_tl_hook_names_and_nodes():
+    names = tl_hook_names(1)
+    assert names[:3] == ["hook_embed", "hook_pos_embed", "blocks.0.hook_resid_pre"]
+    assert "blocks.0.attn.hook_result" not in names
+    assert names[-4:] == ["ln_final.hook_scale", "ln_final.hook_normalized", "unembed.hook_in", "unembed.hook_out"]
+    sd, config = hf_sd_and_config()
+    circs, _, info = circuits_from_weights(*gpt2_weights_from_hf(sd, config))
+    circ = logits_circuit(circs, info, tokens(batch=2, seq=4), substitute=True, name="logits")
+    expected = {
+        "hook_pos_embed": "t.w.pos_embeds_idxed",
+        "blocks.0.hook_resid_pre": "t.inp_tok_pos",
+        "blocks.1.hook_resid_pre": "b0.call",
+        "blocks.1.hook_resid_post": "b1.call",
+        "blocks.1.hook_resid_mid": "b.resid.a",
+        "blocks.0.attn.hook_pattern": "a.attn_probs",
+        "blocks.1.ln2.hook_scale": "ln.rsqrt",
+        "blocks.0.mlp.hook_post": "m.act",
+        "ln_final.hook_normalized": "ln.y",
+        "unembed.hook_in": "final.call",
+        "unembed.hook_out": "logits",
+    }
+    for hook, node in expected.items():
+        assert circ.get_unique(tl_hook_matcher(hook)).name == node
+    embed = circ.get_unique(tl_hook_matcher("hook_embed"))
+    assert embed.children[0].name == "t.w.tok_embeds"
+    # The two layers' nodes of one name are told apart; so are a layer's two layer norms.
+    pair = [circ.get_unique(tl_hook_matcher(f"blocks.{i}.ln1.hook_normalized")) for i in range(2)]
+    pair += [circ.get_unique(tl_hook_matcher(f"blocks.{i}.ln2.hook_normalized")) for i in range(2)]
+    assert len(set(pair)) == 4
+
+
+def test_tl_hook_matcher_updates_one_layer():
+    """Patching a hook through its matcher changes what TransformerLens's hook changes."""
+    model = tl_model()
+    circs, _, info = load_transformer_lens(model)
+    toks = tokens(batch=2, seq=6)
+    circ = logits_circuit(circs, info, toks, substitute=True)
+
+    def uniform(c):
+        return rc.Array(torch.full(c.shape, 1.0 / 6, dtype=torch.float64), "uniform")
+
+    patched = circ.update(tl_hook_matcher("blocks.1.attn.hook_pattern"), uniform)
+    assert len(patched.get("uniform")) == 1
+    with torch.no_grad():
+        expected = model.run_with_hooks(
+            toks,
+            fwd_hooks=[("blocks.1.attn.hook_pattern", lambda pattern, hook: torch.full_like(pattern, 1.0 / 6))],
+        )
+    assert rel_err(patched.evaluate(), expected) <= 1e-10
+    assert rel_err(circ.evaluate(), expected) > 1e-3
+
+
+def test_tl_hook_to_tl_layout():
+    v = torch.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)
+    assert torch.equal(tl_hook_to_tl_layout("blocks.3.attn.hook_z", v), v.transpose(1, 2))
+    assert torch.equal(tl_hook_to_tl_layout("blocks.0.attn.hook_pattern", v), v)
+    scale = torch.tensor([[2.0, 4.0]])
+    assert torch.equal(tl_hook_to_tl_layout("ln_final.hook_scale", scale), torch.tensor([[[0.5], [0.25]]]))
+    assert torch.equal(tl_hook_to_tl_layout("hook_embed", v), v)
+
+
+@pytest.mark.parametrize(
+    "name", ["blocks.0.attn.hook_foo", "blocks.x.hook_resid_pre", "hook_tokens", "ln_final.hook_foo", 3]
+)
+def test_tl_hook_unknown_name(name):
+    with pytest.raises(ValueError, match=r"unknown TransformerLens hook .*; supported: hook_embed, hook_pos_embed"):
+        tl_hook_matcher(name)
+    with pytest.raises(ValueError, match="unknown TransformerLens hook"):
+        tl_hook_to_tl_layout(name, torch.zeros(1))
+
+
+def test_tl_hook_missing_layer_and_unsubstituted_call():
+    sd, config = hf_sd_and_config()
+    circs, _, info = circuits_from_weights(*gpt2_weights_from_hf(sd, config))
+    circ = logits_circuit(circs, info, tokens(batch=1, seq=3), substitute=True)
+    with pytest.raises(RuntimeError, match="found no matches"):
+        circ.get_unique(tl_hook_matcher("blocks.2.hook_resid_post"))
+    with pytest.raises(ValueError, match="run_with_tl_cache: 't.call' still has Modules; hooks are nodes of a subst"):
+        run_with_tl_cache(logits_circuit(circs, info, tokens(batch=1, seq=3)))

@@ -15,8 +15,9 @@ never imported here: a model is read through its `state_dict()` and config attri
 """
 
 import math
+import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = [
     "ModelConfig",
@@ -25,6 +26,10 @@ __all__ = [
     "load_hf_gpt2",
     "load_transformer_lens",
     "logits_circuit",
+    "run_with_tl_cache",
+    "tl_hook_matcher",
+    "tl_hook_names",
+    "tl_hook_to_tl_layout",
     "weights_from_transformer_lens",
 ]
 
@@ -443,13 +448,20 @@ def load_transformer_lens(
 
 
 def logits_circuit(
-    circs: Mapping[str, Any], info: Any, tokens: Any, inp_mask: Any = None, name: str = "t.call"
+    circs: Mapping[str, Any],
+    info: Any,
+    tokens: Any,
+    inp_mask: Any = None,
+    name: str = "t.call",
+    substitute: bool = False,
 ) -> Any:
     """The logits [*batch, seq, vocab] of a loaded model (circs and info as the loaders
     return them) on token ids [*batch, seq]: a Circuit, or anything torch.as_tensor takes.
     inp_mask ([*batch, seq], 1 where a key may be attended to) is passed to
-    `TransformerInfo.bind_to_input_tokens`."""
-    from ._circuits import Array, Circuit
+    `TransformerInfo.bind_to_input_tokens`. With substitute, every Module is substituted
+    (`substitute_all_modules`), so each layer's activations are nodes of their own, the form
+    `tl_hook_matcher` selects in."""
+    from ._circuits import Array, Circuit, substitute_all_modules
 
     vocab, n_ctx = circs["t.w.tok_embeds"].shape[0], circs["t.w.pos_embeds"].shape[0]
     if not isinstance(tokens, Circuit):
@@ -464,7 +476,9 @@ def logits_circuit(
         low, high = (int(ids.min()), int(ids.max())) if ids.numel() else (0, 0)
         if low < 0 or high >= vocab:
             found = low if low < 0 else high
-            raise ValueError(f"logits_circuit: token id {found} is outside the vocabulary [0, {vocab})")
+            raise ValueError(
+                f"logits_circuit: token id {found} is outside the vocabulary [0, {vocab})"
+            )
         tokens = Array(ids.to(torch.int64), "t.toks")
     if tokens.ndim == 0 or tokens.shape[-1] > n_ctx:
         raise ValueError(
@@ -476,4 +490,147 @@ def logits_circuit(
     call = info.bind_to_input_tokens(
         circs["t.bind_w"], tokens, circs["t.w.tok_embeds"], circs["t.w.pos_embeds"], inp_mask
     )
+    if substitute:
+        call = substitute_all_modules(call)
     return call.rename(name)
+
+
+# TransformerLens hooks -> the library node computing each, in a model call whose Modules are
+# substituted. Block i runs from its input (resid_pre: 't.inp_tok_pos' or 'b{i-1}.call') to
+# 'b{i}.call'; a node of block i is searched from 'b{i}.call' down to, not past, a stop node.
+# Entries: hook -> (rc node name, name of a node to pass through first or None, stop node
+# ('pre' for the block input, 'mid' for the block's 'b.resid.a'), layout).
+_TL_BLOCK_HOOKS = {
+    "hook_resid_mid": ("b.resid.a", None, "pre", "same"),
+    "hook_attn_out": ("b.a", None, "pre", "same"),
+    "hook_mlp_out": ("b.m", None, "pre", "same"),
+    "ln1.hook_scale": ("ln.rsqrt", "a.norm", "pre", "scale"),
+    "ln1.hook_normalized": ("ln.y", "a.norm", "pre", "same"),
+    "ln2.hook_scale": ("ln.rsqrt", "m.norm", "mid", "scale"),
+    "ln2.hook_normalized": ("ln.y", "m.norm", "mid", "same"),
+    "attn.hook_q": ("a.q_p_bias", None, "pre", "heads"),
+    "attn.hook_k": ("a.k_p_bias", None, "pre", "heads"),
+    "attn.hook_v": ("a.v_p_bias", None, "pre", "heads"),
+    "attn.hook_attn_scores": ("a.attn_scores", None, "pre", "same"),
+    "attn.hook_pattern": ("a.attn_probs", None, "pre", "same"),
+    "attn.hook_z": ("a.comb_v", None, "pre", "heads"),
+    "attn.hook_result": ("a.heads", None, "pre", "heads"),
+    "mlp.hook_pre": ("m.pre", None, "pre", "same"),
+    "mlp.hook_post": ("m.act", None, "pre", "same"),
+}
+_TL_FINAL_HOOKS = {
+    "ln_final.hook_scale": ("ln.rsqrt", "scale"),
+    "ln_final.hook_normalized": ("ln.y", "same"),
+}
+_TL_UNEMBED_HOOKS = ("unembed.hook_in", "unembed.hook_out")
+_TL_TOP_HOOKS = ("hook_embed", "hook_pos_embed")
+_TL_BLOCK_NAME = re.compile(r"blocks\.(\d+)\.(.+)")
+
+
+def _tl_hook_parts(name: str) -> Tuple[Optional[int], str]:
+    """(layer or None, hook within the block or the whole name), or a ValueError."""
+    found = _TL_BLOCK_NAME.fullmatch(name) if isinstance(name, str) else None
+    if found is not None:
+        hook = found.group(2)
+        if hook in _TL_BLOCK_HOOKS or hook in ("hook_resid_pre", "hook_resid_post"):
+            return int(found.group(1)), hook
+    elif name in _TL_FINAL_HOOKS or name in _TL_TOP_HOOKS or name in _TL_UNEMBED_HOOKS:
+        return None, name
+    known = ", ".join(
+        list(_TL_TOP_HOOKS)
+        + [f"blocks.{{i}}.{h}" for h in ("hook_resid_pre", *_TL_BLOCK_HOOKS, "hook_resid_post")]
+        + list(_TL_FINAL_HOOKS)
+        + list(_TL_UNEMBED_HOOKS)
+    )
+    raise ValueError(f"unknown TransformerLens hook {name!r}; supported: {known}")
+
+
+def tl_hook_names(n_layers: int, attn_result: bool = False) -> List[str]:
+    """Every TransformerLens hook name `tl_hook_matcher` knows for an n_layers model, in
+    TransformerLens's order within a block; 'attn.hook_result' only with attn_result (as
+    TransformerLens caches it only with use_attn_result)."""
+    names = list(_TL_TOP_HOOKS)
+    for i in range(n_layers):
+        names.append(f"blocks.{i}.hook_resid_pre")
+        names += [
+            f"blocks.{i}.{h}" for h in _TL_BLOCK_HOOKS if attn_result or h != "attn.hook_result"
+        ]
+        names.append(f"blocks.{i}.hook_resid_post")
+    return names + list(_TL_FINAL_HOOKS) + list(_TL_UNEMBED_HOOKS)
+
+
+def tl_hook_matcher(name: str) -> Any:
+    """An IterativeMatcher for the node that computes TransformerLens hook `name` in a model
+    call whose Modules are substituted (`logits_circuit(..., substitute=True)`, or
+    `substitute_all_modules` of any call of a loaded 't.bind_w'): `circ.get_unique(it)`
+    gives that node, and `circ.update(it, f)` rewrites it, in that layer only.
+
+    The node's value is in rc's layout; `tl_hook_to_tl_layout` turns it into
+    TransformerLens's. Layer norms: hook_scale is 'ln.rsqrt' (1 / TransformerLens's scale),
+    hook_normalized is 'ln.y'. Attention scores are 'a.attn_scores', whose masked entries
+    are -10000 where TransformerLens has -inf. 'unembed.hook_out' is the circuit's root (the
+    logits of the call).
+    """
+    from ._circuits import IterativeMatcher, Matcher, restrict
+
+    layer, hook = _tl_hook_parts(name)
+    if hook == "hook_embed":
+        return IterativeMatcher("t.inp_tok_pos").children_matcher({0})
+    if hook == "hook_pos_embed":
+        return IterativeMatcher("t.w.pos_embeds_idxed")
+    if hook == "unembed.hook_in":
+        return IterativeMatcher("final.call")
+    if hook == "unembed.hook_out":
+        return restrict(Matcher(True), end_depth=1)
+    if layer is None:
+        node, _ = _TL_FINAL_HOOKS[hook]
+        below = Matcher.regex(r"^b\d+\.call$") | Matcher("t.inp_tok_pos")
+        return IterativeMatcher("final.call").chain(restrict(node, term_early_at=below))
+    block_input = "t.inp_tok_pos" if layer == 0 else f"b{layer - 1}.call"
+    if hook == "hook_resid_pre":
+        return IterativeMatcher(block_input)
+    if hook == "hook_resid_post":
+        return IterativeMatcher(f"b{layer}.call")
+    node, via, stop, _ = _TL_BLOCK_HOOKS[hook]
+    stop_at = Matcher(block_input) if stop == "pre" else Matcher("b.resid.a")
+    out = IterativeMatcher(f"b{layer}.call")
+    if via is not None:
+        out = out.chain(restrict(via, term_early_at=Matcher(block_input)))
+    return out.chain(restrict(node, term_early_at=stop_at))
+
+
+def tl_hook_to_tl_layout(name: str, value: Any) -> Any:
+    """The value of `tl_hook_matcher(name)`'s node, a tensor in rc's layout, in
+    TransformerLens's: heads move from before the position axis to after it
+    ([*batch, head, pos, d_head] -> [*batch, pos, head, d_head]); a layer norm's 'ln.rsqrt'
+    [*batch, pos] becomes the scale [*batch, pos, 1]; hook_pos_embed stays [pos, d_model]
+    (TransformerLens's [batch, pos, d_model] is it broadcast). Other hooks are unchanged."""
+    layer, hook = _tl_hook_parts(name)
+    if layer is None:
+        layout = _TL_FINAL_HOOKS[hook][1] if hook in _TL_FINAL_HOOKS else "same"
+    else:
+        layout = _TL_BLOCK_HOOKS[hook][3] if hook in _TL_BLOCK_HOOKS else "same"
+    if layout == "heads":
+        return value.transpose(-2, -3)
+    if layout == "scale":
+        return 1.0 / value[..., None]
+    return value
+
+
+def run_with_tl_cache(circ: Any, names: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """TransformerLens's `run_with_cache` cache, from a substituted model call: hook name ->
+    value in TransformerLens's layout (`tl_hook_to_tl_layout`), every hook evaluated in one
+    plan. names defaults to `tl_hook_names` for the layers the circuit has."""
+    from ._circuits import Matcher, Module, evaluate_many
+
+    if circ.are_any_found(Module):
+        raise ValueError(
+            f"run_with_tl_cache: {circ.name!r} still has Modules; hooks are nodes of a substituted "
+            "call (logits_circuit(..., substitute=True) or substitute_all_modules)"
+        )
+    if names is None:
+        n_layers = len(circ.get(Matcher.regex(r"^b\d+\.call$")))
+        names = tl_hook_names(n_layers)
+    nodes = [circ.get_unique(tl_hook_matcher(n)) for n in names]
+    values = evaluate_many(nodes)
+    return {n: tl_hook_to_tl_layout(n, v) for n, v in zip(names, values)}
