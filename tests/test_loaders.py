@@ -5,6 +5,7 @@ source model's own logits; the error tests feed hand-made state dicts and config
 the exception type and message. Models are small random ones built from configs.
 """
 
+import json
 import math
 
 import pytest
@@ -176,6 +177,56 @@ def test_hf_numpy_state_dict_and_old_mask_buffers():
     assert torch.equal(w["a0.w.q_bias"], model.state_dict()["transformer.h.0.attn.c_attn.bias"][:32].view(4, 8))
 
 
+def test_hf_saved_folder_and_files(tmp_path):
+    pytest.importorskip("safetensors")
+    model = hf_model()
+    w, cfg = gpt2_weights_from_hf(model)
+    model.save_pretrained(tmp_path / "saved")
+    for source, config in [
+        (tmp_path / "saved", None),
+        (str(tmp_path / "saved"), model.config),
+        (tmp_path / "saved" / "model.safetensors", model.config.to_dict()),
+    ]:
+        w2, cfg2 = gpt2_weights_from_hf(source, config)
+        assert cfg2 == cfg
+        assert all(torch.equal(w[k], w2[k]) for k in w)
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    w3, _ = gpt2_weights_from_hf(tmp_path / "weights.pt", model.config)
+    assert all(torch.equal(w[k], w3[k]) for k in w)
+
+
+def test_hf_sharded_and_bin_folders(tmp_path):
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    sd, config = hf_sd_and_config()
+    w, cfg = gpt2_weights_from_hf(sd, config)
+    keys = sorted(sd)
+    shards = {"model-00001-of-00002.safetensors": keys[:10], "model-00002-of-00002.safetensors": keys[10:]}
+    sharded = tmp_path / "sharded"
+    sharded.mkdir()
+    for file, names in shards.items():
+        safetensors_torch.save_file({k: sd[k].contiguous() for k in names}, str(sharded / file))
+    index = {"weight_map": {k: f for f, names in shards.items() for k in names}}
+    (sharded / "model.safetensors.index.json").write_text(json.dumps(index))
+    (sharded / "config.json").write_text(json.dumps(config))
+    w2, cfg2 = gpt2_weights_from_hf(sharded)
+    assert cfg2 == cfg and all(torch.equal(w[k], w2[k]) for k in w)
+    pickled = tmp_path / "bin"
+    pickled.mkdir()
+    torch.save(sd, pickled / "pytorch_model.bin")
+    w3, _ = gpt2_weights_from_hf(pickled, config)
+    assert all(torch.equal(w[k], w3[k]) for k in w)
+
+
+def test_hf_folder_without_config_or_weights(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"gpt2_weights_from_hf: no config.json in .* \(and no config given\)"):
+        gpt2_weights_from_hf(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="gpt2_weights_from_hf: no model.safetensors, .* or pytorch_model.bin in"):
+        gpt2_weights_from_hf(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        gpt2_weights_from_hf(tmp_path / "missing.safetensors", {})
+
+
 def hf_sd_and_config():
     """A GPT-2 state dict made by hand (no transformers needed) and its config dict."""
     d, m, v, n = 32, 64, 50, 16
@@ -247,7 +298,7 @@ def test_hf_state_dict_needs_config():
 
 
 def test_hf_not_a_model():
-    with pytest.raises(ValueError, match="expected a model with state_dict.. or a mapping .* found int"):
+    with pytest.raises(ValueError, match=r"expected a model with state_dict\(\), a mapping of names to tensors or a path, found int"):
         gpt2_weights_from_hf(3)
 
 
@@ -399,6 +450,14 @@ def test_tl_hand_made_state_dict_loads():
     lnpre = {k: t for k, t in sd.items() if not (".ln" in k or k.startswith("ln_final"))}
     w, _ = weights_from_transformer_lens(lnpre, {**config, "normalization_type": "LNPre"})
     assert torch.equal(w["final.ln.w.bias"], torch.zeros(32))
+
+
+def test_tl_weights_file(tmp_path):
+    sd, config = tl_sd_and_config()
+    w, cfg = weights_from_transformer_lens(sd, config)
+    torch.save(sd, tmp_path / "tl.pt")
+    w2, cfg2 = weights_from_transformer_lens(tmp_path / "tl.pt", config)
+    assert cfg2 == cfg and all(torch.equal(w[k], w2[k]) for k in w)
 
 
 def test_tl_missing_key():

@@ -14,7 +14,9 @@ torch is imported inside the functions that need it; transformers and transforme
 never imported here: a model is read through its `state_dict()` and config attributes.
 """
 
+import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -77,14 +79,55 @@ def _config_getter(config: Any, what: str) -> Callable[[str, Any], Any]:
     return lambda key, default: getattr(config, key, default)
 
 
-def _state_dict_and_config(model_or_state_dict: Any, config: Any, config_attr: str):
-    """A model gives its state dict and (unless `config` is given) its config attribute."""
+def _read_weights_file(path: str) -> Mapping[str, Any]:
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _read_saved(path: str, config: Any, what: str):
+    """A state dict from a weights file (.safetensors, else a torch pickle), or from a folder
+    as `save_pretrained` writes it: config.json (unless config is given) and
+    model.safetensors, its sharded form (model.safetensors.index.json), or pytorch_model.bin."""
+    if not os.path.isdir(path):
+        return _read_weights_file(path), config
+    if config is None:
+        config_path = os.path.join(path, "config.json")
+        if not os.path.isfile(config_path):
+            raise FileNotFoundError(f"{what}: no config.json in {path} (and no config given)")
+        with open(config_path) as f:
+            config = json.load(f)
+    index = os.path.join(path, "model.safetensors.index.json")
+    if os.path.isfile(index):
+        with open(index) as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+        state: Dict[str, Any] = {}
+        for shard in shards:
+            state.update(_read_weights_file(os.path.join(path, shard)))
+        return state, config
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if os.path.isfile(os.path.join(path, name)):
+            return _read_weights_file(os.path.join(path, name)), config
+    raise FileNotFoundError(
+        f"{what}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin in {path}"
+    )
+
+
+def _state_dict_and_config(model_or_state_dict: Any, config: Any, config_attr: str, what: str):
+    """A model gives its state dict and (unless `config` is given) its config attribute; a
+    path is read with `_read_saved`."""
     if isinstance(model_or_state_dict, Mapping):
         return model_or_state_dict, config
+    if isinstance(model_or_state_dict, (str, os.PathLike)):
+        return _read_saved(os.fspath(model_or_state_dict), config, what)
     state_dict = getattr(model_or_state_dict, "state_dict", None)
     if not callable(state_dict):
         raise ValueError(
-            f"expected a model with state_dict() or a mapping of names to tensors, "
+            f"expected a model with state_dict(), a mapping of names to tensors or a path, "
             f"found {type(model_or_state_dict).__name__}"
         )
     if config is None:
@@ -150,8 +193,9 @@ def _ln_pair(weights: Dict[str, Any], rc_prefix: str, scale, bias):
 def gpt2_weights_from_hf(
     model_or_state_dict: Any, config: Any = None
 ) -> Tuple[Dict[str, Any], ModelConfig]:
-    """Weights of a Hugging Face GPT-2 (`GPT2LMHeadModel`, `GPT2Model`, or a state dict of
-    either with its `GPT2Config` or the config's dict) under rc's names and layouts.
+    """Weights of a Hugging Face GPT-2 (`GPT2LMHeadModel`, `GPT2Model`, a state dict of
+    either with its `GPT2Config` or the config's dict, or the path of a folder that
+    `save_pretrained` wrote or of a weights file) under rc's names and layouts.
 
     Returns (name -> torch tensor, ModelConfig). Conv1D weights are [in, out] and c_attn
     packs q, k, v along its output; rc keeps heads as a leading axis ('a{i}.w.q' is
@@ -159,7 +203,7 @@ def gpt2_weights_from_hf(
     unembedding is the tied token embedding. Tensors keep their dtype and device.
     """
     what = "gpt2_weights_from_hf"
-    state, config = _state_dict_and_config(model_or_state_dict, config, "config")
+    state, config = _state_dict_and_config(model_or_state_dict, config, "config", what)
     get = _config_getter(config, what)
 
     model_type = get("model_type", "gpt2")
@@ -266,7 +310,8 @@ def weights_from_transformer_lens(
     model_or_state_dict: Any, cfg: Any = None
 ) -> Tuple[Dict[str, Any], ModelConfig]:
     """Weights of a TransformerLens `HookedTransformer` (or its state dict with its
-    `HookedTransformerConfig` or the config's dict) under rc's names and layouts.
+    `HookedTransformerConfig` or the config's dict; or a weights file's path with the config)
+    under rc's names and layouts.
 
     Returns (name -> torch tensor, ModelConfig). TransformerLens keeps W_Q/W_K/W_V as
     [heads, d, d_head] and W_O as [heads, d_head, d]; rc's are [heads, d_head, d] and
@@ -275,7 +320,7 @@ def weights_from_transformer_lens(
     folded value biases need nothing more. The unembedding bias b_U is kept.
     """
     what = "weights_from_transformer_lens"
-    state, cfg = _state_dict_and_config(model_or_state_dict, cfg, "cfg")
+    state, cfg = _state_dict_and_config(model_or_state_dict, cfg, "cfg", what)
     get = _config_getter(cfg, what)
 
     n_layers = _positive_int(get, "n_layers", what)
