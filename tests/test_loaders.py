@@ -224,7 +224,7 @@ def test_hf_folder_without_config_or_weights(tmp_path):
     message = "no model.safetensors, model.safetensors.index.json or pytorch_model.bin in"
     with pytest.raises(FileNotFoundError, match=message):
         gpt2_weights_from_hf(tmp_path)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="gpt2_weights_from_hf: no weights file or folder .*missing"):
         gpt2_weights_from_hf(tmp_path / "missing.safetensors", {})
 
 

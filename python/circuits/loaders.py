@@ -94,6 +94,8 @@ def _read_saved(path: str, config: Any, what: str):
     as `save_pretrained` writes it: config.json (unless config is given) and
     model.safetensors, its sharded form (model.safetensors.index.json), or pytorch_model.bin."""
     if not os.path.isdir(path):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{what}: no weights file or folder {path}")
         return _read_weights_file(path), config
     if config is None:
         config_path = os.path.join(path, "config.json")
