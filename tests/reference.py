@@ -272,3 +272,8 @@ def einsum(operands, out_axes):
     grids = np.indices(core.shape)
     out[tuple(grids[dedup.index(label)] for label in out_axes)] = core
     return out
+
+
+def as_numpy(value) -> np.ndarray:
+    """An evaluated value (torch tensor or numpy array) as a numpy array."""
+    return np.asarray(value)

@@ -378,3 +378,12 @@ def test_map_child_rebuilds_one_child():
 
 def test_map_children_of_a_leaf_returns_it():
     assert a.map_children(lambda ch: ch) == a
+
+
+def test_get_autoname_is_the_name_children_would_give():
+    x = rc.Array(np.ones(3), "x")
+    named = rc.Add(x, x, name="total")
+    assert named.name == "total"
+    assert named.get_autoname() == "x + x"
+    assert x.get_autoname() is None
+    assert rc.Add(x, rc.Array(np.ones(3))).get_autoname() is None

@@ -103,9 +103,7 @@ def test_split_to_concat_python_names(rng, dtype):
 
     dotted = py_split_to_concat(x, 0, [slice(0, 4), 4], use_dot=True, axis_name="pos")
     assert [c.name for c in dotted.children] == ["x.pos_idx_0", "x.pos_idx_1"]
-    plain = py_split_to_concat(
-        x, 0, [slice(0, 4), 4], use_axis_name=False, partitioning_idx_names=["a", "b"]
-    )
+    plain = py_split_to_concat(x, 0, [slice(0, 4), 4], use_axis_name=False, partitioning_idx_names=["a", "b"])
     assert [c.name for c in plain.children] == ["x_a", "x_b"]
 
 
@@ -206,9 +204,7 @@ def test_push_down_index_concat_tensor(rng):
     x, y = arr(rng, (2, 3), name="x"), arr(rng, (4, 3), name="y")
     cat = rc.Concat(x, y, axis=0, name="cat")
     idx = rc.Index(cat, (np.array([0, 5]), 1))
-    with pytest.raises(
-        rc.PushDownIndexConcatSplitSectionsTensorUnsupportedError, match="index tensor"
-    ):
+    with pytest.raises(rc.PushDownIndexConcatSplitSectionsTensorUnsupportedError, match="index tensor"):
         rc.push_down_index(idx)
     out = rc.push_down_index(idx, allow_partial_pushdown=True, suffix="_s")
     assert out.name == "cat_partial__s" and isinstance(out, rc.Index)
@@ -260,17 +256,13 @@ def test_push_down_index_general_function(rng, dtype):
     assert_same_value(out, idx)
 
     last = rc.Index(sm, (1, slice(0, 2), 2))
-    with pytest.raises(
-        rc.PushDownIndexGeneralFunctionSomeAxesNotPossibleError, match="not batch axes"
-    ):
+    with pytest.raises(rc.PushDownIndexGeneralFunctionSomeAxesNotPossibleError, match="not batch axes"):
         rc.push_down_index(last)
     out = rc.push_down_index(last, allow_partial_pushdown=True)
     assert isinstance(out, rc.Index) and tuple(out.idx) == (slice(None), 2)
     assert_same_value(out, last)
 
-    mx = rc.Index(
-        rc.GeneralFunction.new_by_name(arr(rng, (4,), dtype, "v"), spec_name="softmax"), (1,)
-    )
+    mx = rc.Index(rc.GeneralFunction.new_by_name(arr(rng, (4,), dtype, "v"), spec_name="softmax"), (1,))
     with pytest.raises(rc.PushDownIndexNoopOnGeneralFunctionError, match="no batch axes"):
         rc.push_down_index(mx)
 
@@ -351,18 +343,14 @@ def test_push_down_index_module(rng, dtype):
     w = rc.Symbol.new_with_random_uuid((3, 4), "w")
     body = rc.Einsum.from_einsum_string("i,ij->j", x, w, name="body")
     spec = rc.ModuleSpec(body, [rc.ModuleArgSpec(x), rc.ModuleArgSpec(w)])
-    m = rc.Module(
-        spec, name="m", x=arr(rng, (5, 2, 3), dtype, "xa"), w=arr(rng, (3, 4), dtype, "wa")
-    )
+    m = rc.Module(spec, name="m", x=arr(rng, (5, 2, 3), dtype, "xa"), w=arr(rng, (3, 4), dtype, "wa"))
     idx = rc.Index(m, (1, slice(0, 1)), name="m_idxed")
     out = rc.push_down_index(idx)
     assert isinstance(out, rc.Module) and out.name == "m"
     assert out.children[1].name == "xa idx" and out.children[2].name == "wa"
     assert_same_value(out, idx)
     more = rc.Index(m, (1, 0, 2))
-    with pytest.raises(
-        rc.PushDownIndexModuleSomeAxesNotPossibleError, match="not batch axes of the Module"
-    ):
+    with pytest.raises(rc.PushDownIndexModuleSomeAxesNotPossibleError, match="not batch axes of the Module"):
         rc.push_down_index(more)
     assert_same_value(rc.push_down_index(more, allow_partial_pushdown=True), more)
 
@@ -389,14 +377,10 @@ def chains(draw):
     shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
     c = arr(rng, shape, dtype, "x0")
     for step in range(draw(st.integers(1, 4))):
-        op = draw(
-            st.sampled_from(["add", "einsum", "concat", "permute", "merge", "split", "repeat"])
-        )
+        op = draw(st.sampled_from(["add", "einsum", "concat", "permute", "merge", "split", "repeat"]))
         r, name = c.rank, f"n{step}"
         if op == "add":
-            other = tuple(
-                1 if draw(st.booleans()) else s for s in c.shape[draw(st.integers(0, r)) :]
-            )
+            other = tuple(1 if draw(st.booleans()) else s for s in c.shape[draw(st.integers(0, r)) :])
             c = rc.Add(c, arr(rng, other, dtype, f"a{step}"), name=name)
         elif op == "einsum":
             size = draw(st.integers(1, 3))
@@ -441,9 +425,7 @@ def chains(draw):
             start = draw(st.integers(0, size))
             items.append(slice(start, draw(st.integers(start, size))))
         elif kind == "tensor" and size > 0:
-            items.append(
-                np.array(draw(st.lists(st.integers(0, size - 1), max_size=4)), dtype=np.int64)
-            )
+            items.append(np.array(draw(st.lists(st.integers(0, size - 1), max_size=4)), dtype=np.int64))
         else:
             items.append(slice(None))
     return rc.Index(c, tuple(items[: draw(st.integers(0, len(items)))]))
@@ -503,9 +485,7 @@ def test_flatten_traversal(rng):
     assert rc.add_flatten(x, traversal=rc.new_traversal(end_depth=1)) == x
     assert rc.add_flatten(x, traversal=rc.new_traversal()) == rc.add_flatten(x)
 
-    e = rc.Einsum.from_einsum_string(
-        "i,i->i", a, rc.Einsum.from_einsum_string("i,i->i", b, c, name="bc")
-    )
+    e = rc.Einsum.from_einsum_string("i,i->i", a, rc.Einsum.from_einsum_string("i,i->i", b, c, name="bc"))
     kept = rc.einsum_flatten(e, traversal=rc.new_traversal(term_early_at="bc"))
     # nothing inlined, but rc renumbers the labels of the result all the same
     assert kept.children == e.children and [tuple(x) for x in kept.in_axes] == [(0,), (0,)]
@@ -521,9 +501,7 @@ def test_push_down_index_traversal(rng):
     inner = rc.Add(a, b, name="inner")
     outer = rc.Add(inner, a, name="outer")
     idx = rc.Index(outer, (1,))
-    assert rc.push_down_index(idx, traversal=rc.default_index_traversal()) == rc.push_down_index(
-        idx
-    )
+    assert rc.push_down_index(idx, traversal=rc.default_index_traversal()) == rc.push_down_index(idx)
     one = rc.push_down_index(idx, traversal=rc.new_traversal(end_depth=2, term_early_at=rc.Array))
     assert one.name == "outer" and one.children[0].name == "(inner) idx"
     assert isinstance(one.children[0], rc.Index)
@@ -555,9 +533,7 @@ def test_einsum_flatten(rng, dtype):
     assert tuple(flat.out_axes) == (0, 2)
     assert_same_value(flat, outer)
 
-    trace = rc.Einsum.from_einsum_string(
-        "ii->i", rc.Einsum.from_einsum_string("ij,kj->ik", a, d), name="tr"
-    )
+    trace = rc.Einsum.from_einsum_string("ii->i", rc.Einsum.from_einsum_string("ij,kj->ik", a, d), name="tr")
     flat = rc.einsum_flatten(trace)
     assert [tuple(x) for x in flat.in_axes] == [(0, 1), (0, 1)] and tuple(flat.out_axes) == (0,)
     assert_same_value(flat, trace)
@@ -611,10 +587,7 @@ def test_cast_circuit_torch_stays_torch():
 def test_torch_device_dtype_op():
     op = rc.TorchDeviceDtypeOp(device="cpu")
     assert repr(op) == 'TorchDeviceDtypeOp(device="cpu", dtype=None)'
-    assert (
-        repr(rc.TorchDeviceDtypeOp(dtype=np.float32))
-        == 'TorchDeviceDtypeOp(device=None, dtype="float32")'
-    )
+    assert repr(rc.TorchDeviceDtypeOp(dtype=np.float32)) == 'TorchDeviceDtypeOp(device=None, dtype="float32")'
     assert op == rc.TorchDeviceDtypeOp("cpu", None) and op != rc.TorchDeviceDtypeOp()
     assert hash(op) == hash(rc.TorchDeviceDtypeOp("cpu"))
     assert rc.TorchDeviceDtypeOp.default() == rc.TorchDeviceDtypeOp()
@@ -627,9 +600,7 @@ def test_torch_device_dtype_op():
     full = rc.TorchDeviceDtype("cpu", "float64")
     assert repr(full) == 'TorchDeviceDtype(device="cpu", dtype="float64")'
     assert full.op() == rc.TorchDeviceDtypeOp("cpu", "float64")
-    assert rc.TorchDeviceDtype.from_tensor(np.zeros(2, np.float32)) == rc.TorchDeviceDtype(
-        "cpu", "float32"
-    )
+    assert rc.TorchDeviceDtype.from_tensor(np.zeros(2, np.float32)) == rc.TorchDeviceDtype("cpu", "float32")
     assert full.cast_tensor(np.zeros(2, np.float32)).dtype == np.float64
 
 
@@ -655,8 +626,7 @@ def test_diff_circuits_plain(rng):
         "None: Same as original None: Children changed None: New None: Removed\n"
     )
     assert (
-        rc.diff_circuits(old, old, print_legend=False)
-        == "s Add # same 0\n  a [4,3] Array\n  b [4,3] Array\n"
+        rc.diff_circuits(old, old, print_legend=False) == "s Add # same 0\n  a [4,3] Array\n  b [4,3] Array\n"
     )
 
 
@@ -673,10 +643,49 @@ def test_diff_circuits_colors_and_repeats(rng):
     assert lines[3] == "    \x1b[32mb2 Einsum a,->a\x1b[0m"
     # the second (new, old) pair was already diffed: only its id is repeated
     assert lines[-1] == "  \x1b[34m # changed 1\x1b[0m"
-    renamed = rc.diff_circuits(
-        new.rename("other"), old, require_name_same=False, print_legend=False
-    )
+    renamed = rc.diff_circuits(new.rename("other"), old, require_name_same=False, print_legend=False)
     assert renamed.splitlines()[0].startswith("\x1b[34mother  Add")
     assert rc.diff_circuits(new.rename("other"), old, print_legend=False).count("\x1b[31m") == 5
     with pytest.raises(ValueError, match="unknown color name Pink"):
         rc.diff_circuits(new, old, new_color="Pink")
+
+
+def test_explicit_reduce_sums_each_part_of_a_reduced_label():
+    from circuits.algebric_rewrite import explicit_reduce
+
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    e = rc.Einsum.from_einsum_string("hsd->sd", rc.Array(x, "heads"), name="a")
+    out = explicit_reduce(e, axis=0, element_index=0, partitioning_idxs=[0, slice(1, 3)], use_dot=True)
+    assert out.name == "a" and isinstance(out, rc.Add)
+    assert [c.name for c in out.children] == ["a.keep_at.at_idx_0", "a.keep_at.at_idx_1_sum"]
+    np.testing.assert_allclose(np.asarray(out.evaluate()), x.sum(0))
+    named = explicit_reduce(
+        e, 0, 0, [0, 1, 2], partitioning_idx_names=["h0", "h1", "h2"], use_axis_name=False, use_dot=True
+    )
+    assert [c.name for c in named.children] == ["a.keep.h0", "a.keep.h1", "a.keep.h2"]
+    np.testing.assert_allclose(np.asarray(named.evaluate()), x.sum(0))
+
+
+def test_explicit_reduce_concatenates_an_output_label():
+    from circuits.algebric_rewrite import explicit_reduce
+
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    e = rc.Einsum.from_einsum_string("hs->sh", rc.Array(x, "x"), name="t")
+    out = explicit_reduce(e, axis=0, element_index=0, partitioning_idxs=[slice(0, 2), 2])
+    assert isinstance(out, rc.Concat) and out.name == "t"
+    assert [c.name for c in out.children] == ["t_at_idx_0", "t_at_idx_1"]
+    np.testing.assert_allclose(np.asarray(out.evaluate()), x.T)
+
+
+def test_explicit_reduce_errors():
+    from circuits.algebric_rewrite import explicit_reduce
+
+    e = rc.Einsum.from_einsum_string("hs->s", rc.Array(np.ones((3, 2)), "x"), name="t")
+    with pytest.raises(TypeError, match="expected an Einsum, got Array"):
+        explicit_reduce(rc.Array(np.ones(2)), 0, 0, [0])
+    with pytest.raises(AssertionError, match="explicit_reduce: part 1 .* overlaps an earlier part"):
+        explicit_reduce(e, 0, 0, [slice(0, 2), 1, 2])
+    with pytest.raises(AssertionError, match="explicit_reduce: the parts cover 2 of the 3 positions"):
+        explicit_reduce(e, 0, 0, [0, 2])
+    with pytest.raises(ValueError, match="explicit_reduce: 1 names for 3 parts"):
+        explicit_reduce(e, 0, 0, [0, 1, 2], partitioning_idx_names=["a"])

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "nodes/autoname.h"
 #include "nodes/kind.h"
 #include "text/print.h"
 #include "util/alloc.h"
@@ -429,6 +430,23 @@ node_with_autoname_disabled(PyObject *self, PyObject *args, PyObject *kwds)
     return cc_py_wrap_steal(cc_node_with_autoname_disabled(NODE(self), disable));
 }
 
+// rc's get_autoname: the name self would get from its children, or None.
+static PyObject *
+node_get_autoname(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    char *name = NULL;
+    if (cc_autoname(NODE(self), &name) < 0) {
+        return cc_py_raise();
+    }
+    if (name == NULL) {
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyUnicode_FromString(name);
+    cc_free(name);
+    return out;
+}
+
 // Rebuilds self with the children f returns; f(child) or, as rc, f(i, child).
 static PyObject *
 map_children_impl(PyObject *self, PyObject *f, int enumerate)
@@ -609,6 +627,8 @@ node_richcompare(PyObject *self, PyObject *other, int op)
 
 static PyMethodDef node_methods[] = {
     {"rename", node_rename, METH_O, "rename(name) -> the same node named name (None: unnamed)."},
+    {"get_autoname", node_get_autoname, METH_NOARGS,
+     "get_autoname() -> the name the node would get from its children's names, or None."},
     {"with_autoname_disabled", (PyCFunction)(void (*)(void))node_with_autoname_disabled,
      METH_VARARGS | METH_KEYWORDS,
      "with_autoname_disabled(disable=True): ancestors built later get no automatic name."},

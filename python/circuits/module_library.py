@@ -535,7 +535,7 @@ class TransformerBlockParams:
             w["m.w.proj_out"] = rn(hidden_size, hidden_size * (2 if self.mlp_act_type == "bilinear" else 4))
             if self.mlp_output_bias:
                 w["m.w.out_bias"] = rn(hidden_size)
-        return {k: v.rename(k + "_arr") for k, v in w.items()}
+        return {k + "_arr": v.rename(k + "_arr") for k, v in w.items()}
 
 
 # --- losses ----------------------------------------------------------------------------------
@@ -636,15 +636,16 @@ class TransformerParams:
             a.symbol for a in body.spec.arg_specs if a.symbol.name not in ("t.input", "a.mask", "a.pos_input")
         ]
         bindings = []
+        sizes: Dict[int, Tuple[int, str]] = {}  # symbolic size -> (value, weight that set it)
         for s in spec_syms:
             w = weights.get(s.name, weights.get(s.name + "_arr"))
             if w is None:
                 raise ValueError(f"bind_weights: missing weight '{s.name}' of shape {_show_shape(s.shape)}")
-            if len(w.shape) != len(s.shape) or any(
-                not SymbolicSizeProduct.has_symbolic(e) and e != f for e, f in zip(s.shape, w.shape)
-            ):
+            problem = _shape_mismatch(s.shape, tuple(w.shape), sizes, s.name)
+            if problem is not None:
                 raise ValueError(
                     f"bind_weights: weight '{s.name}' has shape {tuple(w.shape)}, expected {_show_shape(s.shape)}"
+                    + problem
                 )
             bindings.append((w, s))
         return _call(body.body, *bindings, name=name)
@@ -668,6 +669,27 @@ class TransformerParams:
             inputs["a.pos_input"] = Array.randn(*batch_shape, seq_len, hidden_size, device_dtype=device_dtype)
         inputs = {k: v.rename(k + "_rand_inp") for k, v in inputs.items()}
         return bind_by_name(bound, *inputs.items(), name="t.call"), weights, inputs
+
+
+def _shape_mismatch(expected, found, sizes: Dict[int, Tuple[int, str]], who: str) -> Optional[str]:
+    """None when found fits expected, a symbolic size taking the value sizes already gave it
+    (else setting it); otherwise the text to add to the error ('' or ', with ...')."""
+    if len(expected) != len(found):
+        return ""
+    for e, f in zip(expected, found):
+        prod = SymbolicSizeProduct.from_size(e)
+        if not prod.symbolic_sizes:
+            if e != f:
+                return ""
+            continue
+        if len(prod.symbolic_sizes) != 1 or f % prod.other_factor:
+            return ""
+        value = f // prod.other_factor
+        sym = prod.symbolic_sizes[0]
+        if sym in sizes and sizes[sym][0] != value:
+            return f", with {sym}s = {sizes[sym][0]} as set by '{sizes[sym][1]}'"
+        sizes.setdefault(sym, (value, who))
+    return None
 
 
 def _show_shape(shape) -> str:
