@@ -440,8 +440,10 @@ def circuits_from_weights(
     circs holds the module library's circuits for the architecture (such as 't.logits'),
     't.w.tok_embeds' and 't.w.pos_embeds' (Arrays), and 't.bind_w': 't.logits' (or
     't.logits_p_bias') with every weight bound to an Array named '<weight>_arr'. A layer-norm
-    epsilon other than the library's 1e-5 replaces the 'ln.c.eps' scalars. dtype (a torch
-    dtype or its name) casts every weight; by default they keep theirs.
+    epsilon other than the library's 1e-5 replaces the 'ln.c.eps' scalars; the bound body is
+    then no longer the library's, so `TransformerInfo.dump_model_string` cannot write it as a
+    model file (whose library circuits are referred to by name). dtype (a torch dtype or its
+    name) casts every weight; by default they keep theirs.
     """
     from ._circuits import Array, Scalar
     from .module_library import TransformerBlockParams, TransformerInfo, TransformerParams
