@@ -423,6 +423,22 @@ def test_tl_bidirectional_and_relu():
     assert rel_err(reference_logits(w, cfg, toks), expected) <= 1e-10
 
 
+def test_hf_and_tl_loaders_agree_on_one_gpt2():
+    """TransformerLens's own GPT-2 conversion and the Hugging Face loader give the same rc weights."""
+    pytest.importorskip("transformer_lens")
+    from transformer_lens.pretrained.weight_conversions.gpt2 import convert_gpt2_weights
+
+    hf = hf_model()
+    cfg = tl_config(dtype=torch.float64, act_fn="gelu_new", d_vocab_out=50)
+    w_hf, cfg_hf = gpt2_weights_from_hf(hf)
+    tl_state = convert_gpt2_weights(hf, cfg)
+    assert "unembed.b_U" not in tl_state
+    w_tl, cfg_tl = weights_from_transformer_lens(tl_state, cfg)
+    assert cfg_tl == cfg_hf
+    assert set(w_tl) == set(w_hf)
+    assert all(torch.equal(w_hf[k], w_tl[k]) for k in w_hf), [k for k in w_hf if not torch.equal(w_hf[k], w_tl[k])]
+
+
 def tl_sd_and_config():
     """A TransformerLens state dict made by hand and its config dict."""
     d, h, c, m, v, n = 32, 4, 8, 64, 50, 16
@@ -449,6 +465,9 @@ def test_tl_hand_made_state_dict_loads():
     assert cfg == ModelConfig(**SMALL, act="gelu_new", ln_eps=1e-5, unembed_bias=True)
     assert torch.equal(w["m1.w.proj_out"], sd["blocks.1.mlp.W_out"].T)
     assert torch.equal(w["t.w.unembed"], sd["unembed.W_U"].T)
+    del sd["unembed.b_U"]
+    w, cfg = weights_from_transformer_lens(sd, config)
+    assert not cfg.unembed_bias and "t.w.unembed_bias" not in w
     lnpre = {k: t for k, t in sd.items() if not (".ln" in k or k.startswith("ln_final"))}
     w, _ = weights_from_transformer_lens(lnpre, {**config, "normalization_type": "LNPre"})
     assert torch.equal(w["final.ln.w.bias"], torch.zeros(32))

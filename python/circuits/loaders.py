@@ -319,7 +319,8 @@ def weights_from_transformer_lens(
     [heads, d, d_head] and W_O as [heads, d_head, d]; rc's are [heads, d_head, d] and
     [heads, d, d_head]. Processed weights load as they are: folded layer norms
     (normalization_type 'LNPre') become unit scales and zero biases, and centred weights or
-    folded value biases need nothing more. The unembedding bias b_U is kept.
+    folded value biases need nothing more. The unembedding bias b_U is kept; a state dict
+    without it (as TransformerLens's own weight conversions give) has none.
     """
     what = "weights_from_transformer_lens"
     state, cfg = _state_dict_and_config(model_or_state_dict, cfg, "cfg", what)
@@ -398,7 +399,9 @@ def weights_from_transformer_lens(
         w[f"m{i}.w.out_bias"] = read.take(b + "mlp.b_out", (d,))
     norm_weights("final", "ln_final")
     w["t.w.unembed"] = read.take("unembed.W_U", (d, vocab)).T
-    w["t.w.unembed_bias"] = read.take("unembed.b_U", (vocab,))
+    unembed_bias = "unembed.b_U" in state
+    if unembed_bias:
+        w["t.w.unembed_bias"] = read.take("unembed.b_U", (vocab,))
     read.finish()
     w = {name: t.contiguous() for name, t in w.items()}
 
@@ -414,7 +417,7 @@ def weights_from_transformer_lens(
         ln_eps=eps,
         attn_bias=True,
         mlp_output_bias=True,
-        unembed_bias=True,
+        unembed_bias=unembed_bias,
         causal=direction == "causal",
     )
     return w, cfg_out
