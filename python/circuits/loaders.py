@@ -10,8 +10,14 @@ library's logits circuit and return what `load_transformer_model_string` returns
 file: (circuits by name with 't.bind_w', tokenizer (None), TransformerInfo).
 `logits_circuit` calls a loaded model on token ids.
 
-torch is imported inside the functions that need it; transformers and transformer_lens are
-never imported here: a model is read through its `state_dict()` and config attributes.
+TransformerLens hook names ('blocks.0.attn.hook_pattern', 'ln_final.hook_scale', ...) are
+aliases of nodes of that call once its Modules are substituted: `tl_hook_matcher(name)` is
+an IterativeMatcher for `circ.get_unique`, and `run_with_tl_cache` evaluates hooks in
+TransformerLens's layouts.
+
+torch and safetensors are imported inside the functions that need them; transformers and
+transformer_lens are never imported here: a model is read through its `state_dict()` and
+config attributes.
 """
 
 import json
@@ -129,7 +135,7 @@ def _state_dict_and_config(model_or_state_dict: Any, config: Any, config_attr: s
     state_dict = getattr(model_or_state_dict, "state_dict", None)
     if not callable(state_dict):
         raise ValueError(
-            f"expected a model with state_dict(), a mapping of names to tensors or a path, "
+            f"{what}: expected a model with state_dict(), a mapping of names to tensors or a path, "
             f"found {type(model_or_state_dict).__name__}"
         )
     if config is None:
