@@ -626,6 +626,8 @@ def test_circuit_inp_mask_matches_hf_attention_mask():
     # Query positions whose every key is masked are undefined in both; compare the others.
     assert rel_err(got[:, 2:], expected[:, 2:]) <= 1e-10
     assert rel_err(got[0], expected[0]) <= 1e-10
+    for same in (mask.bool(), mask.tolist(), rc.Array(mask, "my_mask")):
+        assert torch.equal(logits_circuit(circs, info, toks, inp_mask=same).evaluate(), got)
 
 
 def test_circuits_from_weights_keeps_library_circuits_and_names():

@@ -515,8 +515,8 @@ def logits_circuit(
 ) -> Any:
     """The logits [*batch, seq, vocab] of a loaded model (circs and info as the loaders
     return them) on token ids [*batch, seq]: a Circuit, or anything torch.as_tensor takes.
-    inp_mask ([*batch, seq], 1 where a key may be attended to) is passed to
-    `TransformerInfo.bind_to_input_tokens`. With substitute, every Module is substituted
+    inp_mask ([*batch, seq], 1 or True where a key may be attended to; data is cast to the
+    weights' dtype) is passed to `TransformerInfo.bind_to_input_tokens`. With substitute, every Module is substituted
     (`substitute_all_modules`), so each layer's activations are nodes of their own, the form
     `tl_hook_matcher` selects in."""
     from ._circuits import Array, Circuit, substitute_all_modules
@@ -544,7 +544,10 @@ def logits_circuit(
             f"at most n_ctx = {n_ctx} long"
         )
     if inp_mask is not None and not isinstance(inp_mask, Circuit):
-        inp_mask = Array(inp_mask, "t.inp_mask")
+        import torch
+
+        dtype = circs["t.w.tok_embeds"].torch_dtype
+        inp_mask = Array(torch.as_tensor(inp_mask).to(dtype), "t.inp_mask")
     call = info.bind_to_input_tokens(
         circs["t.bind_w"], tokens, circs["t.w.tok_embeds"], circs["t.w.pos_embeds"], inp_mask
     )
