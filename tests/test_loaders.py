@@ -614,6 +614,28 @@ def test_hf_circuit_dtype_cast_and_unbatched_tokens():
     assert rel_err(got, expected) <= 1e-10
 
 
+def test_hf_untied_unembedding_and_default_d_mlp():
+    model = hf_model(tie_word_embeddings=False, n_inner=None)
+    assert not torch.equal(model.lm_head.weight, model.transformer.wte.weight)
+    circs, _, info = load_hf_gpt2(model)
+    assert circs["t.bind_w"].get_unique("m0.w.proj_in_arr").shape == (128, 32)
+    toks = tokens()
+    with torch.no_grad():
+        expected = model(toks).logits
+    assert rel_err(logits_circuit(circs, info, toks).evaluate(), expected) <= 1e-10
+
+
+def test_circuit_two_batch_axes():
+    model = hf_model()
+    circs, _, info = load_hf_gpt2(model)
+    toks = tokens(batch=6, seq=5).reshape(2, 3, 5)
+    got = logits_circuit(circs, info, toks).evaluate()
+    assert got.shape == (2, 3, 5, 50)
+    with torch.no_grad():
+        expected = model(toks.reshape(6, 5)).logits.reshape(2, 3, 5, 50)
+    assert rel_err(got, expected) <= 1e-10
+
+
 def test_circuit_inp_mask_matches_hf_attention_mask():
     model = hf_model()
     circs, _, info = load_hf_gpt2(model)
