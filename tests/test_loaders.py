@@ -853,3 +853,17 @@ def test_tl_hook_missing_layer_and_unsubstituted_call():
         circ.get_unique(tl_hook_matcher("blocks.2.hook_resid_post"))
     with pytest.raises(ValueError, match="run_with_tl_cache: 't.call' still has Modules; hooks are nodes of a subst"):
         run_with_tl_cache(logits_circuit(circs, info, tokens(batch=1, seq=3)))
+
+
+def test_tl_hooks_of_an_hf_model_match_its_hidden_states_and_attentions():
+    model = hf_model()
+    circs, _, info = load_hf_gpt2(model)
+    toks = tokens(batch=2, seq=6)
+    with torch.no_grad():
+        out = model(toks, output_hidden_states=True, output_attentions=True)
+    names = [f"blocks.{i}.hook_resid_pre" for i in range(2)] + ["unembed.hook_in"]
+    names += [f"blocks.{i}.attn.hook_pattern" for i in range(2)]
+    got = run_with_tl_cache(logits_circuit(circs, info, toks, substitute=True), names)
+    # Hugging Face's last hidden state is after the final layer norm.
+    for name, expected in zip(names, list(out.hidden_states) + list(out.attentions)):
+        assert rel_err(got[name], expected) <= 1e-10, name
