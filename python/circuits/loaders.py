@@ -436,7 +436,10 @@ def _torch_dtype(dtype: Any):
         return dtype
     found = getattr(torch, str(dtype).removeprefix("torch."), None)
     if not isinstance(found, torch.dtype) or not found.is_floating_point:
-        raise ValueError(f"dtype must be a floating torch dtype or its name, found {dtype!r}")
+        raise ValueError(
+            "circuits_from_weights: dtype must be a floating torch dtype or its name, "
+            f"found {dtype!r}"
+        )
     return found
 
 
@@ -471,15 +474,14 @@ def circuits_from_weights(
     )
     info = TransformerInfo(params, model_class="GPT", pos_enc_type="gpt", causal_mask=cfg.causal)
 
-    def array(name: str) -> Any:
+    def array(name: str, array_name: str) -> Any:
         if name not in weights:
             raise KeyError(f"circuits_from_weights: missing weight '{name}'")
         tensor = weights[name]
-        return Array(tensor if cast is None else tensor.to(cast), name)
+        return Array(tensor if cast is None else tensor.to(cast), array_name)
 
-    embeds = {name: array(name) for name in ("t.w.tok_embeds", "t.w.pos_embeds")}
-    skip = set(embeds)
-    arrays = {name: array(name).rename(name + "_arr") for name in weights if name not in skip}
+    embeds = {name: array(name, name) for name in ("t.w.tok_embeds", "t.w.pos_embeds")}
+    arrays = {name: array(name, name + "_arr") for name in weights if name not in embeds}
     bound = params.bind_weights(arrays)
     if cfg.ln_eps != 1e-5:
         bound = bound.update("ln.c.eps", lambda c: Scalar(cfg.ln_eps, c.shape, c.name))
@@ -516,9 +518,9 @@ def logits_circuit(
     """The logits [*batch, seq, vocab] of a loaded model (circs and info as the loaders
     return them) on token ids [*batch, seq]: a Circuit, or anything torch.as_tensor takes.
     inp_mask ([*batch, seq], 1 or True where a key may be attended to; data is cast to the
-    weights' dtype) is passed to `TransformerInfo.bind_to_input_tokens`. With substitute, every Module is substituted
-    (`substitute_all_modules`), so each layer's activations are nodes of their own, the form
-    `tl_hook_matcher` selects in."""
+    weights' dtype) is passed to `TransformerInfo.bind_to_input_tokens`. With substitute,
+    every Module is substituted (`substitute_all_modules`), so each layer's activations are
+    nodes of their own, the form `tl_hook_matcher` selects in."""
     from ._circuits import Array, Circuit, substitute_all_modules
 
     vocab, n_ctx = circs["t.w.tok_embeds"].shape[0], circs["t.w.pos_embeds"].shape[0]
