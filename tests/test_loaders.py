@@ -867,3 +867,14 @@ def test_tl_hooks_of_an_hf_model_match_its_hidden_states_and_attentions():
     # Hugging Face's last hidden state is after the final layer norm.
     for name, expected in zip(names, list(out.hidden_states) + list(out.attentions)):
         assert rel_err(got[name], expected) <= 1e-10, name
+
+
+@pytest.mark.parametrize("key", sorted(loaders._TL_REFUSED))
+def test_tl_every_refused_flag(key):
+    sd, config = tl_sd_and_config()
+    fine, why = loaders._TL_REFUSED[key]
+    value = 4 if fine is None else (not fine)
+    with pytest.raises(ValueError, match=rf"weights_from_transformer_lens: config '{key}' is {value!r}, unsupported: "):
+        weights_from_transformer_lens(sd, {**config, key: value})
+    # The fine value loads.
+    weights_from_transformer_lens(sd, {**config, key: fine})
