@@ -58,6 +58,7 @@ from ._store import (  # noqa: E402,F401
     tensor_from_hash,
 )
 from ._parse import Parser  # noqa: E402,F401
+from .tokenizers import CharTokenizer  # noqa: E402,F401
 
 _values.init_from_environment()
 _methods.install()
