@@ -123,6 +123,9 @@ BLOCK_VARIANTS = [
     dict(attn_pos=True, use_mlp=False),
     dict(mlp_act_type="gelu_new", attn_bias=True),
     dict(mlp_act_type="bilinear", mlp_output_bias=True),
+    dict(use_parallel_residual=True, attn_bias=True, mlp_output_bias=True),
+    dict(norm_type="bn", attn_bias=True),
+    dict(norm_type=None),
 ]
 
 
@@ -150,6 +153,8 @@ def test_garbage_call_matches_reference(variant, output_bias):
         mlp_out_bias=block.mlp_output_bias,
         output_bias=output_bias,
         pos=pos,
+        norm_type=block.norm_type,
+        parallel=block.use_parallel_residual,
     )
     np.testing.assert_allclose(
         as_numpy(c.evaluate()), expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max()

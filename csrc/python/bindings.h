@@ -91,6 +91,9 @@ int cc_py_gf_init(PyObject *module);
 int cc_py_module_init(PyObject *module);
 // BindItem and the module-algebra functions (python/py_module_rewrite.c).
 int cc_py_module_rewrite_init(PyObject *module);
+// ModulePusher, NestedModuleNamer, ModuleConstructCallback and their module functions
+// (python/py_module_pusher.c).
+int cc_py_module_pusher_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {

@@ -516,8 +516,9 @@ class TransformerBlockParams:
     ) -> Dict[str, Circuit]:
         """Standard-normal weights of every shape the block needs, keyed '<weight>_arr' by the
         block's (unnumbered) weight names. Not an initialisation that trains."""
+        norms = ["p"] if self.use_parallel_residual else ["a"] + (["m"] if self.use_mlp else [])
         w: Dict[str, Circuit] = {
-            f"a.{k}": v for k, v in self._norm_weights(hidden_size, device_dtype).items()
+            f"{p}.{k}": v for p in norms for k, v in self._norm_weights(hidden_size, device_dtype).items()
         }
         rn = functools.partial(Array.randn, device_dtype=device_dtype)
         w["a.w.q"] = rn(num_heads, head_size, hidden_size)
@@ -529,7 +530,6 @@ class TransformerBlockParams:
                 w[f"a.w.{x}_bias"] = rn(num_heads, head_size)
             w["a.w.o_bias"] = rn(hidden_size)
         if self.use_mlp:
-            w.update({f"m.{k}": v for k, v in self._norm_weights(hidden_size, device_dtype).items()})
             w["m.w.proj_in"] = rn(hidden_size * 4, hidden_size)
             w["m.w.in_bias"] = rn(hidden_size * 4)
             w["m.w.proj_out"] = rn(hidden_size, hidden_size * (2 if self.mlp_act_type == "bilinear" else 4))
