@@ -794,6 +794,9 @@ def test_tl_hook_names_and_nodes():
         "ln_final.hook_normalized": "ln.y",
         "unembed.hook_in": "final.call",
         "unembed.hook_out": "logits",
+        "blocks.0.hook_attn_out": "b.a",
+        "blocks.1.hook_mlp_out": "b.m",
+        "blocks.1.attn.hook_result": "a.heads",
     }
     for hook, node in expected.items():
         assert circ.get_unique(tl_hook_matcher(hook)).name == node
@@ -824,6 +827,34 @@ def test_tl_hook_matcher_updates_one_layer():
         )
     assert rel_err(patched.evaluate(), expected) <= 1e-10
     assert rel_err(circ.evaluate(), expected) > 1e-3
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"to": "ATTN_MLP"},
+        {"to": "BLOCK", "use_clear_block_module": False},
+        {"to": "ATTN_HEAD_MLP_NORM"},
+        {"use_pull_up_bias": False},
+    ],
+)
+def test_tl_hooks_after_configure_transformer(options):
+    """rc's configure_transformer renames blocks, residual adds, norms and sublayer outputs by
+    layer ('b1', 'b1.resid.a', 'a1.norm', 'b1.a.p_bias'); the aliases find them there too."""
+    mr = pytest.importorskip("circuits.model_rewrites")
+    model = tl_model(use_attn_result=True)
+    circs, _, info = load_transformer_lens(model)
+    toks = tokens(batch=2, seq=5)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(toks)
+    if "to" in options:
+        options = {**options, "to": mr.PushDownTransformerTo[options["to"]]}
+    configured = mr.configure_transformer(circs["t.bind_w"], **options)
+    embeds = circs["t.w.tok_embeds"], circs["t.w.pos_embeds"]
+    call = info.bind_to_input_tokens(configured, rc.Array(toks, "toks"), *embeds)
+    got = run_with_tl_cache(rc.substitute_all_modules(call), tl_hook_names(2, attn_result=True))
+    _compare_hooks(got, cache, 1e-10)
 
 
 def test_tl_hook_to_tl_layout():

@@ -559,28 +559,33 @@ def logits_circuit(
 
 
 # TransformerLens hooks -> the library node computing each, in a model call whose Modules are
-# substituted. Block i runs from its input (resid_pre: 't.inp_tok_pos' or 'b{i-1}.call') to
-# 'b{i}.call'; a node of block i is searched from 'b{i}.call' down to, not past, a stop node.
-# Entries: hook -> (rc node name, name of a node to pass through first or None, stop node
-# ('pre' for the block input, 'mid' for the block's 'b.resid.a'), layout).
+# substituted, as it comes from the loaders or after model_rewrites.configure_transformer's
+# default rewrites. Block i runs from its input (resid_pre: 't.inp_tok_pos', or block i-1's
+# output) to its output ('b{i}.call', 'b{i}' once configured); a node of block i is searched
+# from the output down to, not past, a stop node. Names that configure_transformer numbers
+# by layer are given in both spellings ('{i}' is the layer).
+# Entries: hook -> (rc node names, names of a node to pass through first or None, stop node
+# ('pre' for the block input, 'mid' for the residual after attention), layout).
+_RESID_MID = ("b.resid.a", "b{i}.resid.a")
 _TL_BLOCK_HOOKS = {
-    "hook_resid_mid": ("b.resid.a", None, "pre", "same"),
-    "hook_attn_out": ("b.a", None, "pre", "same"),
-    "hook_mlp_out": ("b.m", None, "pre", "same"),
-    "ln1.hook_scale": ("ln.rsqrt", "a.norm", "pre", "scale"),
-    "ln1.hook_normalized": ("ln.y", "a.norm", "pre", "same"),
-    "ln2.hook_scale": ("ln.rsqrt", "m.norm", "mid", "scale"),
-    "ln2.hook_normalized": ("ln.y", "m.norm", "mid", "same"),
-    "attn.hook_q": ("a.q_p_bias", None, "pre", "heads"),
-    "attn.hook_k": ("a.k_p_bias", None, "pre", "heads"),
-    "attn.hook_v": ("a.v_p_bias", None, "pre", "heads"),
-    "attn.hook_attn_scores": ("a.attn_scores", None, "pre", "same"),
-    "attn.hook_pattern": ("a.attn_probs", None, "pre", "same"),
-    "attn.hook_z": ("a.comb_v", None, "pre", "heads"),
-    "attn.hook_result": ("a.heads", None, "pre", "heads"),
-    "mlp.hook_pre": ("m.pre", None, "pre", "same"),
-    "mlp.hook_post": ("m.act", None, "pre", "same"),
+    "hook_resid_mid": (_RESID_MID, None, "pre", "same"),
+    "ln1.hook_scale": (("ln.rsqrt",), ("a.norm", "a{i}.norm"), "pre", "scale"),
+    "ln1.hook_normalized": (("ln.y",), ("a.norm", "a{i}.norm"), "pre", "same"),
+    "ln2.hook_scale": (("ln.rsqrt",), ("m.norm", "m{i}.norm"), "mid", "scale"),
+    "ln2.hook_normalized": (("ln.y",), ("m.norm", "m{i}.norm"), "mid", "same"),
+    "attn.hook_q": (("a.q_p_bias",), None, "pre", "heads"),
+    "attn.hook_k": (("a.k_p_bias",), None, "pre", "heads"),
+    "attn.hook_v": (("a.v_p_bias",), None, "pre", "heads"),
+    "attn.hook_attn_scores": (("a.attn_scores",), None, "pre", "same"),
+    "attn.hook_pattern": (("a.attn_probs",), None, "pre", "same"),
+    "attn.hook_z": (("a.comb_v",), None, "pre", "heads"),
+    "attn.hook_result": (("a.heads", "a{i}.heads"), None, "pre", "heads"),
+    "mlp.hook_pre": (("m.pre",), None, "pre", "same"),
+    "mlp.hook_post": (("m.act",), None, "pre", "same"),
 }
+# The sublayer outputs are the first terms of the residual adds ('b.a' + resid_pre is the
+# residual after attention, 'b.m' + that the block output), whatever their names.
+_TL_SUBLAYER_OUT_HOOKS = ("hook_attn_out", "hook_mlp_out")
 _TL_FINAL_HOOKS = {
     "ln_final.hook_scale": ("ln.rsqrt", "scale"),
     "ln_final.hook_normalized": ("ln.y", "same"),
@@ -595,13 +600,15 @@ def _tl_hook_parts(name: str) -> Tuple[Optional[int], str]:
     found = _TL_BLOCK_NAME.fullmatch(name) if isinstance(name, str) else None
     if found is not None:
         hook = found.group(2)
-        if hook in _TL_BLOCK_HOOKS or hook in ("hook_resid_pre", "hook_resid_post"):
+        if hook in _TL_BLOCK_HOOKS or hook in _TL_SUBLAYER_OUT_HOOKS:
+            return int(found.group(1)), hook
+        if hook in ("hook_resid_pre", "hook_resid_post"):
             return int(found.group(1)), hook
     elif name in _TL_FINAL_HOOKS or name in _TL_TOP_HOOKS or name in _TL_UNEMBED_HOOKS:
         return None, name
     known = ", ".join(
         list(_TL_TOP_HOOKS)
-        + [f"blocks.{{i}}.{h}" for h in ("hook_resid_pre", *_TL_BLOCK_HOOKS, "hook_resid_post")]
+        + [f"blocks.{{i}}.{h}" for h in _tl_block_hook_order(True)]
         + list(_TL_FINAL_HOOKS)
         + list(_TL_UNEMBED_HOOKS)
     )
@@ -614,19 +621,31 @@ def tl_hook_names(n_layers: int, attn_result: bool = False) -> List[str]:
     TransformerLens caches it only with use_attn_result)."""
     names = list(_TL_TOP_HOOKS)
     for i in range(n_layers):
-        names.append(f"blocks.{i}.hook_resid_pre")
-        names += [
-            f"blocks.{i}.{h}" for h in _TL_BLOCK_HOOKS if attn_result or h != "attn.hook_result"
-        ]
-        names.append(f"blocks.{i}.hook_resid_post")
+        names += [f"blocks.{i}.{h}" for h in _tl_block_hook_order(attn_result)]
     return names + list(_TL_FINAL_HOOKS) + list(_TL_UNEMBED_HOOKS)
+
+
+def _tl_block_hook_order(attn_result: bool) -> List[str]:
+    hooks = ["hook_resid_pre", "hook_resid_mid", *_TL_SUBLAYER_OUT_HOOKS]
+    hooks += [h for h in _TL_BLOCK_HOOKS if h != "hook_resid_mid"]
+    if not attn_result:
+        hooks.remove("attn.hook_result")
+    return hooks + ["hook_resid_post"]
+
+
+def _block_output(layer: int) -> Any:
+    from ._circuits import Matcher
+
+    return Matcher(f"b{layer}.call", f"b{layer}")
 
 
 def tl_hook_matcher(name: str) -> Any:
     """An IterativeMatcher for the node that computes TransformerLens hook `name` in a model
     call whose Modules are substituted (`logits_circuit(..., substitute=True)`, or
-    `substitute_all_modules` of any call of a loaded 't.bind_w'): `circ.get_unique(it)`
-    gives that node, and `circ.update(it, f)` rewrites it, in that layer only.
+    `substitute_all_modules` of any call of a loaded 't.bind_w', also after
+    `model_rewrites.configure_transformer` without head splitting or residual flattening):
+    `circ.get_unique(it)` gives that node, and `circ.update(it, f)` rewrites it, in that
+    layer only.
 
     The node's value is in rc's layout; `tl_hook_to_tl_layout` turns it into
     TransformerLens's. Layer norms: hook_scale is 'ln.rsqrt' (1 / TransformerLens's scale),
@@ -647,19 +666,28 @@ def tl_hook_matcher(name: str) -> Any:
         return restrict(Matcher(True), end_depth=1)
     if layer is None:
         node, _ = _TL_FINAL_HOOKS[hook]
-        below = Matcher.regex(r"^b\d+\.call$") | Matcher("t.inp_tok_pos")
+        below = Matcher.regex(r"^b\d+(\.call)?$") | Matcher("t.inp_tok_pos")
         return IterativeMatcher("final.call").chain(restrict(node, term_early_at=below))
-    block_input = "t.inp_tok_pos" if layer == 0 else f"b{layer - 1}.call"
+
+    def names(spelled: Tuple[str, ...]) -> Any:
+        return Matcher(*(n.format(i=layer) for n in spelled))
+
+    block_input = Matcher("t.inp_tok_pos") if layer == 0 else _block_output(layer - 1)
     if hook == "hook_resid_pre":
         return IterativeMatcher(block_input)
+    out = IterativeMatcher(_block_output(layer))
     if hook == "hook_resid_post":
-        return IterativeMatcher(f"b{layer}.call")
+        return out
+    if hook == "hook_mlp_out":
+        return out.children_matcher({0})
+    if hook == "hook_attn_out":
+        resid_mid = restrict(names(_RESID_MID), term_early_at=block_input)
+        return out.chain(resid_mid).children_matcher({0})
     node, via, stop, _ = _TL_BLOCK_HOOKS[hook]
-    stop_at = Matcher(block_input) if stop == "pre" else Matcher("b.resid.a")
-    out = IterativeMatcher(f"b{layer}.call")
+    stop_at = block_input if stop == "pre" else names(_RESID_MID)
     if via is not None:
-        out = out.chain(restrict(via, term_early_at=Matcher(block_input)))
-    return out.chain(restrict(node, term_early_at=stop_at))
+        out = out.chain(restrict(names(via), term_early_at=block_input))
+    return out.chain(restrict(names(node), term_early_at=stop_at))
 
 
 def tl_hook_to_tl_layout(name: str, value: Any) -> Any:
@@ -692,7 +720,7 @@ def run_with_tl_cache(circ: Any, names: Optional[Sequence[str]] = None) -> Dict[
             "call (logits_circuit(..., substitute=True) or substitute_all_modules)"
         )
     if names is None:
-        n_layers = len(circ.get(Matcher.regex(r"^b\d+\.call$")))
+        n_layers = len(circ.get(Matcher.regex(r"^b\d+(\.call)?$")))
         names = tl_hook_names(n_layers)
     nodes = [circ.get_unique(tl_hook_matcher(n)) for n in names]
     values = evaluate_many(nodes)
