@@ -94,6 +94,8 @@ int cc_py_module_rewrite_init(PyObject *module);
 // ModulePusher, NestedModuleNamer, ModuleConstructCallback and their module functions
 // (python/py_module_pusher.c).
 int cc_py_module_pusher_init(PyObject *module);
+// simp, its simplifications and SimpFnSubset (python/py_simp.c).
+int cc_py_simp_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {
