@@ -2,6 +2,7 @@
 plain evaluation (hypothesis), chunked evaluation under a small max_memory (same values, a
 measured peak within the bound), and the errors when no split fits."""
 
+import gc
 import io
 import os
 import sys
@@ -439,3 +440,37 @@ def test_error_not_computable(rng):
     sym = rc.Symbol.new_with_random_uuid((3,), "free")
     with pytest.raises(rc.TensorEvalNotExplicitlyComputableError, match=r"'free'.*no value"):
         rc.optimize_and_evaluate(rc.relu(sym))
+
+
+def test_chunked_runs_and_errors_do_not_leak(rng):
+    statm = "/proc/self/statm"
+    if not os.path.exists(statm):
+        pytest.skip("needs /proc/self/statm")
+
+    def resident():
+        with open(statm) as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    table = arr(rng, 10, 8, name="table")
+    tokens = rng.integers(0, 10, size=(24,)).astype(np.int64)
+    emb = rc.Index(table, [tokens], name="emb")
+    w = arr(rng, 8, 32, name="w")
+    h = rc.relu(rc.Einsum.from_einsum_string("bi,ih->bh", emb, w, name="h"))
+    out = rc.Index(h, [slice(1, 20)], name="rows")
+    expected = out.evaluate()
+
+    def step():
+        (v,), stats = run([out], max_memory=7_000)
+        assert stats["n_chunks"] > 1
+        with pytest.raises(rc.SchedulingOOMError):
+            run([out], max_memory=100)
+        return v
+
+    for _ in range(200):
+        close(step(), expected)
+    gc.collect()
+    before = resident()
+    for _ in range(2_000):
+        step()
+    gc.collect()
+    assert resident() - before < 8 << 20
