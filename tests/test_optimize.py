@@ -107,7 +107,9 @@ def test_settings_store_every_field_and_compare():
 
 
 def test_settings_errors():
-    with pytest.raises(TypeError, match=r"OptimizationSettings\.max_memory must be an int, not str"):
+    with pytest.raises(
+        TypeError, match=r"OptimizationSettings\.max_memory must be an int, not str"
+    ):
         rc.OptimizationSettings(max_memory="lots")
     with pytest.raises(
         ValueError, match=r"OptimizationSettings\.max_single_tensor_memory must be a positive "
@@ -120,7 +122,7 @@ def test_settings_errors():
         s.max_memory = -1
 
 
-# --- plain values ----------------------------------------------------------------------------------
+# --- plain values ---------------------------------------------------------------------------------
 
 
 def test_optimize_and_evaluate_matches_evaluate(rng):
@@ -173,7 +175,7 @@ def test_schedule_argument_errors(rng):
         rc._circuits._evaluate_bounded([c], device="tpu")
 
 
-# --- random circuits (hypothesis) ---------------------------------------------------------------------
+# --- random circuits (hypothesis) -----------------------------------------------------------------
 
 
 @st.composite
