@@ -113,7 +113,8 @@ static int
 fuse_pre(void *ctx, cc_node *node, cc_node **out)
 {
     (void)ctx;
-    int64_t start, stop;
+    int64_t start = 0;
+    int64_t stop = 0;
     if (node->kind != CC_KIND_INDEX || node->children[0]->kind != CC_KIND_INDEX) {
         return 0;
     }
@@ -130,6 +131,9 @@ fuse_pre(void *ctx, cc_node *node, cc_node **out)
         if (kept == k) {
             break;
         }
+    }
+    if (a == n_items) {
+        return 0;
     }
     cc_index_item items[CC_MAX_NDIM];
     for (int i = 0; i < n_items; i++) {
