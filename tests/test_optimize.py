@@ -293,6 +293,29 @@ def test_chunked_with_unsplit_outputs(rng):
     assert stats["measured_peak_bytes"] <= 40_000 * 1.1
 
 
+def test_outputs_summing_over_the_batch_add_up_their_chunks(rng):
+    c = mlp(rng)
+    x = c.get_unique("x")
+    gram = rc.Einsum.from_einsum_string("bi,bj->ij", c, x, name="gram")
+    dot = rc.Einsum.from_einsum_string("bi,bi->", c, c, name="dot")
+    outputs = [c.sum(), c.mean(), c.sum(axis=0), gram, dot, c.mean(axis=1)]
+    for chosen in (outputs, outputs[:2], [gram]):
+        values, stats = run(chosen, max_memory=20_000)
+        for v, o in zip(values, chosen):
+            close(v, o.evaluate())
+        assert stats["batch_size"] == 64 and stats["n_chunks"] > 1
+        assert stats["measured_peak_bytes"] <= 20_000 * 1.1
+    # Without a float result or with the batch label twice in a child, the output is computed
+    # whole.
+    square = arr(rng, 64, 64, name="sq")
+    trace = rc.Einsum.from_einsum_string("bb->", rc.relu(square), name="trace")
+    (got, _), stats = run([trace, c], max_memory=60_000)
+    close(got, trace.evaluate())
+    assert stats["n_chunks"] > 1
+    with pytest.raises(rc.SchedulingOOMError, match=r"^evaluation of the outputs computed whole"):
+        run([trace, c], max_memory=30_000)
+
+
 def test_chunked_views_and_dtypes(rng, torch):
     x = rc.Array(torch.randn(32, 8, dtype=torch.float32), "x")
     w = rc.Array(torch.randn(8, 64, dtype=torch.float32), "w")
@@ -341,7 +364,7 @@ def test_progress_is_reported_per_step(rng):
     c = mlp(rng)
     calls = []
     values, stats = rc._circuits._evaluate_bounded(
-        [c, c.get_unique("w2").sum()],
+        [c, rc.relu(c.get_unique("w1"))],
         max_memory=30_000,
         progress=lambda done, total: calls.append((done, total)),
     )
@@ -401,11 +424,11 @@ def test_error_when_one_row_does_not_fit(rng):
 
 
 def test_error_when_nothing_can_be_split(rng):
-    c = mlp(rng).sum()
+    c = rc.relu(mlp(rng).sum())
     with pytest.raises(
         rc.SchedulingOOMError,
         match=r"^evaluation as one plan needs \d+ bytes at its peak, more than max_memory=1000, "
-        r"and no output has a leading axis longer than 1 to split along$",
+        r"and no output has a leading axis longer than 1 or sums over one to split along$",
     ):
         rc.optimize_and_evaluate(c, rc.OptimizationSettings(max_memory=1_000))
 
@@ -414,10 +437,12 @@ def test_error_when_unsplit_outputs_do_not_fit(rng):
     c = mlp(rng)
     with pytest.raises(
         rc.SchedulingOOMError,
-        match=r"^evaluation of the outputs without the split leading axis needs \d+ bytes at its "
-        r"peak, more than max_memory=20000$",
+        match=r"^evaluation of the outputs computed whole needs \d+ bytes at its peak, more than "
+        r"max_memory=20000$",
     ):
-        rc.optimize_and_evaluate_many([c, c.sum()], rc.OptimizationSettings(max_memory=20_000))
+        rc.optimize_and_evaluate_many(
+            [c, rc.relu(c.sum())], rc.OptimizationSettings(max_memory=20_000)
+        )
 
 
 def test_error_single_tensor(rng):
@@ -427,7 +452,7 @@ def test_error_single_tensor(rng):
         rc.SchedulingOOMSingleError,
         match=r"^evaluation as one plan needs a tensor of 32768 bytes \(GeneralFunction '[^']+' "
         r"\[1,4096\]\), more than max_single_tensor_memory=1000, and no output has a leading "
-        r"axis longer than 1 to split along$",
+        r"axis longer than 1 or sums over one to split along$",
     ):
         rc.optimize_and_evaluate(big, rc.OptimizationSettings(max_single_tensor_memory=1_000))
     assert issubclass(rc.SchedulingOOMSingleError, rc.SchedulingOOMError)
