@@ -41,6 +41,18 @@ from ._modules import (  # noqa: E402,F401
     any_children_with_symbolic_sizes,
     get_children_with_symbolic_sizes,
 )
+from ._optimize import (  # noqa: E402,F401
+    EvaluationStats,
+    OptimizationSettings,
+    Schedule,
+    circuit_to_schedule,
+    circuit_to_schedule_many,
+    optimize_and_evaluate,
+    optimize_and_evaluate_many,
+    optimize_to_schedule,
+    optimize_to_schedule_many,
+    scheduled_evaluate,
+)
 
 from . import _html, _printing, _store  # noqa: E402
 from ._printing import PrintOptions, set_debug_print_options  # noqa: E402,F401
@@ -58,18 +70,6 @@ from ._store import (  # noqa: E402,F401
     tensor_from_hash,
 )
 from ._parse import Parser  # noqa: E402,F401
-from ._optimize import (  # noqa: E402,F401
-    EvaluationStats,
-    OptimizationSettings,
-    Schedule,
-    circuit_to_schedule,
-    circuit_to_schedule_many,
-    optimize_and_evaluate,
-    optimize_and_evaluate_many,
-    optimize_to_schedule,
-    optimize_to_schedule_many,
-    scheduled_evaluate,
-)
 
 _values.init_from_environment()
 _methods.install()
