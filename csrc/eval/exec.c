@@ -32,12 +32,75 @@ check_result_shape(const cc_node *n, const cc_tensor *t)
     return cc_fail(CC_E_TENSOR_EVAL, "the result has shape [%s], not the node's shape", got);
 }
 
+// The distinct buffers the plan's results hold, with how many results hold each: a buffer
+// counts towards the live bytes from the first result holding it until the last is released,
+// unless a leaf's result holds it (memory that exists before the run). Few buffers are live
+// at once, so a list searched from its recent end is enough.
+typedef struct {
+    const cc_buffer *buf;
+    int64_t holders;
+    int64_t bytes; // 0 for memory that exists anyway
+} held_buffer;
+
+typedef struct {
+    held_buffer *items;
+    size_t len, cap;
+    int64_t live;
+    int64_t peak;
+} buffer_meter;
+
+static held_buffer *
+meter_find(buffer_meter *m, const cc_buffer *buf)
+{
+    for (size_t k = m->len; k > 0; k--) {
+        if (m->items[k - 1].buf == buf) {
+            return &m->items[k - 1];
+        }
+    }
+    return NULL;
+}
+
+static int
+meter_hold(buffer_meter *m, const cc_tensor *t, int is_leaf)
+{
+    if (t->buf == NULL) {
+        return 0;
+    }
+    held_buffer *h = meter_find(m, t->buf);
+    if (h != NULL) {
+        h->holders++;
+        return 0;
+    }
+    if (cc_grow((void **)&m->items, &m->cap, m->len + 1, sizeof(held_buffer)) < 0) {
+        return -1;
+    }
+    int64_t bytes = is_leaf ? 0 : (int64_t)t->buf->nbytes;
+    m->items[m->len++] = (held_buffer){t->buf, 1, bytes};
+    m->live += bytes;
+    if (m->live > m->peak) {
+        m->peak = m->live;
+    }
+    return 0;
+}
+
+static void
+meter_drop(buffer_meter *m, const cc_tensor *t)
+{
+    held_buffer *h = t->buf != NULL ? meter_find(m, t->buf) : NULL;
+    if (h == NULL || --h->holders > 0) {
+        return;
+    }
+    m->live -= h->bytes;
+    *h = m->items[--m->len];
+}
+
 // Results live in separately allocated structs, made when a node runs and freed at its
 // last use, so the few live at once stay in cache however long the plan is.
 static void
-release(cc_tensor **vals, int64_t i)
+release(cc_tensor **vals, int64_t i, buffer_meter *m)
 {
     if (vals[i] != NULL) {
+        meter_drop(m, vals[i]);
         cc_tensor_clear(vals[i]);
         cc_free(vals[i]);
         vals[i] = NULL;
@@ -85,7 +148,7 @@ to_host(const cc_backend *b, const cc_tensor *x, cc_tensor *out)
 }
 
 int
-cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results)
+cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results, cc_plan_measure *measured)
 {
     if (p->n_outputs > 0) {
         memset(results, 0, (size_t)p->n_outputs * sizeof(cc_tensor));
@@ -93,6 +156,7 @@ cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results)
     if (check_supported(p, b) < 0) {
         return -1;
     }
+    buffer_meter meter = {NULL, 0, 0, 0, 0};
     size_t n_vals = (size_t)(p->n > 0 ? p->n : 1);
     cc_tensor **vals = cc_calloc(n_vals, sizeof(cc_tensor *));
     int64_t *remaining = cc_malloc(n_vals * sizeof(int64_t));
@@ -120,9 +184,12 @@ cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results)
             cc_error_prefix("evaluating %s", desc);
             goto fail;
         }
+        if (meter_hold(&meter, vals[i], cc_kind_has(node->kind, CC_LEAF)) < 0) {
+            goto fail;
+        }
         for (int j = 0; j < node->n_children; j++) {
             if (--remaining[slots[j]] == 0) {
-                release(vals, slots[j]);
+                release(vals, slots[j], &meter);
             }
         }
     }
@@ -138,9 +205,14 @@ cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results)
             goto fail;
         }
     }
-    for (int k = 0; k < p->n_outputs; k++) {
-        release(vals, p->output_ix[k]);
+    if (measured != NULL) {
+        measured->peak = meter.peak;
+        measured->outputs = meter.live;
     }
+    for (int k = 0; k < p->n_outputs; k++) {
+        release(vals, p->output_ix[k], &meter);
+    }
+    cc_free(meter.items);
     cc_free(vals);
     cc_free(remaining);
     cc_free(inputs);
@@ -148,9 +220,10 @@ cc_plan_run(const cc_plan *p, const cc_backend *b, cc_tensor *results)
 fail:
     if (vals != NULL) {
         for (int64_t i = 0; i < p->n; i++) {
-            release(vals, i);
+            release(vals, i, &meter);
         }
     }
+    cc_free(meter.items);
     cc_free(vals);
     cc_free(remaining);
     cc_free(inputs);
@@ -172,10 +245,13 @@ cc_eval_run(int n, cc_node *const *prepared, cc_device device, cc_tensor *result
     if (p == NULL) {
         return -1;
     }
-    int rc = cc_plan_run(p, b, results);
+    cc_plan_measure measured = {0, 0};
+    int rc = cc_plan_run(p, b, results, &measured);
     if (rc == 0 && stats != NULL) {
+        memset(stats, 0, sizeof *stats);
         stats->n_nodes_computed = p->n;
         stats->peak_bytes = p->peak_bytes;
+        stats->measured_peak_bytes = measured.peak;
     }
     cc_plan_free(p);
     return rc;

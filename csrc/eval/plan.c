@@ -201,31 +201,58 @@ fail:
     return -1;
 }
 
-// Replays the run: a result is live from its computation until its last consumer ran;
-// requested outputs stay live to the end.
+// Replays the run: a fresh result is live from its computation until its last consumer ran
+// and every view of it (an Index or Tag of it, and views of those) is gone; requested outputs
+// stay live to the end. owner[i] is the plan position whose storage node i's result lives in
+// (-1 for memory that exists anyway: leaves and views of them).
 static int
 estimate_peak(cc_plan *p, const int64_t *bytes)
 {
-    int64_t *remaining = cc_malloc((size_t)(p->n > 0 ? p->n : 1) * sizeof(int64_t));
-    if (remaining == NULL) {
+    size_t n_slots = (size_t)(p->n > 0 ? p->n : 1);
+    int64_t *remaining = cc_malloc(n_slots * sizeof(int64_t));
+    int64_t *owner = cc_malloc(n_slots * sizeof(int64_t));
+    int64_t *holders = cc_calloc(n_slots, sizeof(int64_t));
+    if (remaining == NULL || owner == NULL || holders == NULL) {
+        cc_free(remaining);
+        cc_free(owner);
+        cc_free(holders);
         return -1;
     }
     memcpy(remaining, p->n_consumers, (size_t)p->n * sizeof(int64_t));
     int64_t live = 0;
     int64_t peak = 0;
+    p->max_tensor_bytes = 0;
+    p->max_tensor_ix = -1;
     for (int64_t i = 0; i < p->n; i++) {
+        int64_t first_child = p->child_start[i];
+        if (bytes[i] > 0) {
+            owner[i] = i;
+        } else if (p->child_start[i + 1] > first_child) {
+            owner[i] = owner[p->child_ix[first_child]];
+        } else {
+            owner[i] = -1;
+        }
+        if (owner[i] >= 0) {
+            holders[owner[i]]++;
+        }
         live += bytes[i];
         if (live > peak) {
             peak = live;
         }
-        for (int64_t s = p->child_start[i]; s < p->child_start[i + 1]; s++) {
+        if (bytes[i] > p->max_tensor_bytes) {
+            p->max_tensor_bytes = bytes[i];
+            p->max_tensor_ix = i;
+        }
+        for (int64_t s = first_child; s < p->child_start[i + 1]; s++) {
             int64_t c = p->child_ix[s];
-            if (--remaining[c] == 0) {
-                live -= bytes[c];
+            if (--remaining[c] == 0 && owner[c] >= 0 && --holders[owner[c]] == 0) {
+                live -= bytes[owner[c]];
             }
         }
     }
     cc_free(remaining);
+    cc_free(owner);
+    cc_free(holders);
     p->peak_bytes = peak;
     return 0;
 }
