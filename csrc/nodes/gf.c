@@ -1,6 +1,6 @@
-// GeneralFunction specs (the named functions of gf.def, gen_index, explicit_index, pow, and
-// specs implemented outside the core through callbacks): names, rc's spec hashes, shape rules,
-// and the GeneralFunction node kind. Evaluation lives in eval/; autonames in autoname.c.
+// GeneralFunction specs (the named functions of gf.def, gen_index, explicit_index, pow, casts,
+// and specs implemented outside the core through callbacks): names, rc's spec hashes, shape
+// rules, and the GeneralFunction node kind. Evaluation lives in eval/; autonames in autoname.c.
 #include "nodes/gf.h"
 
 #include <inttypes.h>
@@ -178,6 +178,123 @@ cc_gf_spec_pow(void)
     return s;
 }
 
+// rc's dtypes in the order of its TorchDtype enumeration, whose index the cast spec hashes.
+static const char *const RC_DTYPE_ORDER[] = {"float16", "bfloat16", "float32", "float64", "int8",
+                                             "int16",   "int32",    "int64",   "uint8",   "bool"};
+#define N_RC_DTYPES (int)(sizeof RC_DTYPE_ORDER / sizeof RC_DTYPE_ORDER[0])
+
+static int
+rc_dtype_index(cc_dtype d)
+{
+    const char *name = cc_dtype_name(d);
+    for (int i = 0; i < N_RC_DTYPES; i++) {
+        if (strcmp(RC_DTYPE_ORDER[i], name) == 0) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+int
+cc_gf_device_dtype_append(cc_str *s, const cc_gf_device_dtype *dd)
+{
+    int rc = cc_str_append(s, "{device:");
+    if (dd->device == CC_GF_DEVICE_NONE) {
+        rc |= cc_str_append(s, "None");
+    } else if (dd->device == CC_GF_DEVICE_CPU) {
+        rc |= cc_str_append(s, "cpu");
+    } else {
+        rc |= cc_str_appendf(s, "cuda:%d", dd->device - CC_GF_DEVICE_CUDA0);
+    }
+    rc |= cc_str_append(s, ",dtype:");
+    rc |= cc_str_append(s, dd->dtype < 0 ? "None" : cc_dtype_name((cc_dtype)dd->dtype));
+    rc |= cc_str_append(s, "}");
+    return rc < 0 ? -1 : 0;
+}
+
+static int
+check_cast_side(const cc_gf_device_dtype *dd, const char *which)
+{
+    if (dd->dtype < -1 || dd->dtype >= CC_DTYPE_COUNT) {
+        return cc_fail(CC_E_PY_VALUE, "cast spec: %s dtype %d is not a dtype", which, dd->dtype);
+    }
+    if (dd->device < CC_GF_DEVICE_NONE || dd->device >= CC_GF_DEVICE_CUDA0 + CC_GF_N_CUDA) {
+        return cc_fail(CC_E_PY_VALUE, "cast spec: %s device %d is not a device", which, dd->device);
+    }
+    if (dd->device >= CC_GF_DEVICE_CUDA0) {
+        return cc_fail(CC_E_PY_NOT_IMPLEMENTED,
+                       "cast spec: %s device cuda:%d is not available: circuits keeps the tensors "
+                       "of a circuit in host memory; cast the dtype only (device None or \"cpu\") "
+                       "and evaluate on the GPU with evaluate(device=\"cuda:%d\")",
+                       which, dd->device - CC_GF_DEVICE_CUDA0, dd->device - CC_GF_DEVICE_CUDA0);
+    }
+    return 0;
+}
+
+// rc's TorchDeviceDtypeOp::hash: (1, index) per set field, (0, 0) per open one.
+static void
+hash_device_dtype(cc_blake3 *h, const cc_gf_device_dtype *dd)
+{
+    uint8_t b[4] = {dd->device != CC_GF_DEVICE_NONE, 0, dd->dtype >= 0, 0};
+    if (dd->device != CC_GF_DEVICE_NONE) {
+        b[1] = (uint8_t)dd->device;
+    }
+    if (dd->dtype >= 0) {
+        b[3] = (uint8_t)rc_dtype_index((cc_dtype)dd->dtype);
+    }
+    cc_blake3_update(h, b, 4);
+}
+
+cc_gf_spec *
+cc_gf_spec_cast(const cc_gf_device_dtype *in, const cc_gf_device_dtype *out)
+{
+    if (check_cast_side(in, "input_required_compatibility") < 0 ||
+        check_cast_side(out, "output") < 0) {
+        return NULL;
+    }
+    cc_str name;
+    cc_str_init(&name);
+    if (cc_str_append(&name, "cast_from_") < 0 || cc_gf_device_dtype_append(&name, in) < 0 ||
+        cc_str_append(&name, "_to_") < 0 || cc_gf_device_dtype_append(&name, out) < 0) {
+        cc_str_clear(&name);
+        return NULL;
+    }
+    cc_gf_spec *s = spec_new(CC_GF_CAST, name.data);
+    cc_str_clear(&name);
+    if (s == NULL) {
+        return NULL;
+    }
+    s->cast_in = *in;
+    s->cast_out = *out;
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    hash_device_dtype(&h, in);
+    hash_device_dtype(&h, out);
+    cc_blake3_final(&h, s->hash, 32);
+    return s;
+}
+
+// rc's PyClassLocator: "module.path:Attr" or "/dir/file.py:Attr", both parts non-empty. The
+// text format writes it after " at " to the end of the line, so it may not hold a comment or
+// binding marker, a line break, or surrounding spaces.
+static int
+check_path(const char *name, const char *path)
+{
+    const char *colon = strchr(path, ':');
+    size_t len = strlen(path);
+    int bad_char =
+        strpbrk(path, "#!\n\r\t") != NULL || path[0] == ' ' || (len > 0 && path[len - 1] == ' ');
+    if (colon == NULL || colon == path || colon[1] == '\0' || bad_char) {
+        return cc_fail(CC_E_PY_RUNTIME,
+                       "GeneralFunction spec '%s': path '%s' is not a function locator: it must "
+                       "have the form module.to.import:MyCustomSpec or "
+                       "/dir/sub_dir/.../file.py:MyCustomSpec, without '#', '!', tabs, line breaks "
+                       "or surrounding spaces",
+                       name, path);
+    }
+    return 0;
+}
+
 cc_gf_spec *
 cc_gf_spec_multinomial(int replacement, int n_sample_dims, const int64_t *sample_shape)
 {
@@ -212,7 +329,7 @@ cc_gf_spec_multinomial(int replacement, int n_sample_dims, const int64_t *sample
 
 cc_gf_spec *
 cc_gf_spec_callback(const char *name, const uint8_t *hash_bytes, size_t n_hash_bytes,
-                    const cc_gf_callbacks *callbacks)
+                    const cc_gf_callbacks *callbacks, const char *path)
 {
     if (strstr(name, " at ") != NULL) {
         return cc_fail_null(CC_E_PY_RUNTIME,
@@ -220,9 +337,20 @@ cc_gf_spec_callback(const char *name, const uint8_t *hash_bytes, size_t n_hash_b
                             "interfere with parsing (name '%s').",
                             name);
     }
+    if (path != NULL && check_path(name, path) < 0) {
+        return NULL;
+    }
     cc_gf_spec *s = spec_new(CC_GF_CALLBACK, name);
     if (s == NULL) {
         return NULL;
+    }
+    if (path != NULL) {
+        s->path = cc_strdup(path);
+        if (s->path == NULL) {
+            cc_free(s->name);
+            cc_free(s);
+            return NULL;
+        }
     }
     s->callbacks = *callbacks;
     if (s->callbacks.incref != NULL) {
@@ -253,6 +381,7 @@ cc_gf_spec_decref(cc_gf_spec *s)
     if (s->kind == CC_GF_CALLBACK && s->callbacks.decref != NULL) {
         s->callbacks.decref(s->callbacks.ctx);
     }
+    cc_free(s->path);
     cc_free(s->name);
     cc_free(s);
 }
@@ -343,6 +472,85 @@ multinomial_by_name(const char *name)
     return cc_gf_spec_multinomial(!no_replace, n, shape);
 }
 
+// Matches the n bytes at q against "None", "cpu" and "cuda:<k>" (device) or "None" and the dtype
+// names (dtype) into *out; -1 with an error naming the cast spec when none fits.
+static int
+read_device(const char *q, size_t n, const char *spec_name, int *out)
+{
+    if (n == 4 && strncmp(q, "None", 4) == 0) {
+        *out = CC_GF_DEVICE_NONE;
+        return 0;
+    }
+    if (n == 3 && strncmp(q, "cpu", 3) == 0) {
+        *out = CC_GF_DEVICE_CPU;
+        return 0;
+    }
+    if (n > 5 && n <= 7 && strncmp(q, "cuda:", 5) == 0) {
+        int k = 0, ok = 1;
+        for (size_t i = 5; i < n; i++) {
+            ok &= q[i] >= '0' && q[i] <= '9';
+            k = k * 10 + (q[i] - '0');
+        }
+        if (ok && k < CC_GF_N_CUDA) {
+            *out = CC_GF_DEVICE_CUDA0 + k;
+            return 0;
+        }
+    }
+    return cc_fail(CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION,
+                   "unknown general function '%s': device '%.*s' is not None, cpu or cuda:<0..%d>",
+                   spec_name, (int)n, q, CC_GF_N_CUDA - 1);
+}
+
+static int
+read_dtype(const char *q, size_t n, const char *spec_name, int *out)
+{
+    if (n == 4 && strncmp(q, "None", 4) == 0) {
+        *out = -1;
+        return 0;
+    }
+    for (int d = 0; d < CC_DTYPE_COUNT; d++) {
+        const char *dn = cc_dtype_name((cc_dtype)d);
+        if (strlen(dn) == n && strncmp(q, dn, n) == 0) {
+            *out = d;
+            return 0;
+        }
+    }
+    return cc_fail(CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION,
+                   "unknown general function '%s': dtype '%.*s' is not None or a dtype (float16, "
+                   "bfloat16, float32, float64, int8, int16, int32, int64, uint8, bool)",
+                   spec_name, (int)n, q);
+}
+
+// One "{device:<d>,dtype:<t>}" of a cast spec's name at *p, which it advances past: 1 when
+// read, 0 when the text has another form, -1 with an error for an unknown device or dtype.
+static int
+read_device_dtype(const char **p, const char *spec_name, cc_gf_device_dtype *out)
+{
+    const char *q = *p;
+    if (!eat(&q, "{device:")) {
+        return 0;
+    }
+    size_t n = strcspn(q, ",}");
+    const char *device = q, *dtype;
+    size_t device_n = n, dtype_n;
+    q += n;
+    if (!eat(&q, ",dtype:")) {
+        return 0;
+    }
+    dtype = q;
+    dtype_n = strcspn(q, "}");
+    q += dtype_n;
+    if (!eat(&q, "}")) {
+        return 0;
+    }
+    if (read_device(device, device_n, spec_name, &out->device) < 0 ||
+        read_dtype(dtype, dtype_n, spec_name, &out->dtype) < 0) {
+        return -1;
+    }
+    *p = q;
+    return 1;
+}
+
 cc_gf_spec *
 cc_gf_spec_by_name(const char *name)
 {
@@ -378,16 +586,26 @@ cc_gf_spec_by_name(const char *name)
             return cc_fail_null(CC_E_PY_RUNTIME, "failed to parse explicit_index_at: '%s'", name);
         }
     }
+    p = name;
+    if (eat(&p, "cast_from_")) {
+        cc_gf_device_dtype in, out;
+        int r = read_device_dtype(&p, name, &in);
+        if (r == 1 && eat(&p, "_to_")) {
+            r = read_device_dtype(&p, name, &out);
+            if (r == 1 && *p == '\0') {
+                return cc_gf_spec_cast(&in, &out);
+            }
+        }
+        if (r < 0) {
+            return NULL;
+        }
+    }
     if (strcmp(name, "pow") == 0) {
         return cc_gf_spec_pow();
     }
     cc_gf_spec *multinomial = multinomial_by_name(name);
     if (multinomial != NULL) {
         return multinomial;
-    }
-    if (strncmp(name, "cast_from_", 10) == 0) {
-        return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
-                            "general function '%s' is not supported yet", name);
     }
     return cc_gf_spec_simple_by_name(name);
 }
@@ -624,6 +842,12 @@ cc_gf_spec_shape_info(const cc_gf_spec *s, int n, const int *ndims, const int64_
         return shape_info_broadcast(n, ndims, shapes, out);
     case CC_GF_MULTINOMIAL:
         return shape_info_multinomial(s, n, ndims, shapes, out);
+    case CC_GF_CAST:
+        if (n != 1) {
+            return wrong_num(s, n, 1);
+        }
+        out->input_batchable[0] = 1;
+        return push_dims(out, shapes[0], ndims[0]);
     case CC_GF_CALLBACK:
         if (s->callbacks.shape_info(s->callbacks.ctx, n, ndims, shapes, out) < 0) {
             return -1;
@@ -663,6 +887,23 @@ multinomial_node_alloc(int n, cc_node *const *children, const cc_gf_shape_info *
                                     CC_DTYPE_I64);
 }
 
+// rc's MiscInputCastIncompatibleDeviceDtypeError. A known input dtype means an Array below,
+// whose tensor is in host memory, so the input's device is the CPU.
+static cc_node *
+cast_incompatible(const char *label, const cc_gf_spec *spec, int in_dtype)
+{
+    cc_gf_device_dtype actual = {CC_GF_DEVICE_CPU, in_dtype};
+    cc_str m;
+    cc_str_init(&m);
+    cc_str_appendf(&m, "%s: Cast node got incompatible input, required compatibility ", label);
+    cc_gf_device_dtype_append(&m, &spec->cast_in);
+    cc_str_append(&m, "  actual ");
+    cc_gf_device_dtype_append(&m, &actual);
+    cc_fail(CC_E_MISC_INPUT_CAST_INCOMPATIBLE_DEVICE_DTYPE, "%s", m.data != NULL ? m.data : label);
+    cc_str_clear(&m);
+    return NULL;
+}
+
 cc_node *
 cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
 {
@@ -698,6 +939,16 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
                                         info.shape, children[0]->dtype);
     } else if (spec->kind == CC_GF_MULTINOMIAL) {
         node = multinomial_node_alloc(n, children, &info, label);
+    } else if (spec->kind == CC_GF_CAST) {
+        // rc's cast override: the input must be compatible with what the spec requires, the
+        // output takes the spec's fields and the input's where the spec leaves them open
+        int in_dtype = children[0]->dtype;
+        if (spec->cast_in.dtype >= 0 && in_dtype >= 0 && in_dtype != spec->cast_in.dtype) {
+            return cast_incompatible(label, spec, in_dtype);
+        }
+        node =
+            cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim, info.shape,
+                                     spec->cast_out.dtype >= 0 ? spec->cast_out.dtype : in_dtype);
     } else if (spec->kind == CC_GF_SIMPLE && SIMPLE_INFO[spec->simple_id].promote_int_to_f32 &&
                children[0]->dtype >= 0 &&
                !cc_dtype_is_floating_point((cc_dtype)children[0]->dtype)) {
@@ -751,6 +1002,9 @@ static const cc_name_op gf_name_op = {.cls = CC_NAME_FUNCTION, .function_name = 
 // marker): the text cannot rebuild it, and the parser says so.
 #define NOT_SERIALIZABLE "[NOT_SERIALIZABLE]"
 
+// Between a Python spec's name and its path in the text (rc's serialisation).
+#define PATH_SEPARATOR " at "
+
 static int
 gf_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
 {
@@ -758,10 +1012,38 @@ gf_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
     if (cc_str_append(out, s->name) < 0) {
         return -1;
     }
-    return o->bijection && s->kind == CC_GF_CALLBACK ? cc_str_append(out, " " NOT_SERIALIZABLE) : 0;
+    if (!o->bijection || s->kind != CC_GF_CALLBACK) {
+        return 0;
+    }
+    if (s->path == NULL) {
+        return cc_str_append(out, " " NOT_SERIALIZABLE);
+    }
+    return cc_str_append(out, PATH_SEPARATOR) < 0 ? -1 : cc_str_append(out, s->path);
 }
 
-// A registered function's name.
+// "<spec name> at <path>": the spec the caller loads from path (rc's new_from_parse). The
+// node takes the line's name; the spec's own name is the one the loaded spec gives.
+static cc_node *
+parse_by_path(const cc_payload_parse *in, const char *sep, const char **at)
+{
+    const char *path = sep + strlen(PATH_SEPARATOR);
+    *at = in->extra_at + (path - in->extra);
+    if (in->gf_spec_by_path == NULL) {
+        return cc_fail_null(CC_E_PARSE_CIRCUIT,
+                            "GeneralFunction %.*s: this parse cannot load Python specs (path %s)",
+                            (int)(sep - in->extra), in->extra, path);
+    }
+    cc_gf_spec *spec = in->gf_spec_by_path(in->ctx, path);
+    if (spec == NULL) {
+        return NULL;
+    }
+    *at = in->kind_at;
+    cc_node *out = cc_gf_new(in->n_children, in->children, spec, in->name);
+    cc_gf_spec_decref(spec);
+    return out;
+}
+
+// A built-in spec's name, or a Python spec's name and path.
 static cc_node *
 gf_parse_payload(const cc_payload_parse *in, const char **at)
 {
@@ -775,6 +1057,10 @@ gf_parse_payload(const cc_payload_parse *in, const char **at)
                             "GeneralFunction %.*s was written in Python and cannot be read back "
                             "from text",
                             (int)(len - k), in->extra);
+    }
+    const char *sep = strstr(in->extra, PATH_SEPARATOR);
+    if (sep != NULL) {
+        return parse_by_path(in, sep, at);
     }
     cc_gf_spec *spec = cc_gf_spec_by_name(in->extra);
     if (spec == NULL) {

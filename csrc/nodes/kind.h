@@ -99,6 +99,8 @@ typedef struct {
     int (*tensor)(void *ctx, cc_payload_tensor_kind kind, const char *prefix, int ndim,
                   const int64_t *shape, cc_tensor *out);
     int (*random_bytes)(void *ctx, uint8_t *out, size_t n);
+    // The GeneralFunction spec a path names (see text/parse.h); NULL when the caller has none.
+    cc_gf_spec *(*gf_spec_by_path)(void *ctx, const char *path);
     void *ctx;
 } cc_payload_parse;
 

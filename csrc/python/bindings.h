@@ -92,6 +92,13 @@ int cc_py_rearrange_spec_init(PyObject *module);
 int cc_py_gf_init(PyObject *module);
 // ModuleSpec, ModuleArgSpec and the module functions (python/py_module.c).
 int cc_py_module_init(PyObject *module);
+// BindItem and the module-algebra functions (python/py_module_rewrite.c).
+int cc_py_module_rewrite_init(PyObject *module);
+// ModulePusher, NestedModuleNamer, ModuleConstructCallback and their module functions
+// (python/py_module_pusher.c).
+int cc_py_module_pusher_init(PyObject *module);
+// simp, its simplifications and SimpFnSubset (python/py_simp.c).
+int cc_py_simp_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
 
@@ -106,6 +113,10 @@ PyObject *cc_py_rearrange_spec_wrap(cc_rearrange_spec *spec_stolen);
 
 // GeneralFunction spec wrapper (one reference to a cc_gf_spec).
 PyObject *cc_py_gf_spec_wrap(cc_gf_spec *spec);
+// The spec a locator names ("package.module:Attr", "/dir/file.py:Attr"; rc's new_by_path),
+// through circuits._gf_path: imports the module and calls Attr(). New reference, or NULL with
+// an exception.
+cc_gf_spec *cc_py_gf_spec_by_path(const char *path);
 
 // Methods of the module defined in other files (NULL-terminated arrays).
 extern PyMethodDef cc_py_eval_methods[];

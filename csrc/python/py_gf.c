@@ -162,9 +162,10 @@ callback_function(void *ctx, int n, const cc_tensor *const *inputs, cc_tensor *o
     return 0;
 }
 
-// A spec for a Python object with name, function and get_shape_info (new reference).
+// A spec for a Python object with name, function and get_shape_info (new reference). Its path
+// is the object's path attribute, or default_path (may be NULL) when that is None.
 static cc_gf_spec *
-spec_from_python(PyObject *obj)
+spec_from_python(PyObject *obj, const char *default_path)
 {
     PyObject *name = PyObject_GetAttrString(obj, "name");
     if (name == NULL) {
@@ -191,6 +192,20 @@ spec_from_python(PyObject *obj)
         Py_DECREF(name);
         return NULL;
     }
+    PyObject *path = PyObject_HasAttrString(obj, "path") ? PyObject_GetAttrString(obj, "path")
+                                                         : Py_NewRef(Py_None);
+    if (path == NULL || (path != Py_None && !PyUnicode_Check(path))) {
+        if (path != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "GeneralFunction spec '%U': path must be a str or None, not %.100s", name,
+                         Py_TYPE(path)->tp_name);
+        }
+        Py_XDECREF(path);
+        Py_DECREF(hash_bytes);
+        Py_DECREF(name);
+        return NULL;
+    }
+    const char *path_utf8 = path != Py_None ? PyUnicode_AsUTF8(path) : default_path;
     cc_gf_callbacks cb = {
         .ctx = obj,
         .incref = callback_incref,
@@ -199,10 +214,12 @@ spec_from_python(PyObject *obj)
         .function = callback_function,
     };
     const char *name_utf8 = PyUnicode_AsUTF8(name);
-    cc_gf_spec *spec =
-        name_utf8 ? cc_gf_spec_callback(name_utf8, (const uint8_t *)PyBytes_AS_STRING(hash_bytes),
-                                        (size_t)PyBytes_GET_SIZE(hash_bytes), &cb)
-                  : NULL;
+    cc_gf_spec *spec = NULL;
+    if (name_utf8 != NULL && (path == Py_None || path_utf8 != NULL)) {
+        spec = cc_gf_spec_callback(name_utf8, (const uint8_t *)PyBytes_AS_STRING(hash_bytes),
+                                   (size_t)PyBytes_GET_SIZE(hash_bytes), &cb, path_utf8);
+    }
+    Py_DECREF(path);
     Py_DECREF(hash_bytes);
     Py_DECREF(name);
     if (spec == NULL && !PyErr_Occurred()) {
@@ -229,13 +246,33 @@ spec_arg(PyObject *obj)
         return s;
     }
     if (PyObject_HasAttrString(obj, "function") && PyObject_HasAttrString(obj, "get_shape_info")) {
-        return spec_from_python(obj);
+        return spec_from_python(obj, NULL);
     }
     PyErr_Format(PyExc_TypeError,
                  "spec must be a GeneralFunction spec, a function name or an "
                  "object with name, function and get_shape_info, not %.100s",
                  Py_TYPE(obj)->tp_name);
     return NULL;
+}
+
+cc_gf_spec *
+cc_py_gf_spec_by_path(const char *path)
+{
+    PyObject *module = PyImport_ImportModule("circuits._gf_path");
+    PyObject *obj = module ? PyObject_CallMethod(module, "spec_from_path", "s", path) : NULL;
+    Py_XDECREF(module);
+    if (obj == NULL) {
+        return NULL;
+    }
+    cc_gf_spec *spec;
+    if (PyObject_TypeCheck(obj, spec_type)) {
+        spec = ((py_spec *)obj)->spec;
+        cc_gf_spec_incref(spec);
+    } else {
+        spec = spec_from_python(obj, path);
+    }
+    Py_DECREF(obj);
+    return spec;
 }
 
 // Builds the node and raises (keeping a pending Python exception) on failure.
@@ -341,6 +378,32 @@ gf_new_by_name_op(PyObject *cls, PyObject *args, PyObject *kwds)
 }
 
 static PyObject *
+gf_new_by_path(PyObject *cls, PyObject *args, PyObject *kwds)
+{
+    (void)cls;
+    PyObject *path_obj;
+    cc_node **nodes;
+    Py_ssize_t n;
+    const char *name;
+    if (circuits_and_name(args, kwds, "path", &path_obj, &nodes, &n, &name) < 0) {
+        return NULL;
+    }
+    PyObject *out = NULL;
+    if (path_obj == NULL || !PyUnicode_Check(path_obj)) {
+        PyErr_SetString(PyExc_TypeError, "new_by_path() needs path= (keyword, a str)");
+    } else {
+        const char *path = PyUnicode_AsUTF8(path_obj);
+        cc_gf_spec *spec = path != NULL ? cc_py_gf_spec_by_path(path) : NULL;
+        if (spec != NULL) {
+            out = new_gf((int)n, nodes, spec, name);
+            cc_gf_spec_decref(spec);
+        }
+    }
+    PyMem_Free(nodes);
+    return out;
+}
+
+static PyObject *
 gf_gen_index(PyObject *cls, PyObject *args, PyObject *kwds)
 {
     (void)cls;
@@ -399,8 +462,21 @@ gf_spec_get(PyObject *self, void *closure)
     return cc_py_gf_spec_wrap(NODE(self)->u.gf.spec);
 }
 
+static PyObject *
+gf_spec_path_get(PyObject *self, void *closure)
+{
+    (void)closure;
+    const cc_gf_spec *s = NODE(self)->u.gf.spec;
+    return s->kind == CC_GF_CALLBACK && s->path != NULL ? PyUnicode_FromString(s->path)
+                                                        : Py_NewRef(Py_None);
+}
+
 static PyGetSetDef gf_getset[] = {
     {"spec", gf_spec_get, NULL, "The function's spec.", NULL},
+    {"_spec_path", gf_spec_path_get, NULL,
+     "Where the text format finds a spec written in Python (\"<name> at <path>\"); None for a "
+     "built-in spec and for one without a path.",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -411,6 +487,11 @@ static PyMethodDef gf_methods[] = {
     {"new_by_name_op", (PyCFunction)(void (*)(void))gf_new_by_name_op,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      "new_by_name_op(*nodes, spec_name, name=None): as new_by_name, None for unknown names."},
+    {"new_by_path", (PyCFunction)(void (*)(void))gf_new_by_path,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "new_by_path(*nodes, path, name=None): the spec a locator names, 'package.module:Attr' or "
+     "'/dir/file.py:Attr' (relative to the rrfs directory): imports the module and calls Attr() "
+     "with no arguments. Paths under rust_circuit. load circuits' own modules."},
     {"gen_index", (PyCFunction)(void (*)(void))gf_gen_index,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      "gen_index(x, index, index_dim, batch_x=False, batch_index=True, check_index_ints=True, "
@@ -446,6 +527,33 @@ spec_dealloc(PyObject *self)
     cc_gf_spec_decref(((py_spec *)self)->spec);
     PyObject_Free(self);
     Py_DECREF(tp);
+}
+
+// circuits.TorchDeviceDtypeOp(device, dtype) of a cast spec's field.
+static PyObject *
+device_dtype_op(const cc_gf_device_dtype *dd)
+{
+    char device[16];
+    if (dd->device >= CC_GF_DEVICE_CUDA0) {
+        snprintf(device, sizeof device, "cuda:%d", dd->device - CC_GF_DEVICE_CUDA0);
+    } else {
+        snprintf(device, sizeof device, "cpu");
+    }
+    PyObject *module = PyImport_ImportModule("circuits");
+    PyObject *cls = module ? PyObject_GetAttrString(module, "TorchDeviceDtypeOp") : NULL;
+    Py_XDECREF(module);
+    if (cls == NULL) {
+        return NULL;
+    }
+    PyObject *dev =
+        dd->device == CC_GF_DEVICE_NONE ? Py_NewRef(Py_None) : PyUnicode_FromString(device);
+    PyObject *dtype = dd->dtype < 0 ? Py_NewRef(Py_None)
+                                    : PyUnicode_FromString(cc_dtype_name((cc_dtype)dd->dtype));
+    PyObject *out = dev && dtype ? PyObject_CallFunctionObjArgs(cls, dev, dtype, NULL) : NULL;
+    Py_XDECREF(dev);
+    Py_XDECREF(dtype);
+    Py_DECREF(cls);
+    return out;
 }
 
 static PyObject *
@@ -492,6 +600,12 @@ spec_attr(PyObject *self, void *closure)
     }
     if (s->kind == CC_GF_EXPLICIT_INDEX && strcmp(which, "x_non_batch_dims") == 0) {
         return PyLong_FromLongLong(s->x_non_batch_dims);
+    }
+    if (s->kind == CC_GF_CAST && strcmp(which, "input_required_compatibility") == 0) {
+        return device_dtype_op(&s->cast_in);
+    }
+    if (s->kind == CC_GF_CAST && strcmp(which, "output") == 0) {
+        return device_dtype_op(&s->cast_out);
     }
     PyErr_Format(PyExc_AttributeError, "spec '%s' has no attribute '%s'", s->name, which);
     return NULL;
@@ -540,6 +654,10 @@ static PyGetSetDef spec_getset[] = {
      "check_index_ints"},
     {"replacement", spec_attr, NULL, "multinomial: draws are put back.", "replacement"},
     {"shape", spec_attr, NULL, "multinomial: the sample shape.", "shape"},
+    {"input_required_compatibility", spec_attr, NULL,
+     "cast: the TorchDeviceDtypeOp the input must be compatible with.",
+     "input_required_compatibility"},
+    {"output", spec_attr, NULL, "cast: the TorchDeviceDtypeOp the output is set to.", "output"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -549,7 +667,7 @@ static PyType_Slot spec_slots[] = {
     {Py_tp_richcompare, spec_richcompare},
     {Py_tp_hash, spec_hash},
     {Py_tp_getset, spec_getset},
-    {Py_tp_doc, "The spec of a built-in GeneralFunction (named, index or pow)."},
+    {Py_tp_doc, "The spec of a built-in GeneralFunction (named, index, pow or cast)."},
     {0, NULL},
 };
 

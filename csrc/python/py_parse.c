@@ -63,6 +63,17 @@ hook_random_bytes(void *ctx, uint8_t *out, size_t n)
     return 0;
 }
 
+static cc_gf_spec *
+hook_gf_spec_by_path(void *ctx, const char *path)
+{
+    (void)ctx;
+    cc_gf_spec *spec = cc_py_gf_spec_by_path(path);
+    if (spec == NULL) {
+        cc_fail(CC_E_PYTHON, "GeneralFunction spec at %s", path);
+    }
+    return spec;
+}
+
 // Adds the parser's position message as a note to the pending Python exception.
 static void
 add_position_note(void)
@@ -119,6 +130,7 @@ py_parse_circuits(PyObject *self, PyObject *args, PyObject *kwds)
     o.hooks.ctx = &ctx;
     o.hooks.tensor = hook_tensor;
     o.hooks.random_bytes = hook_random_bytes;
+    o.hooks.gf_spec_by_path = hook_gf_spec_by_path;
     int n = cc_parse_circuits(utf8, (size_t)len, &o, &nodes);
     if (n < 0) {
         if (cc_error_kind_get() == CC_E_PYTHON && PyErr_Occurred()) {

@@ -116,6 +116,13 @@ random_bytes(void *ctx, uint8_t *out, size_t n)
     return p->o->hooks.random_bytes(p->o->hooks.ctx, out, n);
 }
 
+static cc_gf_spec *
+gf_spec_by_path(void *ctx, const char *path)
+{
+    const parser *p = ctx;
+    return p->o->hooks.gf_spec_by_path(p->o->hooks.ctx, path);
+}
+
 // The node of a definition from its text and built children (ch[i].node borrowed), by its
 // kind's parse_payload once the number of children fits the kind.
 static cc_node *
@@ -154,6 +161,7 @@ build_kind(parser *p, const cc_parse_node_text *t, int n, const child *ch, cc_no
         .check_unique_arg_names = p->o->module_check_unique_arg_names,
         .tensor = p->o->hooks.tensor != NULL ? load_tensor : NULL,
         .random_bytes = p->o->hooks.random_bytes != NULL ? random_bytes : NULL,
+        .gf_spec_by_path = p->o->hooks.gf_spec_by_path != NULL ? gf_spec_by_path : NULL,
         .ctx = p,
     };
     const char *at = NULL;

@@ -26,6 +26,10 @@ typedef struct {
                   const int64_t *shape, cc_tensor *out);
     // n random bytes (a Symbol whose uuid is "rand").
     int (*random_bytes)(void *ctx, uint8_t *out, size_t n);
+    // The GeneralFunction spec that path ("package.module:Attr" or "/dir/file.py:Attr", from a
+    // "<name> at <path>" line) names: a new reference, or NULL with an error recorded. Loading
+    // one runs code of the caller's environment.
+    cc_gf_spec *(*gf_spec_by_path)(void *ctx, const char *path);
 } cc_parse_hooks;
 
 // rc's Parser options.

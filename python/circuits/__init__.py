@@ -59,6 +59,7 @@ from ._store import (  # noqa: E402,F401
     tensor_from_hash,
 )
 from ._parse import Parser  # noqa: E402,F401
+from .tokenizers import CharTokenizer  # noqa: E402,F401
 from . import _sampling  # noqa: E402
 from ._sampling import batch_to_concat, replace_expand_bottom_up  # noqa: E402,F401
 

@@ -190,9 +190,10 @@ class TorchDeviceDtype:
 
 def circuit_device(circuit) -> Optional[str]:
     """rc's device of a circuit: that of the tensors below it (Arrays, and Index tensors that
-    are not 0-d), None when it holds none (Scalars and Symbols have no device). circuits keeps
-    every tensor of a circuit in host memory, so the device is "cpu" or None."""
-    from ._circuits import Array, Index
+    are not 0-d) or of a cast below that sets one, None when it holds none (Scalars and Symbols
+    have no device). circuits keeps every tensor of a circuit in host memory, so the device is
+    "cpu" or None."""
+    from ._circuits import Array, GeneralFunction, GeneralFunctionSpec, Index
 
     if circuit.dtype is not None:  # only an Array below fixes a dtype
         return "cpu"
@@ -203,6 +204,10 @@ def circuit_device(circuit) -> Optional[str]:
             return "cpu"
         if isinstance(c, Index) and any(not isinstance(i, (int, slice)) for i in c.idx):
             return "cpu"
+        if isinstance(c, GeneralFunction) and isinstance(c.spec, GeneralFunctionSpec):
+            output = getattr(c.spec, "output", None)  # cast specs
+            if output is not None and output.device is not None:
+                return output.device
         for child in c.children:
             if child.hash not in seen:
                 seen.add(child.hash)

@@ -439,6 +439,40 @@ class GeneralFunctionSpecBase(metaclass=abc.ABCMeta):
         raise NotImplementedError
 
 
+def _device_dtype_op(value, what: str) -> TorchDeviceDtypeOp:
+    if not hasattr(value, "device") or not hasattr(value, "dtype"):
+        raise TypeError(
+            f"new_cast: {what} must be a TorchDeviceDtypeOp, not {type(value).__name__}"
+        )
+    return TorchDeviceDtypeOp(value.device, value.dtype)
+
+
+def _rc_form(dd: TorchDeviceDtypeOp) -> str:
+    return f"{{device:{dd.device},dtype:{dd.dtype}}}"
+
+
+def gf_new_cast(
+    x,
+    input_required_compatibility=TorchDeviceDtypeOp(),
+    output=TorchDeviceDtypeOp(),
+    name=None,
+):
+    """rc's cast GeneralFunction: x unchanged in shape, checked to be compatible with
+    input_required_compatibility (MiscInputCastIncompatibleDeviceDtypeError), cast to output's
+    dtype (torch's .to: floats to integers truncate toward zero). Its spec is named
+    cast_from_{device:<d>,dtype:<t>}_to_{device:<d>,dtype:<t>}, None for an open field."""
+    required = _device_dtype_op(input_required_compatibility, "input_required_compatibility")
+    out = _device_dtype_op(output, "output")
+    spec_name = f"cast_from_{_rc_form(required)}_to_{_rc_form(out)}"
+    return GeneralFunction.new_by_name(x, spec_name=spec_name, name=name)
+
+
+def enforce_dtype_device(self, device_dtype, name=None):
+    """GeneralFunction.new_cast(self, device_dtype, device_dtype, name=name): fails unless self is
+    compatible with device_dtype, and fixes what self leaves open."""
+    return gf_new_cast(self, device_dtype, device_dtype, name=name)
+
+
 def install():
     methods = {
         "evaluate": evaluate,
@@ -463,6 +497,7 @@ def install():
         "map_child": map_child,
         "get_compatible_device_dtype": get_compatible_device_dtype,
         "get_device_dtype": get_device_dtype,
+        "enforce_dtype_device": enforce_dtype_device,
     }
     for name, f in methods.items():
         setattr(Circuit, name, f)
@@ -487,3 +522,4 @@ def install():
     Symbol.new_with_random_uuid = staticmethod(symbol_new_with_random_uuid)
     Symbol.new_with_none_uuid = staticmethod(symbol_new_with_none_uuid)
     Tag.new_with_random_uuid = staticmethod(tag_new_with_random_uuid)
+    GeneralFunction.new_cast = staticmethod(gf_new_cast)

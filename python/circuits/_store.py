@@ -370,12 +370,14 @@ def _unpickle(text: str, tensors: Dict[str, np.ndarray]) -> Circuit:
 
 
 def _check_serializable(circuit: Circuit, what: str) -> None:
-    """A GeneralFunction written in Python has no text the parser could rebuild it from."""
+    """A GeneralFunction written in Python has no text the parser could rebuild it from, unless
+    its spec has a path (the text names it "<name> at <path>")."""
     for gf in circuit.get(_circuits.GeneralFunction):
-        if not isinstance(gf.spec, _circuits.GeneralFunctionSpec):
+        if not isinstance(gf.spec, _circuits.GeneralFunctionSpec) and gf._spec_path is None:
             raise pickle.PicklingError(
                 f"{what}: GeneralFunction {gf.name!r} has a spec written in Python "
-                f"({type(gf.spec).__name__}), which the text format cannot hold"
+                f"({type(gf.spec).__name__}) without a path, which the text format cannot hold "
+                "(give the spec a path, 'package.module:SpecClass', to name it by)"
             )
 
 
