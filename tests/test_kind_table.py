@@ -20,6 +20,9 @@ EXPECTED = [
     ("tag", rc.Tag),
     ("module", rc.Module),
     ("set_symbolic_shape", rc.SetSymbolicShape),
+    ("discrete_var", rc.DiscreteVar),
+    ("stored_cumulant_var", rc.StoredCumulantVar),
+    ("cumulant", rc.Cumulant),
 ]
 
 

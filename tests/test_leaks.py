@@ -177,3 +177,31 @@ def test_parse_and_failed_parses():
 
     growth = growth_after_warmup(step, 2_000, 20_000)
     assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
+
+
+def test_sampling_layer_kinds_expander_and_multinomial():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3))
+    xb = rng.standard_normal((4, 3))
+    probs = np.full(5, 0.2)
+    u = uuid.UUID(int=11)
+
+    def step(i):
+        values = rc.Array(x, name="x")
+        v = rc.DiscreteVar(values, rc.DiscreteVar.uniform_probs_and_group(5, "g"))
+        k = rc.Cumulant(v, rc.Array(xb, name="b"))
+        cumulants = {1: values, 2: rc.Scalar(1.0, (5, 3) * 2), 3: rc.Scalar(0.0, (5, 3) * 3)}
+        s = rc.StoredCumulantVar(cumulants, u)
+        rc.Parser()(rc.Add(v, rc.Scalar(1.0, (3,))).repr())
+        rc.Parser()(s.repr())
+        assert k.shape == (3, 4, 3)
+        sampled = rc.Array(xb, name="sampled")
+        out = rc.Expander((rc.DiscreteVar, lambda d: sampled), suffix="s")(
+            rc.Add(v, rc.Scalar(1.0, (3,)))
+        )
+        out.evaluate()
+        rc.multinomial(rc.Array(probs), rc.Array(np.array(i, dtype=np.int64)), (7,)).evaluate()
+        rc.batch_to_concat(rc.relu(rc.Array(xb, name="r")), 0, 3).evaluate()
+
+    growth = growth_after_warmup(step, 1_000, 5_000)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"

@@ -85,6 +85,9 @@ def grow(draw, pool):
                 "pow",
                 "tag",
                 "module",
+                "discrete_var",
+                "cumulant",
+                "stored_cumulant_var",
             ]
         )
     )
@@ -115,6 +118,16 @@ def grow(draw, pool):
         flags = draw(st.tuples(st.booleans(), st.booleans(), st.booleans()))
         arg = rc.ModuleArgSpec(sym, *flags)
         return rc.Module(rc.ModuleSpec(body, [arg]), **{"in": x})
+    if kind == "discrete_var" and x.ndim > 0:
+        n = x.shape[0]
+        group = rc.Tag(rc.Scalar(1.0 / max(n, 1), (n,)), uuid.UUID(int=draw(st.integers(0, 99))))
+        return rc.DiscreteVar(x, group)
+    if kind == "cumulant":
+        parts = draw(st.lists(st.sampled_from(pool), max_size=2))
+        return rc.Cumulant(*(parts if sum(p.ndim for p in parts) <= 3 else [x]))
+    if kind == "stored_cumulant_var":
+        var = rc.Scalar(1.0, x.shape * 2)
+        return rc.StoredCumulantVar({1: x, 2: var}, uuid.UUID(int=draw(st.integers(0, 99))))
     return rc.Add(x)
 
 

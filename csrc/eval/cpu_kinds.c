@@ -14,6 +14,7 @@
 #include "tensor/einsum.h"
 #include "tensor/int_ops.h"
 #include "tensor/kernels.h"
+#include "tensor/random.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -987,6 +988,21 @@ eval_gf_gather(const cc_gf_spec *s, const cc_tensor *const *in, cc_tensor *out)
     return rc;
 }
 
+// rc's multinomial: the seed (0-d, read as int64) starts the project's own generator
+// (tensor/random.h), so equal seeds give equal draws.
+static int
+gf_multinomial(const cc_gf_spec *s, const cc_tensor *const *in, cc_tensor *out)
+{
+    cc_tensor seed;
+    if (cc_tensor_cast(&seed, in[1], CC_DTYPE_I64) < 0) {
+        return -1;
+    }
+    int64_t value = *(const int64_t *)seed.data;
+    cc_tensor_clear(&seed);
+    return cc_multinomial(out, in[0], s->n_sample_dims, s->sample_shape, s->replacement,
+                          (uint64_t)value);
+}
+
 static int
 eval_gf(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
@@ -999,6 +1015,8 @@ eval_gf(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
         return eval_gf_gather(s, in, out);
     case CC_GF_POW:
         return gf_pow(in, out);
+    case CC_GF_MULTINOMIAL:
+        return gf_multinomial(s, in, out);
     case CC_GF_CAST:
         // torch's .to(dtype): floats to integers truncate toward zero
         return cast_to(out, in[0],
@@ -1042,6 +1060,57 @@ eval_set_symbolic_shape(const cc_node *n, const cc_tensor *const *in, cc_tensor 
     cc_eval_describe_node(n, desc, sizeof desc);
     return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
                    "%s pins symbolic sizes and has no value", desc);
+}
+
+// Never explicitly computable: a sampler replaces it before evaluation.
+static int
+eval_discrete_var(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    (void)out;
+    char desc[512];
+    cc_eval_describe_node(n, desc, sizeof desc);
+    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                   "%s is a random variable and has no value: sample it first", desc);
+}
+
+// Never explicitly computable: a sampler replaces it before evaluation.
+static int
+eval_stored_cumulant_var(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    (void)out;
+    char desc[512];
+    cc_eval_describe_node(n, desc, sizeof desc);
+    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                   "%s is a random variable and has no value: sample it first", desc);
+}
+
+// The cumulant of constants: 1 for none, the child itself for one, zeros for more.
+static int
+eval_cumulant(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    for (int i = 0; i < n->n_children; i++) {
+        if (!n->children[i]->is_constant) {
+            char desc[512];
+            cc_eval_describe_node(n, desc, sizeof desc);
+            return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                           "%s: child %d is random, so the cumulant has to be estimated (Sampler)",
+                           desc, i);
+        }
+    }
+    cc_dtype d = cc_eval_node_dtype(n);
+    if (n->n_children == 1) {
+        return cc_tensor_cast(out, in[0], d);
+    }
+    if (cc_tensor_init_scalar(out, d, n->n_children == 0 ? 1.0 : 0.0) < 0) {
+        return -1;
+    }
+    if (cc_tensor_broadcast_to(out, n->ndim, n->shape) < 0) {
+        cc_tensor_clear(out);
+        return -1;
+    }
+    return 0;
 }
 
 // The backend's kernel per kind: eval_<kind>, which needs nothing of the backend record.

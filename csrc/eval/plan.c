@@ -58,14 +58,15 @@ check_computable(const cc_node *root)
             cur = next;
         }
         cc_eval_describe_node(cur, what, sizeof what);
+        // A random variable (not constant) waits for a sampler; a free Symbol for a Module.
+        const char *fix = cur->is_constant ? "bind it with a Module first" : "sample it first";
         if (cur == root) {
-            return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE,
-                           "%s has no value: bind it with a Module first", what);
+            return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE, "%s has no value: %s", what,
+                           fix);
         }
         cc_eval_describe_node(root, root_desc, sizeof root_desc);
         return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE,
-                       "%s contains %s, which has no value: bind it with a Module first", root_desc,
-                       what);
+                       "%s contains %s, which has no value: %s", root_desc, what, fix);
     }
     if (!root->is_constant) {
         cc_eval_describe_node(root, root_desc, sizeof root_desc);

@@ -159,6 +159,7 @@ module_build(cc_node *body, int n, const cc_module_arg_spec *specs, cc_node *con
     }
     m->is_explicitly_computable = info_from->is_explicitly_computable;
     m->is_constant = info_from->is_constant;
+    m->can_be_sampled = info_from->can_be_sampled;
     m->use_autoname = info_from->use_autoname;
     cc_node_decref(expanded);
     m->u.module.arg_specs = cc_calloc((size_t)(n > 0 ? n : 1), sizeof(cc_module_arg_spec));

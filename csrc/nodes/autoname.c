@@ -80,7 +80,9 @@ cc_autoname(const cc_node *n, char **out)
     if (op->cls == CC_NAME_NONE) {
         return 0;
     }
-    for (int i = 0; i < n->n_children; i++) {
+    // A postfix name reads its first child only (a DiscreteVar's group takes no part).
+    int named = op->cls == CC_NAME_POSTFIX ? (n->n_children > 0) : n->n_children;
+    for (int i = 0; i < named; i++) {
         if (n->children[i]->name == NULL) {
             return 0;
         }
@@ -99,6 +101,7 @@ cc_autoname(const cc_node *n, char **out)
         rc = rc < 0 ? rc : cc_str_append(&s, "(");
         for (int i = first; rc == 0 && i < n->n_children; i++) {
             rc = i > first ? cc_str_append(&s, ", ") : 0;
+            rc = rc < 0 || op->arg_label == NULL ? rc : op->arg_label(n, i, &s);
             rc = rc < 0 ? rc : append_child(&s, op, n->children[i], !op->full_arg_names);
         }
         rc = rc < 0 ? rc : cc_str_append(&s, ")");

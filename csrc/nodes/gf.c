@@ -24,6 +24,8 @@ static const uint8_t INDEX_UUID[16] = {0x44, 0x2f, 0xde, 0x55, 0xa1, 0xb7, 0x4a,
                                        0x98, 0xff, 0xbd, 0x40, 0xd7, 0x03, 0x0e, 0xf2};
 static const uint8_t POW_UUID[16] = {0x31, 0x5d, 0x28, 0x47, 0xa5, 0x6d, 0x49, 0xc8,
                                      0x8f, 0xef, 0x5b, 0xcf, 0x71, 0x0a, 0x7b, 0xc8};
+static const uint8_t MULTINOMIAL_UUID[16] = {0x1f, 0x39, 0xec, 0x5e, 0xd3, 0xf8, 0x47, 0x06,
+                                             0xb0, 0x75, 0x16, 0x12, 0xfd, 0x83, 0xee, 0xf8};
 static const uint8_t PY_WRAP_UUID[16] = {0xde, 0x31, 0x24, 0xee, 0x15, 0x4c, 0x4d, 0xa8,
                                          0xbd, 0xb3, 0xb7, 0x49, 0x6a, 0xe6, 0x22, 0x3c};
 
@@ -294,6 +296,38 @@ check_path(const char *name, const char *path)
 }
 
 cc_gf_spec *
+cc_gf_spec_multinomial(int replacement, int n_sample_dims, const int64_t *sample_shape)
+{
+    if (n_sample_dims < 0 || n_sample_dims > CC_MAX_NDIM) {
+        return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
+                            "multinomial: a sample shape of %d axes (at most %d are supported)",
+                            n_sample_dims, CC_MAX_NDIM);
+    }
+    cc_str name;
+    cc_str_init(&name);
+    int ok = cc_str_append(&name, replacement ? "multinomial_" : "multinomial_no_replace_") == 0 &&
+             cc_shape_append(&name, n_sample_dims, sample_shape) == 0;
+    cc_gf_spec *s = ok ? spec_new(CC_GF_MULTINOMIAL, name.data) : NULL;
+    cc_str_clear(&name);
+    if (s == NULL) {
+        return NULL;
+    }
+    s->replacement = replacement != 0;
+    s->n_sample_dims = n_sample_dims;
+    uint8_t flag = (uint8_t)s->replacement;
+    cc_blake3 h;
+    cc_blake3_init(&h);
+    cc_blake3_update(&h, MULTINOMIAL_UUID, 16);
+    cc_blake3_update(&h, &flag, 1);
+    for (int i = 0; i < n_sample_dims; i++) {
+        s->sample_shape[i] = sample_shape[i];
+        cc_blake3_update_u64_le(&h, (uint64_t)sample_shape[i]); // rc: usize, 8 bytes
+    }
+    cc_blake3_final(&h, s->hash, 32);
+    return s;
+}
+
+cc_gf_spec *
 cc_gf_spec_callback(const char *name, const uint8_t *hash_bytes, size_t n_hash_bytes,
                     const cc_gf_callbacks *callbacks, const char *path)
 {
@@ -393,6 +427,49 @@ eat(const char **p, const char *suffix)
         return 1;
     }
     return 0;
+}
+
+static void
+skip_spaces(const char **p)
+{
+    while (**p == ' ' || **p == '\t') {
+        (*p)++;
+    }
+}
+
+// "multinomial[_no_replace]_[a, b, ...]" (rc's pattern: spaces around the numbers, an optional
+// trailing comma). NULL with no error recorded when name is not of that form.
+static cc_gf_spec *
+multinomial_by_name(const char *name)
+{
+    const char *p = name;
+    if (!eat(&p, "multinomial")) {
+        return NULL;
+    }
+    int no_replace = eat(&p, "_no_replace");
+    if (!eat(&p, "_[")) {
+        return NULL;
+    }
+    int64_t shape[CC_MAX_NDIM];
+    int n = 0;
+    skip_spaces(&p);
+    while (*p != ']') {
+        int64_t v;
+        if (n == CC_MAX_NDIM || read_int(&p, 0, &v) != 0) {
+            return NULL;
+        }
+        shape[n++] = v;
+        skip_spaces(&p);
+        if (eat(&p, ",")) {
+            skip_spaces(&p);
+        } else if (*p != ']') {
+            return NULL;
+        }
+    }
+    if (p[1] != '\0') {
+        return NULL;
+    }
+    return cc_gf_spec_multinomial(!no_replace, n, shape);
 }
 
 // Matches the n bytes at q against "None", "cpu" and "cuda:<k>" (device) or "None" and the dtype
@@ -526,9 +603,9 @@ cc_gf_spec_by_name(const char *name)
     if (strcmp(name, "pow") == 0) {
         return cc_gf_spec_pow();
     }
-    if (strncmp(name, "multinomial", 11) == 0) {
-        return cc_fail_null(CC_E_CONSTRUCT_NOT_SUPPORTED_YET,
-                            "general function '%s' is not supported yet", name);
+    cc_gf_spec *multinomial = multinomial_by_name(name);
+    if (multinomial != NULL) {
+        return multinomial;
     }
     return cc_gf_spec_simple_by_name(name);
 }
@@ -714,6 +791,33 @@ shape_info_explicit_index(const cc_gf_spec *s, int n, const int *ndims,
     return 0;
 }
 
+// rc's multinomial shape rule: probs of rank >= 1, a 0-d seed; neither input batchable (a
+// batched draw would not repeat the unbatched one's values).
+static int
+shape_info_multinomial(const cc_gf_spec *s, int n, const int *ndims, const int64_t *const *shapes,
+                       cc_gf_shape_info *out)
+{
+    if (n != 2) {
+        return wrong_num(s, n, 2);
+    }
+    if (ndims[1] != 0) {
+        return cc_fail(CC_E_GENERAL_FUNCTION_SHAPE,
+                       "general function %s: the seed must be 0-d, got rank %d", s->name, ndims[1]);
+    }
+    if (ndims[0] < 1) {
+        return cc_fail(CC_E_GENERAL_FUNCTION_SHAPE_NDIM_TOO_SMALL,
+                       "general function %s: probs must have at least one axis", s->name);
+    }
+    if (push_dims(out, shapes[0], ndims[0] - 1) < 0 ||
+        push_dims(out, s->sample_shape, s->n_sample_dims) < 0) {
+        return -1;
+    }
+    out->num_non_batchable_output_dims = s->n_sample_dims;
+    out->input_batchable[0] = 0;
+    out->input_batchable[1] = 0;
+    return 0;
+}
+
 int
 cc_gf_spec_shape_info(const cc_gf_spec *s, int n, const int *ndims, const int64_t *const *shapes,
                       cc_gf_shape_info *out)
@@ -736,6 +840,8 @@ cc_gf_spec_shape_info(const cc_gf_spec *s, int n, const int *ndims, const int64_
             return wrong_num(s, n, 2);
         }
         return shape_info_broadcast(n, ndims, shapes, out);
+    case CC_GF_MULTINOMIAL:
+        return shape_info_multinomial(s, n, ndims, shapes, out);
     case CC_GF_CAST:
         if (n != 1) {
             return wrong_num(s, n, 1);
@@ -761,6 +867,25 @@ cc_gf_spec_shape_info(const cc_gf_spec *s, int n, const int *ndims, const int64_
 
 // ---------------------------------------------------------------------------------------------
 // The node kind
+
+// rc's multinomial override: float probs, an int64 seed (where their dtypes are known); the
+// indices are int64.
+static cc_node *
+multinomial_node_alloc(int n, cc_node *const *children, const cc_gf_shape_info *info,
+                       const char *label)
+{
+    int probs = children[0]->dtype, seed = children[1]->dtype;
+    if (probs >= 0 && !cc_dtype_is_floating_point((cc_dtype)probs)) {
+        return cc_fail_null(CC_E_MISC_INPUT, "%s: probs have dtype %s, not a floating point one",
+                            label, cc_dtype_name((cc_dtype)probs));
+    }
+    if (seed >= 0 && seed != CC_DTYPE_I64) {
+        return cc_fail_null(CC_E_MISC_INPUT, "%s: the seed has dtype %s, not int64", label,
+                            cc_dtype_name((cc_dtype)seed));
+    }
+    return cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info->ndim, info->shape,
+                                    CC_DTYPE_I64);
+}
 
 // rc's MiscInputCastIncompatibleDeviceDtypeError. A known input dtype means an Array below,
 // whose tensor is in host memory, so the input's device is the CPU.
@@ -812,6 +937,8 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
         }
         node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
                                         info.shape, children[0]->dtype);
+    } else if (spec->kind == CC_GF_MULTINOMIAL) {
+        node = multinomial_node_alloc(n, children, &info, label);
     } else if (spec->kind == CC_GF_CAST) {
         // rc's cast override: the input must be compatible with what the spec requires, the
         // output takes the spec's fields and the input's where the spec leaves them open

@@ -22,6 +22,7 @@ typedef enum {
     CC_GF_POW,            // broadcasting base ** exponent
     CC_GF_CAST,           // checks its input's dtype, casts it (rc's GeneralFunctionSetDDSpec)
     CC_GF_CALLBACK,       // spec implemented outside the core (a Python object)
+    CC_GF_MULTINOMIAL,    // seeded draws of category indices (probs, seed)
 } cc_gf_kind;
 
 // rc's TorchDeviceDtypeOp in a cast spec. device: CC_GF_DEVICE_NONE, CC_GF_DEVICE_CPU, or
@@ -68,6 +69,9 @@ struct cc_gf_spec {
     cc_gf_device_dtype cast_out; // CAST: what the output is set to
     cc_gf_callbacks callbacks;   // CALLBACK
     char *path;                  // CALLBACK: where the text format finds the spec, or NULL
+    int replacement;             // MULTINOMIAL: draws are put back
+    int n_sample_dims;           // MULTINOMIAL: the sample shape appended to probs' batch axes
+    int64_t sample_shape[CC_MAX_NDIM];
 };
 
 typedef struct {
@@ -82,8 +86,8 @@ const cc_gf_simple_info *cc_gf_simple_get_info(cc_gf_id id);
 // By name: CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION when no row of gf.def has it.
 cc_gf_spec *cc_gf_spec_simple_by_name(const char *name);
 // A spec from its serialised name as rc's new_by_name reads it: gen_index_at_...,
-// explicit_index_at_..., cast_from_{device:..,dtype:..}_to_{device:..,dtype:..}, pow, or a row of
-// gf.def. multinomial specs are CC_E_CONSTRUCT_NOT_SUPPORTED_YET; anything else
+// explicit_index_at_..., cast_from_{device:..,dtype:..}_to_{device:..,dtype:..}, pow,
+// multinomial[_no_replace]_[...], or a row of gf.def; anything else
 // CC_E_CONSTRUCT_UNKNOWN_GENERAL_FUNCTION.
 cc_gf_spec *cc_gf_spec_by_name(const char *name);
 cc_gf_spec *cc_gf_spec_simple(cc_gf_id id);
@@ -99,6 +103,9 @@ cc_gf_spec *cc_gf_spec_cast(const cc_gf_device_dtype *in, const cc_gf_device_dty
 // rc's form of a device and dtype: "{device:cpu,dtype:None}" (Rust's Debug of
 // TorchDeviceDtypeOp). 0, or -1 with CC_E_NO_MEMORY.
 int cc_gf_device_dtype_append(cc_str *s, const cc_gf_device_dtype *dd);
+// rc's multinomial spec: inputs (probs, seed); output probs.shape[:-1] + sample_shape, int64;
+// not batchable. Named "multinomial[_no_replace]_[a, b]".
+cc_gf_spec *cc_gf_spec_multinomial(int replacement, int n_sample_dims, const int64_t *sample_shape);
 // hash_bytes: the spec's own identity bytes (rc: compute_hash_bytes); as in rc the spec hash
 // covers only these (and a fixed uuid), not the name or the path. The spec holds a reference
 // on ctx (callbacks->incref at creation, decref when freed). path: rc's spec locator,

@@ -46,6 +46,8 @@ typedef struct {
     const char *(*function_name)(const cc_node *n);
     int first_arg;
     int full_arg_names;
+    // CC_NAME_FUNCTION, optional: text put before argument i's name ("2: "). 0, or -1.
+    int (*arg_label)(const cc_node *n, int i, cc_str *out);
 } cc_name_op;
 
 // --- printing (rc's repr_extra_info) ----------------------------------------------------------

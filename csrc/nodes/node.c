@@ -209,6 +209,7 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
     n->use_autoname = 1;
     n->is_explicitly_computable = 1;
     n->is_constant = 1;
+    n->can_be_sampled = 1;
     n->contains_module = cc_kind_ops_table[kind]->child_binding != NULL;
     n->dtype = (int8_t)(merge ? -1 : dtype);
     if (n_children > 0) {
@@ -228,6 +229,7 @@ alloc_node(cc_kind kind, int n_children, cc_node *const *children, int ndim, con
         n->use_autoname &= c->use_autoname;
         n->is_explicitly_computable &= c->is_explicitly_computable;
         n->is_constant &= c->is_constant;
+        n->can_be_sampled &= c->can_be_sampled;
         n->contains_module |= c->contains_module;
         if (!merge || c->dtype < 0) {
             continue;
@@ -291,6 +293,7 @@ cc_node_finish_leaf_copy(cc_node *m, const cc_node *n, const char *name)
     m->dtype = n->dtype;
     m->is_explicitly_computable = n->is_explicitly_computable;
     m->is_constant = n->is_constant;
+    m->can_be_sampled = n->can_be_sampled;
     return cc_node_finish(m, name);
 }
 

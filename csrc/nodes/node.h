@@ -74,6 +74,7 @@ typedef struct cc_node {
     uint8_t use_autoname;
     uint8_t is_explicitly_computable;
     uint8_t is_constant;
+    uint8_t can_be_sampled;  // rc's flag: no StoredCumulantVar of order > 2 below
     uint8_t contains_module; // a Module is at or below this node (substitution skips the rest)
     int8_t dtype; // a cc_dtype, or -1 when no Array below fixes it (Scalars: float64 at eval)
     // Symbols reachable without being bound by an enclosing Module, in rc's order (children
@@ -114,6 +115,13 @@ typedef struct cc_node {
         struct {
             cc_module_arg_spec *arg_specs; // n_children - 1 entries; children: [body, *args]
         } module;
+        struct {
+            char function_name[24]; // "K<number of children>", its autoname's function
+        } cumulant;
+        struct {
+            int64_t *numbers; // owned: the cumulant number of each child, ascending
+            uint8_t uuid[16];
+        } stored_cumulant_var;
     } u;
 } cc_node;
 

@@ -592,6 +592,12 @@ spec_attr(PyObject *self, void *closure)
             return PyBool_FromLong(s->batch_index);
         }
     }
+    if (s->kind == CC_GF_MULTINOMIAL && strcmp(which, "replacement") == 0) {
+        return PyBool_FromLong(s->replacement);
+    }
+    if (s->kind == CC_GF_MULTINOMIAL && strcmp(which, "shape") == 0) {
+        return cc_py_shape_tuple(s->n_sample_dims, s->sample_shape);
+    }
     if (s->kind == CC_GF_EXPLICIT_INDEX && strcmp(which, "x_non_batch_dims") == 0) {
         return PyLong_FromLongLong(s->x_non_batch_dims);
     }
@@ -646,6 +652,8 @@ static PyGetSetDef spec_getset[] = {
      "x_non_batch_dims"},
     {"check_index_ints", spec_attr, NULL, "Index values are checked at evaluation.",
      "check_index_ints"},
+    {"replacement", spec_attr, NULL, "multinomial: draws are put back.", "replacement"},
+    {"shape", spec_attr, NULL, "multinomial: the sample shape.", "shape"},
     {"input_required_compatibility", spec_attr, NULL,
      "cast: the TorchDeviceDtypeOp the input must be compatible with.",
      "input_required_compatibility"},
@@ -727,7 +735,37 @@ pow_function(PyObject *self, PyObject *args, PyObject *kwds)
     return out;
 }
 
+static PyObject *
+multinomial_function(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {"probs", "seed", "shape", "replacement", "name", NULL};
+    PyObject *p_obj, *s_obj, *shape_obj, *name_obj = Py_None;
+    int replacement = 1;
+    cc_node *nodes[2];
+    const char *name;
+    int ndim;
+    int64_t shape[CC_MAX_NDIM];
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|pO:multinomial", kwlist, &p_obj, &s_obj,
+                                     &shape_obj, &replacement, &name_obj) ||
+        !cc_py_node_check(p_obj, "probs", &nodes[0]) ||
+        !cc_py_node_check(s_obj, "seed", &nodes[1]) ||
+        cc_py_shape_arg(shape_obj, &ndim, shape) < 0 || cc_py_name_arg(name_obj, &name) < 0) {
+        return NULL;
+    }
+    cc_gf_spec *spec = cc_gf_spec_multinomial(replacement, ndim, shape);
+    if (spec == NULL) {
+        return cc_py_raise();
+    }
+    PyObject *out = new_gf(2, nodes, spec, name);
+    cc_gf_spec_decref(spec);
+    return out;
+}
+
 PyMethodDef cc_py_gf_module_methods[] = {
+    {"multinomial", (PyCFunction)(void (*)(void))multinomial_function, METH_VARARGS | METH_KEYWORDS,
+     "multinomial(probs, seed, shape, replacement=True, name=None): int64 indices drawn from "
+     "probs' last axis, seeded by the 0-d int64 circuit seed."},
     {"pow", (PyCFunction)(void (*)(void))pow_function, METH_VARARGS | METH_KEYWORDS,
      "pow(base, exponent, name=None): broadcasting base ** exponent."},
     {NULL, NULL, 0, NULL},

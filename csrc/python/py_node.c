@@ -358,6 +358,9 @@ get_flag(PyObject *self, void *closure)
     if (strcmp(which, "is_constant") == 0) {
         return PyBool_FromLong(n->is_constant);
     }
+    if (strcmp(which, "can_be_sampled") == 0) {
+        return PyBool_FromLong(n->can_be_sampled);
+    }
     if (strcmp(which, "use_autoname") == 0) {
         return PyBool_FromLong(n->use_autoname);
     }
@@ -401,6 +404,8 @@ static PyGetSetDef node_getset[] = {
     {"is_explicitly_computable", get_flag, NULL, "Can be evaluated without binding or sampling.",
      "is_explicitly_computable"},
     {"is_constant", get_flag, NULL, "Holds no random variable.", "is_constant"},
+    {"can_be_sampled", get_flag, NULL,
+     "A sampler can sample it (no StoredCumulantVar of order above 2 below).", "can_be_sampled"},
     {"use_autoname", get_flag, NULL, "Ancestors built from this node get automatic names.",
      "use_autoname"},
     {"is_leaf", get_flag, NULL, "Array, Scalar or Symbol.", "is_leaf"},

@@ -1,7 +1,8 @@
 """circuits: immutable tensor-computation circuits for interpretability research.
 
 `import circuits as rc` gives rc's API: node kinds (Array, Scalar, Symbol, Add,
-Einsum, Index, Concat, Rearrange, GeneralFunction, Tag, Module, SetSymbolicShape),
+Einsum, Index, Concat, Rearrange, GeneralFunction, Tag, Module, SetSymbolicShape,
+DiscreteVar, StoredCumulantVar, Cumulant),
 Modules (ModuleSpec, ModuleArgSpec, substitution, batching), the named functions
 (rc.relu, rc.gelu, rc.softmax, ...), evaluation on the CPU through BLAS, and rc's
 exception classes. Values come back as torch tensors when torch is installed, else as numpy
@@ -71,6 +72,8 @@ from ._store import (  # noqa: E402,F401
 )
 from ._parse import Parser  # noqa: E402,F401
 from .tokenizers import CharTokenizer  # noqa: E402,F401
+from . import _sampling  # noqa: E402
+from ._sampling import batch_to_concat, replace_expand_bottom_up  # noqa: E402,F401
 
 _values.init_from_environment()
 _methods.install()
@@ -78,6 +81,7 @@ _modules.install()
 _printing.install()
 _html.install()
 _store.install()
+_sampling.install()
 
 GeneralFunctionSimpleSpec = _circuits.GeneralFunctionSpec
 
