@@ -659,3 +659,11 @@ def test_remix_style_run_on_dataset():
     drawn = rc.Sampler(rc.RandomSampleSpec((3,), seeder=rc.default_hash_seeder(5))).sample(c)
     idx = draws(np.full(5, 0.2), 3, hash_seed(group, 5))
     np.testing.assert_allclose(value(drawn), got[idx], rtol=1e-6, atol=1e-8)
+
+
+def test_error_too_many_axes():
+    c = rc.Scalar(1.0, (1,) * 20, "c")
+    with pytest.raises(ValueError, match="20 sample axes on a circuit of rank 20 make 40 axes"):
+        rc.Sampler(rc.RandomSampleSpec((1,) * 20)).sample(c)
+    with pytest.raises(ValueError, match="a sample shape of 33 axes"):
+        rc.RandomSampleSpec((1,) * 33)
