@@ -123,6 +123,9 @@ BLOCK_VARIANTS = [
     dict(attn_pos=True, use_mlp=False),
     dict(mlp_act_type="gelu_new", attn_bias=True),
     dict(mlp_act_type="bilinear", mlp_output_bias=True),
+    dict(use_parallel_residual=True, attn_bias=True, mlp_output_bias=True),
+    dict(norm_type="bn", attn_bias=True),
+    dict(norm_type=None),
 ]
 
 
@@ -150,6 +153,8 @@ def test_garbage_call_matches_reference(variant, output_bias):
         mlp_out_bias=block.mlp_output_bias,
         output_bias=output_bias,
         pos=pos,
+        norm_type=block.norm_type,
+        parallel=block.use_parallel_residual,
     )
     np.testing.assert_allclose(
         as_numpy(c.evaluate()), expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max()
@@ -278,3 +283,14 @@ def test_bind_to_input_errors():
 def test_symbol_uuids_are_stable():
     assert ml.t_input.uuid == uuid.UUID("ece2bb5d-c6d6-4b7a-93a5-32b5ac264888")
     assert ml.b_input.name == "b.input"
+
+
+def test_rotary_attention_evaluates_and_round_trips():
+    params = ml.TransformerParams(ml.TransformerBlockParams(use_rope=True), num_layers=1)
+    c, _, _ = params.garbage_call(hidden_size=8, head_size=8, num_heads=2, seq_len=5, batch_shape=(2,))
+    assert c.shape == (2, 5, 11)
+    assert np.isfinite(as_numpy(c.evaluate())).all()
+    body = ml.get_attention(rope=True).body
+    assert body.name == "a_rope"
+    assert "apply_rotary_pos_emb at rust_circuit.generalfuncs.rotary_pos_emb:ApplyRotaryPosEmb" in body.repr()
+    assert rc.Parser()(body.repr()) == body

@@ -123,7 +123,8 @@ def grow(draw, pool):
         group = rc.Tag(rc.Scalar(1.0 / max(n, 1), (n,)), uuid.UUID(int=draw(st.integers(0, 99))))
         return rc.DiscreteVar(x, group)
     if kind == "cumulant":
-        return rc.Cumulant(*draw(st.lists(st.sampled_from(pool), max_size=2)))
+        parts = draw(st.lists(st.sampled_from(pool), max_size=2))
+        return rc.Cumulant(*(parts if sum(p.ndim for p in parts) <= 3 else [x]))
     if kind == "stored_cumulant_var":
         var = rc.Scalar(1.0, x.shape * 2)
         return rc.StoredCumulantVar({1: x, 2: var}, uuid.UUID(int=draw(st.integers(0, 99))))

@@ -58,14 +58,40 @@ def mlp(w, i, x, act_name, out_bias):
     return out + w[f"m{i}.w.out_bias"] if out_bias else out
 
 
-def forward(w, x, mask, *, n_layers, attn_bias, use_mlp, act_name, mlp_out_bias, output_bias, pos=None):
+def norm(w, prefix, x, norm_type):
+    if norm_type is None:
+        return x
+    if norm_type == "ln":
+        return layer_norm(x, w[f"{prefix}.ln.w.bias"], w[f"{prefix}.ln.w.scale"])
+    mean, var = w[f"{prefix}.bn.mean"], w[f"{prefix}.bn.var"]
+    return (x - mean) / np.sqrt(var + 1e-5) * w[f"{prefix}.bn.w.scale"] + w[f"{prefix}.bn.w.bias"]
+
+
+def forward(
+    w,
+    x,
+    mask,
+    *,
+    n_layers,
+    attn_bias,
+    use_mlp,
+    act_name,
+    mlp_out_bias,
+    output_bias,
+    pos=None,
+    norm_type="ln",
+    parallel=False,
+):
     """Logits of embedded input x [..., s, d] under mask [..., s, s] (1 where allowed)."""
     for i in range(n_layers):
-        normed = layer_norm(x, w[f"a{i}.ln.w.bias"], w[f"a{i}.ln.w.scale"])
-        x = x + attention(w, i, normed, pos, mask, attn_bias)
+        if parallel:
+            normed = norm(w, f"p{i}", x, norm_type)
+            x = x + attention(w, i, normed, pos, mask, attn_bias) + mlp(w, i, normed, act_name, mlp_out_bias)
+            continue
+        x = x + attention(w, i, norm(w, f"a{i}", x, norm_type), pos, mask, attn_bias)
         if use_mlp:
-            normed = layer_norm(x, w[f"m{i}.ln.w.bias"], w[f"m{i}.ln.w.scale"])
-            x = x + mlp(w, i, normed, act_name, mlp_out_bias)
-    x = layer_norm(x, w["final.ln.w.bias"], w["final.ln.w.scale"])
+            x = x + mlp(w, i, norm(w, f"m{i}", x, norm_type), act_name, mlp_out_bias)
+    if norm_type is not None:
+        x = norm(w, "final", x, norm_type)
     logits = x @ w["t.w.unembed"].T
     return logits + w["t.w.unembed_bias"] if output_bias else logits

@@ -34,8 +34,10 @@ typedef struct {
 } xmap;
 
 typedef struct {
-    cc_ptrvec maps;  // every xmap made, freed together
-    cc_hmap by_hash; // map hash -> xmap, so equal maps share a memo
+    cc_ptrvec maps;        // every xmap made, freed together
+    cc_hmap by_hash;       // map hash -> xmap, so equal maps share a memo
+    cc_expand_rerun rerun; // cc_expand_node_rerun's hook, or NULL
+    void *rerun_ctx;
 } xctx;
 
 static void
@@ -62,6 +64,8 @@ xctx_init(xctx *x)
 {
     cc_ptrvec_init(&x->maps);
     cc_hmap_init(&x->by_hash);
+    x->rerun = NULL;
+    x->rerun_ctx = NULL;
 }
 
 static void
@@ -166,6 +170,9 @@ rerun_body(const cc_expand_call *e, cc_node *body, int n, cc_node *const *keys,
            cc_node *const *values)
 {
     const xdriver *d = e->driver;
+    if (d->x->rerun != NULL) {
+        return d->x->rerun(d->x->rerun_ctx, body, n, keys, values);
+    }
     int n0 = d->map0->n;
     size_t total = (size_t)(n0 + n > 0 ? n0 + n : 1);
     cc_node **all_keys = cc_malloc(total * sizeof(cc_node *));
@@ -477,6 +484,23 @@ cc_expand_node(const cc_node *circuit, cc_node *const *inputs)
 {
     xctx x;
     xctx_init(&x);
+    cc_node *out = NULL;
+    xmap *empty = xmap_get(&x, 0, NULL, NULL);
+    if (empty != NULL) {
+        out = expand_node_impl(&x, empty, circuit, inputs);
+    }
+    xctx_clear(&x);
+    return checked(circuit, out);
+}
+
+cc_node *
+cc_expand_node_rerun(const cc_node *circuit, cc_node *const *inputs, cc_expand_rerun rerun,
+                     void *ctx)
+{
+    xctx x;
+    xctx_init(&x);
+    x.rerun = rerun;
+    x.rerun_ctx = ctx;
     cc_node *out = NULL;
     xmap *empty = xmap_get(&x, 0, NULL, NULL);
     if (empty != NULL) {

@@ -46,6 +46,9 @@ PyObject *cc_py_hex(const uint8_t *bytes, int n);
 // A uuid.UUID (or its 16 bytes / hex string) -> 16 bytes.
 int cc_py_uuid_arg(PyObject *obj, uint8_t out[16]);
 PyObject *cc_py_uuid_object(const uint8_t uuid[16]);
+// A fresh version-4 uuid from Python's uuid module (python/py_discrete_var.c). 0, or -1 with
+// an exception.
+int cc_py_random_uuid(uint8_t out[16]);
 
 // Array-likes -> tensor view (numpy, torch CPU tensors, DLPack and buffer objects; Python
 // numbers and lists through numpy, float64 from Python floats becoming float32). t is
@@ -89,6 +92,13 @@ int cc_py_rearrange_spec_init(PyObject *module);
 int cc_py_gf_init(PyObject *module);
 // ModuleSpec, ModuleArgSpec and the module functions (python/py_module.c).
 int cc_py_module_init(PyObject *module);
+// BindItem and the module-algebra functions (python/py_module_rewrite.c).
+int cc_py_module_rewrite_init(PyObject *module);
+// ModulePusher, NestedModuleNamer, ModuleConstructCallback and their module functions
+// (python/py_module_pusher.c).
+int cc_py_module_pusher_init(PyObject *module);
+// simp, its simplifications and SimpFnSubset (python/py_simp.c).
+int cc_py_simp_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
 

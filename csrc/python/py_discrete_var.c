@@ -6,9 +6,8 @@
 
 #define NODE(self) (((cc_py_node *)(self))->node)
 
-// A fresh version-4 uuid from Python's uuid module. 0, or -1 with an exception.
-static int
-random_uuid(uint8_t out[16])
+int
+cc_py_random_uuid(uint8_t out[16])
 {
     PyObject *mod = PyImport_ImportModule("uuid");
     PyObject *u = mod != NULL ? PyObject_CallMethod(mod, "uuid4", NULL) : NULL;
@@ -23,7 +22,7 @@ static cc_node *
 uniform_group(int64_t size, const char *name)
 {
     uint8_t uuid[16];
-    if (random_uuid(uuid) < 0) {
+    if (cc_py_random_uuid(uuid) < 0) {
         return NULL;
     }
     cc_node *g = cc_discrete_var_uniform_group(size, uuid, name);

@@ -5,18 +5,6 @@
 
 #define NODE(self) (((cc_py_node *)(self))->node)
 
-// A fresh version-4 uuid from Python's uuid module. 0, or -1 with an exception.
-static int
-random_uuid(uint8_t out[16])
-{
-    PyObject *mod = PyImport_ImportModule("uuid");
-    PyObject *u = mod != NULL ? PyObject_CallMethod(mod, "uuid4", NULL) : NULL;
-    Py_XDECREF(mod);
-    int rc = u != NULL ? cc_py_uuid_arg(u, out) : -1;
-    Py_XDECREF(u);
-    return rc;
-}
-
 // The variable of dict {int: Circuit} with uuid_obj (None: random) and name_obj.
 static PyObject *
 make_var(PyObject *dict, PyObject *uuid_obj, PyObject *name_obj)
@@ -31,7 +19,7 @@ make_var(PyObject *dict, PyObject *uuid_obj, PyObject *name_obj)
                      Py_TYPE(dict)->tp_name);
         return NULL;
     }
-    if ((uuid_obj == Py_None ? random_uuid(uuid) : cc_py_uuid_arg(uuid_obj, uuid)) < 0) {
+    if ((uuid_obj == Py_None ? cc_py_random_uuid(uuid) : cc_py_uuid_arg(uuid_obj, uuid)) < 0) {
         return NULL;
     }
     Py_ssize_t n = PyDict_Size(dict);

@@ -143,7 +143,9 @@ def _axis_leaves(circuit, axis):
     return with_axis
 
 
-def batch_to_concat(circuit, axis, batch_size, allow_partial_batch=True, keep_non_axis_leaves=False):
+def batch_to_concat(
+    circuit, axis, batch_size, allow_partial_batch=True, keep_non_axis_leaves=False
+):
     """rc's batch_to_concat: circuit as a Concat along `axis` of copies of itself computed on
     batch_size-wide slices of the leaves that carry that axis (the last slice narrower unless
     allow_partial_batch is False). keep_non_axis_leaves shapes rc's intermediate Modules only;

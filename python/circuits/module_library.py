@@ -516,8 +516,9 @@ class TransformerBlockParams:
     ) -> Dict[str, Circuit]:
         """Standard-normal weights of every shape the block needs, keyed '<weight>_arr' by the
         block's (unnumbered) weight names. Not an initialisation that trains."""
+        norms = ["p"] if self.use_parallel_residual else ["a"] + (["m"] if self.use_mlp else [])
         w: Dict[str, Circuit] = {
-            f"a.{k}": v for k, v in self._norm_weights(hidden_size, device_dtype).items()
+            f"{p}.{k}": v for p in norms for k, v in self._norm_weights(hidden_size, device_dtype).items()
         }
         rn = functools.partial(Array.randn, device_dtype=device_dtype)
         w["a.w.q"] = rn(num_heads, head_size, hidden_size)
@@ -529,7 +530,6 @@ class TransformerBlockParams:
                 w[f"a.w.{x}_bias"] = rn(num_heads, head_size)
             w["a.w.o_bias"] = rn(hidden_size)
         if self.use_mlp:
-            w.update({f"m.{k}": v for k, v in self._norm_weights(hidden_size, device_dtype).items()})
             w["m.w.proj_in"] = rn(hidden_size * 4, hidden_size)
             w["m.w.in_bias"] = rn(hidden_size * 4)
             w["m.w.proj_out"] = rn(hidden_size, hidden_size * (2 if self.mlp_act_type == "bilinear" else 4))
@@ -842,7 +842,8 @@ def load_transformer_model_string(
 ) -> Tuple[Dict[str, Circuit], Any, TransformerInfo]:
     """(circuits by name, tokenizer, info) of a model file's text: its `# info:` header gives
     the architecture, whose library circuits (such as 't.logits') the rest may name. The
-    tokenizer is None: tokenizers are the caller's (CharTokenizer for character models).
+    tokenizer is the paren balancer's CharTokenizer for model_class 'ParenBalancer', else
+    None (GPT tokenizers cannot be fetched here: tokenizers are the caller's).
     Array values come from the parser's tensor loader, or are seeded random with
     tensors_as_random."""
     from ._parse import Parser
@@ -860,7 +861,41 @@ def load_transformer_model_string(
     added = dict(circs)
     for c in parsed:
         added[c.name] = c
-    return added, None, info
+    return added, _tokenizer_for(info.model_class), info
+
+
+def _tokenizer_for(model_class: str):
+    """The paren balancer's character tokenizer (rc's CharTokenizer: [BEGIN]=0, pad=1,
+    [END]=2, '('=3, ')'=4, strings of up to 40 characters); None for other model classes,
+    whose tokenizers are the caller's."""
+    if model_class != "ParenBalancer":
+        return None
+    from .tokenizers import CharTokenizer
+
+    return CharTokenizer(start=0, end=2, pad=1, pad_width=42, mapping={"(": 3, ")": 4}, error_if_over=True)
+
+
+def save_model(directory: str, model_id: str, info: TransformerInfo, weights: Dict[str, Any]) -> str:
+    """Writes `<directory>/<model_id>.circ` (rc's model format) and the tensors it names into
+    the store `<directory>/tensors`, so that load_model_id(model_id) reads them back with
+    CIRCUITS_MODELS_DIR=directory. weights maps rc's weight names (without '_arr') to arrays:
+    every weight symbol of info.params, plus 't.w.tok_embeds' and 't.w.pos_embeds'."""
+    from ._store import TensorStore
+
+    store = TensorStore(os.path.join(directory, "tensors"))
+    arrays = {
+        name: Array(value, name if name.startswith("t.w.") and "embeds" in name else name + "_arr")
+        for name, value in weights.items()
+    }
+    embeds = [arrays.pop(k) for k in ("t.w.tok_embeds", "t.w.pos_embeds") if k in arrays]
+    bound = info.params.bind_weights(arrays)
+    for a in embeds + list(arrays.values()):
+        store.save(a.value)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{model_id}.circ")
+    with open(path, "w") as f:
+        f.write(info.dump_model_string(*embeds, bound))
+    return path
 
 
 def model_dir() -> str:
