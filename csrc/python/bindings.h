@@ -122,7 +122,8 @@ cc_gf_spec *cc_py_gf_spec_by_path(const char *path);
 extern PyMethodDef cc_py_eval_methods[];
 extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
 extern PyMethodDef cc_py_gf_module_methods[];
-extern PyMethodDef cc_py_print_methods[]; // python/py_print.c
+extern PyMethodDef cc_py_print_methods[];   // python/py_print.c
+extern PyMethodDef cc_py_sampler_methods[]; // python/py_sampler.c
 // reference_circuits as parallel arrays borrowed from the dict ({Circuit: str} when
 // circuit_keys, else {str: Circuit}); the caller frees *nodes and *idents with PyMem_Free,
 // also after a failure. None gives *n = 0. 0, or -1 with an exception.

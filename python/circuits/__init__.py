@@ -74,6 +74,16 @@ from ._parse import Parser  # noqa: E402,F401
 from .tokenizers import CharTokenizer  # noqa: E402,F401
 from . import _sampling  # noqa: E402
 from ._sampling import batch_to_concat, replace_expand_bottom_up  # noqa: E402,F401
+from ._sampler import (  # noqa: E402,F401
+    RandomSampleSpec,
+    RunDiscreteVarAllSpec,
+    SampleSpec,
+    SampleSpecIn,
+    Sampler,
+    default_hash_seeder,
+    default_var_matcher,
+    factored_cumulant_expectation_rewrite,
+)
 
 _values.init_from_environment()
 _methods.install()
