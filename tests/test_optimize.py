@@ -2,6 +2,7 @@
 plain evaluation (hypothesis), chunked evaluation under a small max_memory (same values, a
 measured peak within the bound), and the errors when no split fits."""
 
+import gc
 import io
 import os
 import sys
@@ -106,7 +107,9 @@ def test_settings_store_every_field_and_compare():
 
 
 def test_settings_errors():
-    with pytest.raises(TypeError, match=r"OptimizationSettings\.max_memory must be an int, not str"):
+    with pytest.raises(
+        TypeError, match=r"OptimizationSettings\.max_memory must be an int, not str"
+    ):
         rc.OptimizationSettings(max_memory="lots")
     with pytest.raises(
         ValueError, match=r"OptimizationSettings\.max_single_tensor_memory must be a positive "
@@ -119,7 +122,7 @@ def test_settings_errors():
         s.max_memory = -1
 
 
-# --- plain values ----------------------------------------------------------------------------------
+# --- plain values ---------------------------------------------------------------------------------
 
 
 def test_optimize_and_evaluate_matches_evaluate(rng):
@@ -172,7 +175,7 @@ def test_schedule_argument_errors(rng):
         rc._circuits._evaluate_bounded([c], device="tpu")
 
 
-# --- random circuits (hypothesis) ---------------------------------------------------------------------
+# --- random circuits (hypothesis) -----------------------------------------------------------------
 
 
 @st.composite
@@ -290,6 +293,29 @@ def test_chunked_with_unsplit_outputs(rng):
     assert stats["measured_peak_bytes"] <= 40_000 * 1.1
 
 
+def test_outputs_summing_over_the_batch_add_up_their_chunks(rng):
+    c = mlp(rng)
+    x = c.get_unique("x")
+    gram = rc.Einsum.from_einsum_string("bi,bj->ij", c, x, name="gram")
+    dot = rc.Einsum.from_einsum_string("bi,bi->", c, c, name="dot")
+    outputs = [c.sum(), c.mean(), c.sum(axis=0), gram, dot, c.mean(axis=1)]
+    for chosen in (outputs, outputs[:2], [gram]):
+        values, stats = run(chosen, max_memory=20_000)
+        for v, o in zip(values, chosen):
+            close(v, o.evaluate())
+        assert stats["batch_size"] == 64 and stats["n_chunks"] > 1
+        assert stats["measured_peak_bytes"] <= 20_000 * 1.1
+    # Without a float result or with the batch label twice in a child, the output is computed
+    # whole.
+    square = arr(rng, 64, 64, name="sq")
+    trace = rc.Einsum.from_einsum_string("bb->", rc.relu(square), name="trace")
+    (got, _), stats = run([trace, c], max_memory=60_000)
+    close(got, trace.evaluate())
+    assert stats["n_chunks"] > 1
+    with pytest.raises(rc.SchedulingOOMError, match=r"^evaluation of the outputs computed whole"):
+        run([trace, c], max_memory=30_000)
+
+
 def test_chunked_views_and_dtypes(rng, torch):
     x = rc.Array(torch.randn(32, 8, dtype=torch.float32), "x")
     w = rc.Array(torch.randn(8, 64, dtype=torch.float32), "w")
@@ -338,7 +364,7 @@ def test_progress_is_reported_per_step(rng):
     c = mlp(rng)
     calls = []
     values, stats = rc._circuits._evaluate_bounded(
-        [c, c.get_unique("w2").sum()],
+        [c, rc.relu(c.get_unique("w1"))],
         max_memory=30_000,
         progress=lambda done, total: calls.append((done, total)),
     )
@@ -398,11 +424,11 @@ def test_error_when_one_row_does_not_fit(rng):
 
 
 def test_error_when_nothing_can_be_split(rng):
-    c = mlp(rng).sum()
+    c = rc.relu(mlp(rng).sum())
     with pytest.raises(
         rc.SchedulingOOMError,
         match=r"^evaluation as one plan needs \d+ bytes at its peak, more than max_memory=1000, "
-        r"and no output has a leading axis longer than 1 to split along$",
+        r"and no output has a leading axis longer than 1 or sums over one to split along$",
     ):
         rc.optimize_and_evaluate(c, rc.OptimizationSettings(max_memory=1_000))
 
@@ -411,10 +437,12 @@ def test_error_when_unsplit_outputs_do_not_fit(rng):
     c = mlp(rng)
     with pytest.raises(
         rc.SchedulingOOMError,
-        match=r"^evaluation of the outputs without the split leading axis needs \d+ bytes at its "
-        r"peak, more than max_memory=20000$",
+        match=r"^evaluation of the outputs computed whole needs \d+ bytes at its peak, more than "
+        r"max_memory=20000$",
     ):
-        rc.optimize_and_evaluate_many([c, c.sum()], rc.OptimizationSettings(max_memory=20_000))
+        rc.optimize_and_evaluate_many(
+            [c, rc.relu(c.sum())], rc.OptimizationSettings(max_memory=20_000)
+        )
 
 
 def test_error_single_tensor(rng):
@@ -424,7 +452,7 @@ def test_error_single_tensor(rng):
         rc.SchedulingOOMSingleError,
         match=r"^evaluation as one plan needs a tensor of 32768 bytes \(GeneralFunction '[^']+' "
         r"\[1,4096\]\), more than max_single_tensor_memory=1000, and no output has a leading "
-        r"axis longer than 1 to split along$",
+        r"axis longer than 1 or sums over one to split along$",
     ):
         rc.optimize_and_evaluate(big, rc.OptimizationSettings(max_single_tensor_memory=1_000))
     assert issubclass(rc.SchedulingOOMSingleError, rc.SchedulingOOMError)
@@ -439,3 +467,37 @@ def test_error_not_computable(rng):
     sym = rc.Symbol.new_with_random_uuid((3,), "free")
     with pytest.raises(rc.TensorEvalNotExplicitlyComputableError, match=r"'free'.*no value"):
         rc.optimize_and_evaluate(rc.relu(sym))
+
+
+def test_chunked_runs_and_errors_do_not_leak(rng):
+    statm = "/proc/self/statm"
+    if not os.path.exists(statm):
+        pytest.skip("needs /proc/self/statm")
+
+    def resident():
+        with open(statm) as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    table = arr(rng, 10, 8, name="table")
+    tokens = rng.integers(0, 10, size=(24,)).astype(np.int64)
+    emb = rc.Index(table, [tokens], name="emb")
+    w = arr(rng, 8, 32, name="w")
+    h = rc.relu(rc.Einsum.from_einsum_string("bi,ih->bh", emb, w, name="h"))
+    out = rc.Index(h, [slice(1, 20)], name="rows")
+    expected = out.evaluate()
+
+    def step():
+        (v,), stats = run([out], max_memory=7_000)
+        assert stats["n_chunks"] > 1
+        with pytest.raises(rc.SchedulingOOMError):
+            run([out], max_memory=100)
+        return v
+
+    for _ in range(200):
+        close(step(), expected)
+    gc.collect()
+    before = resident()
+    for _ in range(2_000):
+        step()
+    gc.collect()
+    assert resident() - before < 8 << 20

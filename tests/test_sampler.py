@@ -659,3 +659,58 @@ def test_remix_style_run_on_dataset():
     drawn = rc.Sampler(rc.RandomSampleSpec((3,), seeder=rc.default_hash_seeder(5))).sample(c)
     idx = draws(np.full(5, 0.2), 3, hash_seed(group, 5))
     np.testing.assert_allclose(value(drawn), got[idx], rtol=1e-6, atol=1e-8)
+
+
+def test_error_too_many_axes():
+    c = rc.Scalar(1.0, (1,) * 20, "c")
+    with pytest.raises(ValueError, match="20 sample axes on a circuit of rank 20 make 40 axes"):
+        rc.Sampler(rc.RandomSampleSpec((1,) * 20)).sample(c)
+    with pytest.raises(ValueError, match="a sample shape of 33 axes"):
+        rc.RandomSampleSpec((1,) * 33)
+
+
+def random_circuit(rng, leaves, depth):
+    """A random circuit of shape (3,) over leaves (each of shape (3,))."""
+    if depth == 0:
+        return leaves[rng.integers(len(leaves))]
+    kind = rng.integers(5)
+    a = random_circuit(rng, leaves, depth - 1)
+    if kind == 0:
+        return rc.Add(a, random_circuit(rng, leaves, depth - 1))
+    if kind == 1:
+        b = random_circuit(rng, leaves, depth - 1)
+        m = rc.Array(rng.standard_normal((3, 3)))
+        return rc.Einsum.from_einsum_string("i,ij,j->i", a, m, b)
+    if kind == 2:
+        return rc.GeneralFunction.new_by_name(a, spec_name="tanh")
+    if kind == 3:
+        b = random_circuit(rng, leaves, depth - 1)
+        return rc.Index(rc.Concat(a, b, axis=0), [np.array([5, 0, 3])])
+    outer = rc.Rearrange.from_string(rc.Einsum.from_einsum_string("i,j->ij", a, a), "a b -> (a b)")
+    return rc.Index(outer, [slice(2, 5)])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_circuits_against_per_datum_evaluation(seed):
+    rng = np.random.default_rng(seed)
+    gx = rc.DiscreteVar.uniform_probs_and_group(4, name="gx")
+    gy = rc.DiscreteVar.uniform_probs_and_group(2, name="gy")
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((2, 3))
+    vx = rc.DiscreteVar(rc.Array(x, "x"), gx, name="vx")
+    vy = rc.DiscreteVar(rc.Array(y, "y"), gy, name="vy")
+    leaves = [vx, vy, rc.Array(rng.standard_normal(3), "k")]
+    c = random_circuit(rng, leaves, 3)
+    out = rc.Sampler(rc.RunDiscreteVarAllSpec([gx, gy])).sample(c)
+    assert out.shape == (4, 2, 3)
+    got = value(out)
+    for i in range(4):
+        for j in range(2):
+            one = c.update("vx", lambda _: rc.Array(x[i], "xi")).update(
+                "vy", lambda _: rc.Array(y[j], "yj")
+            )
+            np.testing.assert_allclose(got[i, j], value(one), rtol=1e-9, atol=1e-12)
+    spec = rc.RandomSampleSpec((5,), seeder=rc.default_hash_seeder(seed))
+    drawn = value(rc.Sampler(spec).sample(c))
+    ix = draws(np.full(4, 0.25), 5, hash_seed(gx, seed))
+    iy = draws(np.full(2, 0.5), 5, hash_seed(gy, seed))
+    np.testing.assert_allclose(drawn, got[ix, iy], rtol=1e-9, atol=1e-12)

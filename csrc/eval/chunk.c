@@ -1,7 +1,8 @@
 // Evaluation under a memory bound: decides whether the outputs fit as one plan, else picks a
 // chunk of rows along the outputs' shared leading axis whose plan fits, and runs the steps
-// (the unsplit outputs, then one plan per chunk) copying each chunk's rows into the full
-// outputs. Node building happens in the prepare phase (GIL held), kernels in the run phase.
+// (the outputs computed whole, then one plan per chunk) copying each chunk's rows into the
+// full outputs and adding up the chunks' terms of outputs that sum over the batch. Node
+// building happens in the prepare phase (GIL held), kernels in the run phase.
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,8 +11,13 @@
 #include "eval/eval_impl.h"
 #include "expand/deep_map.h"
 #include "rewrite/push_down_index.h"
+#include "tensor/kernels.h"
 #include "util/alloc.h"
 #include "util/error.h"
+
+// How an output is computed once the batch is split: whole in a step of its own, as rows
+// copied into place, or (an Einsum that sums over the batch) as the sum of its chunks' values.
+enum { WHOLE = 0, ROWS = 1, SUMMED = 2 };
 
 struct cc_chunked_eval {
     int n;                   // requested outputs
@@ -21,8 +27,9 @@ struct cc_chunked_eval {
     int64_t batch;           // leading size split along; 0 when nothing is split
     int64_t chunk;           // rows per chunk
     int64_t n_chunks;
-    int has_rest;    // a first step computes the outputs that are not split
-    int *split;      // per output: 1 when it is computed in chunks
+    int has_rest;    // a first step computes the outputs computed whole
+    int *split;      // per output: one of the modes below
+    uint8_t *label;  // per SUMMED output: the Einsum label summed over the batch
     int64_t reserve; // bytes the outputs hold while the chunks run
 
     int64_t step;      // the prepared step, -1 before the first
@@ -113,7 +120,8 @@ static int
 fuse_pre(void *ctx, cc_node *node, cc_node **out)
 {
     (void)ctx;
-    int64_t start, stop;
+    int64_t start = 0;
+    int64_t stop = 0;
     if (node->kind != CC_KIND_INDEX || node->children[0]->kind != CC_KIND_INDEX) {
         return 0;
     }
@@ -130,6 +138,9 @@ fuse_pre(void *ctx, cc_node *node, cc_node **out)
         if (kept == k) {
             break;
         }
+    }
+    if (a == n_items) {
+        return 0;
     }
     cc_index_item items[CC_MAX_NDIM];
     for (int i = 0; i < n_items; i++) {
@@ -240,17 +251,90 @@ push_rows(cc_node *node, int axis, int64_t start, int64_t stop)
     return pushed;
 }
 
-// outputs[k][start:stop] along axis 0, pushed down to the leaves where the graph allows.
+// node[start:stop] along axis, pushed down to the leaves where the graph allows.
 static cc_node *
-rows_of(cc_node *out, int64_t start, int64_t stop)
+rows_of(cc_node *node, int axis, int64_t start, int64_t stop)
 {
-    cc_node *pushed = push_rows(out, 0, start, stop);
+    cc_node *pushed = push_rows(node, axis, start, stop);
     if (pushed == NULL) {
         return NULL;
     }
     cc_node *fused = cc_deep_map(pushed, fuse_pre, canonical_post, NULL);
     cc_node_decref(pushed);
     return fused;
+}
+
+// The Einsum e over its children's rows [start, stop) along the axes labelled label: one
+// chunk's term of a sum over the batch. New reference or NULL.
+static cc_node *
+summed_rows(cc_node *e, uint8_t label, int64_t start, int64_t stop)
+{
+    cc_node **kids = cc_calloc((size_t)e->n_children, sizeof(cc_node *));
+    if (kids == NULL) {
+        return NULL;
+    }
+    cc_node *out = NULL;
+    const uint8_t *axes = e->u.einsum.in_axes;
+    for (int j = 0; j < e->n_children; j++) {
+        cc_node *child = e->children[j];
+        int axis = -1;
+        for (int a = 0; a < child->ndim; a++) {
+            axis = axes[a] == label ? a : axis;
+        }
+        axes += child->ndim;
+        if (axis < 0) {
+            kids[j] = child;
+            cc_node_incref(child);
+        } else if ((kids[j] = rows_of(child, axis, start, stop)) == NULL) {
+            goto done;
+        }
+    }
+    out = cc_einsum_new(e->n_children, kids, e->u.einsum.in_axes, e->ndim, e->u.einsum.out_axes,
+                        e->name);
+done:
+    for (int j = 0; j < e->n_children; j++) {
+        cc_node_decref(kids[j]);
+    }
+    cc_free(kids);
+    return out;
+}
+
+// Whether output o (not split into rows) is an Einsum summing over a label of the batch size
+// that no child repeats, with a float result: then the sum of its chunks' values is its value.
+static int
+summed_label(const cc_node *o, int64_t batch, uint8_t *label)
+{
+    cc_dtype dtype = cc_eval_node_dtype(o);
+    if (o->kind != CC_KIND_EINSUM || (dtype != CC_DTYPE_F32 && dtype != CC_DTYPE_F64)) {
+        return 0;
+    }
+    const uint8_t *axes = o->u.einsum.in_axes;
+    int found = 0;
+    for (int j = 0; j < o->n_children && !found; j++) {
+        const cc_node *child = o->children[j];
+        for (int a = 0; a < child->ndim && !found; a++) {
+            found =
+                child->shape[a] == batch &&
+                (o->ndim == 0 || memchr(o->u.einsum.out_axes, axes[a], (size_t)o->ndim) == NULL);
+            *label = axes[a];
+        }
+        axes += child->ndim;
+    }
+    if (!found) {
+        return 0;
+    }
+    axes = o->u.einsum.in_axes;
+    for (int j = 0; j < o->n_children; j++) {
+        int times = 0;
+        for (int a = 0; a < o->children[j]->ndim; a++) {
+            times += axes[a] == *label;
+        }
+        axes += o->children[j]->ndim;
+        if (times > 1) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static void
@@ -265,14 +349,14 @@ step_clear(cc_chunked_eval *c)
     c->step_n = 0;
 }
 
-// The step's nodes: the unsplit outputs (rest), every output (whole), or rows [start, stop)
-// of the split ones.
+// The step's nodes: the outputs computed whole (rest), every output (whole), or the chunk of
+// rows [start, stop): the split outputs' rows and the summed outputs' terms.
 static int
 step_build(cc_chunked_eval *c, int rest, int whole, int64_t start, int64_t stop)
 {
     step_clear(c);
     for (int k = 0; k < c->n; k++) {
-        int take = whole || (rest ? !c->split[k] : c->split[k]);
+        int take = whole || (rest ? c->split[k] == WHOLE : c->split[k] != WHOLE);
         if (!take) {
             continue;
         }
@@ -281,7 +365,8 @@ step_build(cc_chunked_eval *c, int rest, int whole, int64_t start, int64_t stop)
             node = c->outputs[k];
             cc_node_incref(node);
         } else {
-            node = rows_of(c->outputs[k], start, stop);
+            node = c->split[k] == ROWS ? rows_of(c->outputs[k], 0, start, stop)
+                                       : summed_rows(c->outputs[k], c->label[k], start, stop);
             if (node == NULL) {
                 return -1;
             }
@@ -370,20 +455,49 @@ choose_chunk(cc_chunked_eval *c)
 static int
 plan_chunks(cc_chunked_eval *c)
 {
+    // The leading size of the biggest intermediate, when outputs can be split along it.
+    const cc_node *big =
+        c->plan->max_tensor_ix >= 0 ? c->plan->nodes[c->plan->max_tensor_ix] : NULL;
+    for (int k = 0; big != NULL && big->ndim >= 1 && big->shape[0] > 1 && k < c->n; k++) {
+        const cc_node *o = c->outputs[k];
+        uint8_t label;
+        if ((o->ndim >= 1 && o->shape[0] == big->shape[0]) ||
+            summed_label(o, big->shape[0], &label)) {
+            c->batch = big->shape[0];
+            break;
+        }
+    }
+    // Else the first output's leading size.
     for (int k = 0; k < c->n && c->batch == 0; k++) {
         if (c->outputs[k]->ndim >= 1 && c->outputs[k]->shape[0] > 1) {
             c->batch = c->outputs[k]->shape[0];
         }
     }
+    // Without one, an Einsum output summing over its first child's leading axis (a loss's
+    // mean over the batch) gives the batch.
+    for (int k = 0; k < c->n && c->batch == 0; k++) {
+        const cc_node *o = c->outputs[k];
+        uint8_t label;
+        if (o->kind == CC_KIND_EINSUM && o->n_children > 0 && o->children[0]->ndim >= 1 &&
+            o->children[0]->shape[0] > 1 && summed_label(o, o->children[0]->shape[0], &label)) {
+            c->batch = o->children[0]->shape[0];
+        }
+    }
     if (c->batch == 0) {
         return fail_step(c, 0, "as one plan",
-                         ", and no output has a leading axis longer than 1 to split along");
+                         ", and no output has a leading axis longer than 1 or sums over one to "
+                         "split along");
     }
     step_clear(c);
     for (int k = 0; k < c->n; k++) {
         const cc_node *o = c->outputs[k];
-        c->split[k] = o->ndim >= 1 && o->shape[0] == c->batch;
-        c->has_rest |= !c->split[k];
+        if (o->ndim >= 1 && o->shape[0] == c->batch) {
+            c->split[k] = ROWS;
+        } else if (summed_label(o, c->batch, &c->label[k])) {
+            c->split[k] = SUMMED;
+            c->reserve += node_bytes(o); // the running sum and the next one, while adding
+        }
+        c->has_rest |= c->split[k] == WHOLE;
         c->reserve += node_bytes(o);
     }
     if (c->has_rest) {
@@ -391,7 +505,7 @@ plan_chunks(cc_chunked_eval *c)
             return -1;
         }
         if (!step_fits(c, 0)) {
-            return fail_step(c, 0, "of the outputs without the split leading axis", "");
+            return fail_step(c, 0, "of the outputs computed whole", "");
         }
     }
     return choose_chunk(c);
@@ -411,12 +525,13 @@ cc_chunked_eval_new(int n, cc_node *const *prepared, const cc_eval_limits *lim)
     c->max_single = lim->max_single_tensor_memory > 0 ? lim->max_single_tensor_memory : INT64_MAX;
     c->step = -1;
     c->split = cc_calloc(slots, sizeof(int));
+    c->label = cc_calloc(slots, sizeof(uint8_t));
     c->nodes = cc_calloc(slots, sizeof(cc_node *));
     c->out_of = cc_calloc(slots, sizeof(int));
     c->results = cc_calloc(slots, sizeof(cc_tensor));
     c->filled = cc_calloc(slots, sizeof(int));
-    if (c->split == NULL || c->nodes == NULL || c->out_of == NULL || c->results == NULL ||
-        c->filled == NULL) {
+    if (c->split == NULL || c->label == NULL || c->nodes == NULL || c->out_of == NULL ||
+        c->results == NULL || c->filled == NULL) {
         goto fail;
     }
     if (step_build(c, 0, 1, 0, 0) < 0) {
@@ -476,7 +591,7 @@ make_full_outputs(cc_chunked_eval *c, const cc_tensor *rows)
 {
     for (int s = 0; s < c->step_n; s++) {
         int k = c->out_of[s];
-        if (c->filled[k]) {
+        if (c->filled[k] || c->split[k] != ROWS) {
             continue;
         }
         const cc_node *o = c->outputs[k];
@@ -493,6 +608,9 @@ static int
 store_rows(cc_chunked_eval *c, const cc_tensor *rows)
 {
     for (int s = 0; s < c->step_n; s++) {
+        if (c->split[c->out_of[s]] != ROWS) {
+            continue;
+        }
         cc_tensor dst;
         cc_tensor_init_view(&dst, &c->results[c->out_of[s]]);
         int rc = cc_tensor_slice(&dst, 0, c->row_start, c->row_start + rows[s].shape[0]);
@@ -503,6 +621,34 @@ store_rows(cc_chunked_eval *c, const cc_tensor *rows)
         if (rc < 0) {
             return -1;
         }
+    }
+    return 0;
+}
+
+// Adds the chunk's terms of the summed outputs to their running sums (the first term becomes
+// the sum). rows_held: what the chunk's values hold besides the outputs.
+static int
+add_terms(cc_chunked_eval *c, cc_tensor *rows, int64_t rows_held)
+{
+    for (int s = 0; s < c->step_n; s++) {
+        int k = c->out_of[s];
+        if (c->split[k] != SUMMED) {
+            continue;
+        }
+        if (!c->filled[k]) {
+            c->results[k] = rows[s];
+            memset(&rows[s], 0, sizeof rows[s]);
+            c->filled[k] = 1;
+            c->held += tensor_bytes(&c->results[k]);
+            continue;
+        }
+        cc_tensor sum;
+        if (cc_binary(&sum, CC_BINARY_ADD, &c->results[k], &rows[s]) < 0) {
+            return -1;
+        }
+        note_peak(c, c->held + rows_held + tensor_bytes(&sum));
+        cc_tensor_clear(&c->results[k]);
+        c->results[k] = sum;
     }
     return 0;
 }
@@ -546,6 +692,9 @@ cc_chunked_eval_run_step(cc_chunked_eval *c, cc_device device)
             note_peak(c, c->held + measured.outputs);
             rc = store_rows(c, rows);
         }
+        if (rc == 0) {
+            rc = add_terms(c, rows, measured.outputs);
+        }
     }
     for (int s = 0; s < c->step_n; s++) {
         cc_tensor_clear(&rows[s]);
@@ -587,6 +736,7 @@ cc_chunked_eval_free(cc_chunked_eval *c)
         }
     }
     cc_free(c->split);
+    cc_free(c->label);
     cc_free(c->nodes);
     cc_free(c->out_of);
     cc_free(c->results);

@@ -1015,12 +1015,12 @@ eval_gf(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
         return eval_gf_gather(s, in, out);
     case CC_GF_POW:
         return gf_pow(in, out);
+    case CC_GF_MULTINOMIAL:
+        return gf_multinomial(s, in, out);
     case CC_GF_CAST:
         // torch's .to(dtype): floats to integers truncate toward zero
         return cast_to(out, in[0],
                        s->cast_out.dtype >= 0 ? (cc_dtype)s->cast_out.dtype : in[0]->dtype);
-    case CC_GF_MULTINOMIAL:
-        return gf_multinomial(s, in, out);
     case CC_GF_CALLBACK:
         if (s->callbacks.function == NULL) {
             return cc_fail(CC_E_TENSOR_EVAL, "GeneralFunction spec '%s' has no function", s->name);

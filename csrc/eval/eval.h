@@ -37,12 +37,14 @@ int cc_eval_run(int n, cc_node *const *prepared, cc_device device, cc_tensor *re
 // --- evaluation under a memory bound (chunk.c) --------------------------------------------------
 //
 // When the plan's peak (plus the outputs) would pass max_memory, or one tensor would pass
-// max_single_tensor_memory, the outputs whose leading axis has the batch size (that of the first
-// output with a leading axis longer than 1) are computed in chunks of rows: each chunk is the
-// output sliced along that axis with the slice pushed down to the leaves, so the big
-// intermediates shrink with it; the rows are copied into the full outputs. The other outputs
-// are computed first, whole. A run is a sequence of steps, each prepared with the GIL held
-// (it builds nodes) and run without it (the kernels).
+// max_single_tensor_memory, the run is split along a batch axis: the leading size of the
+// biggest intermediate when outputs can be split along it, else the first output's leading
+// size. Outputs with that leading size are computed in chunks of rows: each chunk is the output
+// sliced along that axis with the slice pushed down to the leaves, so the big intermediates
+// shrink with it, and its rows are copied into the full output. Float Einsum outputs that sum
+// over a label of the batch size (a mean loss) are the sums of their chunks' terms. The other
+// outputs are computed first, whole. A run is a sequence of steps, each prepared with the GIL
+// held (it builds nodes) and run without it (the kernels).
 
 typedef struct {
     int64_t max_memory;               // bytes of live results at once; <= 0: no bound

@@ -429,6 +429,49 @@ eat(const char **p, const char *suffix)
     return 0;
 }
 
+static void
+skip_spaces(const char **p)
+{
+    while (**p == ' ' || **p == '\t') {
+        (*p)++;
+    }
+}
+
+// "multinomial[_no_replace]_[a, b, ...]" (rc's pattern: spaces around the numbers, an optional
+// trailing comma). NULL with no error recorded when name is not of that form.
+static cc_gf_spec *
+multinomial_by_name(const char *name)
+{
+    const char *p = name;
+    if (!eat(&p, "multinomial")) {
+        return NULL;
+    }
+    int no_replace = eat(&p, "_no_replace");
+    if (!eat(&p, "_[")) {
+        return NULL;
+    }
+    int64_t shape[CC_MAX_NDIM];
+    int n = 0;
+    skip_spaces(&p);
+    while (*p != ']') {
+        int64_t v;
+        if (n == CC_MAX_NDIM || read_int(&p, 0, &v) != 0) {
+            return NULL;
+        }
+        shape[n++] = v;
+        skip_spaces(&p);
+        if (eat(&p, ",")) {
+            skip_spaces(&p);
+        } else if (*p != ']') {
+            return NULL;
+        }
+    }
+    if (p[1] != '\0') {
+        return NULL;
+    }
+    return cc_gf_spec_multinomial(!no_replace, n, shape);
+}
+
 // Matches the n bytes at q against "None", "cpu" and "cuda:<k>" (device) or "None" and the dtype
 // names (dtype) into *out; -1 with an error naming the cast spec when none fits.
 static int
@@ -506,49 +549,6 @@ read_device_dtype(const char **p, const char *spec_name, cc_gf_device_dtype *out
     }
     *p = q;
     return 1;
-}
-
-static void
-skip_spaces(const char **p)
-{
-    while (**p == ' ' || **p == '\t') {
-        (*p)++;
-    }
-}
-
-// "multinomial[_no_replace]_[a, b, ...]" (rc's pattern: spaces around the numbers, an optional
-// trailing comma). NULL with no error recorded when name is not of that form.
-static cc_gf_spec *
-multinomial_by_name(const char *name)
-{
-    const char *p = name;
-    if (!eat(&p, "multinomial")) {
-        return NULL;
-    }
-    int no_replace = eat(&p, "_no_replace");
-    if (!eat(&p, "_[")) {
-        return NULL;
-    }
-    int64_t shape[CC_MAX_NDIM];
-    int n = 0;
-    skip_spaces(&p);
-    while (*p != ']') {
-        int64_t v;
-        if (n == CC_MAX_NDIM || read_int(&p, 0, &v) != 0) {
-            return NULL;
-        }
-        shape[n++] = v;
-        skip_spaces(&p);
-        if (eat(&p, ",")) {
-            skip_spaces(&p);
-        } else if (*p != ']') {
-            return NULL;
-        }
-    }
-    if (p[1] != '\0') {
-        return NULL;
-    }
-    return cc_gf_spec_multinomial(!no_replace, n, shape);
 }
 
 cc_gf_spec *
@@ -840,14 +840,14 @@ cc_gf_spec_shape_info(const cc_gf_spec *s, int n, const int *ndims, const int64_
             return wrong_num(s, n, 2);
         }
         return shape_info_broadcast(n, ndims, shapes, out);
+    case CC_GF_MULTINOMIAL:
+        return shape_info_multinomial(s, n, ndims, shapes, out);
     case CC_GF_CAST:
         if (n != 1) {
             return wrong_num(s, n, 1);
         }
         out->input_batchable[0] = 1;
         return push_dims(out, shapes[0], ndims[0]);
-    case CC_GF_MULTINOMIAL:
-        return shape_info_multinomial(s, n, ndims, shapes, out);
     case CC_GF_CALLBACK:
         if (s->callbacks.shape_info(s->callbacks.ctx, n, ndims, shapes, out) < 0) {
             return -1;
@@ -868,23 +868,6 @@ cc_gf_spec_shape_info(const cc_gf_spec *s, int n, const int *ndims, const int64_
 // ---------------------------------------------------------------------------------------------
 // The node kind
 
-// rc's MiscInputCastIncompatibleDeviceDtypeError. A known input dtype means an Array below,
-// whose tensor is in host memory, so the input's device is the CPU.
-static cc_node *
-cast_incompatible(const char *label, const cc_gf_spec *spec, int in_dtype)
-{
-    cc_gf_device_dtype actual = {CC_GF_DEVICE_CPU, in_dtype};
-    cc_str m;
-    cc_str_init(&m);
-    cc_str_appendf(&m, "%s: Cast node got incompatible input, required compatibility ", label);
-    cc_gf_device_dtype_append(&m, &spec->cast_in);
-    cc_str_append(&m, "  actual ");
-    cc_gf_device_dtype_append(&m, &actual);
-    cc_fail(CC_E_MISC_INPUT_CAST_INCOMPATIBLE_DEVICE_DTYPE, "%s", m.data != NULL ? m.data : label);
-    cc_str_clear(&m);
-    return NULL;
-}
-
 // rc's multinomial override: float probs, an int64 seed (where their dtypes are known); the
 // indices are int64.
 static cc_node *
@@ -902,6 +885,23 @@ multinomial_node_alloc(int n, cc_node *const *children, const cc_gf_shape_info *
     }
     return cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info->ndim, info->shape,
                                     CC_DTYPE_I64);
+}
+
+// rc's MiscInputCastIncompatibleDeviceDtypeError. A known input dtype means an Array below,
+// whose tensor is in host memory, so the input's device is the CPU.
+static cc_node *
+cast_incompatible(const char *label, const cc_gf_spec *spec, int in_dtype)
+{
+    cc_gf_device_dtype actual = {CC_GF_DEVICE_CPU, in_dtype};
+    cc_str m;
+    cc_str_init(&m);
+    cc_str_appendf(&m, "%s: Cast node got incompatible input, required compatibility ", label);
+    cc_gf_device_dtype_append(&m, &spec->cast_in);
+    cc_str_append(&m, "  actual ");
+    cc_gf_device_dtype_append(&m, &actual);
+    cc_fail(CC_E_MISC_INPUT_CAST_INCOMPATIBLE_DEVICE_DTYPE, "%s", m.data != NULL ? m.data : label);
+    cc_str_clear(&m);
+    return NULL;
 }
 
 cc_node *
@@ -928,8 +928,7 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
     }
     cc_node *node;
     if (spec->kind == CC_GF_GEN_INDEX || spec->kind == CC_GF_EXPLICIT_INDEX) {
-        // rc's index override: the index must be int64 (when known), the result is x's
-        // dtype
+        // rc's index override: the index must be int64 (when known), the result is x's dtype
         int index_dtype = children[1]->dtype;
         if (index_dtype >= 0 && index_dtype != CC_DTYPE_I64) {
             return cc_fail_null(CC_E_MISC_INPUT_INDEX_DTYPE_NOT_I64,
@@ -938,6 +937,8 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
         }
         node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
                                         info.shape, children[0]->dtype);
+    } else if (spec->kind == CC_GF_MULTINOMIAL) {
+        node = multinomial_node_alloc(n, children, &info, label);
     } else if (spec->kind == CC_GF_CAST) {
         // rc's cast override: the input must be compatible with what the spec requires, the
         // output takes the spec's fields and the input's where the spec leaves them open
@@ -948,13 +949,10 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
         node =
             cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim, info.shape,
                                      spec->cast_out.dtype >= 0 ? spec->cast_out.dtype : in_dtype);
-    } else if (spec->kind == CC_GF_MULTINOMIAL) {
-        node = multinomial_node_alloc(n, children, &info, label);
     } else if (spec->kind == CC_GF_SIMPLE && SIMPLE_INFO[spec->simple_id].promote_int_to_f32 &&
                children[0]->dtype >= 0 &&
                !cc_dtype_is_floating_point((cc_dtype)children[0]->dtype)) {
-        // rc's override for functions torch computes in float: integer or bool in, float32
-        // out
+        // rc's override for functions torch computes in float: integer or bool in, float32 out
         node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
                                         info.shape, CC_DTYPE_F32);
     } else {

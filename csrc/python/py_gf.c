@@ -652,12 +652,12 @@ static PyGetSetDef spec_getset[] = {
      "x_non_batch_dims"},
     {"check_index_ints", spec_attr, NULL, "Index values are checked at evaluation.",
      "check_index_ints"},
+    {"replacement", spec_attr, NULL, "multinomial: draws are put back.", "replacement"},
+    {"shape", spec_attr, NULL, "multinomial: the sample shape.", "shape"},
     {"input_required_compatibility", spec_attr, NULL,
      "cast: the TorchDeviceDtypeOp the input must be compatible with.",
      "input_required_compatibility"},
     {"output", spec_attr, NULL, "cast: the TorchDeviceDtypeOp the output is set to.", "output"},
-    {"replacement", spec_attr, NULL, "multinomial: draws are put back.", "replacement"},
-    {"shape", spec_attr, NULL, "multinomial: the sample shape.", "shape"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "nodes/gf.h"
-#include "nodes/node_impl.h"
 #include "nodes/rearrange.h"
 #include "nodes/shape.h"
 #include "tensor/random.h"
@@ -273,38 +272,36 @@ done:
     return out;
 }
 
-// rc's expand_at_axes for the sample axes of the other groups: output axis i (i != keep, i <
-// ndim) is a new axis of size shape[i]; x's axes fill the rest in order.
-static cc_node *
-repeat_other_groups(cc_node *x, int ndim, const int64_t *shape, int keep)
+cc_node *
+cc_sample_repeat_at(cc_node *x, int count, const int *axes, const int64_t *sizes)
 {
-    int out_rank = x->ndim + ndim - 1;
+    int out_rank = x->ndim + count;
     int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM * 2];
     uint8_t in_ints[CC_MAX_NDIM], out_ints[CC_MAX_NDIM * 2];
-    int64_t sizes[CC_MAX_NDIM * 2];
+    int64_t int_sizes[CC_MAX_NDIM * 2];
     if (out_rank > CC_MAX_NDIM) {
         return cc_fail_null(CC_E_PY_VALUE,
-                            "RunDiscreteVarAllSpec: %d sample axes on a value of rank %d make %d "
-                            "axes (at most %d are supported)",
-                            ndim - 1, x->ndim, out_rank, CC_MAX_NDIM);
+                            "sampling: %d sample axes on a circuit of rank %d make %d axes (at "
+                            "most %d are supported)",
+                            count, x->ndim, out_rank, CC_MAX_NDIM);
     }
     for (int i = 0; i < x->ndim; i++) {
         in_lens[i] = 1;
         in_ints[i] = (uint8_t)i;
-        sizes[i] = CC_REARRANGE_SIZE_NONE;
+        int_sizes[i] = CC_REARRANGE_SIZE_NONE;
     }
-    int next_old = 0, next_new = x->ndim;
+    int next_old = 0, next_new = 0;
     for (int pos = 0; pos < out_rank; pos++) {
         out_lens[pos] = 1;
-        if (pos < ndim && pos != keep) {
-            sizes[next_new] = shape[pos];
-            out_ints[pos] = (uint8_t)next_new++;
+        if (next_new < count && axes[next_new] == pos) {
+            int_sizes[x->ndim + next_new] = sizes[next_new];
+            out_ints[pos] = (uint8_t)(x->ndim + next_new++);
         } else {
             out_ints[pos] = (uint8_t)next_old++;
         }
     }
     cc_rearrange_spec *spec = cc_rearrange_spec_new(x->ndim, in_lens, in_ints, out_rank, out_lens,
-                                                    out_ints, next_new, sizes);
+                                                    out_ints, x->ndim + count, int_sizes);
     if (spec == NULL) {
         return NULL;
     }
@@ -335,7 +332,16 @@ sample_run_all(const cc_sample_spec *s, cc_node *var)
     if (rows == NULL || s->ndim == 1) {
         return rows;
     }
-    cc_node *out = repeat_other_groups(rows, s->ndim, s->shape, at);
+    int axes[CC_MAX_NDIM];
+    int64_t sizes[CC_MAX_NDIM];
+    int n = 0;
+    for (int i = 0; i < s->ndim; i++) {
+        if (i != at) {
+            axes[n] = i;
+            sizes[n++] = s->shape[i];
+        }
+    }
+    cc_node *out = cc_sample_repeat_at(rows, n, axes, sizes);
     cc_node_decref(rows);
     return out;
 }

@@ -43,3 +43,7 @@ void cc_sample_spec_clear(cc_sample_spec *s);
 // var.shape. New reference, or NULL with an error (CC_E_SAMPLE_UNHANDLED_VAR_ERROR for a
 // RUN_ALL group that is not listed, a seeder's error, a construction's). Borrows var.
 cc_node *cc_sample_spec_sample_var(const cc_sample_spec *s, cc_node *var);
+// rc's expand_at_axes: x under a Rearrange with count new axes, axis axes[i] (ascending output
+// positions) of size sizes[i], x's axes filling the other positions in order. New reference,
+// or NULL with an error (CC_E_PY_VALUE past CC_MAX_NDIM axes). Borrows x.
+cc_node *cc_sample_repeat_at(cc_node *x, int count, const int *axes, const int64_t *sizes);

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "nodes/rearrange.h"
 #include "nodes/shape.h"
 #include "sample/expander.h"
 #include "util/error.h"
@@ -13,42 +12,6 @@ static cc_node *
 sample_transform(void *ctx, cc_node *n)
 {
     return cc_sample_spec_sample_var((const cc_sample_spec *)ctx, n);
-}
-
-// x with count new leading axes of sizes shape (rc's expand_at_axes(0..count, shape)).
-static cc_node *
-repeat_in_front(cc_node *x, int count, const int64_t *shape)
-{
-    int out_rank = x->ndim + count;
-    int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM * 2];
-    uint8_t in_ints[CC_MAX_NDIM], out_ints[CC_MAX_NDIM * 2];
-    int64_t sizes[CC_MAX_NDIM * 2];
-    if (out_rank > CC_MAX_NDIM) {
-        return cc_fail_null(CC_E_PY_VALUE,
-                            "Sampler: %d sample axes in front of a circuit of rank %d make %d axes "
-                            "(at most %d are supported)",
-                            count, x->ndim, out_rank, CC_MAX_NDIM);
-    }
-    for (int i = 0; i < x->ndim; i++) {
-        in_lens[i] = 1;
-        in_ints[i] = (uint8_t)i;
-        sizes[i] = CC_REARRANGE_SIZE_NONE;
-    }
-    for (int pos = 0; pos < out_rank; pos++) {
-        out_lens[pos] = 1;
-        out_ints[pos] = (uint8_t)(pos < count ? x->ndim + pos : pos - count);
-    }
-    for (int i = 0; i < count; i++) {
-        sizes[x->ndim + i] = shape[i];
-    }
-    cc_rearrange_spec *spec = cc_rearrange_spec_new(x->ndim, in_lens, in_ints, out_rank, out_lens,
-                                                    out_ints, x->ndim + count, sizes);
-    if (spec == NULL) {
-        return NULL;
-    }
-    cc_node *out = cc_rearrange_new(x, spec, NULL);
-    cc_rearrange_spec_free(spec);
-    return out;
 }
 
 static int
@@ -91,7 +54,11 @@ cc_sampler_sample(cc_node *root, cc_imatcher *var_matcher, const cc_sample_spec 
         return NULL;
     }
     if (same_shape(out->ndim, out->shape, root->ndim, root->shape)) {
-        cc_node *rep = repeat_in_front(out, spec->ndim, spec->shape);
+        int axes[CC_MAX_NDIM];
+        for (int i = 0; i < spec->ndim; i++) {
+            axes[i] = i;
+        }
+        cc_node *rep = cc_sample_repeat_at(out, spec->ndim, axes, spec->shape);
         cc_node_decref(out);
         return rep;
     }

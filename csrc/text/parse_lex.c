@@ -229,8 +229,7 @@ lex_shape(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_t
     return 0;
 }
 
-static const char *const UNSUPPORTED_KINDS[] = {"Scatter", "Conv", "DiscreteVar",
-                                                "StoredCumulantVar", "Cumulant"};
+static const char *const UNSUPPORTED_KINDS[] = {"Scatter", "Conv"};
 
 static int
 lex_kind(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_text *t)

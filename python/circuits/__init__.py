@@ -42,6 +42,18 @@ from ._modules import (  # noqa: E402,F401
     any_children_with_symbolic_sizes,
     get_children_with_symbolic_sizes,
 )
+from ._optimize import (  # noqa: E402,F401
+    EvaluationStats,
+    OptimizationSettings,
+    Schedule,
+    circuit_to_schedule,
+    circuit_to_schedule_many,
+    optimize_and_evaluate,
+    optimize_and_evaluate_many,
+    optimize_to_schedule,
+    optimize_to_schedule_many,
+    scheduled_evaluate,
+)
 
 from . import _html, _printing, _store  # noqa: E402
 from ._printing import PrintOptions, set_debug_print_options  # noqa: E402,F401
@@ -71,18 +83,6 @@ from ._sampler import (  # noqa: E402,F401
     default_hash_seeder,
     default_var_matcher,
     factored_cumulant_expectation_rewrite,
-)
-from ._optimize import (  # noqa: E402,F401
-    EvaluationStats,
-    OptimizationSettings,
-    Schedule,
-    circuit_to_schedule,
-    circuit_to_schedule_many,
-    optimize_and_evaluate,
-    optimize_and_evaluate_many,
-    optimize_to_schedule,
-    optimize_to_schedule_many,
-    scheduled_evaluate,
 )
 
 _values.init_from_environment()

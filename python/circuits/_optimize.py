@@ -47,8 +47,8 @@ class OptimizationSettings:
     """rc's OptimizationSettings: the bounds and switches of optimize_and_evaluate. Sizes are in
     bytes. simp_fn_subset is stored as given (None: rc's compiler default)."""
 
-    __slots__ = _INT_FIELDS + _OPTIONAL_INT_FIELDS + _BOOL_FIELDS + _FLOAT_FIELDS + (
-        "simp_fn_subset",
+    __slots__ = (
+        _INT_FIELDS + _OPTIONAL_INT_FIELDS + _BOOL_FIELDS + _FLOAT_FIELDS + ("simp_fn_subset",)
     )
 
     def __init__(

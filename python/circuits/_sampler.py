@@ -25,6 +25,8 @@ from ._circuits import (
 )
 from ._optimize import OptimizationSettings
 
+_MAX_NDIM = 32  # the core's CC_MAX_NDIM
+
 
 def default_var_matcher() -> IterativeMatcher:
     """rc's default_var_matcher: every DiscreteVar, not looking below one, nor below a
@@ -130,6 +132,11 @@ class RandomSampleSpec(SampleSpec):
         seeder=None,
     ):
         self._shape = tuple(int(s) for s in shape)
+        if len(self._shape) > _MAX_NDIM:
+            raise ValueError(
+                f"RandomSampleSpec: a sample shape of {len(self._shape)} axes (at most "
+                f"{_MAX_NDIM} are supported)"
+            )
         for i, s in enumerate(self._shape):
             if s < 0:
                 raise ValueError(f"RandomSampleSpec: sample shape axis {i} is {s}, not >= 0")
