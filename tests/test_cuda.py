@@ -3,10 +3,16 @@ data (dtypes, broadcasting, non-contiguous views, empty tensors), its caching al
 its errors. The GPU tests skip, with the extension's reason, where no GPU is present; the
 import test runs wherever the extension was built."""
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
 import circuits as rc
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+import gpt2_circuit  # noqa: E402
 
 try:
     from circuits import _circuits_cuda as cuda
@@ -120,6 +126,8 @@ def test_scalar_and_empty_add():
     ("ij->j", [(4, 5)]),
     ("ij->", [(4, 5)]),
     ("ijk->kji", [(2, 3, 4)]),
+    ("bsd,bs,d->bsd", [(2, 3, 4), (2, 3), (4,)]),
+    ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 2)]),
 ])
 def test_einsum(dtype, spec, shapes):
     if len(shapes) == 2 and cuda.cublas_error() is not None:
@@ -205,6 +213,15 @@ def test_tag_and_a_small_mlp():
     if cuda.cublas_error() is not None:
         pytest.skip(f"no cuBLAS: {cuda.cublas_error()}")
     check(rc.GeneralFunction.new_by_name(tagged, spec_name="softmax"), rtol=1e-4, atol=1e-5)
+
+
+@gpu
+def test_small_gpt2_forward():
+    if cuda.cublas_error() is not None:
+        pytest.skip(f"no cuBLAS: {cuda.cublas_error()}")
+    cfg = gpt2_circuit.Config(n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=32, vocab=11)
+    x = (rng.standard_normal((2, 5, cfg.d_model)) * 0.1).astype(np.float32)
+    check(gpt2_circuit.circuit(cfg, gpt2_circuit.random_weights(cfg), x), rtol=1e-4, atol=1e-5)
 
 
 @gpu

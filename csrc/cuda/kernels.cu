@@ -670,21 +670,23 @@ blas_check(cublasStatus_t st, const char *what)
                               "%s failed: %s", what, blas.status_string(st));
 }
 
-// A contraction of two operands as one strided-batched GEMM: the labels on both operands
+// out (labels ol, shape out_shape) = the contraction of x0 (labels l0) and x1 (labels l1)
+// as one strided-batched GEMM: the labels on both operands
 // and the output are the batch, those on one operand and the output are M (first operand)
 // and N (second), those on both operands only are K; a label on one operand alone is summed
 // away first. Each operand is copied to [batch, M, K] / [batch, K, N] order unless it is
 // already laid out so, and the [batch, M, N] product is permuted to the output's order
 // when that differs.
 int
-gemm_einsum(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, cc_dtype d,
-            cc_tensor *out)
+contract(const cc_backend *b, const cc_tensor *x0, const uint8_t *l0, const cc_tensor *x1,
+         const uint8_t *l1, int n_out, const uint8_t *ol, const int64_t *out_shape, cc_dtype d,
+         cc_tensor *out)
 {
     cc_cuda_device *dev = cc_cuda_state(b);
-    const uint8_t *ol = n->u.einsum.out_axes;
-    const uint8_t *il[2] = {einsum_axes(n, 0), einsum_axes(n, 1)};
+    const cc_tensor *in[2] = {x0, x1};
+    const uint8_t *il[2] = {l0, l1};
     label_axes ax[2] = {axes_of(in[0]->ndim, il[0]), axes_of(in[1]->ndim, il[1])};
-    label_axes ao = axes_of(n->ndim, ol);
+    label_axes ao = axes_of(n_out, ol);
     cc_tensor ops[2] = {};
     cc_tensor prod = {};
     uint8_t order[3][CC_MAX_NDIM]; // batch, m, n labels
@@ -697,7 +699,7 @@ gemm_einsum(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, c
             size[il[o][i]] = in[o]->shape[i];
         }
     }
-    for (int i = 0; i < n->ndim; i++) {
+    for (int i = 0; i < n_out; i++) {
         int on0 = ax[0].axis[ol[i]] >= 0, on1 = ax[1].axis[ol[i]] >= 0;
         int g = on0 && on1 ? 0 : on0 ? 1 : 2;
         order[g][count[g]++] = ol[i];
@@ -819,29 +821,29 @@ gemm_einsum(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, c
             memcpy(pl + np, order[g], (size_t)count[g]);
             np += count[g];
         }
-        int same = memcmp(pl, ol, (size_t)n->ndim) == 0;
+        int same = memcmp(pl, ol, (size_t)n_out) == 0;
         if (same) {
-            if (cc_cuda_core->tensor_init_from_buffer(out, prod.buf, 0, d, n->ndim, n->shape,
-                                                      NULL) < 0) {
+            if (cc_cuda_core->tensor_init_from_buffer(out, prod.buf, 0, d, n_out, out_shape, NULL) <
+                0) {
                 goto fail;
             }
             drop(&prod);
             return 0;
         }
         label_axes ap = axes_of(np, pl);
-        layout lp = contiguous_layout(np, n->shape);
+        layout lp = contiguous_layout(np, out_shape);
         int64_t ps[CC_MAX_NDIM];
         int64_t stride = 1;
         for (int i = np - 1; i >= 0; i--) {
             ps[i] = stride;
             stride *= size[pl[i]];
         }
-        for (int i = 0; i < n->ndim; i++) {
-            lp.shape[i] = n->shape[i];
+        for (int i = 0; i < n_out; i++) {
+            lp.shape[i] = out_shape[i];
             lp.strides[i] = ps[ap.axis[ol[i]]];
         }
-        if (new_result(b, d, n->ndim, n->shape, out) < 0 ||
-            copy_strided(b, out->data, d, contiguous_layout(n->ndim, n->shape), prod.data, d, lp) <
+        if (new_result(b, d, n_out, out_shape, out) < 0 ||
+            copy_strided(b, out->data, d, contiguous_layout(n_out, out_shape), prod.data, d, lp) <
                 0) {
             drop(out);
             goto fail;
@@ -865,7 +867,62 @@ k_einsum(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, cc_t
         return sum_to(b, in[0], einsum_axes(n, 0), n->ndim, n->u.einsum.out_axes, d, out);
     }
 #ifdef CC_HAVE_CUBLAS
-    return gemm_einsum(b, n, in, d, out);
+    // Operands are contracted left to right; each intermediate keeps the labels that the
+    // output or a later operand still needs.
+    cc_tensor cur = {};
+    uint8_t cl[CC_MAX_NDIM];
+    view_of(&cur, in[0]);
+    memcpy(cl, einsum_axes(n, 0), (size_t)in[0]->ndim);
+    for (int i = 1; i < n->n_children; i++) {
+        const uint8_t *xl = einsum_axes(n, i);
+        int last = i == n->n_children - 1;
+        uint8_t keep[2 * CC_MAX_NDIM];
+        int64_t shape[2 * CC_MAX_NDIM];
+        int nk = 0;
+        if (!last) {
+            uint8_t needed[256] = {0};
+            for (int j = 0; j < n->ndim; j++) {
+                needed[n->u.einsum.out_axes[j]] = 1;
+            }
+            for (int c = i + 1; c < n->n_children; c++) {
+                const uint8_t *cl2 = einsum_axes(n, c);
+                for (int j = 0; j < n->children[c]->ndim; j++) {
+                    needed[cl2[j]] = 1;
+                }
+            }
+            const cc_tensor *pair[2] = {&cur, in[i]};
+            const uint8_t *pl[2] = {cl, xl};
+            for (int o = 0; o < 2; o++) {
+                for (int j = 0; j < pair[o]->ndim; j++) {
+                    if (needed[pl[o][j]] == 1) {
+                        needed[pl[o][j]] = 2;
+                        keep[nk] = pl[o][j];
+                        shape[nk] = pair[o]->shape[j];
+                        nk++;
+                    }
+                }
+            }
+            if (nk > CC_MAX_NDIM) {
+                drop(&cur);
+                return cc_cuda_core->fail(CC_E_TENSOR_EVAL,
+                                          "an intermediate of this einsum has more than %d axes",
+                                          CC_MAX_NDIM);
+            }
+        }
+        cc_tensor next;
+        int rc =
+            last ? contract(b, &cur, cl, in[i], xl, n->ndim, n->u.einsum.out_axes, n->shape, d, out)
+                 : contract(b, &cur, cl, in[i], xl, nk, keep, shape, d, &next);
+        drop(&cur);
+        if (rc < 0) {
+            return -1;
+        }
+        if (!last) {
+            cur = next;
+            memcpy(cl, keep, (size_t)nk);
+        }
+    }
+    return 0;
 #else
     return cc_cuda_core->fail(CC_E_TENSOR_EVAL, "built without cuBLAS");
 #endif
@@ -874,8 +931,8 @@ k_einsum(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, cc_t
 int
 einsum_supported(const cc_node *n)
 {
-    if (!children_float(n) || n->n_children < 1 || n->n_children > 2 ||
-        (n->n_children == 2 && cc_cuda_cublas_error() != NULL) ||
+    if (!children_float(n) || n->n_children < 1 ||
+        (n->n_children > 1 && cc_cuda_cublas_error() != NULL) ||
         has_repeats(n->ndim, n->u.einsum.out_axes)) {
         return 0;
     }
