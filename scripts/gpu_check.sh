@@ -3,7 +3,8 @@
 # installs what is missing (when a package index is reachable), builds both extensions in
 # place with nvcc, runs tests/test_cuda.py and bench/bench_gpu.py, and prints a summary.
 # Needs nvcc (CUDA 12 or later) on PATH or under CUDA_HOME / /usr/local/cuda, and python3
-# with pip. PYTHON picks the interpreter (default: python3); CIRCUITS_NVCC_FLAGS defaults to
+# with pip. PYTHON picks the interpreter (default: python3; missing packages are installed
+# into it, so point it at a virtual environment's); CIRCUITS_NVCC_FLAGS defaults to
 # -arch=native. Takes a few minutes on a 16-core machine (the build is most of it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
