@@ -225,6 +225,25 @@ def test_small_gpt2_forward():
 
 
 @gpu
+def test_array_cache_keeps_uploads():
+    x = rand(64, 32)
+    c = rc.Add(arr(x), arr(rand(32)))
+    want = np.asarray(c.evaluate())
+    cuda.set_array_cache(True)
+    try:
+        np.testing.assert_allclose(np.asarray(c.evaluate(device="cuda")), want, rtol=1e-6)
+        before = cuda.pool_stats(0)
+        np.testing.assert_allclose(np.asarray(c.evaluate(device="cuda")), want, rtol=1e-6)
+        after = cuda.pool_stats(0)
+        assert after["requests"] - before["requests"] == 1  # the sum only
+        sliced = rc.Index(arr(x), (slice(1, 3),))
+        np.testing.assert_array_equal(np.asarray(sliced.evaluate(device="cuda")), x[1:3])
+    finally:
+        cuda.set_array_cache(False)
+    np.testing.assert_allclose(np.asarray(c.evaluate(device="cuda")), want, rtol=1e-6)
+
+
+@gpu
 def test_unsupported_node_raises_tensor_eval_error():
     c = rc.Add(arr(np.arange(3)), arr(np.arange(3)))
     with pytest.raises(rc.TensorEvalError, match="is not supported on cuda:0"):

@@ -150,6 +150,7 @@ empty_cache(PyObject *self, PyObject *args)
     if (d == NULL) {
         return NULL;
     }
+    cc_cuda_array_cache_clear(d->index);
     cc_cuda_enter enter(d);
     if (enter.err != cudaSuccess) {
         PyErr_Format(PyExc_RuntimeError, "empty_cache: %s", cudaGetErrorString(enter.err));
@@ -183,7 +184,28 @@ cublas_error(PyObject *self, PyObject *unused)
     return why != NULL ? PyUnicode_FromString(why) : Py_NewRef(Py_None);
 }
 
+static PyObject *
+set_array_cache(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    int on = PyObject_IsTrue(arg);
+    if (on < 0) {
+        return NULL;
+    }
+    cc_cuda_array_cache_on = on;
+    if (!on) {
+        for (int i = 0; i < n_devices; i++) {
+            cc_cuda_array_cache_clear(i);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"set_array_cache", set_array_cache, METH_O,
+     "set_array_cache(flag): keep host Arrays on the GPU after their first upload, for later "
+     "evaluations (off by default; a cached host tensor must not be written to). Turning it "
+     "off, or empty_cache(device), drops the cached copies."},
     {"cublas_error", cublas_error, METH_NOARGS,
      "cublas_error(): None when cuBLAS is loaded (it is opened on this call or the first "
      "contraction), else why einsum contractions cannot run."},
@@ -192,8 +214,8 @@ static PyMethodDef module_methods[] = {
      "requests, cache_hits, device_allocs, device_frees, bytes_in_use, bytes_cached, "
      "peak_bytes_in_use."},
     {"empty_cache", empty_cache, METH_VARARGS,
-     "empty_cache(device=0): waits for cuda:<device> and returns its cached blocks to the "
-     "driver."},
+     "empty_cache(device=0): drops cuda:<device>'s cached Arrays, waits for it and returns "
+     "its cached blocks to the driver."},
     {"set_allow_tf32", set_allow_tf32, METH_O,
      "set_allow_tf32(flag): float32 GEMMs may use TF32 tensor cores (off by default)."},
     {NULL, NULL, 0, NULL},

@@ -11,7 +11,9 @@
 #include <math.h>
 #include <string.h>
 
+#include <map>
 #include <mutex>
+#include <utility>
 
 #include "cuda/kernels.cuh"
 #include "nodes/gf.h"
@@ -23,6 +25,7 @@ const int cc_cuda_has_cublas = 1;
 const int cc_cuda_has_cublas = 0;
 #endif
 int cc_cuda_allow_tf32 = 0;
+int cc_cuda_array_cache_on = 0;
 
 namespace
 {
@@ -310,13 +313,11 @@ materialize(const cc_backend *b, const cc_tensor *x, cc_dtype dtype, int ndim, c
 
 // ---- leaves and views ----
 
+// out = v (an Array's tensor) on b's GPU, contiguous.
 int
-k_array(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+upload(const cc_backend *b, const cc_tensor *v, cc_tensor *out)
 {
-    (void)in;
-    const cc_tensor *v = n->u.array.value;
     cc_cuda_device *d = cc_cuda_state(b);
-    memset(out, 0, sizeof *out);
     if (v->buf != NULL && v->buf->device == CC_DEVICE_CUDA) {
         if (v->buf->device_index != b->device_index) {
             return cc_cuda_core->fail(CC_E_TENSOR_EVAL_DEVICE_DTYPE_ERROR,
@@ -375,6 +376,70 @@ k_array(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, cc_te
 fail:
     drop(&up);
     return -1;
+}
+
+// Uploaded host Arrays kept across evaluations while the cache is on (set_array_cache),
+// keyed by host buffer and address and checked against dtype, shape and strides. An entry
+// holds a reference to the host buffer, so that memory cannot be freed and reused under
+// its key; the host tensor must not be written to while cached.
+struct cached_array {
+    cc_buffer *host;
+    cc_tensor host_view; // dtype, shape, strides of the uploaded view (buf not retained)
+    cc_tensor dev;
+};
+
+struct array_cache {
+    std::mutex lock;
+    std::map<std::pair<const void *, const void *>, cached_array> entries;
+};
+
+array_cache array_caches[CC_BACKEND_MAX_DEVICES];
+
+int
+same_view(const cc_tensor *a, const cc_tensor *b)
+{
+    if (a->dtype != b->dtype || a->ndim != b->ndim) {
+        return 0;
+    }
+    for (int i = 0; i < a->ndim; i++) {
+        if (a->shape[i] != b->shape[i] || a->strides[i] != b->strides[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+k_array(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    (void)in;
+    const cc_tensor *v = n->u.array.value;
+    int cache = cc_cuda_array_cache_on && v->buf != NULL && v->buf->device == CC_DEVICE_CPU;
+    array_cache &c = array_caches[b->device_index];
+    std::pair<const void *, const void *> key(v->buf, v->data);
+    if (cache) {
+        std::lock_guard<std::mutex> hold(c.lock);
+        auto it = c.entries.find(key);
+        if (it != c.entries.end() && same_view(&it->second.host_view, v)) {
+            view_of(out, &it->second.dev);
+            return 0;
+        }
+    }
+    if (upload(b, v, out) < 0) {
+        return -1;
+    }
+    if (cache) {
+        std::lock_guard<std::mutex> hold(c.lock);
+        if (c.entries.find(key) == c.entries.end()) {
+            cached_array &e = c.entries[key];
+            e.host = v->buf;
+            e.host->refcount.fetch_add(1);
+            e.host_view = *v;
+            e.host_view.buf = NULL;
+            view_of(&e.dev, out);
+        }
+    }
+    return 0;
 }
 
 template <typename T>
@@ -945,6 +1010,18 @@ einsum_supported(const cc_node *n)
 }
 
 } // namespace
+
+void
+cc_cuda_array_cache_clear(int device)
+{
+    array_cache &c = array_caches[device];
+    std::lock_guard<std::mutex> hold(c.lock);
+    for (auto &entry : c.entries) {
+        drop(&entry.second.dev);
+        cc_cuda_core->buffer_decref(entry.second.host);
+    }
+    c.entries.clear();
+}
 
 const char *
 cc_cuda_cublas_error(void)
