@@ -195,6 +195,8 @@ def test_index_concat_rearrange(dtype):
     b = (rng.standard_normal((2, 6, 5)) * 5).astype(dtype)
     check(rc.Index(arr(a), (1, slice(0, 4))))
     check(rc.Index(arr(a), (slice(-3, None), -1)))
+    check(rc.Index(arr(a), (np.array([2, 0, -1, 2]), slice(1, 5), np.array([4, 0]))))
+    check(rc.Index(arr(a), (1, np.array([], dtype=np.int64))))
     check(rc.Concat(arr(a), arr(b), axis=0))
     check(rc.Concat(arr(a.transpose(1, 0, 2)), arr(b.transpose(1, 0, 2)), axis=1))
     check(rc.Rearrange.from_string(arr(a), "a b c -> c a b"))

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "cuda/kernels.cuh"
 #include "nodes/gf.h"
@@ -1227,61 +1228,172 @@ gf_supported(const cc_node *n)
 
 // ---- Index (ints and slices), Concat, Rearrange: strided copies ----
 
+// Per axis of a gather, the device array of positions it reads (NULL: the axis's own).
+struct gather_axes {
+    const int64_t *idx[CC_MAX_NDIM];
+};
+
+template <typename T>
+__global__ void
+gather_kernel(T *out, const T *in, layout l, gather_axes g, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t rest = i;
+        int64_t off = 0;
+        for (int d = l.ndim - 1; d >= 0; d--) {
+            int64_t pos = rest % l.shape[d];
+            rest /= l.shape[d];
+            off += (g.idx[d] != NULL ? g.idx[d][pos] : pos) * l.strides[d];
+        }
+        out[i] = in[off];
+    }
+}
+
+// Index: ints drop their axis, slices narrow it, 1-d int64 tensors gather along it (their
+// values checked and wrapped on the host, then copied up): one kernel over the result.
 int
 k_index(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
     const cc_tensor *x = in[0];
     const cc_index_item *items = n->u.index.items;
+    cudaStream_t stream = cc_cuda_state(b)->stream;
+    cc_tensor idx[CC_MAX_NDIM] = {};
+    gather_axes g = {};
     layout l;
     l.ndim = 0;
     int64_t offset = 0;
+    int gathers = 0;
+    int rc = -1;
     for (int a = 0; a < x->ndim; a++) {
         int64_t len = x->shape[a];
         const cc_index_item *it = a < n->u.index.n_items ? &items[a] : NULL;
         if (it != NULL && it->kind == CC_INDEX_INT) {
             int64_t i = it->i < 0 ? it->i + len : it->i;
             if (i < 0 || i >= len) {
-                return cc_cuda_core->fail(CC_E_INDEX_INDEX_OUT_OF_BOUNDS,
-                                          "index %lld out of range for axis %d of size %lld",
-                                          (long long)it->i, a, (long long)len);
+                cc_cuda_core->fail(CC_E_INDEX_INDEX_OUT_OF_BOUNDS,
+                                   "index %lld out of range for axis %d of size %lld",
+                                   (long long)it->i, a, (long long)len);
+                goto done;
             }
             offset += i * x->strides[a];
             continue;
         }
-        int64_t start = 0, stop = len;
-        if (it != NULL) {
-            start = it->has_start ? it->start : 0;
-            stop = it->has_stop ? it->stop : len;
-            start = start < 0 ? start + len : start;
-            stop = stop < 0 ? stop + len : stop;
-            if (start < 0 || start > len || stop < start || stop > len) {
-                return cc_cuda_core->fail(CC_E_INDEX_INDEX_OUT_OF_BOUNDS,
-                                          "slice %lld:%lld out of range for axis %d of size %lld",
-                                          (long long)start, (long long)stop, a, (long long)len);
+        if (it != NULL && it->kind == CC_INDEX_TENSOR) {
+            const cc_tensor *t = &it->tensor->value;
+            int64_t m = t->shape[0];
+            std::vector<int64_t> host((size_t)(m > 0 ? m : 1));
+            for (int64_t k = 0; k < m; k++) {
+                int64_t v = ((const int64_t *)t->data)[k * t->strides[0]];
+                if (v < -len || v >= len) {
+                    cc_cuda_core->fail(CC_E_INDEX_INDEX_OUT_OF_BOUNDS,
+                                       "index_select: index %lld is out of bounds for axis %d "
+                                       "with size %lld",
+                                       (long long)v, a, (long long)len);
+                    goto done;
+                }
+                host[(size_t)k] = v < 0 ? v + len : v;
             }
+            if (new_result(b, CC_DTYPE_I64, 1, &m, &idx[gathers]) < 0) {
+                goto done;
+            }
+            if (m > 0) {
+                CC_CUDA_TRY(cudaMemcpyAsync(idx[gathers].data, host.data(),
+                                            (size_t)m * sizeof(int64_t), cudaMemcpyHostToDevice,
+                                            stream));
+            }
+            g.idx[l.ndim] = (const int64_t *)idx[gathers].data;
+            gathers++;
+            l.shape[l.ndim] = m;
+            l.strides[l.ndim] = x->strides[a];
+            l.ndim++;
+            continue;
         }
-        offset += start * x->strides[a];
-        l.shape[l.ndim] = stop - start;
-        l.strides[l.ndim] = x->strides[a];
-        l.ndim++;
+        {
+            int64_t start = 0, stop = len;
+            if (it != NULL) {
+                start = it->has_start ? it->start : 0;
+                stop = it->has_stop ? it->stop : len;
+                start = start < 0 ? start + len : start;
+                stop = stop < 0 ? stop + len : stop;
+                if (start < 0 || start > len || stop < start || stop > len) {
+                    cc_cuda_core->fail(CC_E_INDEX_INDEX_OUT_OF_BOUNDS,
+                                       "slice %lld:%lld out of range for axis %d of size %lld",
+                                       (long long)start, (long long)stop, a, (long long)len);
+                    goto done;
+                }
+            }
+            offset += start * x->strides[a];
+            l.shape[l.ndim] = stop - start;
+            l.strides[l.ndim] = x->strides[a];
+            l.ndim++;
+        }
     }
     if (new_result(b, x->dtype, n->ndim, n->shape, out) < 0) {
-        return -1;
+        goto done;
     }
-    const char *src = (const char *)x->data + offset * (int64_t)dtype_size(x->dtype);
-    if (copy_strided(b, out->data, x->dtype, contiguous_layout(l.ndim, l.shape), src, x->dtype, l) <
-        0) {
-        drop(out);
-        return -1;
+    {
+        size_t esize = dtype_size(x->dtype);
+        const char *src = (const char *)x->data + offset * (int64_t)esize;
+        if (gathers == 0) {
+            if (copy_strided(b, out->data, x->dtype, contiguous_layout(l.ndim, l.shape), src,
+                             x->dtype, l) < 0) {
+                drop(out);
+                goto done;
+            }
+            rc = 0;
+            goto done;
+        }
+        int64_t total = 1;
+        for (int d = 0; d < l.ndim; d++) {
+            total *= l.shape[d];
+        }
+        if (total > 0) {
+            unsigned grid = blocks_for(total);
+            switch (esize) {
+            case 1:
+                gather_kernel<uint8_t><<<grid, threads, 0, stream>>>(
+                    (uint8_t *)out->data, (const uint8_t *)src, l, g, total);
+                break;
+            case 2:
+                gather_kernel<uint16_t><<<grid, threads, 0, stream>>>(
+                    (uint16_t *)out->data, (const uint16_t *)src, l, g, total);
+                break;
+            case 4:
+                gather_kernel<uint32_t><<<grid, threads, 0, stream>>>(
+                    (uint32_t *)out->data, (const uint32_t *)src, l, g, total);
+                break;
+            default:
+                gather_kernel<uint64_t><<<grid, threads, 0, stream>>>(
+                    (uint64_t *)out->data, (const uint64_t *)src, l, g, total);
+                break;
+            }
+        }
+        if (launch_check() < 0) {
+            drop(out);
+            goto done;
+        }
+        rc = 0;
     }
-    return 0;
+done:
+    for (int i = 0; i < gathers; i++) {
+        drop(&idx[i]);
+    }
+    return rc;
+fail:
+    rc = -1;
+    goto done;
 }
 
+// Tensor items must be host tensors (they are copied up per evaluation).
 int
 index_supported(const cc_node *n)
 {
     for (int a = 0; a < n->u.index.n_items; a++) {
-        if (n->u.index.items[a].kind == CC_INDEX_TENSOR) {
+        const cc_index_item *it = &n->u.index.items[a];
+        if (it->kind == CC_INDEX_TENSOR &&
+            (it->tensor->value.buf == NULL || it->tensor->value.buf->device != CC_DEVICE_CPU ||
+             it->tensor->value.dtype != CC_DTYPE_I64 || it->tensor->value.ndim != 1)) {
             return 0;
         }
     }
