@@ -190,6 +190,19 @@ broadcast_layout(const cc_tensor *x, int ndim, const int64_t *shape)
     return l;
 }
 
+int
+is_contiguous(const cc_tensor *t)
+{
+    int64_t stride = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] != 1 && t->strides[d] != stride) {
+            return 0;
+        }
+        stride *= t->shape[d];
+    }
+    return 1;
+}
+
 void
 drop(cc_tensor *t)
 {
@@ -1169,7 +1182,9 @@ k_gf(const cc_backend *b, const cc_node *n, const cc_tensor *const *in, cc_tenso
     cc_gf_id id = n->u.gf.spec->simple_id;
     cc_dtype d = in[0]->dtype;
     cc_tensor x;
-    if (materialize(b, in[0], d, in[0]->ndim, in[0]->shape, &x) < 0) {
+    if (is_contiguous(in[0])) {
+        view_of(&x, in[0]);
+    } else if (materialize(b, in[0], d, in[0]->ndim, in[0]->shape, &x) < 0) {
         return -1;
     }
     if (new_result(b, d, n->ndim, n->shape, out) < 0) {
