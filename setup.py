@@ -9,7 +9,11 @@ CUDA: csrc/cuda/*.cu becomes a second extension, circuits._circuits_cuda, when
 nvcc (CUDA 12 or later) is found on PATH or under CUDA_HOME; otherwise it is skipped
 with a printed line. Each .cu is compiled by nvcc, the extension is linked by the host
 compiler with the static CUDA runtime, so importing it needs only the driver.
-CIRCUITS_NVCC_FLAGS adds nvcc options (e.g. "-arch=sm_90").
+CIRCUITS_NVCC_FLAGS adds nvcc options (e.g. "-arch=sm_90"). cuBLAS comes from the
+nvidia-cublas wheel when it is installed (its headers and libcublas found through the
+installed distribution's file list), else from the toolkit beside nvcc; the extension
+opens libcublas with dlopen at its first GEMM (so importing it loads no CUDA library); with neither the extension builds without its GEMM path (einsum contractions
+of two operands are then refused on the GPU).
 """
 
 import glob
@@ -92,6 +96,12 @@ def extensions():
             libraries=["cudart_static", "dl", "rt", "pthread", "stdc++"],
         )
         ext.nvcc = cuda["nvcc"]
+        ext.nvcc_flags = []
+        cublas = cublas_options(cuda)
+        if cublas is not None:
+            ext.nvcc_flags = ["-DCC_HAVE_CUBLAS", f'-DCC_CUBLAS_DIR="{cublas["lib"]}"',
+                              f'-DCC_CUBLAS_SONAME="{cublas["soname"]}"']
+            ext.nvcc_flags += ["-I" + d for d in cublas["include"]]
         extensions.append(ext)
     return extensions
 
@@ -125,6 +135,33 @@ def cuda_toolkit():
     return None
 
 
+def cublas_options(cuda):
+    """Compile and link options for cuBLAS (wheel first, then toolkit), or None to go without."""
+    from importlib import metadata
+    for dist_name in ("nvidia-cublas", "nvidia-cublas-cu13", "nvidia-cublas-cu12"):
+        try:
+            dist = metadata.distribution(dist_name)
+        except metadata.PackageNotFoundError:
+            continue
+        files = [str(f) for f in dist.files or []]
+        header = next((f for f in files if f.endswith("cublas_v2.h")), None)
+        library = next((f for f in files if re.search(r"/libcublas\.so\.\d+$", f)), None)
+        if header is None or library is None:
+            continue
+        include = str(dist.locate_file(os.path.dirname(header)))
+        lib_dir = str(dist.locate_file(os.path.dirname(library)))
+        print(f"circuits: cuBLAS from the {dist_name} wheel ({lib_dir})")
+        return {"include": [include], "lib": lib_dir, "soname": os.path.basename(library)}
+    # nvcc finds the toolkit's own headers.
+    for path in sorted(glob.glob(os.path.join(cuda["lib"], "libcublas.so.*"))):
+        if re.search(r"libcublas\.so\.\d+$", path):
+            print(f"circuits: cuBLAS from the CUDA toolkit ({cuda['lib']})")
+            return {"include": [], "lib": cuda["lib"], "soname": os.path.basename(path)}
+    print("circuits: no cuBLAS (pip install nvidia-cublas), building the CUDA backend without "
+          "einsum contractions")
+    return None
+
+
 class BuildExt(build_ext):
     """Compiles the CUDA extension's .cu files with nvcc; links every extension as usual."""
 
@@ -133,7 +170,7 @@ class BuildExt(build_ext):
             super().build_extension(ext)
             return
         flags = ["-O3", "-std=c++17", "-Xcompiler", "-fPIC,-fvisibility=hidden,-Wall,-Wextra"]
-        flags += os.environ.get("CIRCUITS_NVCC_FLAGS", "").split()
+        flags += ext.nvcc_flags + os.environ.get("CIRCUITS_NVCC_FLAGS", "").split()
         includes = ["-I" + d for d in ext.include_dirs + self.include_dirs]
         objects = []
         for source in ext.sources:
@@ -144,7 +181,8 @@ class BuildExt(build_ext):
             objects.append(obj)
         self.compiler.link_shared_object(
             objects, self.get_ext_fullpath(ext.name), library_dirs=ext.library_dirs,
-            libraries=ext.libraries, build_temp=self.build_temp)
+            libraries=ext.libraries, extra_postargs=ext.extra_link_args,
+            build_temp=self.build_temp)
 
 
 def newer_than(target, sources):
