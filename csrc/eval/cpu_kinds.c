@@ -1038,16 +1038,23 @@ eval_tag(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
     return 0;
 }
 
+// A node with no value of its own: kind, "<node>" + why.
+static int
+no_value(const cc_node *n, cc_error_kind kind, const char *why)
+{
+    char desc[512];
+    cc_eval_describe_node(n, desc, sizeof desc);
+    return cc_fail(kind, "%s %s", desc, why);
+}
+
 // Modules are substituted before planning (cc_eval_prepare).
 static int
 eval_module(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
     (void)in;
     (void)out;
-    char desc[512];
-    cc_eval_describe_node(n, desc, sizeof desc);
-    return cc_fail(CC_E_TENSOR_EVAL_MODULES_CANT_BE_DIRECTLY_EVALUTED_INTERNAL,
-                   "%s can't be evaluated directly: substitute it first", desc);
+    return no_value(n, CC_E_TENSOR_EVAL_MODULES_CANT_BE_DIRECTLY_EVALUTED_INTERNAL,
+                    "can't be evaluated directly: substitute it first");
 }
 
 // Never explicitly computable, so a plan never reaches it.
@@ -1056,10 +1063,8 @@ eval_set_symbolic_shape(const cc_node *n, const cc_tensor *const *in, cc_tensor 
 {
     (void)in;
     (void)out;
-    char desc[512];
-    cc_eval_describe_node(n, desc, sizeof desc);
-    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
-                   "%s pins symbolic sizes and has no value", desc);
+    return no_value(n, CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                    "pins symbolic sizes and has no value");
 }
 
 // Never explicitly computable: a sampler replaces it before evaluation.
@@ -1068,10 +1073,8 @@ eval_discrete_var(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
 {
     (void)in;
     (void)out;
-    char desc[512];
-    cc_eval_describe_node(n, desc, sizeof desc);
-    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
-                   "%s is a random variable and has no value: sample it first", desc);
+    return no_value(n, CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                    "is a random variable and has no value: sample it first");
 }
 
 // Never explicitly computable: a sampler replaces it before evaluation.
@@ -1080,10 +1083,8 @@ eval_stored_cumulant_var(const cc_node *n, const cc_tensor *const *in, cc_tensor
 {
     (void)in;
     (void)out;
-    char desc[512];
-    cc_eval_describe_node(n, desc, sizeof desc);
-    return cc_fail(CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
-                   "%s is a random variable and has no value: sample it first", desc);
+    return no_value(n, CC_E_TENSOR_EVAL_NOT_EXPLICITLY_COMPUTABLE_INTERNAL,
+                    "is a random variable and has no value: sample it first");
 }
 
 // The cumulant of constants: 1 for none, the child itself for one, zeros for more.

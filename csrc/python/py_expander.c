@@ -18,31 +18,6 @@ typedef struct {
 
 static PyTypeObject *expander_type;
 
-// ctx: a callable Circuit -> Circuit.
-static cc_node *
-call_transform(void *ctx, cc_node *n)
-{
-    PyObject *c = cc_py_wrap(n);
-    if (c == NULL) {
-        return cc_fail_null(CC_E_PYTHON, "wrapping a circuit failed");
-    }
-    PyObject *r = PyObject_CallOneArg((PyObject *)ctx, c);
-    Py_DECREF(c);
-    if (r == NULL) {
-        return cc_fail_null(CC_E_PYTHON, "an Expander transform raised");
-    }
-    if (!PyObject_TypeCheck(r, cc_py_circuit_type)) {
-        PyErr_Format(PyExc_TypeError, "an Expander transform must return a Circuit, not %.100s",
-                     Py_TYPE(r)->tp_name);
-        Py_DECREF(r);
-        return cc_fail_null(CC_E_PYTHON, "a transform returned a non-circuit");
-    }
-    cc_node *out = NODE(r);
-    cc_node_incref(out);
-    Py_DECREF(r);
-    return out;
-}
-
 // A TransformIn as a Transform (new reference), or NULL with TypeError.
 static PyObject *
 transform_arg(PyObject *obj)
@@ -178,7 +153,8 @@ expander_batch(PyObject *self, PyObject *args, PyObject *kwds)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         ms[i] = CC_PY_IMATCHER(PyTuple_GET_ITEM(e->matchers, i));
-        ts[i] = (cc_transform){.run = call_transform, .ctx = PyTuple_GET_ITEM(e->replacements, i)};
+        ts[i] = (cc_transform){.run = cc_py_transform_call,
+                               .ctx = PyTuple_GET_ITEM(e->replacements, i)};
     }
     PyObject *out = NULL;
     for (Py_ssize_t i = 0; fancy_validate && i < n; i++) {

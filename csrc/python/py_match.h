@@ -45,6 +45,9 @@ extern PyTypeObject *cc_py_imatcher_type;
 extern PyTypeObject *cc_py_finished_type;
 extern PyTypeObject *cc_py_results_type;
 extern PyTypeObject *cc_py_transform_type;
+// A cc_transform's run for a Python callable Circuit -> Circuit (ctx, borrowed): a new
+// reference, or NULL with the callable's exception (TypeError when it returns no Circuit).
+cc_node *cc_py_transform_call(void *ctx, cc_node *n);
 extern PyTypeObject *cc_py_getter_type;
 extern PyTypeObject *cc_py_bound_getter_type;
 extern PyTypeObject *cc_py_updater_type;

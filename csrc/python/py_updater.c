@@ -15,8 +15,8 @@ typedef struct {
     PyObject_HEAD PyObject *fn; // NULL: the identity
 } transform_obj;
 
-static cc_node *
-transform_cb(void *ctx, cc_node *n)
+cc_node *
+cc_py_transform_call(void *ctx, cc_node *n)
 {
     PyObject *c = cc_py_wrap(n);
     if (c == NULL) {
@@ -104,7 +104,7 @@ transform_run(PyObject *self, PyObject *circuit)
     if (fn == NULL) {
         return Py_NewRef(circuit);
     }
-    cc_node *out = transform_cb(fn, n);
+    cc_node *out = cc_py_transform_call(fn, n);
     return out == NULL ? NULL : cc_py_wrap_steal(out);
 }
 
@@ -198,7 +198,7 @@ cc_py_update_run(cc_node *root, cc_imatcher *m, PyObject *transform, int cache_t
             return NULL;
         }
     }
-    cc_transform t = {.run = transform_cb, .ctx = fn, .identity = fn == Py_None};
+    cc_transform t = {.run = cc_py_transform_call, .ctx = fn, .identity = fn == Py_None};
     cc_update_options options = {.cache_transform = cache_transform, .cache_update = cache_update};
     int any_found = 0;
     cc_node *out = cc_match_update(root, m, &t, &options, &any_found);
