@@ -167,7 +167,7 @@ def forward_table(batch):
     xdev = torch.from_numpy(x).cuda()
 
     def peer():
-        return torch_forward_cuda(cfg, wdev, xdev).cpu()
+        return gpt2_circuit.torch_forward_tensors(cfg, wdev, xdev).cpu()
 
     ref = peer()
     got = torch.as_tensor(np.asarray(logits.evaluate(device="cuda")))
@@ -183,34 +183,6 @@ def forward_table(batch):
     print(f"{ours * 1e3:12.1f} {cached * 1e3:17.1f} {theirs * 1e3:20.1f} {ours / theirs:6.2f} "
           f"{cached / theirs:13.2f}   {err:.1e}")
     print()
-
-
-def torch_forward_cuda(cfg, W, x):
-    """gpt2_circuit.torch_forward with weights and input already on the GPU."""
-    import torch.nn.functional as F
-
-    b, seq, d = x.shape
-    mask = torch.triu(torch.full((seq, seq), -1e4, device=x.device), diagonal=1)
-    hk = cfg.n_heads * cfg.d_head
-    with torch.no_grad():
-        for layer in range(cfg.n_layers):
-            p = f"b{layer}."
-            h = F.layer_norm(x, (d,), W[p + "ln1.w"], W[p + "ln1.b"], cfg.eps)
-            qkv_w = torch.cat([W[p + n].reshape(hk, d) for n in ("W_Q", "W_K", "W_V")])
-            qkv_b = torch.cat([W[p + n].reshape(hk) for n in ("b_Q", "b_K", "b_V")])
-            q, k, v = F.linear(h, qkv_w, qkv_b).split(hk, dim=-1)
-            q, k, v = (
-                t.reshape(b, seq, cfg.n_heads, cfg.d_head).transpose(1, 2) for t in (q, k, v)
-            )
-            scores = q @ k.transpose(-1, -2) / np.sqrt(cfg.d_head) + mask
-            z = torch.softmax(scores, dim=-1) @ v
-            z = z.transpose(1, 2).reshape(b, seq, hk)
-            x = x + F.linear(z, W[p + "W_O"].reshape(d, hk), W[p + "b_O"])
-            h = F.layer_norm(x, (d,), W[p + "ln2.w"], W[p + "ln2.b"], cfg.eps)
-            pre = F.linear(h, W[p + "W_in"], W[p + "b_in"])
-            x = x + F.linear(F.gelu(pre, approximate="tanh"), W[p + "W_out"], W[p + "b_out"])
-        final = F.layer_norm(x, (d,), W["ln_f.w"], W["ln_f.b"], cfg.eps)
-        return final @ W["embed"].T
 
 
 header()

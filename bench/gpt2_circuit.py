@@ -105,12 +105,18 @@ def circuit(cfg: Config, weights, x_embedded: np.ndarray) -> rc.Circuit:
 def torch_forward(cfg: Config, weights, x_embedded: np.ndarray):
     """The same forward pass in PyTorch eager (float32)."""
     import torch
-    import torch.nn.functional as F
 
     W = {k: torch.from_numpy(v) for k, v in weights.items()}
-    x = torch.from_numpy(x_embedded)
+    return torch_forward_tensors(cfg, W, torch.from_numpy(x_embedded))
+
+
+def torch_forward_tensors(cfg: Config, W, x):
+    """torch_forward on torch tensors, on whatever device they are."""
+    import torch
+    import torch.nn.functional as F
+
     b, seq, d = x.shape
-    mask = torch.triu(torch.full((seq, seq), -1e4), diagonal=1)
+    mask = torch.triu(torch.full((seq, seq), -1e4, device=x.device), diagonal=1)
     hk = cfg.n_heads * cfg.d_head
     with torch.no_grad():
         for l in range(cfg.n_layers):
