@@ -5,16 +5,18 @@ branches, and the error paths."""
 import uuid
 
 import pytest
-import torch
 
-import circuits as rc
-from circuits.causal_scrubbing.dataset import Dataset
-from circuits.causal_scrubbing.experiment import (
+torch = pytest.importorskip("torch")
+
+
+import circuits as rc  # noqa: E402
+from circuits.causal_scrubbing.dataset import Dataset  # noqa: E402
+from circuits.causal_scrubbing.experiment import (  # noqa: E402
     Experiment,
     ExperimentEvalSettings,
     ScrubbedExperiment,
 )
-from circuits.causal_scrubbing.hypothesis import (
+from circuits.causal_scrubbing.hypothesis import (  # noqa: E402
     Correspondence,
     CondSampler,
     ExactSampler,
@@ -27,7 +29,7 @@ from circuits.causal_scrubbing.hypothesis import (
     UncondTogetherSampler,
     corr_root_matcher,
 )
-from circuits.causal_scrubbing.testing_utils import IntDataset, loss_fn
+from circuits.causal_scrubbing.testing_utils import IntDataset, loss_fn  # noqa: E402
 
 N = 24
 

@@ -8,12 +8,14 @@ import math
 import os
 
 import pytest
-import torch
 
-import circuits as rc
-from circuits.causal_scrubbing.experiment import Experiment, ExperimentEvalSettings
-from circuits.demos.paren_balancer import circuit as pc
-from circuits.demos.paren_balancer import data, scrub, train
+torch = pytest.importorskip("torch")
+
+
+import circuits as rc  # noqa: E402
+from circuits.causal_scrubbing.experiment import Experiment, ExperimentEvalSettings  # noqa: E402
+from circuits.demos.paren_balancer import circuit as pc  # noqa: E402
+from circuits.demos.paren_balancer import data, scrub, train  # noqa: E402
 
 BENCH = os.path.join(os.path.dirname(__file__), "..", "bench", "bench_scrub.py")
 

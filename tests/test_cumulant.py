@@ -5,9 +5,11 @@ import uuid
 
 import numpy as np
 import pytest
-import torch
 
-import circuits as rc
+torch = pytest.importorskip("torch")
+
+
+import circuits as rc  # noqa: E402
 
 
 def arr(*shape, name=None, seed=0, dtype=np.float64):

@@ -6,11 +6,13 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-import circuits as rc
+torch = pytest.importorskip("torch")
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import circuits as rc  # noqa: E402
 
 SHAPE = (3, 4)
 

@@ -745,6 +745,7 @@ def test_remix_chain_to_position(tf):
 
 
 def test_remix_chain_excluding(tf):
+    pytest.importorskip("torch")  # circuits.causal_scrubbing needs torch, as rc's does
     from circuits.causal_scrubbing.hypothesis import chain_excluding, corr_root_matcher
 
     import circuits.causal_scrubbing as cs

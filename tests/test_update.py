@@ -302,6 +302,7 @@ def test_remix_update_through_mlps(tf):
 
 
 def test_remix_chain_excluding_update(tf):
+    pytest.importorskip("torch")  # circuits.causal_scrubbing needs torch, as rc's does
     from circuits.causal_scrubbing.hypothesis import chain_excluding, corr_root_matcher
 
     nodes, params = tf

@@ -833,8 +833,10 @@ class TransformerInfo:
 
 
 def _float_dtype(c: Circuit) -> str:
-    dtype = str(getattr(c, "torch_dtype", None) or "float32").removeprefix("torch.")
-    return dtype if dtype in ("float16", "bfloat16", "float32", "float64") else "float32"
+    """The float dtype of c's values for a mask built beside it: float32 when c fixes none, or
+    fixes bfloat16 (numpy has none; the engine's dtype rule casts the mask)."""
+    dtype = c.dtype or "float32"
+    return dtype if dtype in ("float16", "float32", "float64") else "float32"
 
 
 def load_transformer_model_string(
