@@ -77,14 +77,15 @@ def _split_parts(
     c: Circuit,
     axis: int,
     partitioning_idxs: Sequence,
+    is_concat: bool,
+    what: str,
+    *,
     partitioning_idx_names: Optional[Sequence[str]],
     axis_name: Optional[str],
     use_axis_name: bool,
     run_on_index: Callable,
     check: bool,
     use_dot: bool,
-    is_concat: bool,
-    what: str,
 ):
     """The Indexes of c along axis, one per partition entry, named as split_to_concat says
     (ints stay ints, removing the axis, unless is_concat)."""
@@ -139,19 +140,15 @@ def split_to_concat(
     if not -c.rank <= axis < c.rank:
         raise ValueError(f"split_to_concat: axis {axis} is out of bounds for rank {c.rank}")
     axis %= c.rank
-    _, vals = _split_parts(
-        c,
-        axis,
-        partitioning_idxs,
-        partitioning_idx_names,
-        axis_name,
-        use_axis_name,
-        run_on_index,
-        check,
-        use_dot,
-        True,
-        "split_to_concat",
+    naming = dict(
+        partitioning_idx_names=partitioning_idx_names,
+        axis_name=axis_name,
+        use_axis_name=use_axis_name,
+        run_on_index=run_on_index,
+        check=check,
+        use_dot=use_dot,
     )
+    _, vals = _split_parts(c, axis, partitioning_idxs, True, "split_to_concat", **naming)
     return Concat(*vals, axis=axis, name=c.name)
 
 
@@ -183,23 +180,19 @@ def explicit_reduce(
         raise ValueError(f"explicit_reduce: operand {element_index} of '{c.name}' is a scalar")
     label = axes[axis]
     out_axes = tuple(c.out_axes)
+    naming = dict(
+        partitioning_idx_names=partitioning_idx_names,
+        axis_name=axis_name,
+        use_axis_name=use_axis_name,
+        run_on_index=run_on_index,
+        check=check,
+        use_dot=use_dot,
+    )
     if out_axes.count(label) > 1:
         raise ValueError(f"explicit_reduce: the label of axis {axis} is repeated in the output (a trace)")
     if label in out_axes:
         loc = out_axes.index(label)
-        _, vals = _split_parts(
-            c,
-            loc,
-            partitioning_idxs,
-            partitioning_idx_names,
-            axis_name,
-            use_axis_name,
-            run_on_index,
-            check,
-            use_dot,
-            True,
-            "explicit_reduce",
-        )
+        _, vals = _split_parts(c, loc, partitioning_idxs, True, "explicit_reduce", **naming)
         return Concat(*vals, axis=loc, name=c.name)
     if not partitioning_idxs:
         raise ValueError("explicit_reduce: no parts given")
@@ -207,19 +200,7 @@ def explicit_reduce(
         "_" + (axis_name or "at") if use_axis_name else ""
     )
     kept = Einsum(*c.args, out_axes=(label,) + out_axes, name=keep_name)
-    parts, vals = _split_parts(
-        kept,
-        0,
-        partitioning_idxs,
-        partitioning_idx_names,
-        axis_name,
-        use_axis_name,
-        run_on_index,
-        check,
-        use_dot,
-        False,
-        "explicit_reduce",
-    )
+    parts, vals = _split_parts(kept, 0, partitioning_idxs, False, "explicit_reduce", **naming)
     nums = tuple(range(kept.rank))
     summed = [
         v if isinstance(p, int) else Einsum((v, nums), out_axes=nums[1:], name=f"{v.name}_sum")
