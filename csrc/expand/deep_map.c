@@ -136,3 +136,15 @@ cc_deep_map(cc_node *root, cc_deep_map_pre pre, cc_deep_map_post post, void *ctx
     }
     return result;
 }
+
+int
+cc_deep_map_keep_module_free(void *ctx, cc_node *node, cc_node **out)
+{
+    (void)ctx;
+    if (node->contains_module) {
+        return 0;
+    }
+    cc_node_incref(node);
+    *out = node;
+    return 1;
+}

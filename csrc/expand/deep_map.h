@@ -14,6 +14,9 @@ typedef cc_node *(*cc_deep_map_post)(void *ctx, cc_node *node, cc_node *const *k
 // node itself when !changed, else node rebuilt over kids under its name: what a node
 // without a post hook becomes. New reference, or NULL.
 cc_node *cc_deep_map_rebuild(cc_node *node, cc_node *const *kids, int changed);
+// A pre hook keeping every subtree without a Module as it is, without walking it (for maps
+// that only change Modules).
+int cc_deep_map_keep_module_free(void *ctx, cc_node *node, cc_node **out);
 // root mapped bottom-up: post (or cc_deep_map_rebuild when NULL) gives each node's result
 // from its children's. New reference, or NULL with the hooks' error.
 cc_node *cc_deep_map(cc_node *root, cc_deep_map_pre pre, cc_deep_map_post post, void *ctx);

@@ -433,19 +433,6 @@ all_modules_post(void *ctx, cc_node *node, cc_node *const *kids, int changed)
                             NULL, node->name);
 }
 
-// Subtrees without a Module are kept as they are, without a walk.
-static int
-all_modules_pre(void *ctx, cc_node *node, cc_node **out)
-{
-    (void)ctx;
-    if (node->contains_module) {
-        return 0;
-    }
-    cc_node_incref(node);
-    *out = node;
-    return 1;
-}
-
 cc_node *
 cc_substitute_all_modules(cc_node *c)
 {
@@ -453,5 +440,5 @@ cc_substitute_all_modules(cc_node *c)
         cc_node_incref(c);
         return c;
     }
-    return cc_deep_map(c, all_modules_pre, all_modules_post, NULL);
+    return cc_deep_map(c, cc_deep_map_keep_module_free, all_modules_post, NULL);
 }

@@ -682,18 +682,6 @@ xs_run(xs_ctx *c, cc_node *root, const xs_set *set, cc_node **node, xs_map *out)
     return xs_map_merge(out, map);
 }
 
-static int
-elim_no_input_pre(void *ctx, cc_node *node, cc_node **out)
-{
-    (void)ctx;
-    if (node->contains_module) {
-        return 0;
-    }
-    cc_node_incref(node);
-    *out = node;
-    return 1;
-}
-
 // Every Module without arguments replaced by its body (rc's simp with elim_no_input_module).
 static cc_node *
 elim_no_input_post(void *ctx, cc_node *node, cc_node *const *kids, int changed)
@@ -725,7 +713,7 @@ cc_extract_symbols(cc_node *circuit, int n, cc_node *const *symbols, const cc_ex
         goto done;
     }
     if (o->use_elim_no_input_modules) {
-        cc_node *e = cc_deep_map(body, elim_no_input_pre, elim_no_input_post, NULL);
+        cc_node *e = cc_deep_map(body, cc_deep_map_keep_module_free, elim_no_input_post, NULL);
         cc_node_decref(body);
         body = e;
         if (body == NULL) {

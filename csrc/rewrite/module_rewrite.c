@@ -143,18 +143,6 @@ typedef struct {
     int add_suffix, elim_no_input, elim_empty;
 } deep_remove_ctx;
 
-static int
-deep_remove_pre(void *ctx, cc_node *node, cc_node **out)
-{
-    (void)ctx;
-    if (node->contains_module) {
-        return 0;
-    }
-    cc_node_incref(node);
-    *out = node;
-    return 1;
-}
-
 static cc_node *
 deep_remove_post(void *vctx, cc_node *node, cc_node *const *kids, int changed)
 {
@@ -184,7 +172,7 @@ cc_node *
 cc_deep_module_remove_unused_inputs(cc_node *c, int add_suffix, int elim_no_input, int elim_empty)
 {
     deep_remove_ctx ctx = {add_suffix, elim_no_input, elim_empty};
-    return cc_deep_map(c, deep_remove_pre, deep_remove_post, &ctx);
+    return cc_deep_map(c, cc_deep_map_keep_module_free, deep_remove_post, &ctx);
 }
 
 // --- inline_single_callsite_modules ----------------------------------------------------------
@@ -203,18 +191,6 @@ spec_key(const cc_node *m, uint8_t key[32])
         cc_blake3_update(&h, s->symbol->hash, 32);
     }
     cc_blake3_final(&h, key, 32);
-}
-
-static int
-skip_module_free(void *ctx, cc_node *node, cc_node **out)
-{
-    (void)ctx;
-    if (node->contains_module) {
-        return 0;
-    }
-    cc_node_incref(node);
-    *out = node;
-    return 1;
 }
 
 // Substitutes a Module whose spec was counted once (the counts: spec key -> count as pointer).
@@ -259,7 +235,7 @@ cc_inline_single_callsite_modules(cc_node *c)
     }
     cc_free(nodes);
     if (ok) {
-        out = cc_deep_map(c, skip_module_free, inline_post, &counts);
+        out = cc_deep_map(c, cc_deep_map_keep_module_free, inline_post, &counts);
     }
     cc_hmap_clear(&counts);
     return out;
@@ -352,7 +328,7 @@ replace_pre(void *vctx, cc_node *node, cc_node **out)
             return 1;
         }
     }
-    return skip_module_free(NULL, node, out);
+    return cc_deep_map_keep_module_free(NULL, node, out);
 }
 
 // The fused Module over the one-batch-axis modules mods (n of them, same spec).
