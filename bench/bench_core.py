@@ -18,12 +18,9 @@ better for circuits). Usage: python bench/bench_core.py [--reps 5] [--threads 2]
 """
 
 import argparse
-import gc
 import os
 import re
-import statistics
 import sys
-import time
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--reps", type=int, default=5)
@@ -48,6 +45,7 @@ import circuits as rc  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpt2_circuit  # noqa: E402
+from timing import median_times  # noqa: E402
 
 try:
     import torch  # noqa: E402
@@ -55,30 +53,6 @@ try:
     torch.set_num_threads(args.threads)
 except ImportError:
     torch = None
-
-
-def median_times(fns, reps):
-    """Median seconds of each function, run interleaved (one of each per round), with
-    Python's garbage collector paused so that no collection lands inside a timing."""
-    for f in fns:
-        # Warm-up: at least one call and 0.2 s, so that thread pools left spinning by the
-        # previous workload have gone idle and caches and pools reflect this one.
-        t_end = time.perf_counter() + 0.2
-        f()
-        while time.perf_counter() < t_end:
-            f()
-    times = [[] for _ in fns]
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(reps):
-            for i, f in enumerate(fns):
-                t0 = time.perf_counter()
-                f()
-                times[i].append(time.perf_counter() - t0)
-    finally:
-        gc.enable()
-    return [statistics.median(t) for t in times]
 
 
 def numpy_blas_name():

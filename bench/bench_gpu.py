@@ -19,11 +19,8 @@ Usage: python bench/bench_gpu.py [--reps 5] [--layers 12] [--seq 128] [--batches
 """
 
 import argparse
-import gc
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -31,6 +28,7 @@ import circuits as rc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpt2_circuit  # noqa: E402
+from timing import median_times as _median_times  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--reps", type=int, default=5)
@@ -67,32 +65,13 @@ if torch is not None:
     torch.backends.cudnn.allow_tf32 = False
 
 
+def median_times(fns, reps):
+    return _median_times(fns, reps, sync)
+
+
 def sync():
     if torch is not None:
         torch.cuda.synchronize()
-
-
-def median_times(fns, reps):
-    """Median seconds of each function, run interleaved, after a warm-up of 0.2 s each."""
-    for f in fns:
-        t_end = time.perf_counter() + 0.2
-        f()
-        while time.perf_counter() < t_end:
-            f()
-    times = [[] for _ in fns]
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(reps):
-            for i, f in enumerate(fns):
-                sync()
-                t0 = time.perf_counter()
-                f()
-                sync()
-                times[i].append(time.perf_counter() - t0)
-    finally:
-        gc.enable()
-    return [statistics.median(t) for t in times]
 
 
 def header():
