@@ -130,5 +130,7 @@ extern PyMethodDef cc_py_sampler_methods[]; // python/py_sampler.c
 int cc_py_reference_circuits_arg(PyObject *dict, int circuit_keys, int *n, cc_node ***nodes,
                                  const char ***idents);
 extern PyMethodDef cc_py_parse_methods[]; // python/py_parse.c
+// visit_circuit, deep_map, replace_nodes, ...: rc's circuit utilities (python/py_surface.c).
+extern PyMethodDef cc_py_surface_methods[];
 // get, update, ... of Circuit (python/py_traversal.c); Circuit takes them at creation.
 extern PyMethodDef cc_py_circuit_match_methods[];
