@@ -199,7 +199,7 @@ def add_make_broadcasts_explicit(node: Add) -> Optional[Add]:
         new.append(c)
     if not changed:
         return None
-    return Add(*new, name=node.name)
+    return Add(*new, name=node.op_name)
 
 
 def _spec_shape_info(spec, shapes: List[Shape]) -> GeneralFunctionShapeInfo:

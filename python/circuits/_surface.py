@@ -72,7 +72,7 @@ def apply_in_traversal(circuit: Circuit, traversal, f: Callable[[Circuit], Circu
     replaced by Symbols (named '<name>_symbol_replacement'), f runs, and they are put back."""
 
     def namer(c: Circuit) -> Optional[str]:
-        return None if c.name is None else f"{c.name}_symbol_replacement"
+        return None if c.op_name is None else f"{c.op_name}_symbol_replacement"
 
     replaced, back = replace_outside_traversal_symbols(circuit, traversal, namer)
     applied = f(replaced)
@@ -191,7 +191,7 @@ def replace_all_randn_seeded(circuit: Circuit) -> Circuit:
                 values = values.astype(dtype)
             else:
                 values = values.astype("float32")
-            return Array(values, name=c.name)
+            return Array(values, name=c.op_name)
         if isinstance(c, Index):
             child_shape = c.node.shape
             items = []
@@ -205,7 +205,7 @@ def replace_all_randn_seeded(circuit: Circuit) -> Circuit:
                 else:
                     items.append(item)
             if changed:
-                return Index(c.node, tuple(items), name=c.name)
+                return Index(c.node, tuple(items), name=c.op_name)
         return c
 
     return deep_map(circuit, replace)
