@@ -213,8 +213,11 @@ def _spec_shape_info(spec, shapes: List[Shape]) -> GeneralFunctionShapeInfo:
 
 
 def _spec_function(spec, arrays: List[np.ndarray]) -> np.ndarray:
-    gf = GeneralFunction(*[Array(a) for a in arrays], spec=spec)
-    return np.asarray(gf.evaluate())
+    try:
+        gf = GeneralFunction(*[Array(a) for a in arrays], spec=spec)
+        return np.asarray(gf.evaluate())
+    except Exception as e:
+        raise ExceptionWithRustContext(e, "failed to evaluate for test") from e
 
 
 def _fail(message: str) -> ExceptionWithRustContext:
