@@ -230,3 +230,24 @@ def test_typing_names():
     assert isinstance(rc.NOT_SET, rc.NotSet) and repr(rc.NOT_SET) == "NOT_SET"
     for name in ("Axis", "MatcherIn", "TorchAxisIndex", "UpdatedIterativeMatcherIn", "Binder"):
         assert typing.get_origin(getattr(rc, name)) is typing.Union
+
+
+# --- generalfuncs ------------------------------------------------------------------------------
+
+
+def test_rotary_helpers():
+    import torch
+
+    from circuits.generalfuncs.rotary_pos_emb import duplicate_interleave, rotate_every_two
+
+    x = np.arange(24.0).reshape(1, 2, 3, 4)
+    expected = np.stack((-x[..., 1::2], x[..., 0::2]), axis=-1).reshape(x.shape)
+    np.testing.assert_array_equal(rotate_every_two(x), expected)
+    np.testing.assert_array_equal(rotate_every_two(torch.tensor(x)).numpy(), expected)
+    m = np.array([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(duplicate_interleave(m), [[1, 1, 2, 2], [3, 3, 4, 4]])
+    np.testing.assert_array_equal(duplicate_interleave(torch.tensor(m)).numpy(), duplicate_interleave(m))
+    with pytest.raises(ValueError, match="even length"):
+        rotate_every_two(np.ones(3))
+    with pytest.raises(ValueError, match="matrix"):
+        duplicate_interleave(np.ones(3))
