@@ -60,7 +60,9 @@ def test_broadcast_shapes_matches_numpy(shapes):
     # as rc, unlike numpy, a size 1 does not stretch to size 0
     rank = max(map(len, shapes))
     aligned = [(1,) * (rank - len(s)) + s for s in shapes]
-    axes = [{s[i] for s, orig in zip(aligned, shapes) if i >= rank - len(orig)} for i in range(rank)]
+    axes = [
+        {s[i] for s, orig in zip(aligned, shapes) if i >= rank - len(orig)} for i in range(rank)
+    ]
     if len(shapes) > 1 and any({0, 1} <= a for a in axes):
         with pytest.raises(rc.MiscInputNotBroadcastableError):
             rc.broadcast_shapes(*shapes)
@@ -84,7 +86,9 @@ def test_broadcast_shapes_edges():
 
 
 def test_get_shape_info_simple():
-    info = rc.get_shape_info_simple([(2, 3, 4)], num_non_batchable_output_dims=1, removed_from_end=1)
+    info = rc.get_shape_info_simple(
+        [(2, 3, 4)], num_non_batchable_output_dims=1, removed_from_end=1
+    )
     assert info == rc.GeneralFunctionShapeInfo((2, 3), 1, [True])
     assert rc.get_shape_info_simple([(5,)]).shape == (5,)
     with pytest.raises(rc.GeneralFunctionShapeWrongNumShapesError, match="got=2 expected=1"):
@@ -129,7 +133,9 @@ def test_make_broadcast_matches_numpy(shape, data):
         assert b is x or b == x
     else:
         assert isinstance(b, rc.Rearrange) and b.name == "x rearrange"
-    np.testing.assert_array_equal(np.asarray(b.evaluate()), np.broadcast_to(np.asarray(x.evaluate()), out_shape))
+    np.testing.assert_array_equal(
+        np.asarray(b.evaluate()), np.broadcast_to(np.asarray(x.evaluate()), out_shape)
+    )
 
 
 def test_make_broadcast_impossible_is_none():
@@ -294,4 +300,6 @@ def test_tester_too_few_valid_shapes():
     with pytest.raises(rc.ExceptionWithRustContext, match="frac checked batch too low"):
         x = arr(3, 4)
         spec = rc.multinomial(rc.softmax(x), rc.Array(np.array(3)), (2,)).spec
-        make_tester(start_num_inputs=2, end_num_inputs=3, min_frac_successful=0.0).test_many_shapes(spec)
+        make_tester(start_num_inputs=2, end_num_inputs=3, min_frac_successful=0.0).test_many_shapes(
+            spec
+        )

@@ -82,7 +82,9 @@ def two_input_module():
     a = rc.Symbol.new_with_random_uuid((2,), "a")
     b = rc.Symbol.new_with_random_uuid((2,), "b")
     spec = rc.ModuleSpec(rc.Add(a, b, name="body"), [rc.ModuleArgSpec(a), rc.ModuleArgSpec(b)])
-    return rc.Module(spec, name="m", a=rc.Array(np.ones(2), name="va"), b=rc.Array(np.zeros(2), name="vb"))
+    return rc.Module(
+        spec, name="m", a=rc.Array(np.ones(2), name="va"), b=rc.Array(np.zeros(2), name="vb")
+    )
 
 
 def test_module_utils():
@@ -246,7 +248,9 @@ def test_rotary_helpers():
     np.testing.assert_array_equal(rotate_every_two(torch.tensor(x)).numpy(), expected)
     m = np.array([[1.0, 2.0], [3.0, 4.0]])
     np.testing.assert_array_equal(duplicate_interleave(m), [[1, 1, 2, 2], [3, 3, 4, 4]])
-    np.testing.assert_array_equal(duplicate_interleave(torch.tensor(m)).numpy(), duplicate_interleave(m))
+    np.testing.assert_array_equal(
+        duplicate_interleave(torch.tensor(m)).numpy(), duplicate_interleave(m)
+    )
     with pytest.raises(ValueError, match="even length"):
         rotate_every_two(np.ones(3))
     with pytest.raises(ValueError, match="matrix"):

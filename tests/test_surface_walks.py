@@ -333,7 +333,9 @@ def test_compute_self_hash():
     assert rc.compute_self_hash(e1) != rc.compute_self_hash(e3)
     renamed = e1.rename("f")
     assert rc.compute_self_hash(e1) != rc.compute_self_hash(renamed)
-    assert rc.compute_self_hash(e1, hash_name=False) == rc.compute_self_hash(renamed, hash_name=False)
+    assert rc.compute_self_hash(e1, hash_name=False) == rc.compute_self_hash(
+        renamed, hash_name=False
+    )
     add2 = rc.Add(a, a, name="s")
     add3 = rc.Add(a, a, a, name="s")
     assert rc.compute_self_hash(add2) != rc.compute_self_hash(add3)

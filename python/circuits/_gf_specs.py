@@ -318,9 +318,7 @@ class GeneralFunctionSpecTester:
         batch_shape = tuple(
             rng.randrange(self.start_shape_num, self.end_shape_num) for _ in range(num_batch_dims)
         )
-        new_shapes = [
-            batch_shape + s[n_batch:] if b else s for s, b in zip(shapes, batchability)
-        ]
+        new_shapes = [batch_shape + s[n_batch:] if b else s for s, b in zip(shapes, batchability)]
         context = (
             f"shapes={shapes} shape={shape} new_shapes={new_shapes} "
             f"current_num_batch_dims={n_batch}"
@@ -404,7 +402,9 @@ class GeneralFunctionSpecTester:
                 ok += valid
                 checked += batch
             any_ok = any_ok or ok / self.base_shapes_samples >= self.min_frac_successful
-            any_batch = any_batch or checked / self.base_shapes_samples >= self.min_frac_checked_batch
+            any_batch = (
+                any_batch or checked / self.base_shapes_samples >= self.min_frac_checked_batch
+            )
         if len(counts) > 0:
             if not any_ok:
                 raise _fail(

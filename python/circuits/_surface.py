@@ -2,7 +2,7 @@
 the extension): paths, evaluation checks, kind predicates, matcher debugging, and
 replace_all_randn_seeded."""
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -48,7 +48,9 @@ def path_get(circuit: Circuit, path: List[int]) -> Optional[Circuit]:
     return cur
 
 
-def update_path(circuit: Circuit, path: List[int], updater: Callable[[Circuit], Circuit]) -> Circuit:
+def update_path(
+    circuit: Circuit, path: List[int], updater: Callable[[Circuit], Circuit]
+) -> Circuit:
     """circuit with the node at path replaced by updater(node), its ancestors rebuilt."""
     chain = [circuit]
     for depth, i in enumerate(path):
@@ -77,7 +79,9 @@ def apply_in_traversal(circuit: Circuit, traversal, f: Callable[[Circuit], Circu
     replaced, back = replace_outside_traversal_symbols(circuit, traversal, namer)
     applied = f(replaced)
     if not isinstance(applied, Circuit):
-        raise TypeError(f"apply_in_traversal: f must return a Circuit, not {type(applied).__name__}")
+        raise TypeError(
+            f"apply_in_traversal: f must return a Circuit, not {type(applied).__name__}"
+        )
     return replace_nodes(applied, back)
 
 

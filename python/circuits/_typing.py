@@ -56,7 +56,9 @@ MatcherIn = Union[
     Callable[[Circuit], bool],
 ]
 IterativeMatcherIn = Union[MatcherIn, IterativeMatcher]
-UpdatedIterativeMatcherIn = Union[Finished, IterativeMatcherIn, List[Union[Finished, IterativeMatcherIn]]]
+UpdatedIterativeMatcherIn = Union[
+    Finished, IterativeMatcherIn, List[Union[Finished, IterativeMatcherIn]]
+]
 UpdatedIterativeMatcher = Union[Finished, IterativeMatcher, List[Union[Finished, IterativeMatcher]]]
 TransformIn = Union[Callable[[Circuit], Circuit], Transform]
 IntOrMatcher = Union[int, IterativeMatcherIn]

@@ -12,7 +12,9 @@ def get_matching_nodes_and_args(
     """The inputs of mod whose argument Symbol sym_matcher matches, and their arg specs, in
     the module's order."""
     matcher = _c.Matcher(sym_matcher)
-    pairs = [(node, spec) for node, spec in zip(mod.nodes, mod.spec.arg_specs) if matcher(spec.symbol)]
+    pairs = [
+        (node, spec) for node, spec in zip(mod.nodes, mod.spec.arg_specs) if matcher(spec.symbol)
+    ]
     return [n for n, _ in pairs], [s for _, s in pairs]
 
 

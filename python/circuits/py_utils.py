@@ -65,9 +65,7 @@ def assert_never(x: NoReturn) -> NoReturn:
 def check_cast(cls, c, exception=TypeError):
     """c itself when it is an instance of cls, else exception naming both types."""
     if not isinstance(c, cls):
-        raise exception(
-            f"Requested type {cls!r} does not match the type of the input, {type(c)}."
-        )
+        raise exception(f"Requested type {cls!r} does not match the type of the input, {type(c)}.")
     return c
 
 

@@ -84,7 +84,9 @@ class ScopeManager:
             if isinstance(update, ScopeGlobalTraversal):
                 yield update.traversal
 
-    def sub_get_new_updates(self, sub_update: ScopeUpdate, name: Optional[str] = None) -> NamedUpdates:
+    def sub_get_new_updates(
+        self, sub_update: ScopeUpdate, name: Optional[str] = None
+    ) -> NamedUpdates:
         return self.named_updates + ((sub_update, name),)
 
     def sub_update(self, sub_update: ScopeUpdate, name: Optional[str] = None) -> ScopeManager:

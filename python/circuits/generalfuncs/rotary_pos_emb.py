@@ -119,7 +119,9 @@ def rotate_every_two(x):
     """rc's helper: each pair (x[2i], x[2i+1]) of the last axis becomes (-x[2i+1], x[2i])
     (torch or numpy; the last axis must have even length)."""
     if x.shape[-1] % 2 != 0:
-        raise ValueError(f"rotate_every_two: the last axis must have even length, got {x.shape[-1]}")
+        raise ValueError(
+            f"rotate_every_two: the last axis must have even length, got {x.shape[-1]}"
+        )
     even, odd = x[..., 0::2], x[..., 1::2]
     if _is_torch(x):
         import torch
