@@ -1,7 +1,18 @@
 """The type aliases rc's stub declares (Shape, Axis, Leaf, Path, MatcherIn, ...), for code that
 imports them from the package; they describe arguments and results, nothing checks them."""
 
-from typing import Any, Callable, FrozenSet, List, Optional, Sequence, Set, Tuple, Type, Union
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    FrozenSet,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    Union,
+)
 
 from ._circuits import (
     Array,
@@ -20,14 +31,8 @@ from ._circuits import (
 )
 from ._printing import NOT_SET
 
-try:
+if TYPE_CHECKING:  # named, not imported: importing circuits does not load torch
     import torch
-
-    _Tensor: Any = torch.Tensor
-except ImportError:  # without torch, index tensors are numpy arrays
-    import numpy
-
-    _Tensor = numpy.ndarray
 
 Shape = Tuple[int, ...]
 Axis = Union[None, int, Sequence[int]]
@@ -38,7 +43,7 @@ Var = Union[StoredCumulantVar, DiscreteVar]
 Path = List[Circuit]
 """A path of circuits: the matched circuit first, the root last."""
 Paths = List[Path]
-TorchAxisIndex = Union[int, slice, _Tensor]
+TorchAxisIndex = Union[int, slice, "torch.Tensor"]
 MatcherIn = Union[
     bool,
     str,
