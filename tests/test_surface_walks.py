@@ -3,6 +3,9 @@ update_nodes, prefix_all_names, replace_outside_traversal_symbols, append_matche
 compute_self_hash, path helpers, evaluation checks) against small Python references on random
 DAGs, and their errors."""
 
+import gc
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -434,3 +437,50 @@ def test_argument_errors():
         rc.prefix_all_names(a, 3)
     with pytest.raises(TypeError):
         rc.replace_outside_traversal_symbols(a, 3.5)
+
+
+# --- memory ----------------------------------------------------------------------------------------
+
+
+def test_walks_release_what_they_build():
+    statm = "/proc/self/statm"
+    if not os.path.exists(statm):
+        pytest.skip("needs /proc/self/statm")
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("AddressSanitizer's quarantine keeps freed memory resident")
+
+    def resident():
+        with open(statm) as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    trav = rc.new_traversal(end_depth=3)
+
+    def step(i):
+        # a fresh 16 KB tensor each time: a leaked node would keep it resident
+        a = rc.Array(np.full(4096, float(i), dtype=np.float32), name="a")
+        c = rc.Add(rc.relu(rc.Add(a, a, name="s")), a, name="top")
+        rc.deep_map(c, leaf_plus_one)
+        rc.deep_map_preorder(c, lambda x: x)
+        rc.replace_nodes(c, {a: rc.Scalar(1.0, a.shape, "one")})
+        rc.update_nodes(c, lambda x: x == a, lambda x: rc.Scalar(2.0, x.shape, "two"))
+        rc.prefix_all_names(c, "p.")
+        rc.replace_outside_traversal_symbols(c, trav)
+        rc.append_matchers_to_names(c, trav)
+        rc.toposort_circuit(c)
+        rc.all_children(c)
+        rc.filter_nodes(c, lambda x: True)
+        rc.compute_self_hash(c)
+        with pytest.raises(ZeroDivisionError):
+            rc.deep_map(c, lambda x: 1 / 0)
+        with pytest.raises(ValueError):
+            rc.replace_nodes(c, {a: rc.Add(a, name="loop")})
+
+    for i in range(300):
+        step(i)
+    gc.collect()
+    before = resident()
+    for i in range(3000):
+        step(i)
+    gc.collect()
+    growth = resident() - before
+    assert growth < 20 * (1 << 20), f"resident memory grew by {growth / (1 << 20):.1f} MB"
