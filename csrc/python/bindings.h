@@ -104,6 +104,8 @@ int cc_py_module_pusher_init(PyObject *module);
 int cc_py_simp_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
+// The scatter rewrites (python/py_scatter_rewrite.c).
+int cc_py_scatter_rewrite_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {
