@@ -16,7 +16,11 @@ import circuits as rc
 
 NAME_DELIMITER = uuid.UUID("025e9af4-1366-4211-aa5f-7c28fc6cdf9f").bytes
 CONV_UUID = uuid.UUID("a329465f-a18f-4313-a2a6-51d8ebad7dd6").bytes
-TORCH_CONV = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}
+TORCH_CONV = {
+    1: torch.nn.functional.conv1d,
+    2: torch.nn.functional.conv2d,
+    3: torch.nn.functional.conv3d,
+}
 
 
 def torch_reference(x, w, stride, padding):
@@ -81,7 +85,9 @@ def test_rc_conv_2d_cases():
         out = rc.Conv(rc.Array(x), rc.Array(w), stride, padding).evaluate()
         got = torch.as_tensor(np.asarray(out))
         assert got.dtype == torch.float32
-        torch.testing.assert_close(got, torch_reference(x, w, stride, padding), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(
+            got, torch_reference(x, w, stride, padding), rtol=1e-4, atol=1e-4
+        )
 
 
 def test_asymmetric_padding_1d():
@@ -143,7 +149,9 @@ def test_getters_and_autoname():
 def test_construction_errors():
     x = rc.Array(np.ones((2, 6, 3)))
     w = rc.Array(np.ones((4, 3, 3)))
-    with pytest.raises(rc.ConstructConvStridePaddingNotFullError, match="got stride len 1 padding len 2"):
+    with pytest.raises(
+        rc.ConstructConvStridePaddingNotFullError, match="got stride len 1 padding len 2"
+    ):
         rc.Conv(x, w, [1], [1, 1])
     with pytest.raises(rc.ConstructNotSupportedYetError, match="more than 3 dims"):
         rc.Conv(rc.Array(np.ones((2,) * 6)), rc.Array(np.ones((1,) * 6)), [1] * 4)
@@ -153,7 +161,9 @@ def test_construction_errors():
         rc.Conv(x, rc.Array(np.ones((3, 3))), [1])
     with pytest.raises(rc.ConstructNotSupportedYetError, match="Batch dims on filter"):
         rc.Conv(x, rc.Array(np.ones((2, 4, 3, 3))), [1])
-    with pytest.raises(rc.ConstructConvInputFilterDifferentNumInputChannelsError, match="got 3 and 2"):
+    with pytest.raises(
+        rc.ConstructConvInputFilterDifferentNumInputChannelsError, match="got 3 and 2"
+    ):
         rc.Conv(x, rc.Array(np.ones((4, 3, 2))), [1])
     with pytest.raises(rc.ConstructConvStrideMustDivideError, match="not a multiple of stride 3"):
         rc.Conv(x, w, [3])

@@ -55,7 +55,9 @@ def test_gather_repeated_and_reordered_variables():
     for i, j, k in itertools.product(range(I), range(J), range(K)):
         want[i, j, k] = foo[k, bar[j, k, i], i, j]
     torch.testing.assert_close(evaluate(node), want)
-    diag = Gather.new("out[i, j] = foo[i, i, bar[i, j], j]", arrays(foo=randn(3, 3, 4, 5), bar=randint(4, 3, 5)))
+    diag = Gather.new(
+        "out[i, j] = foo[i, i, bar[i, j], j]", arrays(foo=randn(3, 3, 4, 5), bar=randint(4, 3, 5))
+    )
     foo2, bar2 = diag.children[0].value, diag.children[1].value
     want2 = torch.tensor([[foo2[i, i, bar2[i, j], j] for j in range(5)] for i in range(3)])
     torch.testing.assert_close(evaluate(diag), want2)
@@ -122,7 +124,9 @@ def test_gather_batches_under_expansion():
 
 
 def test_gather_dtype_is_the_sources():
-    node = Gather.new("out[i] = x[p[i]]", arrays(x=torch.arange(5, dtype=torch.float32), p=torch.tensor([4, 0])))
+    node = Gather.new(
+        "out[i] = x[p[i]]", arrays(x=torch.arange(5, dtype=torch.float32), p=torch.tensor([4, 0]))
+    )
     out = evaluate(node)
     assert out.dtype == torch.float32 and out.tolist() == [4.0, 0.0]
     with pytest.raises(Exception, match="must be int64"):
@@ -148,7 +152,9 @@ def test_gather_name_and_hash_bytes():
     )
     assert spec.compute_hash_bytes() == want
     a = Gather.new("out[i] = x[p[i]]", arrays(x=torch.zeros(3), p=torch.tensor([0, 1])))
-    b = Gather.new("out[i] = x[ p[ i ] ]  # same formula", arrays(x=torch.zeros(3), p=torch.tensor([0, 1])))
+    b = Gather.new(
+        "out[i] = x[ p[ i ] ]  # same formula", arrays(x=torch.zeros(3), p=torch.tensor([0, 1]))
+    )
     assert a == b
 
 
@@ -177,12 +183,20 @@ def test_gather_formula_errors(spec, names, message):
 
 
 def test_gather_shape_errors():
-    with pytest.raises(ValueError, match=r"Incompatible shapes: expected x.shape\[-2\] == p.shape\[-1\]"):
-        Gather.new("out[i] = x[i, p[i]]", arrays(x=torch.zeros(3, 4), p=torch.zeros(2, dtype=torch.int64)))
+    with pytest.raises(
+        ValueError, match=r"Incompatible shapes: expected x.shape\[-2\] == p.shape\[-1\]"
+    ):
+        Gather.new(
+            "out[i] = x[i, p[i]]", arrays(x=torch.zeros(3, 4), p=torch.zeros(2, dtype=torch.int64))
+        )
     with pytest.raises(ValueError, match="rank at least 2"):
-        Gather.new("out[i] = x[i, p[i]]", arrays(x=torch.zeros(3), p=torch.zeros(3, dtype=torch.int64)))
+        Gather.new(
+            "out[i] = x[i, p[i]]", arrays(x=torch.zeros(3), p=torch.zeros(3, dtype=torch.int64))
+        )
     with pytest.raises(ValueError, match="Batch dimensions are incompatible"):
-        Gather.new("out[i] = x[p[i]]", arrays(x=torch.zeros(2, 3), p=torch.zeros(3, 2, dtype=torch.int64)))
+        Gather.new(
+            "out[i] = x[p[i]]", arrays(x=torch.zeros(2, 3), p=torch.zeros(3, 2, dtype=torch.int64))
+        )
 
 
 # --- Scatter --------------------------------------------------------------------------------
@@ -206,7 +220,10 @@ def test_scatter_with_constants(reduce):
     dst, src = randn(2, J, N, 4), randn(I, 5, J)
     pos = torch.stack([torch.randperm(N, generator=g)[:I] for _ in range(3)])
     node = Scatter.new(
-        "dst[0, j, pos[1, i], 2] <- src[i, 3, j]", arrays(dst=dst, src=src, pos=pos), reduce=reduce, name="s"
+        "dst[0, j, pos[1, i], 2] <- src[i, 3, j]",
+        arrays(dst=dst, src=src, pos=pos),
+        reduce=reduce,
+        name="s",
     )
     writes = [((0, j, pos[1, i], 2), src[i, 3, j]) for i in range(I) for j in range(J)]
     assert node.shape == dst.shape and node.name == "s"
@@ -222,9 +239,7 @@ def test_scatter_reduces_repeated_positions(reduce):
     torch.testing.assert_close(evaluate(node), loop_scatter(dst, writes, reduce))
 
 
-@pytest.mark.parametrize(
-    "spec", ["a1[i, pos[i], j] <- ex[i, j]", "a1[pos, j] <- ex[j]"]
-)
+@pytest.mark.parametrize("spec", ["a1[i, pos[i], j] <- ex[i, j]", "a1[pos, j] <- ex[j]"])
 def test_scatter_patches_positions_explicit_and_implicit_batch(spec):
     B, S, F = 3, 6, 4
     a1, ex = randn(B, S, F), randn(B, F)
@@ -252,26 +267,48 @@ def test_gather_then_scatter_patch():
 
 def test_scatter_repeated_variables_and_reordered_source():
     foo, bar = randn(3, 3, 4, 2), randn(2, 5, 3)
-    baz = torch.stack([torch.stack([torch.randperm(4, generator=g)[:1].repeat(3) for _ in range(5)]) for _ in range(3)])
+    baz = torch.stack(
+        [
+            torch.stack([torch.randperm(4, generator=g)[:1].repeat(3) for _ in range(5)])
+            for _ in range(3)
+        ]
+    )
     baz = baz[..., 0][:, :, None].expand(3, 5, 3).contiguous()
-    node = Scatter.new("foo[i, i, baz[i, j, i], k] <- bar[k, j, i]", arrays(foo=foo, bar=bar, baz=baz), reduce="add")
-    writes = [((i, i, int(baz[i, j, i]), k), bar[k, j, i]) for i in range(3) for j in range(5) for k in range(2)]
+    node = Scatter.new(
+        "foo[i, i, baz[i, j, i], k] <- bar[k, j, i]",
+        arrays(foo=foo, bar=bar, baz=baz),
+        reduce="add",
+    )
+    writes = [
+        ((i, i, int(baz[i, j, i]), k), bar[k, j, i])
+        for i in range(3)
+        for j in range(5)
+        for k in range(2)
+    ]
     torch.testing.assert_close(evaluate(node), loop_scatter(foo, writes, "add"))
 
 
 def test_scatter_dtype_is_the_destinations():
     dst = torch.zeros(3, dtype=torch.float32)
-    node = Scatter.new("d[p[i]] <- s[i]", arrays(d=dst, s=torch.ones(2, dtype=torch.float64), p=torch.tensor([2, 0])))
+    node = Scatter.new(
+        "d[p[i]] <- s[i]",
+        arrays(d=dst, s=torch.ones(2, dtype=torch.float64), p=torch.tensor([2, 0])),
+    )
     out = evaluate(node)
     assert out.dtype == torch.float32 and out.tolist() == [1.0, 0.0, 1.0]
 
 
 def test_scatter_out_of_bounds_positions():
-    node = Scatter.new("d[p[i]] <- s[i]", arrays(d=torch.zeros(3), s=torch.ones(2), p=torch.tensor([0, -1])))
+    node = Scatter.new(
+        "d[p[i]] <- s[i]", arrays(d=torch.zeros(3), s=torch.ones(2), p=torch.tensor([0, -1]))
+    )
     with pytest.raises(Exception, match="out of bounds"):
         node.evaluate()
     with pytest.raises(Exception, match="constant index 5"):
-        Scatter.new("d[5, p[i]] <- s[i]", arrays(d=torch.zeros(3, 3), s=torch.ones(2), p=torch.tensor([0, 1]))).evaluate()
+        Scatter.new(
+            "d[5, p[i]] <- s[i]",
+            arrays(d=torch.zeros(3, 3), s=torch.ones(2), p=torch.tensor([0, 1])),
+        ).evaluate()
 
 
 def test_scatter_name_and_hash_bytes():
@@ -320,4 +357,7 @@ def test_scatter_argument_errors():
     with pytest.raises(ValueError, match="reduce must be None, 'add' or 'multiply'"):
         Scatter("d[p[i]] <- s[i]", "d", "s", "p", reduce="max")
     with pytest.raises(ValueError, match="Incompatible shapes"):
-        Scatter.new("d[i, p[i]] <- s[i]", arrays(d=torch.zeros(3, 4), s=torch.ones(2), p=torch.tensor([0, 1])))
+        Scatter.new(
+            "d[i, p[i]] <- s[i]",
+            arrays(d=torch.zeros(3, 4), s=torch.ones(2), p=torch.tensor([0, 1])),
+        )

@@ -33,7 +33,10 @@ def scatter_cases(draw):
         stop = draw(st.integers(start, length))
         form = draw(st.sampled_from(["plain", "negative", "open"]))
         if form == "negative":
-            s = slice(start - length if start < length else start, stop - length if stop < length else stop)
+            s = slice(
+                start - length if start < length else start,
+                stop - length if stop < length else stop,
+            )
         elif form == "open":
             s = slice(None if start == 0 else start, None if stop == length else stop)
         else:
@@ -107,7 +110,10 @@ def test_scatter_of_an_add_parenthesises_the_infix_name():
 
 def test_shape_wrong():
     x = rc.Array(np.ones((2, 3)))
-    with pytest.raises(rc.ConstructScatterShapeWrongError, match=r"covers \[2, 2\] but the child's shape is \[2, 3\]"):
+    with pytest.raises(
+        rc.ConstructScatterShapeWrongError,
+        match=r"covers \[2, 2\] but the child's shape is \[2, 3\]",
+    ):
         rc.Scatter(x, [slice(0, 2), slice(0, 2)], (4, 4))
     with pytest.raises(rc.ConstructScatterShapeWrongError, match="child's shape"):
         rc.Scatter(x, [slice(0, 2)], (4,))
@@ -115,7 +121,9 @@ def test_shape_wrong():
 
 def test_ints_and_tensors_are_not_implemented():
     x = rc.Array(np.ones(3))
-    with pytest.raises(rc.ConstructScatterIndexTypeUnimplementedError, match=r"only start:stop slices.*\[0,0:3\]"):
+    with pytest.raises(
+        rc.ConstructScatterIndexTypeUnimplementedError, match=r"only start:stop slices.*\[0,0:3\]"
+    ):
         rc.Scatter(x, [0, slice(0, 3)], (2, 3))
     with pytest.raises(rc.ConstructScatterIndexTypeUnimplementedError, match="tensor of length 3"):
         rc.Scatter(x, [np.array([0, 1, 2])], (3,))
@@ -123,7 +131,10 @@ def test_ints_and_tensors_are_not_implemented():
 
 def test_out_of_bounds_slices_do_not_saturate():
     x = rc.Array(np.ones(3))
-    with pytest.raises(rc.IndexIndexOutOfBoundsError, match=r"entry 0 of index \[0:6\] on shape \[4\] is out of bounds"):
+    with pytest.raises(
+        rc.IndexIndexOutOfBoundsError,
+        match=r"entry 0 of index \[0:6\] on shape \[4\] is out of bounds",
+    ):
         rc.Scatter(x, [slice(0, 6)], (4,))
     with pytest.raises(rc.IndexIndexOutOfBoundsError, match="don't saturate"):
         rc.Scatter(x, [slice(-5, 3)], (4,))
@@ -209,7 +220,9 @@ def test_parse_texts():
 def test_pickle_round_trip():
     import pickle
 
-    node = rc.Scatter(rc.Scalar(2.0, (1, 2), name="c"), [slice(0, 1), slice(1, 3)], (2, 3), name="s")
+    node = rc.Scatter(
+        rc.Scalar(2.0, (1, 2), name="c"), [slice(0, 1), slice(1, 3)], (2, 3), name="s"
+    )
     assert pickle.loads(pickle.dumps(node)) == node
 
 

@@ -72,7 +72,9 @@ def test_scatter_elim_identity_rc_case():
 
 
 def test_scatter_pull_removable_axes_rc_case():
-    inner = rc.Rearrange(arr(np.random.default_rng(0), (10,)), rc.RearrangeSpec([[0]], [[0], [1]], [10, 20]))
+    inner = rc.Rearrange(
+        arr(np.random.default_rng(0), (10,)), rc.RearrangeSpec([[0]], [[0], [1]], [10, 20])
+    )
     s = rc.Scatter(inner, [slice(0, 10), slice(0, 20)], (20, 20))
     out = rc.scatter_pull_removable_axes(s)
     assert out.is_rearrange() and out.node.is_scatter()
@@ -84,7 +86,11 @@ def test_scatter_pull_removable_axes_rc_case():
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), seeds, st.booleans())
 def test_scatter_pull_removable_axes_of_scalars(a, b, extra, seed, pad_first):
     value_ = float(np.random.default_rng(seed).standard_normal())
-    s = rc.Scatter(rc.Scalar(value_, (a, b)), [slice(extra, extra + a) if pad_first else slice(0, a)], (a + extra, b))
+    s = rc.Scatter(
+        rc.Scalar(value_, (a, b)),
+        [slice(extra, extra + a) if pad_first else slice(0, a)],
+        (a + extra, b),
+    )
     out = rc.scatter_pull_removable_axes(s)
     # the Scalar's axis 1 is filled whole; axis 0 is padded, so it stays
     assert out is not None and out.is_rearrange()
@@ -94,7 +100,9 @@ def test_scatter_pull_removable_axes_of_scalars(a, b, extra, seed, pad_first):
 
 def test_scatter_pull_removable_axes_none_cases():
     rng = np.random.default_rng(1)
-    assert rc.scatter_pull_removable_axes(rc.Scatter(arr(rng, (2, 3)), [slice(0, 2)], (4, 3))) is None
+    assert (
+        rc.scatter_pull_removable_axes(rc.Scatter(arr(rng, (2, 3)), [slice(0, 2)], (4, 3))) is None
+    )
     padded_both = rc.Scatter(rc.Scalar(1.0, (2, 3)), [slice(1, 3), slice(1, 4)], (4, 5))
     assert rc.scatter_pull_removable_axes(padded_both) is None
 
@@ -107,7 +115,9 @@ def S(v, shape, idx, full):
 
 
 def test_einsum_pull_scatter_rc_cases():
-    single = rc.Einsum((S(1.0, (1, 2), [slice(0, 1), slice(0, 2)], (2, 2)), (0, 1)), out_axes=(0, 1))
+    single = rc.Einsum(
+        (S(1.0, (1, 2), [slice(0, 1), slice(0, 2)], (2, 2)), (0, 1)), out_axes=(0, 1)
+    )
     out = rc.einsum_pull_scatter(single)
     assert out.is_scatter() and out.idx == (slice(0, 1), slice(0, 2))
     assert_same_value(out, single)
@@ -166,11 +176,17 @@ def test_einsum_pull_scatter_none_without_scatters():
 
 
 def test_add_pull_scatter_rc_cases():
-    same = rc.Add(S(1.0, (1, 1), [slice(1, 2), slice(0, 1)], (2, 2)), S(1.0, (1, 1), [slice(1, 2), slice(0, 1)], (2, 2)))
+    same = rc.Add(
+        S(1.0, (1, 1), [slice(1, 2), slice(0, 1)], (2, 2)),
+        S(1.0, (1, 1), [slice(1, 2), slice(0, 1)], (2, 2)),
+    )
     out = rc.add_pull_scatter(same)
     assert out.is_scatter() and out.idx == (slice(0, 2), slice(0, 1)) and out.node.is_add()
     assert_same_value(out, same)
-    apart = rc.Add(S(1.0, (1, 1), [slice(2, 3), slice(0, 1)], (3, 2)), S(1.0, (1, 1), [slice(1, 2), slice(0, 1)], (3, 2)))
+    apart = rc.Add(
+        S(1.0, (1, 1), [slice(2, 3), slice(0, 1)], (3, 2)),
+        S(1.0, (1, 1), [slice(1, 2), slice(0, 1)], (3, 2)),
+    )
     out = rc.add_pull_scatter(apart)
     assert out.idx == (slice(0, 3), slice(0, 1))
     assert_same_value(out, apart)
@@ -288,7 +304,10 @@ def test_concat_to_scatter_none_cases():
     rng = np.random.default_rng(6)
     x = arr(rng, (2, 3))
     assert rc.concat_to_scatter(rc.Concat(x, x, axis=0)) is None
-    assert rc.concat_to_scatter(rc.Concat(rc.Scalar(0.0, (2, 3)), rc.Scalar(0.0, (1, 3)), axis=0)) is None
+    assert (
+        rc.concat_to_scatter(rc.Concat(rc.Scalar(0.0, (2, 3)), rc.Scalar(0.0, (1, 3)), axis=0))
+        is None
+    )
     assert rc.concat_to_scatter(rc.Concat(rc.Scalar(1.0, (2, 3)), x, axis=0)) is None
 
 

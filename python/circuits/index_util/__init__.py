@@ -69,7 +69,9 @@ class _Grid:
 def _check_positions(values: torch.Tensor, size: int, name: str, what: str) -> None:
     if values.numel() and (int(values.min()) < 0 or int(values.max()) >= size):
         bad = values[(values < 0) | (values >= size)].flatten()[0]
-        raise IndexError(f"{what}: {name} holds index {int(bad)}, out of bounds for an axis of size {size}")
+        raise IndexError(
+            f"{what}: {name} holds index {int(bad)}, out of bounds for an axis of size {size}"
+        )
 
 
 def _check_literals(indices, shape, name: str, what: str) -> None:
@@ -77,7 +79,8 @@ def _check_literals(indices, shape, name: str, what: str) -> None:
     for k, idx in enumerate(indices):
         if isinstance(idx, Lit) and idx.value >= shape[len(shape) - rank + k]:
             raise IndexError(
-                f"{what}: constant index {idx.value} is out of bounds for {name}.shape[{k - rank}] = "
+                f"{what}: constant index {idx.value} is out of bounds for "
+                f"{name}.shape[{k - rank}] = "
                 f"{shape[len(shape) - rank + k]}"
             )
 
@@ -92,14 +95,18 @@ class Gather(GeneralFunctionSpecBase):
     `out[i, j] = src[i, pos[i], j]`. Gather.new builds the GeneralFunction; out_shape gives the
     sizes of output axes the formula cannot infer (None where it can)."""
 
-    def __init__(self, s: str, *args: str, out_shape: Optional[Sequence[Optional[int]]] = None) -> None:
+    def __init__(
+        self, s: str, *args: str, out_shape: Optional[Sequence[Optional[int]]] = None
+    ) -> None:
         self._spec = GatherSpec.parse(s, args)
         self._orig_out_shape = list(out_shape) if out_shape is not None else None
 
     @property
     def name(self) -> str:
         extra = f", out_shape={self._orig_out_shape!r}" if self._orig_out_shape is not None else ""
-        return f"Gather({str(self._spec)!r}, {self._spec.src_name!r}, {self._spec.pos_name!r}{extra})"
+        return (
+            f"Gather({str(self._spec)!r}, {self._spec.src_name!r}, {self._spec.pos_name!r}{extra})"
+        )
 
     def compute_hash_bytes(self) -> bytes:
         s = self._spec
@@ -109,7 +116,10 @@ class Gather(GeneralFunctionSpecBase):
         s = self._spec
         return shapes_of(
             s.out_rank,
-            [(s.src_name, tuple(src_shape), s.src_indices), (s.pos_name, tuple(pos_shape), s.pos_indices)],
+            [
+                (s.src_name, tuple(src_shape), s.src_indices),
+                (s.pos_name, tuple(pos_shape), s.pos_indices),
+            ],
             self._orig_out_shape,
         )
 
@@ -128,7 +138,9 @@ class Gather(GeneralFunctionSpecBase):
         grid = _Grid(batch, sizes, src.device)
         positions = grid.read(pos, s.pos_indices)
         at = s.src_indices.index(PosData())
-        _check_positions(positions, src.shape[src.ndim - len(s.src_indices) + at], s.pos_name, "Gather")
+        _check_positions(
+            positions, src.shape[src.ndim - len(s.src_indices) + at], s.pos_name, "Gather"
+        )
         return grid.read(src, s.src_indices, positions).contiguous()
 
     def get_device_dtype_override(self, *device_dtypes) -> Optional[TorchDeviceDtypeOp]:
@@ -145,7 +157,9 @@ class Gather(GeneralFunctionSpecBase):
         name: Optional[str] = None,
     ):
         f = cls(spec, *args.keys(), out_shape=out_shape)
-        return _circuits.GeneralFunction(args[f._spec.src_name], args[f._spec.pos_name], spec=f, name=name)
+        return _circuits.GeneralFunction(
+            args[f._spec.src_name], args[f._spec.pos_name], spec=f, name=name
+        )
 
 
 class Scatter(GeneralFunctionSpecBase):
@@ -159,7 +173,8 @@ class Scatter(GeneralFunctionSpecBase):
     @property
     def name(self) -> str:
         s = self._spec
-        return f"Scatter({str(s)!r}, {s.dst_name!r}, {s.src_name!r}, {s.pos_name!r}, reduce={s.reduce!r})"
+        names = f"{s.dst_name!r}, {s.src_name!r}, {s.pos_name!r}"
+        return f"Scatter({str(s)!r}, {names}, reduce={s.reduce!r})"
 
     def compute_hash_bytes(self) -> bytes:
         s = self._spec
@@ -179,19 +194,26 @@ class Scatter(GeneralFunctionSpecBase):
     def get_shape_info(self, *shapes) -> GeneralFunctionShapeInfo:
         dst_shape, src_shape, pos_shape = shapes
         batch, _ = self._shapes(dst_shape, src_shape, pos_shape)
-        return GeneralFunctionShapeInfo(tuple(dst_shape), len(dst_shape) - len(batch), [True, True, True])
+        return GeneralFunctionShapeInfo(
+            tuple(dst_shape), len(dst_shape) - len(batch), [True, True, True]
+        )
 
     def function(self, *inputs):
         s = self._spec
         dst, src, pos = (torch.as_tensor(x) for x in inputs)
         batch, sizes = self._shapes(dst.shape, src.shape, pos.shape)
-        for name, arr, indices in ((s.dst_name, dst, s.dst_indices), (s.src_name, src, s.src_indices),
-                                   (s.pos_name, pos, s.pos_indices)):
+        for name, arr, indices in (
+            (s.dst_name, dst, s.dst_indices),
+            (s.src_name, src, s.src_indices),
+            (s.pos_name, pos, s.pos_indices),
+        ):
             _check_literals(indices, arr.shape, name, "Scatter")
         grid = _Grid(batch, sizes, dst.device)
         positions = grid.read(pos, s.pos_indices)
         at = s.dst_indices.index(PosData())
-        _check_positions(positions, dst.shape[dst.ndim - len(s.dst_indices) + at], s.pos_name, "Scatter")
+        _check_positions(
+            positions, dst.shape[dst.ndim - len(s.dst_indices) + at], s.pos_name, "Scatter"
+        )
         values = grid.read(src, s.src_indices).to(dst.dtype)
         # the flat position in dst of every grid point
         result = dst.clone(memory_format=torch.contiguous_format)
@@ -226,4 +248,6 @@ class Scatter(GeneralFunctionSpecBase):
     ):
         f = cls(spec, *args.keys(), reduce=reduce)
         s = f._spec
-        return _circuits.GeneralFunction(args[s.dst_name], args[s.src_name], args[s.pos_name], spec=f, name=name)
+        return _circuits.GeneralFunction(
+            args[s.dst_name], args[s.src_name], args[s.pos_name], spec=f, name=name
+        )

@@ -225,7 +225,9 @@ def resolve_gather(eq: Equation, arr_names: List[str]) -> GatherSpec:
         taken.add(e.name)
         axis_names.append(e.name)
     if not isinstance(eq.rhs, Access):
-        raise ValueError(f"Invalid right hand side; expected array access expression, got: {eq.rhs}")
+        raise ValueError(
+            f"Invalid right hand side; expected array access expression, got: {eq.rhs}"
+        )
     src = eq.rhs.name
     if src not in arr_names:
         raise ValueError(f"Invalid 'src' array name; expected one of {arr_names!r}, got: {src!r}")
@@ -236,7 +238,9 @@ def resolve_gather(eq: Equation, arr_names: List[str]) -> GatherSpec:
             return Lit(e.value)
         if not e.idx:
             if e.name not in axis_names:
-                raise ValueError(f"Index name not in scope; expected one of {axis_names!r}, got: {e.name!r}")
+                raise ValueError(
+                    f"Index name not in scope; expected one of {axis_names!r}, got: {e.name!r}"
+                )
             return Axis(axis_names.index(e.name))
         raise ValueError(f"Invalid index expression: {e}")
 
@@ -261,16 +265,22 @@ def resolve_scatter(eq: Equation, arr_names: List[str], reduce: Optional[str]) -
     if eq.op != "<-":
         raise ValueError(f"Scatter formula must be written with '<-' operator; got: {eq.op!r}")
     if len(arr_names) != 3:
-        raise ValueError(f"Expected exactly three input array names for scatter; got: {arr_names!r}")
+        raise ValueError(
+            f"Expected exactly three input array names for scatter; got: {arr_names!r}"
+        )
     if not _unique(arr_names):
         raise ValueError(f"Input array names must be unique; got: {arr_names!r}")
     names = {"dst": eq.lhs, "src": eq.rhs}
     for role, side in names.items():
         if not isinstance(side, Access):
             which = "left" if role == "dst" else "right"
-            raise ValueError(f"Invalid {which} hand side; expected array access expression, got: {side}")
+            raise ValueError(
+                f"Invalid {which} hand side; expected array access expression, got: {side}"
+            )
         if side.name not in arr_names:
-            raise ValueError(f"Invalid {role!r} array name; expected one of {arr_names!r}, got: {side.name!r}")
+            raise ValueError(
+                f"Invalid {role!r} array name; expected one of {arr_names!r}, got: {side.name!r}"
+            )
     dst, src = eq.lhs.name, eq.rhs.name
     pos = next(n for n in arr_names if n not in (dst, src))
     axis_names: List[str] = []
@@ -305,7 +315,8 @@ def resolve_scatter(eq: Equation, arr_names: List[str], reduce: Optional[str]) -
     missing_dst = sorted(axes - in_dst)
     if len(missing_dst) > 1:
         raise ValueError(
-            f"At most one index variable can be missing from indices used to directly access {dst!r} array; "
+            "At most one index variable can be missing from indices used to directly access "
+            f"{dst!r} array; "
             f"found {len(missing_dst)} missing indices: {[axis_names[i] for i in missing_dst]!r}"
         )
     missing_lhs = sorted(axes - in_dst - in_pos)
@@ -334,11 +345,16 @@ def shapes_of(
     batches = []
     for name, shape, indices in arrays:
         if len(shape) < len(indices):
-            raise ValueError(f"Expected array {name!r} to have rank at least {len(indices)}; got shape {list(shape)}")
+            raise ValueError(
+                f"Expected array {name!r} to have rank at least {len(indices)}; "
+                f"got shape {list(shape)}"
+            )
         batches.append(list(shape[: len(shape) - len(indices)]))
     batch = batches[0]
-    if any(b != batch for b in batches) or len(user_batch) > len(batch) or any(
-        u not in (1, b) for u, b in zip(reversed(user_batch), reversed(batch))
+    if (
+        any(b != batch for b in batches)
+        or len(user_batch) > len(batch)
+        or any(u not in (1, b) for u, b in zip(reversed(user_batch), reversed(batch)))
     ):
         raise ValueError("Batch dimensions are incompatible")
     sizes: List[Optional[int]] = [None] * n_axes
@@ -364,6 +380,8 @@ def shapes_of(
             out.append(int(user_axes[k]))
         else:
             if user_axes[k] is not None and user_axes[k] != sizes[k]:
-                raise ValueError(f"Axis {k - n_axes} has size {sizes[k]}, but out_shape gives {user_axes[k]}")
+                raise ValueError(
+                    f"Axis {k - n_axes} has size {sizes[k]}, but out_shape gives {user_axes[k]}"
+                )
             out.append(sizes[k])
     return batch, out
