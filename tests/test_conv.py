@@ -8,11 +8,12 @@ import uuid
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import circuits as rc
+
+torch = pytest.importorskip("torch")
 
 NAME_DELIMITER = uuid.UUID("025e9af4-1366-4211-aa5f-7c28fc6cdf9f").bytes
 CONV_UUID = uuid.UUID("a329465f-a18f-4313-a2a6-51d8ebad7dd6").bytes

@@ -8,10 +8,12 @@ import uuid
 
 import numpy as np
 import pytest
-import torch
 
 import circuits as rc
-from circuits.index_util import Gather, Scatter
+
+torch = pytest.importorskip("torch")
+
+from circuits.index_util import Gather, Scatter  # noqa: E402
 
 g = torch.Generator().manual_seed(0)
 
