@@ -363,3 +363,25 @@ def test_scatter_argument_errors():
             "d[i, p[i]] <- s[i]",
             arrays(d=torch.zeros(3, 4), s=torch.ones(2), p=torch.tensor([0, 1])),
         )
+
+
+def test_expansion_adds_batch_axes_to_gather_and_scatter():
+    acts, pos = rc.Array(randn(3, 4, 5), name="acts"), rc.Array(randint(4, 3), name="pos")
+    gather = Gather.new("out[i] = acts[pos, i]", {"acts": acts, "pos": pos})
+    batched = rc.Array(randn(2, 3, 4, 5), name="batched")
+    out = rc.Expander((acts, lambda _: batched))(gather)
+    assert out.shape == (2, 3, 5)
+    p = pos.value
+    want = torch.stack(
+        [torch.stack([batched.value[b, i, p[i]] for i in range(3)]) for b in range(2)]
+    )
+    torch.testing.assert_close(evaluate(out), want)
+    src = rc.Array(randn(3, 5), name="src")
+    scatter = Scatter.new("acts[pos, i] <- src[i]", {"acts": acts, "src": src, "pos": pos})
+    out = rc.Expander((acts, lambda _: batched))(scatter)
+    assert out.shape == (2, 3, 4, 5)
+    want = batched.value.clone()
+    for b in range(2):
+        for i in range(3):
+            want[b, i, p[i]] = src.value[i]
+    torch.testing.assert_close(evaluate(out), want)
