@@ -295,3 +295,26 @@ def test_cuda_backend_refuses_scatter_clearly():
     node = rc.Scatter(rc.Array(np.ones(2, dtype=np.float32)), [slice(0, 2)], (3,), name="s")
     with pytest.raises(rc.TensorEvalError, match="is not supported on cuda:0"):
         node.evaluate(device="cuda")
+
+
+RC_TEXT = """
+0 [5, 3, 6] Add#c
+  1 [3, 1] Scatter [0:2,0:1] # comment
+    2 [2, 1] Scalar 1.0
+  10 [5, 3, 6] Scatter [0:5,0:3,0:3]###
+    4 '# my name' [5, 3, 3] Concat 0#dfj
+      5 [2, 3, 3] Scalar 1.2      #  sldkj#*$&fstuf
+      6 [3, 3, 3] Scalar 1.2"""
+
+
+def test_rc_printing_texts_with_scatters_parse():
+    node = rc.Parser()(RC_TEXT)
+    small, big = node.children
+    assert small.is_scatter() and small.shape == (3, 1) and small.idx == (slice(0, 2), slice(0, 1))
+    assert big.is_scatter() and big.node.name == "# my name"
+    want = np.zeros((5, 3, 6))
+    want[:, :2, :] += 1.0  # the [3, 1] Scatter broadcasts along the last axis
+    want[:, :, :3] += 1.2
+    np.testing.assert_allclose(value(node), want)
+    lines = rc.PrintOptions(bijection=False).repr(node).splitlines()
+    assert lines[1] == "  1 [3,1] Scatter [0:2,0:1]"
