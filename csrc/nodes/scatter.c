@@ -215,7 +215,7 @@ scatter_expand(const cc_expand_call *e)
 
 CC_DEFINE_KIND_OPS(scatter, .free_payload = scatter_free_payload, .expand = scatter_expand);
 
-// "[a, b]" of ndim sizes into s; 0 or -1.
+// The index as given, in rc's TensorIndex text ("[0,1:3]"), appended to s; 0 or -1.
 static int
 put_index_text(cc_str *s, int n, const cc_index_item *items)
 {
