@@ -233,3 +233,10 @@ def test_expand_over_new_batch_axes_is_unhandled_as_in_rc():
     node = rc.Conv(x, w, [1], name="c")
     with pytest.raises(rc.ExpandNodeUnhandledVariantError):
         rc.Expander((x, lambda _: rc.Array(np.ones((5, 2, 7, 3)))))(node)
+
+
+def test_child_comments_are_rcs():
+    x = rc.Array(np.ones((2, 7, 3)), name="x")
+    w = rc.Array(np.ones((4, 3, 3)), name="w")
+    text = rc.PrintOptions(bijection=False, comment_arg_names=True).repr(rc.Conv(x, w, [1]))
+    assert text.splitlines()[1:] == ["  x [2,7,3] Array # Input", "  w [4,3,3] Array # Filter"]
