@@ -318,3 +318,47 @@ def test_rc_printing_texts_with_scatters_parse():
     np.testing.assert_allclose(value(node), want)
     lines = rc.PrintOptions(bijection=False).repr(node).splitlines()
     assert lines[1] == "  1 [3,1] Scatter [0:2,0:1]"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data(), st.integers(0, 2**31 - 1))
+def test_push_down_index_through_scatter_keeps_values(data, seed):
+    rng = np.random.default_rng(seed)
+    rank = data.draw(st.integers(1, 3))
+    shape, slices, child_shape, entries = [], [], [], []
+    for _ in range(rank):
+        one_long = data.draw(st.booleans())
+        length = data.draw(st.integers(1, 4))
+        start, stop = (
+            (0, 1)
+            if one_long
+            else sorted(data.draw(st.tuples(st.integers(0, length), st.integers(0, length))))
+        )
+        shape.append(length)
+        slices.append(slice(start, stop))
+        child_shape.append(stop - start)
+        kind = data.draw(st.sampled_from(["zero", "full", "slice"]))
+        if kind == "zero":
+            entries.append(0)
+        elif kind == "full":
+            entries.append(slice(None))
+        else:
+            a = data.draw(st.integers(0, length))
+            entries.append(slice(a, data.draw(st.integers(a, length))))
+    x = rc.Array(rng.standard_normal(child_shape), name="x")
+    s = rc.Scatter(rc.Add(x, x, name="y"), slices, tuple(shape), name="s")
+    idx = rc.Index(s, entries, name="i")
+    passes = any(e == 0 and sl == slice(0, 1) for e, sl in zip(entries, slices))
+    identity = all(
+        isinstance(e, slice) and e.indices(n)[:2] == (0, n) for e, n in zip(entries, shape)
+    )
+    if identity:
+        assert rc.push_down_index(idx) == s
+        return
+    if not passes:
+        with pytest.raises(rc.PushDownIndexScatterNoopError):
+            rc.push_down_index(idx, allow_partial_pushdown=True)
+        return
+    out = rc.push_down_index(idx, allow_partial_pushdown=True)
+    assert out.shape == idx.shape
+    np.testing.assert_allclose(value(out), value(idx), rtol=1e-12, atol=1e-12)
