@@ -189,7 +189,7 @@ ERRORS = [
     # (text, class, line, column, what the message says)
     ("0 [2] Scalar 1\n  ?? junk", rc.ParseCircuitError, 2, 3, "expected a serial number"),
     ("0 [2] Foo 1", rc.ParseCircuitInvalidVariantError, 1, 7, "unknown node type 'Foo'"),
-    ("0 [2] Scatter [0:1]", rc.ParseCircuitInvalidVariantError, 1, 7, "no Scatter nodes"),
+    ("0 [2] Scatter [0:1]", rc.ParseCircuitWrongNumberChildrenError, 1, 7, "Scatter takes 1 child"),
     ("0 [2] scalar 1", rc.ParseCircuitInvalidVariantError, 1, 7, "expected a node type"),
     ("0 [2,x] Scalar 1", rc.ParseCircuitInvalidAxisShapeFormatError, 1, 6, "expected a size"),
     ("0 [2 Scalar 1", rc.ParseCircuitInvalidAxisShapeFormatError, 1, 6, "expected ','"),

@@ -904,6 +904,28 @@ cast_incompatible(const char *label, const cc_gf_spec *spec, int in_dtype)
     return NULL;
 }
 
+// A spec written outside the core that decides the node's dtype (rc's
+// get_device_dtype_override); where it decides nothing, the children's dtypes merge as usual.
+static cc_node *
+callback_node_alloc(int n, cc_node *const *children, const cc_gf_shape_info *info,
+                    const cc_gf_spec *spec, const char *label)
+{
+    int dtypes[MAX_INPUTS], out = -1;
+    for (int i = 0; i < n; i++) {
+        dtypes[i] = children[i]->dtype;
+    }
+    int rc = spec->callbacks.dtype_override(spec->callbacks.ctx, n, dtypes, &out);
+    if (rc < 0) {
+        cc_error_prefix("%s: failed to get the device and dtype override", label);
+        return NULL;
+    }
+    if (rc == 0) {
+        return cc_node_alloc(CC_KIND_GENERAL_FUNCTION, n, children, info->ndim, info->shape);
+    }
+    return cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info->ndim, info->shape,
+                                    out);
+}
+
 cc_node *
 cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
 {
@@ -955,6 +977,8 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
         // rc's override for functions torch computes in float: integer or bool in, float32 out
         node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
                                         info.shape, CC_DTYPE_F32);
+    } else if (spec->kind == CC_GF_CALLBACK && spec->callbacks.dtype_override != NULL) {
+        node = callback_node_alloc(n, children, &info, spec, label);
     } else {
         node = cc_node_alloc(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim, info.shape);
     }

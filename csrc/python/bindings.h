@@ -36,6 +36,9 @@ int cc_py_node_check(PyObject *obj, const char *what, cc_node **out);
 // Borrowed nodes of a sequence of Circuits; *out freed with PyMem_Free. -1 on error.
 int cc_py_nodes_from_seq(PyObject *seq, const char *what, cc_node ***out, Py_ssize_t *n);
 
+// An index (a sequence of ints, start:stop slices and 1-D int64 arrays, or one of them) as
+// items (python/py_index.c); *out freed with PyMem_Free after cc_index_items_clear. -1 on error.
+int cc_py_index_arg(PyObject *idx, cc_index_item **out, int *n_out);
 // Name argument: None -> NULL (automatic name), str -> its UTF-8. -1 with TypeError otherwise.
 int cc_py_name_arg(PyObject *obj, const char **out);
 // Shape: a sequence of non-negative ints. -1 with an exception otherwise.
@@ -101,6 +104,8 @@ int cc_py_module_pusher_init(PyObject *module);
 int cc_py_simp_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
+// The scatter rewrites (python/py_scatter_rewrite.c).
+int cc_py_scatter_rewrite_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {

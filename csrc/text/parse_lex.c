@@ -229,8 +229,6 @@ lex_shape(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_t
     return 0;
 }
 
-static const char *const UNSUPPORTED_KINDS[] = {"Scatter", "Conv"};
-
 static int
 lex_kind(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_text *t)
 {
@@ -249,16 +247,11 @@ lex_kind(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_te
             return 0;
         }
     }
-    for (size_t k = 0; k < sizeof UNSUPPORTED_KINDS / sizeof UNSUPPORTED_KINDS[0]; k++) {
-        if (strlen(UNSUPPORTED_KINDS[k]) == n && memcmp(UNSUPPORTED_KINDS[k], *s, n) == 0) {
-            return cc_parse_fail_at(l, *s, CC_E_PARSE_CIRCUIT_INVALID_VARIANT,
-                                    "circuits has no %s nodes", UNSUPPORTED_KINDS[k]);
-        }
-    }
     return cc_parse_fail_at(
         l, *s, CC_E_PARSE_CIRCUIT_INVALID_VARIANT,
         "unknown node type '%.*s' (expected Array, Scalar, Symbol, Add, Einsum, "
-        "Index, Concat, Rearrange, GeneralFunction, Tag, Module or SetSymbolicShape)",
+        "Index, Concat, Rearrange, GeneralFunction, Tag, Module, SetSymbolicShape, "
+        "DiscreteVar, StoredCumulantVar, Cumulant, Scatter or Conv)",
         (int)n, *s);
 }
 
