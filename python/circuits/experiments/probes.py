@@ -171,9 +171,12 @@ def _as_array(x, what: str):
     if isinstance(x, np.ndarray):
         return x
     try:
-        return np.asarray(x)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{what}: expected a torch tensor or numpy array, got {type(x).__name__}") from e
+        arr = np.asarray(x)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype == object:
+        raise TypeError(f"{what}: expected a torch tensor or numpy array, got {type(x).__name__}")
+    return arr
 
 
 def _lookup(cache, name, what: str):
@@ -373,11 +376,7 @@ def _predicted_index(scores):
 def _labels_to_numpy(labels, what):
     if _is_torch(labels):
         labels = labels.detach().cpu().numpy()
-    try:
-        arr = np.asarray(labels)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{what}: labels must be a sequence, tensor or array, got {type(labels).__name__}") from e
-    return arr
+    return np.asarray(labels)
 
 
 def _check_probe_inputs(features, labels, test_fraction, what):
