@@ -469,3 +469,19 @@ def test_probe_sweep_errors(rng):
         probe_sweep(cache, [], y)
     with pytest.raises(ValueError, match=r"probe_sweep: on 'a0.input': fit_linear_probe: features have 20 examples"):
         probe_sweep(cache, ["a0.input"], y[:5], position=0)
+
+
+def test_probe_sweep_as_dataframe_flag(rng, monkeypatch):
+    cache, y = _layered_cache(rng, n=30)
+    rows = probe_sweep(cache, ["a1.input"], y, position=0, as_dataframe=False)
+    assert isinstance(rows, list) and rows[0]["name"] == "a1.input"
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="probe_sweep: as_dataframe=True needs pandas"):
+        probe_sweep(cache, ["a1.input"], y, position=0, as_dataframe=True)
+
+
+def test_package_exports():
+    import circuits.experiments as ex
+
+    for name in ("pca_directions", "fit_linear_probe", "probe_sweep", "LinearProbe", "PCA", "plot_head_effects", "plot_probe_accuracy"):
+        assert hasattr(ex, name), name

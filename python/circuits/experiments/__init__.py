@@ -27,3 +27,5 @@ from .cache import (  # noqa: F401
     stack_heads,
     stack_resid,
 )
+from .plots import plot_head_effects, plot_probe_accuracy  # noqa: F401
+from .probes import PCA, LinearProbe, fit_linear_probe, pca_directions, probe_sweep  # noqa: F401

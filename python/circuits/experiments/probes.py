@@ -594,11 +594,16 @@ def fit_linear_probe(
     )
 
 
-def _table(rows: List[dict], columns: Sequence[str]):
-    """A pandas DataFrame of `rows` when pandas is installed, else the list of dicts."""
+def _table(rows: List[dict], columns: Sequence[str], as_dataframe: Optional[bool]):
+    """A pandas DataFrame of `rows` when pandas is installed (as_dataframe None) or asked for
+    (True, an ImportError without pandas), else the list of dicts."""
+    if as_dataframe is False:
+        return rows
     try:
         import pandas
     except ImportError:
+        if as_dataframe:
+            raise ImportError("probe_sweep: as_dataframe=True needs pandas, which is not installed") from None
         return rows
     return pandas.DataFrame(rows, columns=list(columns))
 
@@ -625,7 +630,7 @@ def _features_at(value, position, name, what):
     return x[:, int(position), :]
 
 
-def probe_sweep(cache, names: Sequence[str], labels, *, position: Optional[int] = None, **probe_kw):
+def probe_sweep(cache, names: Sequence[str], labels, *, position: Optional[int] = None, as_dataframe: Optional[bool] = None, **probe_kw):
     """One `fit_linear_probe(features, labels, **probe_kw)` per name in `names`, e.g. the residual
     stream after each layer, to see where a feature becomes linearly decodable.
 
@@ -634,7 +639,8 @@ def probe_sweep(cache, names: Sequence[str], labels, *, position: Optional[int] 
     [examples, seq, features] and the features are those at sequence position `position`.
     Every probe uses the same split (same `seed`). Returns one row per name with columns name,
     layer (the name's index in `names`), train_accuracy, test_accuracy, n_train, n_test and
-    probe (the LinearProbe): a pandas DataFrame when pandas is installed, else a list of dicts.
+    probe (the LinearProbe): a pandas DataFrame when pandas is installed (as_dataframe None or
+    True), else a list of dicts.
     """
     what = "probe_sweep"
     if isinstance(names, str):
@@ -660,4 +666,4 @@ def probe_sweep(cache, names: Sequence[str], labels, *, position: Optional[int] 
                 probe=probe,
             )
         )
-    return _table(rows, _SWEEP_COLUMNS)
+    return _table(rows, _SWEEP_COLUMNS, as_dataframe)
