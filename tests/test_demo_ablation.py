@@ -74,3 +74,13 @@ def test_without_matplotlib(monkeypatch, capsys, tmp_path):
     assert "change in loss when a head is ablated" in text
     assert "linear probe for 'is the string balanced'" in text
     assert np.isfinite([r["delta"] for r in res["effects"]]).all()
+
+
+def test_direction_patches(result):
+    res, _ = result
+    patched = res["patched"]
+    assert [r["component"] for r in patched] == ["a2.input"] * 3
+    kinds = [r["kind"] for r in patched]
+    assert kinds[0].startswith("project(k=1") and kinds[1].startswith("project(k=3") and kinds[2] == "resample"
+    assert np.isfinite([r["delta"] for r in patched]).all()
+    assert patched[2]["delta"] > 0

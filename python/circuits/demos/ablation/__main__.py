@@ -1,7 +1,9 @@
 """python -m circuits.demos.ablation: on the shipped paren-balancer model, the change in loss
 when each attention head is zero-, mean- and resample-ablated (one plan for every variant), and
 how well a linear probe reads "is the string balanced" off the residual stream at position 0
-(where the model reads its answer) after each sublayer. Prints both tables and, with
+(where the model reads its answer) after each sublayer, and the change in loss when only the
+probe's direction, or the top principal directions, of one residual stream are resampled.
+Prints the tables and, with
 matplotlib installed, saves a heatmap and a line plot as PNGs in --out (a new temporary
 directory by default)."""
 
@@ -15,11 +17,22 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ... import Array, Circuit, Einsum, log_softmax, replace_expand_bottom_up_dict
-from ...experiments import ablation_table, plot_head_effects, plot_probe_accuracy, probe_sweep, run_with_cache
+from ...experiments import (
+    Project,
+    Resample,
+    ablation_table,
+    pca_directions,
+    plot_head_effects,
+    plot_probe_accuracy,
+    probe_sweep,
+    run_with_cache,
+)
 from ..paren_balancer import circuit as pc
 from ..paren_balancer import data, train
 
 KINDS = ("zero", "mean", "resample")
+# The residual stream whose directions are patched: the input of the last layer.
+PATCHED = "a2.input"
 
 
 def heads() -> List[str]:
@@ -77,8 +90,9 @@ def _format_probes(rows: List[Dict]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
-    """Run the demo; returns the two tables (lists of dicts), the baseline loss and the paths of
-    the saved figures (empty without matplotlib)."""
+    """Run the demo; returns the tables (lists of dicts: effects per head, the probe sweep, the
+    direction patches), the baseline loss and the paths of the saved figures (none without
+    matplotlib)."""
     ap = argparse.ArgumentParser(prog="python -m circuits.demos.ablation", description=__doc__)
     ap.add_argument("--n", type=int, default=2000, help="bracket strings to evaluate on (default 2000)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the strings and of the probe split")
@@ -101,6 +115,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     sweep = probe_sweep(cache, names, labels, position=0, seed=args.seed, as_dataframe=False)
     print("\nlinear probe for 'is the string balanced' on the residual stream at position 0:")
     print(_format_probes(sweep))
+
+    probe = sweep[names.index(PATCHED)]["probe"]
+    top = pca_directions(cache, PATCHED, k=3)
+    kinds = [Project(probe.direction, base=Resample()), Project(top, base=Resample()), Resample()]
+    patched = ablation_table(model, [PATCHED], kinds, metric, as_dataframe=False)
+    print(f"\nchange in loss when {PATCHED} is resampled only along some directions:")
+    for what, row in zip(("the probe's direction", "its top 3 principal directions", "all of it"), patched):
+        print(f"  {what:32}{row['delta']:+.4f}")
 
     figures: List[str] = []
     try:
@@ -125,7 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
             print(f"saved {path}")
     print(f"({time.perf_counter() - t0:.1f} s)")
     sys.stdout.flush()
-    return dict(effects=effects, sweep=sweep, baseline=baseline, figures=figures)
+    return dict(effects=effects, sweep=sweep, patched=patched, baseline=baseline, figures=figures)
 
 
 if __name__ == "__main__":
