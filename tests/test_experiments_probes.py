@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from circuits.experiments.probes import PCA, LinearProbe, fit_linear_probe, pca_directions, probe_sweep
@@ -333,6 +333,31 @@ def test_predict_torch_and_float32(torch, rng):
     assert probe.direction.norm().item() == pytest.approx(1.0)
 
 
+@given(
+    n=st.integers(10, 60),
+    d=st.integers(1, 5),
+    n_classes=st.integers(2, 4),
+    kind=st.sampled_from(["logistic", "ridge"]),
+    test_fraction=st.sampled_from([0.0, 0.2, 0.5]),
+    seed=st.integers(0, 2**16),
+)
+def test_probe_shapes_property(n, d, n_classes, kind, test_fraction, seed):
+    gen = np.random.default_rng(seed)
+    y = gen.permutation(np.arange(n) % n_classes)
+    train, _ = _train_split(n, test_fraction, seed)
+    assume(len(np.unique(y[train])) == n_classes)
+    x = gen.normal(size=(n, d)) + y[:, None]
+    probe = fit_linear_probe(x, y, kind=kind, test_fraction=test_fraction, seed=seed, l2=0.1)
+    weight_shape = (d,) if n_classes == 2 else (n_classes, d)
+    assert probe.weight.shape == weight_shape and np.shape(probe.bias) == weight_shape[:-1]
+    assert probe.n_train + probe.n_test == n and probe.n_test == int(round(n * test_fraction))
+    assert 0 <= probe.train_accuracy <= 1
+    assert (probe.test_accuracy is None) == (test_fraction == 0)
+    pred = probe.predict(x)
+    assert pred.shape == (n,) and set(pred.tolist()) <= set(range(n_classes))
+    np.testing.assert_allclose(np.linalg.norm(probe.direction, axis=-1), 1.0)
+
+
 def test_direction_and_repr(rng):
     x, y = _clusters(rng, 60, 4, 3)
     probe = fit_linear_probe(x, y, kind="ridge")
@@ -384,6 +409,8 @@ def test_probe_errors(rng):
         fit_linear_probe(x[:2], y[:2], test_fraction=0.5)
     with pytest.raises(ValueError, match=r"the training split \(8 examples\) has only the label\(s\) \[1\]"):
         fit_linear_probe(x, np.ones(10, dtype=int))
+    with pytest.raises(ValueError, match=r"label\(s\) \[2\] have no example in the training split \(8 of 10 examples, seed=0\)"):
+        fit_linear_probe(x, np.where(np.isin(np.arange(10), _train_split(10)[1][:1]), 2, y))
     with pytest.raises(ValueError, match="kind must be one of 'logistic', 'ridge', got 'svm'"):
         fit_linear_probe(x, y, kind="svm")
     with pytest.raises(ValueError, match="l2 must be a number >= 0, got -1"):

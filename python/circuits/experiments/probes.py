@@ -553,6 +553,12 @@ def fit_linear_probe(
     if len(train_classes) < 2:
         only = classes[train_classes].tolist()
         raise ValueError(f"{what}: the training split ({len(train)} examples) has only the label(s) {only}; a probe needs at least 2 classes")
+    if len(train_classes) < len(classes):
+        missing = np.setdiff1d(np.arange(len(classes)), train_classes)
+        raise ValueError(
+            f"{what}: label(s) {classes[missing].tolist()} have no example in the training split "
+            f"({len(train)} of {n} examples, seed={seed}); give more examples of them or another seed"
+        )
     be = _backend(x)
     xs = be.asarray(x)
     if _is_torch(xs):
