@@ -32,7 +32,9 @@ def result(tmp_path_factory):
 def test_effects_table(result):
     res, _ = result
     effects = res["effects"]
-    assert [(r["component"], r["kind"]) for r in effects] == [(h, k) for h in heads() for k in KINDS]
+    assert [(r["component"], r["kind"]) for r in effects] == [
+        (h, k) for h in heads() for k in KINDS
+    ]
     strings, _ = data.generate(N, 3)
     weights = pc.model_weights()
     assert res["baseline"] == pytest.approx(_torch_loss(weights, strings), rel=1e-4, abs=1e-6)
@@ -59,7 +61,10 @@ def test_probe_sweep(result):
 def test_figures(result):
     pytest.importorskip("matplotlib")
     res, out = result
-    assert res["figures"] == [os.path.join(str(out), "head_effects.png"), os.path.join(str(out), "probe_accuracy.png")]
+    assert res["figures"] == [
+        os.path.join(str(out), "head_effects.png"),
+        os.path.join(str(out), "probe_accuracy.png"),
+    ]
     for path in res["figures"]:
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -81,6 +86,10 @@ def test_direction_patches(result):
     patched = res["patched"]
     assert [r["component"] for r in patched] == ["a2.input"] * 3
     kinds = [r["kind"] for r in patched]
-    assert kinds[0].startswith("project(k=1") and kinds[1].startswith("project(k=3") and kinds[2] == "resample"
+    assert (
+        kinds[0].startswith("project(k=1")
+        and kinds[1].startswith("project(k=3")
+        and kinds[2] == "resample"
+    )
     assert np.isfinite([r["delta"] for r in patched]).all()
     assert patched[2]["delta"] > 0

@@ -24,7 +24,12 @@ def plt():
 
 def _table(kinds=("zero", "mean"), layers=3, heads=2):
     return [
-        dict(component=f"a{layer}.h{head}", kind=kind, metric=1.0, delta=10 * layer + head + (100 if kind == "mean" else 0))
+        dict(
+            component=f"a{layer}.h{head}",
+            kind=kind,
+            metric=1.0,
+            delta=10 * layer + head + (100 if kind == "mean" else 0),
+        )
         for kind in kinds
         for layer in range(layers)
         for head in range(heads)
@@ -91,11 +96,15 @@ def test_parse_layer_head():
 
 
 def test_heatmap_errors(plt):
-    with pytest.raises(ValueError, match=r"a tensor of effects must be \[layers, heads\], got shape \(2, 2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"a tensor of effects must be \[layers, heads\], got shape \(2, 2, 2\)"
+    ):
         plot_head_effects(np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match="kind='zero' selects rows of an ablation table"):
         plot_head_effects(np.zeros((2, 2)), kind="zero")
-    with pytest.raises(ValueError, match="kind 'resample' is not in the table \\(kinds: zero, mean\\)"):
+    with pytest.raises(
+        ValueError, match="kind 'resample' is not in the table \\(kinds: zero, mean\\)"
+    ):
         plot_head_effects(_table(), kind="resample")
     with pytest.raises(ValueError, match="the table has no column 'delta'"):
         plot_head_effects([dict(component="a0.h0", kind="zero")])
@@ -122,7 +131,12 @@ def test_probe_accuracy_line(plt):
     np.testing.assert_allclose(test.get_ydata(), [0.5, 0.6, 0.7, 0.8])
     np.testing.assert_allclose(train.get_ydata(), [0.6, 0.7, 0.8, 0.9])
     assert train.get_linestyle() == "--"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["a0.input", "a1.input", "a2.input", "a3.input"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "a0.input",
+        "a1.input",
+        "a2.input",
+        "a3.input",
+    ]
     assert ax.get_title() == "balanced" and ax.get_ylabel() == "probe accuracy"
     assert len(plot_probe_accuracy(_sweep(), train=False).axes[0].get_lines()) == 1
 
@@ -141,13 +155,19 @@ def test_probe_accuracy_errors(plt):
         plot_probe_accuracy([])
     with pytest.raises(ValueError, match="the sweep has no column 'test_accuracy'"):
         plot_probe_accuracy([dict(layer=0)])
-    with pytest.raises(ValueError, match=r"the sweep has no test accuracy \(fit with test_fraction > 0\)"):
+    with pytest.raises(
+        ValueError, match=r"the sweep has no test accuracy \(fit with test_fraction > 0\)"
+    ):
         plot_probe_accuracy([dict(layer=0, test_accuracy=None, train_accuracy=1.0)])
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match=r"needs matplotlib, which is not installed; install the 'plots' extra: pip install 'circuits\[plots\]'"):
+    with pytest.raises(
+        ImportError,
+        match=r"needs matplotlib, which is not installed; install the 'plots' extra: "
+        r"pip install 'circuits\[plots\]'",
+    ):
         plot_head_effects(np.zeros((2, 2)))
     with pytest.raises(ImportError, match="'plots' extra"):
         plot_probe_accuracy([dict(layer=0, test_accuracy=1.0)])

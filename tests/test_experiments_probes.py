@@ -9,7 +9,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from circuits.experiments.probes import PCA, LinearProbe, fit_linear_probe, pca_directions, probe_sweep
+from circuits.experiments.probes import (
+    PCA,
+    LinearProbe,
+    fit_linear_probe,
+    pca_directions,
+    probe_sweep,
+)
 
 
 @pytest.fixture
@@ -51,14 +57,18 @@ def test_pca_matches_torch_pca_lowrank(torch, rng):
     assert isinstance(dirs, torch.Tensor) and dirs.dtype == torch.float64
     torch.manual_seed(0)
     _, _, v = torch.pca_lowrank(x, q=5, center=True, niter=8)
-    np.testing.assert_allclose(_subspace_projector(dirs.numpy()), _subspace_projector(v[:, :2].T.numpy()), atol=1e-8)
+    np.testing.assert_allclose(
+        _subspace_projector(dirs.numpy()), _subspace_projector(v[:, :2].T.numpy()), atol=1e-8
+    )
 
 
 def test_pca_uncentred_matches_gram_eigenvectors(rng):
     x = _scaled_data(rng, 100, 4) + 5.0
     dirs = pca_directions(x, k=1, center=False)
     vals, vecs = np.linalg.eigh(x.T @ x)
-    np.testing.assert_allclose(_subspace_projector(dirs), _subspace_projector(vecs[:, -1:].T), atol=1e-8)
+    np.testing.assert_allclose(
+        _subspace_projector(dirs), _subspace_projector(vecs[:, -1:].T), atol=1e-8
+    )
     centred = pca_directions(x, k=1)
     assert abs(float(centred[0] @ dirs[0])) < 0.99
 
@@ -74,7 +84,9 @@ def test_pca_signs_are_fixed(rng):
 
 def test_pca_flattens_leading_axes(rng):
     x = _scaled_data(rng, 60, 4).reshape(3, 4, 5, 4)
-    np.testing.assert_allclose(pca_directions(x, k=2), pca_directions(x.reshape(60, 4), k=2), atol=1e-12)
+    np.testing.assert_allclose(
+        pca_directions(x, k=2), pca_directions(x.reshape(60, 4), k=2), atol=1e-12
+    )
 
 
 def test_pca_variance(rng):
@@ -87,14 +99,18 @@ def test_pca_variance(rng):
     np.testing.assert_allclose(ratio.sum(), 1.0, rtol=1e-12)
     np.testing.assert_allclose(ratio, variance / np.trace(np.cov(x, rowvar=False)), rtol=1e-10)
     _, raw_var, _ = pca_directions(x, k=1, center=False, return_variance=True)
-    np.testing.assert_allclose(raw_var, [np.mean((x @ pca_directions(x, k=1, center=False).T) ** 2)], rtol=1e-10)
+    np.testing.assert_allclose(
+        raw_var, [np.mean((x @ pca_directions(x, k=1, center=False).T) ** 2)], rtol=1e-10
+    )
 
 
 def test_pca_dtypes(rng):
     x = _scaled_data(rng, 50, 3)
     assert pca_directions(x.astype(np.float32)).dtype == np.float32
     assert pca_directions(np.arange(30).reshape(10, 3) % 7).dtype == np.float64
-    np.testing.assert_allclose(pca_directions(x.astype(np.float32), k=2), pca_directions(x, k=2), atol=1e-5)
+    np.testing.assert_allclose(
+        pca_directions(x.astype(np.float32), k=2), pca_directions(x, k=2), atol=1e-5
+    )
 
 
 def test_pca_torch_float32_and_cache(torch, rng):
@@ -127,7 +143,10 @@ def test_pca_shapes_property(lead, d, k_frac, seed):
 
 def test_pca_errors(rng):
     x = rng.normal(size=(10, 4))
-    with pytest.raises(ValueError, match=r"k=5 is larger than the feature width 4 of the activation \(shape \(10, 4\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"k=5 is larger than the feature width 4 of the activation \(shape \(10, 4\)\)",
+    ):
         pca_directions(x, k=5)
     with pytest.raises(ValueError, match=r"k=3 is more than the 2 samples of 'r' \(shape \(2, 4\)"):
         pca_directions({"r": x[:2]}, "r", k=3)
@@ -137,7 +156,10 @@ def test_pca_errors(rng):
         pca_directions(x, k=1.0)
     with pytest.raises(ValueError, match="is a scalar; it needs a feature axis"):
         pca_directions(np.float64(3.0))
-    with pytest.raises(ValueError, match=r"centring needs at least 2 samples, the activation has 1 \(shape \(1, 4\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"centring needs at least 2 samples, the activation has 1 \(shape \(1, 4\)\)",
+    ):
         pca_directions(x[:1])
     with pytest.raises(TypeError, match="name='r' given with a tensor"):
         pca_directions(x, "r")
@@ -254,17 +276,28 @@ def test_logistic_binary_gradient_is_zero_torch(torch, rng):
     w = probe.weight.clone().requires_grad_(True)
     b = probe.bias.clone().requires_grad_(True)
     xt, yt = x[train], y[train].double()
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt) + 1e-3 * (w * w).sum()
+    loss = (
+        torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt) + 1e-3 * (w * w).sum()
+    )
     loss.backward()
     assert w.grad.abs().max() < 1e-9 and b.grad.abs().max() < 1e-9
     # The same fit as an optimiser run to convergence.
     w2 = torch.zeros(5, dtype=torch.float64, requires_grad=True)
     b2 = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w2, b2], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w2, b2],
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
-        out = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w2 + b2, yt) + 1e-3 * (w2 * w2).sum()
+        out = (
+            torch.nn.functional.binary_cross_entropy_with_logits(xt @ w2 + b2, yt)
+            + 1e-3 * (w2 * w2).sum()
+        )
         out.backward()
         return out
 
@@ -281,7 +314,10 @@ def test_logistic_multiclass_gradient_is_zero(torch, rng):
     w = torch.tensor(probe.weight, requires_grad=True)
     b = torch.tensor(probe.bias, requires_grad=True)
     xt = torch.tensor(x[train])
-    loss = torch.nn.functional.cross_entropy(xt @ w.T + b, torch.tensor(y[train])) + 1e-3 * (w * w).sum()
+    loss = (
+        torch.nn.functional.cross_entropy(xt @ w.T + b, torch.tensor(y[train]))
+        + 1e-3 * (w * w).sum()
+    )
     loss.backward()
     assert w.grad.abs().max() < 1e-9 and b.grad.abs().max() < 1e-9
     got = fit_linear_probe(torch.tensor(x), torch.tensor(y), l2=1e-3)
@@ -362,7 +398,9 @@ def test_direction_and_repr(rng):
     x, y = _clusters(rng, 60, 4, 3)
     probe = fit_linear_probe(x, y, kind="ridge")
     np.testing.assert_allclose(np.linalg.norm(probe.direction, axis=1), 1.0)
-    np.testing.assert_allclose(probe.direction * np.linalg.norm(probe.weight, axis=1, keepdims=True), probe.weight)
+    np.testing.assert_allclose(
+        probe.direction * np.linalg.norm(probe.weight, axis=1, keepdims=True), probe.weight
+    )
     assert isinstance(probe, LinearProbe)
     assert repr(probe) == (
         "LinearProbe(kind='ridge', weight=[3, 4], classes=[0, 1, 2], train_accuracy=1.0000, "
@@ -397,19 +435,38 @@ def test_max_iter_warns(rng):
 def test_probe_errors(rng):
     x = rng.normal(size=(10, 3))
     y = np.arange(10) % 2
-    with pytest.raises(ValueError, match=r"features have 10 examples \(shape \(10, 3\)\) but labels have 9 \(shape \(9,\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"features have 10 examples \(shape \(10, 3\)\) but labels have 9 \(shape \(9,\)\)",
+    ):
         fit_linear_probe(x, y[:9])
-    with pytest.raises(ValueError, match=r"features must be 2-D \[examples, features\], got shape \(10, 3, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"features must be 2-D \[examples, features\], got shape \(10, 3, 1\)"
+    ):
         fit_linear_probe(x[..., None], y)
     with pytest.raises(ValueError, match=r"labels must be 1-D \[examples\], got shape \(10, 1\)"):
         fit_linear_probe(x, y[:, None])
-    with pytest.raises(ValueError, match=r"too few examples for the split: 3 examples with test_fraction=0.1 give 3 to train on and 0 to test on"):
+    with pytest.raises(
+        ValueError,
+        match=r"too few examples for the split: 3 examples with test_fraction=0.1 give 3 to "
+        r"train on and 0 to test on",
+    ):
         fit_linear_probe(x[:3], y[:3], test_fraction=0.1)
-    with pytest.raises(ValueError, match="too few examples for the split: 2 examples with test_fraction=0.5 give 1 to train on"):
+    with pytest.raises(
+        ValueError,
+        match="too few examples for the split: 2 examples with test_fraction=0.5 give 1 "
+        "to train on",
+    ):
         fit_linear_probe(x[:2], y[:2], test_fraction=0.5)
-    with pytest.raises(ValueError, match=r"the training split \(8 examples\) has only the label\(s\) \[1\]"):
+    with pytest.raises(
+        ValueError, match=r"the training split \(8 examples\) has only the label\(s\) \[1\]"
+    ):
         fit_linear_probe(x, np.ones(10, dtype=int))
-    with pytest.raises(ValueError, match=r"label\(s\) \[2\] have no example in the training split \(8 of 10 examples, seed=0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"label\(s\) \[2\] have no example in the training split "
+        r"\(8 of 10 examples, seed=0\)",
+    ):
         fit_linear_probe(x, np.where(np.isin(np.arange(10), _train_split(10)[1][:1]), 2, y))
     with pytest.raises(ValueError, match="kind must be one of 'logistic', 'ridge', got 'svm'"):
         fit_linear_probe(x, y, kind="svm")
@@ -419,10 +476,14 @@ def test_probe_errors(rng):
         fit_linear_probe(x, y, test_fraction=1)
     with pytest.raises(ValueError, match=r"labels must be 1-D \[examples\], got shape \(\)"):
         fit_linear_probe(x, 3)
-    with pytest.raises(TypeError, match="fit_linear_probe: expected a torch tensor or numpy array, got list"):
+    with pytest.raises(
+        TypeError, match="fit_linear_probe: expected a torch tensor or numpy array, got list"
+    ):
         fit_linear_probe([[object()]] * 10, y)
     probe = fit_linear_probe(x, y, kind="ridge")
-    with pytest.raises(ValueError, match=r"LinearProbe.scores: features must have shape \[n, 3\], got \(10, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"LinearProbe.scores: features must have shape \[n, 3\], got \(10, 4\)"
+    ):
         probe.predict(rng.normal(size=(10, 4)))
 
 
@@ -447,7 +508,15 @@ def test_probe_sweep_records(no_pandas, rng):
     rows = probe_sweep(cache, names, y, position=0, kind="ridge", l2=1e-2)
     assert isinstance(rows, list)
     assert [r["name"] for r in rows] == names and [r["layer"] for r in rows] == [0, 1, 2]
-    assert list(rows[0]) == ["name", "layer", "train_accuracy", "test_accuracy", "n_train", "n_test", "probe"]
+    assert list(rows[0]) == [
+        "name",
+        "layer",
+        "train_accuracy",
+        "test_accuracy",
+        "n_train",
+        "n_test",
+        "probe",
+    ]
     assert rows[1]["test_accuracy"] == 1.0 and rows[2]["test_accuracy"] == 1.0
     assert rows[0]["test_accuracy"] < 0.9
     direct = fit_linear_probe(cache["a1.input"][:, 0], y, kind="ridge", l2=1e-2)
@@ -468,7 +537,15 @@ def test_probe_sweep_dataframe(rng):
     cache, y = _layered_cache(rng)
     table = probe_sweep(cache, list(cache), y, position=0)
     assert isinstance(table, pandas.DataFrame)
-    assert list(table.columns) == ["name", "layer", "train_accuracy", "test_accuracy", "n_train", "n_test", "probe"]
+    assert list(table.columns) == [
+        "name",
+        "layer",
+        "train_accuracy",
+        "test_accuracy",
+        "n_train",
+        "n_test",
+        "probe",
+    ]
     assert table["test_accuracy"].tolist()[1:] == [1.0, 1.0]
 
 
@@ -482,19 +559,33 @@ def test_probe_sweep_torch(torch, no_pandas, rng):
 
 def test_probe_sweep_errors(rng):
     cache, y = _layered_cache(rng, n=20)
-    with pytest.raises(KeyError, match=r"probe_sweep: 'a1.inpt' is not in the cache .*nearest: 'a1.input'"):
+    with pytest.raises(
+        KeyError, match=r"probe_sweep: 'a1.inpt' is not in the cache .*nearest: 'a1.input'"
+    ):
         probe_sweep(cache, ["a1.inpt"], y, position=0)
-    with pytest.raises(ValueError, match=r"'a0.input' has shape \(20, 4, 5\); without position= the features must be 2-D"):
+    with pytest.raises(
+        ValueError,
+        match=r"'a0.input' has shape \(20, 4, 5\); without position= the features must be 2-D",
+    ):
         probe_sweep(cache, ["a0.input"], y)
-    with pytest.raises(IndexError, match=r"position 4 is out of range for the 4 positions of 'a0.input' \(shape \(20, 4, 5\)\)"):
+    with pytest.raises(
+        IndexError,
+        match=r"position 4 is out of range for the 4 positions of 'a0.input' "
+        r"\(shape \(20, 4, 5\)\)",
+    ):
         probe_sweep(cache, ["a0.input"], y, position=4)
-    with pytest.raises(ValueError, match=r"position=0 needs 'x' to be \[examples, seq, features\], got shape \(20, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"position=0 needs 'x' to be \[examples, seq, features\], got shape \(20, 5\)",
+    ):
         probe_sweep({"x": cache["a0.input"][:, 0]}, ["x"], y, position=0)
     with pytest.raises(TypeError, match="position must be an int or None, got str"):
         probe_sweep(cache, ["a0.input"], y, position="0")
     with pytest.raises(ValueError, match="names is empty"):
         probe_sweep(cache, [], y)
-    with pytest.raises(ValueError, match=r"probe_sweep: on 'a0.input': fit_linear_probe: features have 20 examples"):
+    with pytest.raises(
+        ValueError, match=r"probe_sweep: on 'a0.input': fit_linear_probe: features have 20 examples"
+    ):
         probe_sweep(cache, ["a0.input"], y[:5], position=0)
 
 
@@ -510,5 +601,13 @@ def test_probe_sweep_as_dataframe_flag(rng, monkeypatch):
 def test_package_exports():
     import circuits.experiments as ex
 
-    for name in ("pca_directions", "fit_linear_probe", "probe_sweep", "LinearProbe", "PCA", "plot_head_effects", "plot_probe_accuracy"):
+    for name in (
+        "pca_directions",
+        "fit_linear_probe",
+        "probe_sweep",
+        "LinearProbe",
+        "PCA",
+        "plot_head_effects",
+        "plot_probe_accuracy",
+    ):
         assert hasattr(ex, name), name

@@ -42,7 +42,9 @@ def _records(table, what: str) -> List[Dict[str, Any]]:
         return table.to_dict("records")
     if isinstance(table, (list, tuple)) and all(isinstance(r, dict) for r in table):
         return list(table)
-    raise TypeError(f"{what}: expected a pandas DataFrame or a list of dicts, got {type(table).__name__}")
+    raise TypeError(
+        f"{what}: expected a pandas DataFrame or a list of dicts, got {type(table).__name__}"
+    )
 
 
 _HEAD = re.compile(r"(?:^|[^a-z])h(?:ead)?[_.]?(\d+)", re.IGNORECASE)
@@ -74,16 +76,24 @@ def _grids(table_or_tensor, kind, value: str, what: str) -> List[Tuple[Optional[
             x = x.detach().cpu().numpy()
         grid = np.asarray(x, dtype=np.float64)
         if grid.ndim != 2:
-            raise ValueError(f"{what}: a tensor of effects must be [layers, heads], got shape {tuple(grid.shape)}")
+            raise ValueError(
+                f"{what}: a tensor of effects must be [layers, heads], "
+                f"got shape {tuple(grid.shape)}"
+            )
         if kind is not None:
-            raise ValueError(f"{what}: kind={kind!r} selects rows of an ablation table; a [layers, heads] tensor has no kinds")
+            raise ValueError(
+                f"{what}: kind={kind!r} selects rows of an ablation table; "
+                "a [layers, heads] tensor has no kinds"
+            )
         return [(None, grid)]
     rows = _records(table_or_tensor, what)
     if not rows:
         raise ValueError(f"{what}: the table is empty")
     for col in ("component", value):
         if col not in rows[0]:
-            raise ValueError(f"{what}: the table has no column '{col}' (columns: {', '.join(map(str, rows[0]))})")
+            raise ValueError(
+                f"{what}: the table has no column '{col}' (columns: {', '.join(map(str, rows[0]))})"
+            )
     kinds: List[Any] = []
     for r in rows:
         if r.get("kind") not in kinds:
@@ -91,7 +101,9 @@ def _grids(table_or_tensor, kind, value: str, what: str) -> List[Tuple[Optional[
     if kind is not None:
         chosen = [k for k in kinds if k == kind or str(k) == str(kind)]
         if not chosen:
-            raise ValueError(f"{what}: kind {kind!r} is not in the table (kinds: {', '.join(map(str, kinds))})")
+            raise ValueError(
+                f"{what}: kind {kind!r} is not in the table (kinds: {', '.join(map(str, kinds))})"
+            )
         kinds = chosen
     out = []
     for k in kinds:
@@ -110,7 +122,14 @@ def _grids(table_or_tensor, kind, value: str, what: str) -> List[Tuple[Optional[
     return out
 
 
-def plot_head_effects(table_or_tensor, *, kind=None, title: Optional[str] = None, value: str = "delta", annotate: Optional[bool] = None):
+def plot_head_effects(
+    table_or_tensor,
+    *,
+    kind=None,
+    title: Optional[str] = None,
+    value: str = "delta",
+    annotate: Optional[bool] = None,
+):
     """A heatmap of an effect per (layer, head); returns the matplotlib Figure.
 
     `table_or_tensor` is an ablation table (a DataFrame or list of dicts with columns component,
@@ -136,7 +155,9 @@ def plot_head_effects(table_or_tensor, *, kind=None, title: Optional[str] = None
     )
     image = None
     for ax, (panel, grid) in zip(axes[0], grids):
-        image = ax.imshow(np.ma.masked_invalid(grid), cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+        image = ax.imshow(
+            np.ma.masked_invalid(grid), cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto"
+        )
         ax.set_xlabel("head")
         ax.set_ylabel("layer")
         ax.set_xticks(range(grid.shape[1]))
@@ -147,7 +168,9 @@ def plot_head_effects(table_or_tensor, *, kind=None, title: Optional[str] = None
             for (layer, head), v in np.ndenumerate(grid):
                 if np.isfinite(v):
                     colour = "white" if abs(v) > 0.6 * vmax else "black"
-                    ax.text(head, layer, f"{v:.3g}", ha="center", va="center", fontsize=8, color=colour)
+                    ax.text(
+                        head, layer, f"{v:.3g}", ha="center", va="center", fontsize=8, color=colour
+                    )
     fig.colorbar(image, ax=list(axes[0]), label=value)
     if title is not None:
         fig.suptitle(title)
@@ -163,7 +186,9 @@ def plot_probe_accuracy(sweep, *, title: Optional[str] = None, train: bool = Tru
         raise ValueError(f"{what}: the sweep is empty")
     for col in ("layer", "test_accuracy"):
         if col not in rows[0]:
-            raise ValueError(f"{what}: the sweep has no column '{col}' (columns: {', '.join(map(str, rows[0]))})")
+            raise ValueError(
+                f"{what}: the sweep has no column '{col}' (columns: {', '.join(map(str, rows[0]))})"
+            )
     layers = [int(r["layer"]) for r in rows]
     test = [np.nan if r["test_accuracy"] is None else float(r["test_accuracy"]) for r in rows]
     if all(np.isnan(test)):
@@ -172,7 +197,13 @@ def plot_probe_accuracy(sweep, *, title: Optional[str] = None, train: bool = Tru
     fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(rows) + 2.0), 3.5), constrained_layout=True)
     ax.plot(layers, test, marker="o", label="test")
     if train and "train_accuracy" in rows[0]:
-        ax.plot(layers, [float(r["train_accuracy"]) for r in rows], marker=".", linestyle="--", label="train")
+        ax.plot(
+            layers,
+            [float(r["train_accuracy"]) for r in rows],
+            marker=".",
+            linestyle="--",
+            label="train",
+        )
     ax.set_xlabel("layer")
     ax.set_ylabel("probe accuracy")
     ax.set_ylim(0.0, 1.05)

@@ -206,7 +206,14 @@ class PCA(NamedTuple):
     variance_ratio: Any
 
 
-def pca_directions(cache_or_tensor, name: Optional[str] = None, k: int = 1, *, center: bool = True, return_variance: bool = False):
+def pca_directions(
+    cache_or_tensor,
+    name: Optional[str] = None,
+    k: int = 1,
+    *,
+    center: bool = True,
+    return_variance: bool = False,
+):
     """The top-k principal directions of an activation, as rows of a [k, d] tensor.
 
     `cache_or_tensor` is a tensor/array (with `name` None) or a mapping such as an
@@ -231,7 +238,9 @@ def pca_directions(cache_or_tensor, name: Optional[str] = None, k: int = 1, *, c
         label = f"'{name}'"
     else:
         if name is not None:
-            raise TypeError(f"{what}: name={name!r} given with a tensor; pass a cache to read a name from")
+            raise TypeError(
+                f"{what}: name={name!r} given with a tensor; pass a cache to read a name from"
+            )
         x = cache_or_tensor
         label = "the activation"
     x = _as_array(x, what)
@@ -245,11 +254,18 @@ def pca_directions(cache_or_tensor, name: Optional[str] = None, k: int = 1, *, c
     if k < 1:
         raise ValueError(f"{what}: k must be at least 1, got {k}")
     if k > d:
-        raise ValueError(f"{what}: k={k} is larger than the feature width {d} of {label} (shape {shape})")
+        raise ValueError(
+            f"{what}: k={k} is larger than the feature width {d} of {label} (shape {shape})"
+        )
     if k > n:
-        raise ValueError(f"{what}: k={k} is more than the {n} samples of {label} (shape {shape}, leading axes flattened)")
+        raise ValueError(
+            f"{what}: k={k} is more than the {n} samples of {label} "
+            f"(shape {shape}, leading axes flattened)"
+        )
     if center and n < 2:
-        raise ValueError(f"{what}: centring needs at least 2 samples, {label} has {n} (shape {shape})")
+        raise ValueError(
+            f"{what}: centring needs at least 2 samples, {label} has {n} (shape {shape})"
+        )
     be = _backend(x)
     rows = be.asarray(x).reshape(n, d)
     if center:
@@ -328,7 +344,9 @@ class LinearProbe:
         x = _as_array(features, "LinearProbe.scores")
         d = _shape(self.weight)[-1]
         if len(_shape(x)) != 2 or _shape(x)[1] != d:
-            raise ValueError(f"LinearProbe.scores: features must have shape [n, {d}], got {_shape(x)}")
+            raise ValueError(
+                f"LinearProbe.scores: features must have shape [n, {d}], got {_shape(x)}"
+            )
         be = _backend(x)
         w = _convert(self.weight, be)
         b = _convert(self.bias, be)
@@ -388,8 +406,15 @@ def _check_probe_inputs(features, labels, test_fraction, what):
     if y.ndim != 1:
         raise ValueError(f"{what}: labels must be 1-D [examples], got shape {y.shape}")
     if y.shape[0] != shape[0]:
-        raise ValueError(f"{what}: features have {shape[0]} examples (shape {shape}) but labels have {y.shape[0]} (shape {y.shape})")
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 <= test_fraction < 1:
+        raise ValueError(
+            f"{what}: features have {shape[0]} examples (shape {shape}) but labels have "
+            f"{y.shape[0]} (shape {y.shape})"
+        )
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, (int, float))
+        or not 0 <= test_fraction < 1
+    ):
         raise ValueError(f"{what}: test_fraction must be a number in [0, 1), got {test_fraction!r}")
     return x, y
 
@@ -399,7 +424,8 @@ def _split(n, test_fraction, seed, what):
     n_train = n - n_test
     if (test_fraction > 0 and n_test == 0) or n_train < 2:
         raise ValueError(
-            f"{what}: too few examples for the split: {n} examples with test_fraction={test_fraction} "
+            f"{what}: too few examples for the split: {n} examples with "
+            f"test_fraction={test_fraction} "
             f"give {n_train} to train on and {n_test} to test on (need at least 2 and, when "
             f"test_fraction > 0, at least 1)"
         )
@@ -541,7 +567,9 @@ def fit_linear_probe(
     """
     what = "fit_linear_probe"
     if kind not in _KINDS:
-        raise ValueError(f"{what}: kind must be one of {', '.join(repr(k) for k in _KINDS)}, got {kind!r}")
+        raise ValueError(
+            f"{what}: kind must be one of {', '.join(repr(k) for k in _KINDS)}, got {kind!r}"
+        )
     if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 >= 0:
         raise ValueError(f"{what}: l2 must be a number >= 0, got {l2!r}")
     x, y = _check_probe_inputs(features, labels, test_fraction, what)
@@ -552,12 +580,16 @@ def fit_linear_probe(
     train_classes = np.unique(idx[train])
     if len(train_classes) < 2:
         only = classes[train_classes].tolist()
-        raise ValueError(f"{what}: the training split ({len(train)} examples) has only the label(s) {only}; a probe needs at least 2 classes")
+        raise ValueError(
+            f"{what}: the training split ({len(train)} examples) has only the label(s) {only}; "
+            "a probe needs at least 2 classes"
+        )
     if len(train_classes) < len(classes):
         missing = np.setdiff1d(np.arange(len(classes)), train_classes)
         raise ValueError(
             f"{what}: label(s) {classes[missing].tolist()} have no example in the training split "
-            f"({len(train)} of {n} examples, seed={seed}); give more examples of them or another seed"
+            f"({len(train)} of {n} examples, seed={seed}); give more examples of them or "
+            "another seed"
         )
     be = _backend(x)
     xs = be.asarray(x)
@@ -579,7 +611,9 @@ def fit_linear_probe(
             w, b = w[:, 0], b[0]
         steps = 0
     else:
-        w, b, steps = _fit_logistic(x_train, idx[train], n_classes, float(l2), be, max_iter, tol, what)
+        w, b, steps = _fit_logistic(
+            x_train, idx[train], n_classes, float(l2), be, max_iter, tol, what
+        )
     weight = w if n_classes == 2 else w.T
     pred = _predicted_index(xs @ w + b)
     correct = pred == idx
@@ -609,7 +643,9 @@ def _table(rows: List[dict], columns: Sequence[str], as_dataframe: Optional[bool
         import pandas
     except ImportError:
         if as_dataframe:
-            raise ImportError("probe_sweep: as_dataframe=True needs pandas, which is not installed") from None
+            raise ImportError(
+                "probe_sweep: as_dataframe=True needs pandas, which is not installed"
+            ) from None
         return rows
     return pandas.DataFrame(rows, columns=list(columns))
 
@@ -624,19 +660,34 @@ def _features_at(value, position, name, what):
         if len(shape) != 2:
             raise ValueError(
                 f"{what}: '{name}' has shape {shape}; without position= the features must be 2-D "
-                f"[examples, features] (pass position=i to read sequence position i of [examples, seq, features])"
+                "[examples, features] (pass position=i to read sequence position i of "
+                "[examples, seq, features])"
             )
         return x
     if isinstance(position, bool) or not isinstance(position, (int, np.integer)):
         raise TypeError(f"{what}: position must be an int or None, got {type(position).__name__}")
     if len(shape) != 3:
-        raise ValueError(f"{what}: position={position} needs '{name}' to be [examples, seq, features], got shape {shape}")
+        raise ValueError(
+            f"{what}: position={position} needs '{name}' to be [examples, seq, features], "
+            f"got shape {shape}"
+        )
     if not -shape[1] <= position < shape[1]:
-        raise IndexError(f"{what}: position {position} is out of range for the {shape[1]} positions of '{name}' (shape {shape})")
+        raise IndexError(
+            f"{what}: position {position} is out of range for the {shape[1]} positions of "
+            f"'{name}' (shape {shape})"
+        )
     return x[:, int(position), :]
 
 
-def probe_sweep(cache, names: Sequence[str], labels, *, position: Optional[int] = None, as_dataframe: Optional[bool] = None, **probe_kw):
+def probe_sweep(
+    cache,
+    names: Sequence[str],
+    labels,
+    *,
+    position: Optional[int] = None,
+    as_dataframe: Optional[bool] = None,
+    **probe_kw,
+):
     """One `fit_linear_probe(features, labels, **probe_kw)` per name in `names`, e.g. the residual
     stream after each layer, to see where a feature becomes linearly decodable.
 

@@ -65,7 +65,9 @@ def loss_metric(labels: np.ndarray):
     def metric(circuit: Circuit) -> Circuit:
         (logits,) = circuit.get("logits")
         logprobs = log_softmax(logits, name="logprobs")
-        picked = Einsum.from_einsum_string("bc,bc->", logprobs, Array(targets, "targets"), name="sum_logprob")
+        picked = Einsum.from_einsum_string(
+            "bc,bc->", logprobs, Array(targets, "targets"), name="sum_logprob"
+        )
         return Einsum.scalar_mul(picked, -1.0 / len(labels), name="loss", scalar_name="neg_inv_n")
 
     return metric
@@ -85,7 +87,9 @@ def _format_effects(rows: List[Dict]) -> str:
 def _format_probes(rows: List[Dict]) -> str:
     lines = [f"{'layer':>5}  {'residual stream':16}{'train acc':>10}{'test acc':>10}"]
     for r in rows:
-        lines.append(f"{r['layer']:>5}  {r['name']:16}{r['train_accuracy']:10.3f}{r['test_accuracy']:10.3f}")
+        lines.append(
+            f"{r['layer']:>5}  {r['name']:16}{r['train_accuracy']:10.3f}{r['test_accuracy']:10.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -94,9 +98,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     direction patches), the baseline loss and the paths of the saved figures (none without
     matplotlib)."""
     ap = argparse.ArgumentParser(prog="python -m circuits.demos.ablation", description=__doc__)
-    ap.add_argument("--n", type=int, default=2000, help="bracket strings to evaluate on (default 2000)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the strings and of the probe split")
-    ap.add_argument("--out", default=None, help="directory for the PNGs (default: a new temporary directory)")
+    ap.add_argument(
+        "--n", type=int, default=2000, help="bracket strings to evaluate on (default 2000)"
+    )
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seed of the strings and of the probe split"
+    )
+    ap.add_argument(
+        "--out", default=None, help="directory for the PNGs (default: a new temporary directory)"
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     strings, _ = data.generate(args.n, args.seed)
@@ -121,7 +131,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     kinds = [Project(probe.direction, base=Resample()), Project(top, base=Resample()), Resample()]
     patched = ablation_table(model, [PATCHED], kinds, metric, as_dataframe=False)
     print(f"\nchange in loss when {PATCHED} is resampled only along some directions:")
-    for what, row in zip(("the probe's direction", "its top 3 principal directions", "all of it"), patched):
+    for what, row in zip(
+        ("the probe's direction", "its top 3 principal directions", "all of it"), patched
+    ):
         print(f"  {what:32}{row['delta']:+.4f}")
 
     figures: List[str] = []
