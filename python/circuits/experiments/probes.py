@@ -20,15 +20,9 @@ def _is_torch(x) -> bool:
 class _Numpy:
     """The few array operations the fitting code needs, on numpy float64 arrays."""
 
-    float64 = np.float64
-
     @staticmethod
     def asarray(x):
         return np.asarray(x, dtype=np.float64)
-
-    @staticmethod
-    def to_numpy(x):
-        return np.asarray(x)
 
     @staticmethod
     def svd(x):
@@ -63,16 +57,16 @@ class _Numpy:
         return np.exp(x)
 
     @staticmethod
+    def log(x):
+        return np.log(x)
+
+    @staticmethod
     def log1p(x):
         return np.log1p(x)
 
     @staticmethod
     def row_max(x):
         return x.max(axis=1, keepdims=True)
-
-    @staticmethod
-    def row_sum(x):
-        return x.sum(axis=1, keepdims=True)
 
     @staticmethod
     def abs_argmax_rows(x):
@@ -89,14 +83,9 @@ class _Torch:
     def __init__(self, torch, device):
         self.t = torch
         self.device = device
-        self.float64 = torch.float64
 
     def asarray(self, x):
         return self.t.as_tensor(x, dtype=self.t.float64, device=self.device)
-
-    @staticmethod
-    def to_numpy(x):
-        return x.detach().cpu().numpy()
 
     def svd(self, x):
         return self.t.linalg.svd(x, full_matrices=False)
@@ -124,16 +113,15 @@ class _Torch:
     def exp(self, x):
         return self.t.exp(x)
 
+    def log(self, x):
+        return self.t.log(x)
+
     def log1p(self, x):
         return self.t.log1p(x)
 
     @staticmethod
     def row_max(x):
         return x.max(dim=1, keepdim=True).values
-
-    @staticmethod
-    def row_sum(x):
-        return x.sum(dim=1, keepdim=True)
 
     @staticmethod
     def abs_argmax_rows(x):
@@ -294,24 +282,14 @@ def _convert(value, be):
     return be.asarray(value)
 
 
-def _softplus(z):
-    return (z + abs(z)) / 2 + _log1p_exp_neg_abs(z)
-
-
-def _log1p_exp_neg_abs(z):
-    if _is_torch(z):
-        import torch
-
-        return torch.log1p(torch.exp(-z.abs()))
-    return np.log1p(np.exp(-np.abs(z)))
+def _softplus(z, be):
+    """log(1 + exp(z)), without overflow."""
+    return (z + abs(z)) / 2 + be.log1p(be.exp(-abs(z)))
 
 
 def _log_softmax(z, be):
     shifted = z - be.row_max(z)
-    lse = be.exp(shifted).sum(1)
-    if _is_torch(lse):
-        return shifted - lse.log()[:, None]
-    return shifted - np.log(lse)[:, None]
+    return shifted - be.log(be.exp(shifted).sum(1))[:, None]
 
 
 @dataclass(repr=False)
@@ -450,7 +428,7 @@ def _fit_ridge(x, targets, l2, be):
 def _logistic_loss(theta, xa, y, reg, binary, be):
     z = xa @ theta
     if binary:
-        data = (_softplus(z) - y * z).mean()
+        data = (_softplus(z, be) - y * z).mean()
     else:
         data = -(_log_softmax(z, be) * y).sum(1).mean()
     return data + (reg * theta * theta).sum()
@@ -461,7 +439,7 @@ def _newton_step(theta, xa, y, reg, binary, be):
     n, p = xa.shape
     z = xa @ theta
     if binary:
-        prob = be.exp(z - _softplus(z))
+        prob = be.exp(z - _softplus(z, be))
         grad = xa.T @ (prob - y) / n + 2 * reg * theta
         hess = xa.T @ (xa * (prob * (1 - prob))[:, None]) / n + 2 * be.eye(p) * reg
         try:
