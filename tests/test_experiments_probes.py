@@ -359,7 +359,7 @@ def test_labels_of_any_kind(rng):
 
 def test_predict_torch_and_float32(torch, rng):
     x, y = _clusters(rng, 80, 4, 2)
-    t = torch.tensor(x, dtype=torch.float32)
+    t = torch.tensor(x, dtype=torch.float32, requires_grad=True)
     probe = fit_linear_probe(t, torch.tensor(y))
     assert probe.weight.dtype == torch.float32 and probe.bias.dtype == torch.float32
     pred = probe.predict(t)

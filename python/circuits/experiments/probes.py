@@ -85,6 +85,8 @@ class _Torch:
         self.device = device
 
     def asarray(self, x):
+        if isinstance(x, self.t.Tensor):
+            x = x.detach()
         return self.t.as_tensor(x, dtype=self.t.float64, device=self.device)
 
     def svd(self, x):
