@@ -167,6 +167,13 @@ def test_pca_errors(rng):
         pca_directions({"r": x})
     with pytest.raises(KeyError, match=r"'a1.inptu' is not in the cache .*nearest: 'a1.input'"):
         pca_directions({"a1.input": x, "a2.input": x, "logits": x}, "a1.inptu")
+    bad = x.copy()
+    bad[1, 2] = np.nan
+    bad[3, 0] = np.inf
+    with pytest.raises(
+        ValueError, match=r"2 NaN or infinite entries in the activation \(shape \(10, 4\)\)"
+    ):
+        pca_directions(bad)
     with pytest.raises(TypeError, match="name must be a string, got int"):
         pca_directions({"r": x}, 3)
     with pytest.raises(TypeError, match="expected a torch tensor or numpy array, got object"):
@@ -468,6 +475,10 @@ def test_probe_errors(rng):
         r"\(8 of 10 examples, seed=0\)",
     ):
         fit_linear_probe(x, np.where(np.isin(np.arange(10), _train_split(10)[1][:1]), 2, y))
+    with pytest.raises(
+        ValueError, match=r"1 NaN or infinite entries in features \(shape \(10, 3\)\)"
+    ):
+        fit_linear_probe(np.where(np.arange(30).reshape(10, 3) == 4, np.nan, x), y)
     with pytest.raises(ValueError, match="kind must be one of 'logistic', 'ridge', got 'svm'"):
         fit_linear_probe(x, y, kind="svm")
     with pytest.raises(ValueError, match="l2 must be a number >= 0, got -1"):

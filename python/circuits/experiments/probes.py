@@ -188,6 +188,15 @@ def _shape(x) -> tuple:
     return tuple(int(s) for s in x.shape)
 
 
+def _check_finite(values, what: str, label: str):
+    """A ValueError when `values` (float64, of backend kind) hold NaN or infinite entries."""
+    bad = int((~(abs(values) < float("inf"))).sum())
+    if bad:
+        raise ValueError(
+            f"{what}: {bad} NaN or infinite entries in {label} (shape {_shape(values)})"
+        )
+
+
 class PCA(NamedTuple):
     """What `pca_directions(..., return_variance=True)` returns."""
 
@@ -258,6 +267,7 @@ def pca_directions(
         )
     be = _backend(x)
     rows = be.asarray(x).reshape(n, d)
+    _check_finite(rows, what, label)
     if center:
         rows = rows - rows.mean(0)
     _, s, vh = be.svd(rows)
@@ -573,6 +583,7 @@ def fit_linear_probe(
         )
     be = _backend(x)
     xs = be.asarray(x)
+    _check_finite(xs, what, "features")
     if _is_torch(xs):
         import torch
 
