@@ -1,11 +1,10 @@
 """python -m circuits.demos.ablation: on the shipped paren-balancer model, the change in loss
-when each attention head is zero-, mean- and resample-ablated (one plan for every variant), and
-how well a linear probe reads "is the string balanced" off the residual stream at position 0
-(where the model reads its answer) after each sublayer, and the change in loss when only the
-probe's direction, or the top principal directions, of one residual stream are resampled.
-Prints the tables and, with
-matplotlib installed, saves a heatmap and a line plot as PNGs in --out (a new temporary
-directory by default)."""
+when each attention head is zero-, mean- and resample-ablated (one plan for every variant); how
+well a linear probe reads "is the string balanced" off the residual stream at position 0 (where
+the model reads its answer) after each sublayer; and the change in loss when one residual
+stream is resampled only along the probe's direction or its top principal directions. Prints
+the tables and, with matplotlib installed, saves a heatmap and a line plot as PNGs in --out (a
+new temporary directory by default)."""
 
 import argparse
 import os
