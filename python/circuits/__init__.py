@@ -84,6 +84,8 @@ from ._sampler import (  # noqa: E402,F401
     default_var_matcher,
     factored_cumulant_expectation_rewrite,
 )
+from . import experiments  # noqa: E402,F401
+from .experiments import run_with_cache  # noqa: E402,F401
 
 from . import _gf_specs, _surface, _typing  # noqa: E402
 from ._circuits import (  # noqa: E402,F401
