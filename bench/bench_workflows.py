@@ -4,6 +4,9 @@ head's output, (b) mean-ablating each head one at a time and measuring the next-
     python bench/bench_workflows.py            # GPT-2-small shape, batch 8, seq 128
     python bench/bench_workflows.py --quick    # a small model, for a check that it runs
 
+--quick runs every measurement in this process (one import of TransformerLens), so its peaks
+are indicative only; the full run gives each measurement a fresh subprocess.
+
 The model is a TransformerLens HookedTransformer with random weights (fixed seed), converted
 with `circuits.loaders.load_transformer_lens`; both sides run in float32 on the CPU with the
 same number of threads. Every measurement runs in a fresh subprocess, which builds the model
@@ -163,7 +166,8 @@ def _worker_fn(name):
     return tl_loop, lambda out: out
 
 
-def worker(name):
+def measure(name):
+    """{'peak_bytes', 'first_s', 'median_s', 'summary'} of one workflow."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from timing import median_times
 
@@ -180,10 +184,12 @@ def worker(name):
         result["median_s"] = median_times([fn], reps)[0]
     else:
         result["median_s"] = first
-    print(json.dumps(result))
+    return result
 
 
 def run_worker(name):
+    if args.quick:
+        return measure(name)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--threads", str(args.threads)]
     cmd += ["--reps-b", str(args.reps_b)]
     if args.reps_a is not None:
@@ -203,31 +209,33 @@ def mib(n):
 
 def main():
     if args.worker is not None:
-        worker(args.worker)
+        print(json.dumps(measure(args.worker)))
         return
+    sys.stdout.reconfigure(line_buffering=True)
     s = SIZES
     print(
         f"model: {s['n_layers']} layers, d_model {s['d_model']}, {s['n_heads']} heads of "
         f"{s['d_head']}, d_mlp {s['d_mlp']}, vocab {s['d_vocab']}; batch {s['batch']}, seq "
         f"{s['seq']}, float32, {args.threads} threads"
     )
+    where = "this process, indicative only" if args.quick else "fresh subprocess each"
     print(
         "peak = resident-memory high-water mark above the process's level after the model "
-        "and inputs were built (fresh subprocess each)"
+        f"and inputs were built ({where})"
     )
     if args.only in (None, "a"):
         n_names = len(_cache_names())
         print(f"\n(a) cache every residual stream and every head's output ({n_names} hooks), "
               f"median of {REPS_A}")
-        a = {name: run_worker(name) for name in ("a-circuits", "a-tl-filtered", "a-tl-all")}
-        ours = a["a-circuits"]
+        ours = None
         for name, label in (
             ("a-circuits", "circuits run_with_cache"),
             ("a-tl-filtered", "TL run_with_cache, names_filter"),
             ("a-tl-all", "TL run_with_cache, no filter"),
         ):
-            r = a[name]
-            ratio = "" if name == "a-circuits" else (
+            r = run_worker(name)
+            ours = ours or r
+            ratio = "" if r is ours else (
                 f"   circuits: {r['median_s'] / ours['median_s']:.2f}x faster, "
                 f"{ours['peak_bytes'] / r['peak_bytes']:.2f}x the peak"
             )
@@ -236,17 +244,17 @@ def main():
         n = s["n_layers"] * s["n_heads"]
         print(f"\n(b) mean-ablate each of the {n} heads, mean next-token loss (median of "
               f"{args.reps_b}; both include the unablated loss)")
-        ours, tl = run_worker("b-circuits"), run_worker("b-tl")
+        ours = run_worker("b-circuits")
+        print(f"  circuits ablation_table (one plan)  {ours['median_s']:8.2f} s  peak "
+              f"{mib(ours['peak_bytes'])}")
+        tl = run_worker("b-tl")
+        print(f"  TL hook loop ({n + 1} forwards)      {tl['median_s']:8.2f} s  peak "
+              f"{mib(tl['peak_bytes'])}   circuits: {tl['median_s'] / ours['median_s']:.2f}x faster")
         diff = max(
             abs(x - y) for x, y in zip(ours["summary"]["losses"], tl["summary"]["losses"])
         )
-        print(f"  circuits ablation_table (one plan)  {ours['median_s']:8.2f} s  peak "
-              f"{mib(ours['peak_bytes'])}")
-        print(f"  TL hook loop ({n + 1} forwards)      {tl['median_s']:8.2f} s  peak "
-              f"{mib(tl['peak_bytes'])}   circuits: {tl['median_s'] / ours['median_s']:.2f}x faster")
         print(f"  losses agree to {diff:.2e} (unablated: circuits {ours['summary']['base']:.5f}, "
               f"TL {tl['summary']['base']:.5f})")
-
 
 if __name__ == "__main__":
     main()
