@@ -17,7 +17,9 @@ resetting it through /proc/self/clear_refs, minus VmRSS at that point).
 (a) circuits: `run_with_cache` of 'blocks.0.hook_resid_pre', 'blocks.{l}.hook_resid_post'
     and 'blocks.{l}.attn.hook_result' (every head's output, [batch, head, pos, d_model]);
     TransformerLens (use_attn_result=True): `run_with_cache` with a names_filter for the
-    same hooks, and without a filter.
+    same hooks, and without a filter. Then both again with 'blocks.{l}.attn.hook_z' for the
+    heads (TransformerLens without use_attn_result, filtered), which leaves out
+    TransformerLens's per-head output projection.
 (b) circuits: `ablation_table` over `heads(n_layers, n_heads)` (each head of 'attn.hook_z'
     replaced by its batch mean) with `next_token_loss()`, every variant in one plan;
     TransformerLens: a loop of forwards with a hook on 'blocks.{l}.attn.hook_z' setting
@@ -40,7 +42,7 @@ QUICK = dict(
     n_layers=2, d_model=64, n_heads=4, d_head=16, d_mlp=256, d_vocab=1000, n_ctx=64,
     batch=4, seq=32,
 )
-WORKERS = ("a-circuits", "a-tl-filtered", "a-tl-all", "b-circuits", "b-tl")
+WORKERS = ("a-circuits", "a-tl-filtered", "a-tl-all", "a-circuits-z", "a-tl-z", "b-circuits", "b-tl")
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="a small model (a check that it runs)")
@@ -100,10 +102,14 @@ def _circuit(model, tokens):
     return loaders.logits_circuit(circs, info, tokens)
 
 
-def _cache_names():
+def _cache_names(z=False):
+    """The residual stream at every layer and every head's output ('attn.hook_result'), or
+    with z every head's value-weighted sum before the output projection ('attn.hook_z')."""
     from circuits.experiments import head_output_names, resid_stream_names
 
     n = SIZES["n_layers"]
+    if z:
+        return resid_stream_names(n) + [f"blocks.{layer}.attn.hook_z" for layer in range(n)]
     return resid_stream_names(n) + head_output_names(n)
 
 
@@ -113,15 +119,16 @@ def _worker_fn(name):
 
     n_layers, n_heads = SIZES["n_layers"], SIZES["n_heads"]
     if name.startswith("a-"):
-        model, tokens = _build(use_attn_result=True)
-        names = _cache_names()
-        if name == "a-circuits":
+        z = name.endswith("-z")
+        model, tokens = _build(use_attn_result=not z)
+        names = _cache_names(z)
+        if name.startswith("a-circuits"):
             import circuits as rc
 
             circ = _circuit(model, tokens)
             del model
             return lambda: rc.run_with_cache(circ, names), lambda out: sorted(out)
-        filt = set(names) if name == "a-tl-filtered" else None
+        filt = None if name == "a-tl-all" else set(names)
 
         def tl_cache():
             with torch.no_grad():
@@ -207,6 +214,11 @@ def mib(n):
     return f"{n / 2**20:8.1f} MiB"
 
 
+def share(ours, theirs):
+    """ours / theirs as '0.25x', or 'n/a' when theirs is 0 (a peak below the page size)."""
+    return f"{ours / theirs:.2f}x" if theirs > 0 else "n/a"
+
+
 def main():
     if args.worker is not None:
         print(json.dumps(measure(args.worker)))
@@ -236,10 +248,19 @@ def main():
             r = run_worker(name)
             ours = ours or r
             ratio = "" if r is ours else (
-                f"   circuits: {r['median_s'] / ours['median_s']:.2f}x faster, "
-                f"{ours['peak_bytes'] / r['peak_bytes']:.2f}x the peak"
+                f"   circuits: {share(r['median_s'], ours['median_s'])} faster, "
+                f"{share(ours['peak_bytes'], r['peak_bytes'])} the peak"
             )
             print(f"  {label:34s} {r['median_s']:8.3f} s  peak {mib(r['peak_bytes'])}{ratio}")
+        print("  the same with 'attn.hook_z' for the heads (TransformerLens without use_attn_result)")
+        ours = run_worker("a-circuits-z")
+        print(f"  {'circuits run_with_cache':34s} {ours['median_s']:8.3f} s  peak {mib(ours['peak_bytes'])}")
+        r = run_worker("a-tl-z")
+        print(
+            f"  {'TL run_with_cache, names_filter':34s} {r['median_s']:8.3f} s  peak "
+            f"{mib(r['peak_bytes'])}   circuits: {share(r['median_s'], ours['median_s'])} faster, "
+            f"{share(ours['peak_bytes'], r['peak_bytes'])} the peak"
+        )
     if args.only in (None, "b"):
         n = s["n_layers"] * s["n_heads"]
         print(f"\n(b) mean-ablate each of the {n} heads, mean next-token loss (median of "
@@ -249,7 +270,7 @@ def main():
               f"{mib(ours['peak_bytes'])}")
         tl = run_worker("b-tl")
         print(f"  TL hook loop ({n + 1} forwards)      {tl['median_s']:8.2f} s  peak "
-              f"{mib(tl['peak_bytes'])}   circuits: {tl['median_s'] / ours['median_s']:.2f}x faster")
+              f"{mib(tl['peak_bytes'])}   circuits: {share(tl['median_s'], ours['median_s'])} faster")
         diff = max(
             abs(x - y) for x, y in zip(ours["summary"]["losses"], tl["summary"]["losses"])
         )
