@@ -50,6 +50,8 @@ parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--reps-a", type=int, default=None, help="timed runs of (a) (default 5; 2 quick)")
 parser.add_argument("--reps-b", type=int, default=1, help="timed runs of (b)")
 parser.add_argument("--only", choices=("a", "b"), default=None, help="run one part only")
+parser.add_argument("--batch", type=int, default=None, help="batch size (default 8; 4 quick)")
+parser.add_argument("--seq", type=int, default=None, help="sequence length (default 128; 32 quick)")
 parser.add_argument("--worker", choices=WORKERS, default=None, help=argparse.SUPPRESS)
 args = parser.parse_args()
 
@@ -57,7 +59,10 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-SIZES = QUICK if args.quick else FULL
+SIZES = dict(QUICK if args.quick else FULL)
+for key in ("batch", "seq"):
+    if getattr(args, key) is not None:
+        SIZES[key] = getattr(args, key)
 REPS_A = args.reps_a if args.reps_a is not None else (2 if args.quick else 5)
 
 
@@ -198,7 +203,7 @@ def run_worker(name):
     if args.quick:
         return measure(name)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--threads", str(args.threads)]
-    cmd += ["--reps-b", str(args.reps_b)]
+    cmd += ["--reps-b", str(args.reps_b), "--batch", str(SIZES["batch"]), "--seq", str(SIZES["seq"])]
     if args.reps_a is not None:
         cmd += ["--reps-a", str(args.reps_a)]
     if args.quick:
