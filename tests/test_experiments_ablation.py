@@ -308,3 +308,23 @@ def test_heads_mean_ablation_matches_transformer_lens_hooks():
                     assert rows[i]["metric"] == pytest.approx(loss, rel=1e-9)
                     assert rows[i]["delta"] == pytest.approx(loss - base, abs=1e-9)
                     i += 1
+
+
+def test_bench_workflows_quick_runs():
+    pytest.importorskip("torch")
+    pytest.importorskip("transformer_lens")
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.join(root, "python")] + [p for p in [env.get("PYTHONPATH")] if p]
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", os.path.join(root, "bench", "bench_workflows.py"), "--quick"],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "circuits run_with_cache" in done.stdout and "losses agree" in done.stdout
