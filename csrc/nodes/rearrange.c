@@ -1215,4 +1215,25 @@ rearrange_expand(const cc_expand_call *e)
     return out;
 }
 
-CC_DEFINE_KIND_OPS(rearrange, .free_payload = rearrange_free_payload, .expand = rearrange_expand);
+// rc's child_axis_map: an input group of one int is the output group of that int alone.
+static int
+rearrange_child_axis_map(const cc_node *n, int i, int *out)
+{
+    const cc_rearrange_spec *s = n->u.rearrange.spec;
+    for (int j = 0; j < n->children[i]->ndim; j++) {
+        out[j] = -1;
+        if (j >= s->n_in || s->in_start[j + 1] - s->in_start[j] != 1) {
+            continue;
+        }
+        uint8_t x = s->in_ints[s->in_start[j]];
+        for (int g = 0; g < s->n_out && out[j] < 0; g++) {
+            if (s->out_start[g + 1] - s->out_start[g] == 1 && s->out_ints[s->out_start[g]] == x) {
+                out[j] = g;
+            }
+        }
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(rearrange, .free_payload = rearrange_free_payload, .expand = rearrange_expand,
+                   .child_axis_map = rearrange_child_axis_map);

@@ -231,6 +231,7 @@ class PrintOptions:
             colorer=self._colorer_codes(),
             commenters=self._all_commenters() or None,
             tensor_sink=self._tensor_sink(),
+            show_all_named_axes=self.show_all_named_axes,
         )
 
     def print(self, *circuits: Circuit, file=None) -> None:
@@ -244,12 +245,18 @@ class PrintOptions:
 
     def repr_line_info(self, circ: Circuit) -> str:
         return _circuits.print_line_info(
-            circ, bijection=self.bijection, shape_only_when_necessary=self.shape_only_when_necessary
+            circ,
+            bijection=self.bijection,
+            shape_only_when_necessary=self.shape_only_when_necessary,
+            show_all_named_axes=self.show_all_named_axes,
         )
 
     def repr_extra_info(self, circ: Circuit) -> str:
         return _circuits.print_extra_info(
-            circ, bijection=self.bijection, shape_only_when_necessary=self.shape_only_when_necessary
+            circ,
+            bijection=self.bijection,
+            shape_only_when_necessary=self.shape_only_when_necessary,
+            show_all_named_axes=self.show_all_named_axes,
         )
 
     @staticmethod
