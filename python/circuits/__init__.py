@@ -84,6 +84,13 @@ from ._sampler import (  # noqa: E402,F401
     default_var_matcher,
     factored_cumulant_expectation_rewrite,
 )
+from ._printing import (  # noqa: E402,F401
+    CircuitColorer,
+    CircuitCommenter,
+    CliColor,
+    print_circuit_type_check,
+)
+from ._html import CircuitHtmlColorer, PrintOptionsBase  # noqa: E402,F401
 
 _values.init_from_environment()
 _methods.install()
