@@ -47,12 +47,7 @@ def ref_child_axis_map(c):
             inv.setdefault(lab, i)
         out = []
         for _, axes in c.args:
-            out.append(
-                [
-                    None if list(axes).count(a) > 1 or a in dead else inv.get(a)
-                    for a in axes
-                ]
-            )
+            out.append([None if list(axes).count(a) > 1 or a in dead else inv.get(a) for a in axes])
         return out
     if v == "Index":
         (k,) = kids
@@ -389,8 +384,10 @@ def test_fancy_form_needs_distinct_names_every_operand_named_and_safe_words():
     two = rc.Scalar(1.0, (3, 3)).rename_axes({0: "n", 1: "n"})
     assert "fancy" not in PRINT.repr(rc.Einsum.from_einsum_string("ab->ab", two))
     comma = rc.Scalar(1.0, (3,)).rename_axes({0: "a,b"})
-    assert PRINT.repr(rc.Einsum.from_einsum_string("a->a", comma)).split("\n")[0].endswith(
-        "Einsum a->a"
+    assert (
+        PRINT.repr(rc.Einsum.from_einsum_string("a->a", comma))
+        .split("\n")[0]
+        .endswith("Einsum a->a")
     )
     ok = rc.Einsum.from_einsum_string("a->a", x)
     assert PRINT.repr(ok).split("\n")[0] == "0 [n:3] Einsum fancy: n -> n"

@@ -91,6 +91,9 @@ from ._printing import (  # noqa: E402,F401
     print_circuit_type_check,
 )
 from ._html import CircuitHtmlColorer, PrintOptionsBase  # noqa: E402,F401
+from . import _surface_methods  # noqa: E402
+
+_surface_methods.install()
 
 _values.init_from_environment()
 _methods.install()
