@@ -122,6 +122,69 @@ def test_expand_at_axes_and_unsqueeze():
         S.expand_at_axes(255, 0)
 
 
+# rc's test_expand_at_axes cases (the repeat_at_axes family): (shape, axes, counts)
+REPEAT_CASES = [
+    ((), (), ()),
+    ((), (0,), (3,)),
+    ((), (0,), (1,)),
+    ((), (0,), None),
+    ((), (0, 1, 2), None),
+    ((), (0, 1, 2), (2, 1, 3)),
+    ((3,), (), ()),
+    ((3,), (0,), (2,)),
+    ((3,), (0,), None),
+    ((3,), (1,), (2,)),
+    ((3,), (1,), None),
+    ((3,), (0, 2), (2, 4)),
+    ((3,), (0, 2), None),
+    ((3, 4, 2), (1, 2, 3, 5), None),
+    ((3, 4, 2), (1, 2, 3, 5), (3, 5, 1, 2)),
+    ((3, 4, 2), (), ()),
+]
+
+
+def repeat_reference(x, axes, counts):
+    counts = [1] * len(axes) if counts is None else list(counts)
+    out = x
+    for a in sorted(axes):
+        out = np.expand_dims(out, a)
+    shape = list(out.shape)
+    for a, c in zip(axes, counts):
+        shape[a] = c
+    return np.broadcast_to(out, shape)
+
+
+@pytest.mark.parametrize("shape, axes, counts", REPEAT_CASES)
+def test_expand_at_axes_repeat_cases(shape, axes, counts):
+    x = rnd(*shape)
+    forms = [(axes, counts)]
+    if len(axes) == 1:
+        forms.append((axes[0], None if counts is None else counts[0]))
+    want = repeat_reference(x, axes, counts)
+    for a, c in forms:
+        got = apply(S.expand_at_axes(x.ndim, a, c), x)
+        assert got.shape == want.shape and np.array_equal(got, want)
+        unsq = apply(S.unsqueeze(x.ndim, a), x)
+        assert np.array_equal(unsq, repeat_reference(x, axes, None))
+
+
+@pytest.mark.parametrize(
+    "ndim, axes, counts",
+    [
+        (0, (2,), ()),
+        (0, (0,), (-1)),
+        (3, (1, 2, 3, 5, 10), None),
+        (3, (1, 2, 3, 5, 1000), None),
+        (1000, (1, 2, 3, 5, 1000), None),
+    ],
+)
+def test_expand_at_axes_repeat_failures(ndim, axes, counts):
+    with pytest.raises((ValueError, TypeError)):
+        S.expand_at_axes(ndim, axes, counts)
+    with pytest.raises(ValueError, match="negative"):
+        S.expand_at_axes(0, 0, -1)
+
+
 def test_prepend_batch_shape_and_check_rank():
     x = rnd(3, 4)
     spec = S.prepend_batch_shape([2, 5], 2)

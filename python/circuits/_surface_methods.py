@@ -112,6 +112,9 @@ def spec_expand_at_axes(orig_ndim: int, axes, counts=None) -> RearrangeSpec:
         raise _circuits.RearrangeSpecAxesAndCountsDontMatchError(
             f"RearrangeSpec.expand_at_axes: {len(axes)} axes but {len(counts)} counts"
         )
+    for a, c in zip(axes, counts):
+        if int(c) < 0:
+            raise ValueError(f"RearrangeSpec.expand_at_axes: the count {c} of axis {a} is negative")
     placed = sorted(zip(_canon_axes(rank, axes, "RearrangeSpec.expand_at_axes"), counts))
     positions = [p for p, _ in placed]
     if len(set(positions)) != len(positions):
