@@ -438,3 +438,34 @@ def test_random_named_circuits_round_trip(c, shapes_only_necessary, show_all):
     )
     assert parsed == [c], text
     assert parsed[0].named_axes == c.named_axes
+
+
+def test_rearrange_prints_named_permutations_in_rcs_fancy_form():
+    x = rc.Scalar(1.0, (2, 3)).rename_axes({0: "batch", 1: "d"})
+    r = rc.Rearrange.from_string(x, "a b -> b a")
+    assert r.named_axes == {0: "d", 1: "batch"}
+    text = rc.PrintOptions().repr(r)
+    assert text.split("\n")[0] == "0 Rearrange batch d -> d batch"
+    assert rc.Parser()(text) == r
+    own = r.rename_axes({1: "b2"})
+    assert PRINT.repr(own).split("\n")[0] == "0 [3,b2:2] Rearrange b2 d -> d b2"
+    assert rc.Parser()(rc.PrintOptions().repr(own)) == own
+
+
+def test_rearrange_keeps_its_spec_string_where_fancy_text_would_not_read_back():
+    x = rc.Scalar(1.0, (2, 3)).rename_axes({0: "batch", 1: "d"})
+    cases = [
+        rc.Rearrange.from_string(x, "a b -> (a b)"),  # a group of two ints
+        rc.Rearrange.from_string(x, "a:2 b -> b a:2"),  # a size the fancy text would drop
+        rc.Rearrange.from_string(x, "a b -> a b 4"),  # an int in the output only
+        rc.Rearrange.from_string(x.rename_axes({0: "x.y", 1: "d"}), "a b -> b a"),  # not a word
+        rc.Rearrange.from_string(x.rename_axes({0: "d", 1: "d"}), "a b -> b a"),  # repeated
+        rc.Rearrange.from_string(x.rename_axes({0: "n"}), "a b -> b a"),  # an unnamed axis
+    ]
+    for r in cases:
+        line = PRINT.repr(r).split("\n")[0]
+        assert line.endswith("Rearrange " + r.spec.to_string()), line
+        assert rc.Parser()(rc.PrintOptions().repr(r)) == r
+    # ints not numbered in input order: the fancy text would renumber them
+    r = rc.Rearrange(x, rc.RearrangeSpec([[1], [0]], [[0], [1]], [None, None]))
+    assert PRINT.repr(r).split("\n")[0].endswith("Rearrange b a -> a b")
