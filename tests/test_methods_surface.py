@@ -17,7 +17,7 @@ import circuits as rc
 # purpose: RearrangeSpec.to_py_rearrange_spec (converts to Redwood's internal compiler's spec
 # class, which does not exist outside Redwood); Circuit.max_non_input_size and
 # Circuit.string_escape (listed in rc's stub but defined by no rc class, so rc raises
-# AttributeError too); Index.new_synchronized_to_start; Module.map_on_replaced_path,
+# AttributeError too); Module.map_on_replaced_path,
 # ModuleSpec.map_on_replaced_path and Module.child_axis_map_inputs (module internals);
 # is_scatter / cast_scatter / maybe_scatter come with the Scatter kind.
 CLAIMED = {
@@ -39,7 +39,7 @@ CLAIMED = {
     ],
     rc.Add: ["has_broadcast", "nodes", "nodes_and_rank_differences", "to_counts"],
     rc.Rearrange: ["reshape"],
-    rc.Index: ["child_axis_map_including_slices", "has_tensor_axes"],
+    rc.Index: ["child_axis_map_including_slices", "has_tensor_axes", "new_synchronized_to_start"],
     rc.Concat: ["get_sizes_at_axis", "nodes"],
     rc.GeneralFunction: ["new_from_parse", "nodes"],
 }  # fmt: skip
@@ -440,3 +440,33 @@ def test_rearrange_reshape_and_index_methods():
     assert idx.child_axis_map_including_slices() == [[None, 0, None]]
     assert idx.has_tensor_axes()
     assert not rc.Index(rc.Array(x), (0, slice(None))).has_tensor_axes()
+
+
+@pytest.mark.parametrize(
+    "shape, index",
+    [
+        ((5, 4), (np.array([0, 4, 2]), slice(1, 3))),
+        ((5, 4, 3), (np.array([[0], [3]]), 1, np.array([2, 0, -1]))),
+        ((5, 4, 3), (slice(None), np.array([1, 2]), np.array([0, 2]))),
+        ((6,), (np.array([[5, 0], [1, 1]]),)),
+    ],
+)
+def test_index_new_synchronized_to_start_matches_numpy(shape, index):
+    x = rnd(*shape)
+    tensor_axes = [i for i, it in enumerate(index) if isinstance(it, np.ndarray)]
+    moved = np.moveaxis(x, tensor_axes, list(range(len(tensor_axes))))
+    items = [index[i] for i in tensor_axes] + [it for it in index if not isinstance(it, np.ndarray)]
+    want = moved[tuple(items)]
+    c = rc.Index.new_synchronized_to_start(rc.Array(x, "x"), index, name="s")
+    assert c.name == "s" and c.shape == want.shape
+    assert np.array_equal(np.asarray(c.evaluate()), want)
+    unnamed = rc.Index.new_synchronized_to_start(rc.Array(x, "x"), index)
+    assert np.array_equal(np.asarray(unnamed.evaluate()), want)
+
+
+def test_index_new_synchronized_to_start_errors():
+    x = rc.Array(rnd(3, 4), "x")
+    with pytest.raises(ValueError, match="needs a tensor axis"):
+        rc.Index.new_synchronized_to_start(x, (0, slice(None)))
+    with pytest.raises(rc.MiscInputError, match="1 index items for a node of rank 2"):
+        rc.Index.new_synchronized_to_start(x, (np.array([0]),))

@@ -8,6 +8,8 @@ C constructors. Installed on the engine's classes once at import.
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from . import _circuits
 from ._circuits import (
     Add,
@@ -620,6 +622,55 @@ def index_has_tensor_axes(self) -> bool:
     return any(not isinstance(item, (int, slice)) for item in self.idx)
 
 
+def _suffixed(name: Optional[str], suffix: str) -> Optional[str]:
+    return None if name is None else f"{name}{suffix}"
+
+
+def index_new_synchronized_to_start(node: Circuit, index, name: Optional[str] = None) -> Index:
+    """numpy-style indexing: the tensor indices (one per axis of node) are broadcast together
+    and index their axes jointly; the result has their broadcast shape first, then the other
+    axes, indexed by their ints and slices. Built as rc builds it: the tensor axes moved first
+    and fused, one flat index tensor, the broadcast shape unflattened, the rest indexed."""
+    items = list(index)
+    is_tensor = [not isinstance(x, (int, slice)) for x in items]
+    tensor_axes = [i for i, t in enumerate(is_tensor) if t]
+    other_axes = [i for i, t in enumerate(is_tensor) if not t]
+    if not tensor_axes:
+        raise ValueError("Index.new_synchronized_to_start: the index needs a tensor axis")
+    if len(items) != node.ndim:
+        raise _circuits.MiscInputError(
+            f"Index.new_synchronized_to_start: {len(items)} index items for a node of rank "
+            f"{node.ndim}"
+        )
+    n = len(items)
+    moved = Rearrange(
+        node,
+        _spec([[i] for i in range(n)], [tensor_axes] + [[i] for i in other_axes], [None] * n),
+        name=_suffixed(name, "_pre_idx_flat"),
+    )
+    tensors = [np.asarray(items[i]).astype(np.int64) for i in tensor_axes]
+    sizes = [node.shape[i] for i in tensor_axes]
+    flat = np.zeros((), dtype=np.int64)
+    stride = 1
+    for t, size in reversed(list(zip(tensors, sizes))):
+        flat = flat + np.where(t < 0, t + size, t) * stride
+        stride *= size
+    flat = np.broadcast_to(flat, np.broadcast_shapes(*(t.shape for t in tensors)))
+    bshape = list(flat.shape)
+    indexed = Index(moved, [np.ascontiguousarray(flat.reshape(-1))], name=_suffixed(name, "_t_idx"))
+    k, m = len(bshape), len(other_axes)
+    back = Rearrange(
+        indexed,
+        _spec(
+            [list(range(k))] + [[k + j] for j in range(m)],
+            [[j] for j in range(k + m)],
+            bshape + [None] * m,
+        ),
+        name=_suffixed(name, "_post_t_shape"),
+    )
+    return Index(back, [slice(None)] * k + [items[i] for i in other_axes], name=name)
+
+
 def concat_get_sizes_at_axis(self) -> List[int]:
     return [c.shape[self.axis] for c in self.children]
 
@@ -702,5 +753,6 @@ def install():
     Rearrange.reshape = staticmethod(rearrange_reshape)
     Index.child_axis_map_including_slices = index_child_axis_map_including_slices
     Index.has_tensor_axes = index_has_tensor_axes
+    Index.new_synchronized_to_start = staticmethod(index_new_synchronized_to_start)
     Concat.get_sizes_at_axis = concat_get_sizes_at_axis
     GeneralFunction.new_from_parse = staticmethod(gf_new_from_parse)
