@@ -17,8 +17,8 @@ import circuits as rc
 # purpose: RearrangeSpec.to_py_rearrange_spec (converts to Redwood's internal compiler's spec
 # class, which does not exist outside Redwood); Circuit.max_non_input_size and
 # Circuit.string_escape (listed in rc's stub but defined by no rc class, so rc raises
-# AttributeError too); Module.map_on_replaced_path,
-# ModuleSpec.map_on_replaced_path and Module.child_axis_map_inputs (module internals);
+# AttributeError too); Module.map_on_replaced_path and ModuleSpec.map_on_replaced_path
+# (module internals);
 # is_scatter / cast_scatter / maybe_scatter come with the Scatter kind.
 CLAIMED = {
     rc.RearrangeSpec: [
@@ -41,6 +41,7 @@ CLAIMED = {
     rc.Rearrange: ["reshape"],
     rc.Index: ["child_axis_map_including_slices", "has_tensor_axes", "new_synchronized_to_start"],
     rc.Concat: ["get_sizes_at_axis", "nodes"],
+    rc.Module: ["child_axis_map_inputs"],
     rc.GeneralFunction: ["new_from_parse", "nodes"],
 }  # fmt: skip
 

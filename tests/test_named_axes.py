@@ -217,7 +217,34 @@ def test_discrete_var_and_module_names():
     assert dv.named_axes == {0: "f"}
     sym = rc.Symbol((3,), uuid.UUID(int=7), "in")
     m = rc.Module(rc.ModuleSpec(rc.Add(sym, name="body"), [rc.ModuleArgSpec(sym)]), **{"in": dv})
-    assert m.named_axes == {}  # documented: names do not cross a Module
+    assert m.named_axes == {0: "f"}
+    assert m.child_axis_map_inputs() == [[0]]
+
+
+def test_module_names_follow_the_body():
+    a = rc.Symbol((2, 3), uuid.UUID(int=11), "a")
+    b = rc.Symbol((3,), uuid.UUID(int=12), "b")
+    body = rc.Einsum.from_einsum_string("ij,j->ji", a, b, name="body")
+    spec = rc.ModuleSpec(body, [rc.ModuleArgSpec(a), rc.ModuleArgSpec(b)])
+    x = rc.Array(np.ones((2, 3)), "x").rename_axes({0: "row", 1: "col"})
+    y = rc.Array(np.ones(3), "y").rename_axes({0: "k"})
+    m = rc.Module(spec, a=x, b=y, name="m")
+    assert m.child_axis_map_inputs() == [[1, 0], [0]]
+    assert rc._circuits._child_axis_map(m) == [[None, None], [1, 0], [0]]
+    assert m.named_axes == {0: "k", 1: "row"}  # later arguments win, as for every kind
+    batched = rc.Module(spec, a=rc.Array(np.ones((4, 2, 3)), "xb").rename_axes({0: "batch"}), b=y)
+    assert batched.shape == (4, 3, 2)
+    assert batched.child_axis_map_inputs() == [[0, 2, 1], [1]]
+    assert batched.named_axes == {0: "batch", 1: "k"}
+    trace = rc.ModuleSpec(
+        rc.Einsum.from_einsum_string("ii->i", rc.Symbol((3, 3), uuid.UUID(int=13), "t")),
+        [rc.ModuleArgSpec(rc.Symbol((3, 3), uuid.UUID(int=13), "t"))],
+    )
+    tm = rc.Module(trace, t=rc.Array(np.ones((3, 3))).rename_axes({0: "p"}))
+    assert tm.child_axis_map_inputs() == [[None, None]]  # names stop at a trace
+    assert tm.named_axes == {}
+    text = rc.PrintOptions().repr(m)
+    assert rc.Parser()(text) == m
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -235,6 +262,8 @@ def test_names_from_children_match_reference_on_random_circuits(data):
         if c.variant_string == "GeneralFunction" and c.spec.name not in ELEMENTWISE:
             continue
         assert c.named_axes == ref_names_from_children(c), PRINT.repr(c)
+        if c.variant_string != "GeneralFunction":
+            assert rc._circuits._child_axis_map(c) == ref_child_axis_map(c), PRINT.repr(c)
         pool.append(c)
 
 

@@ -132,6 +132,19 @@ cc_named_axes_check_names(int n, const char *const *names)
 }
 
 int
+cc_node_child_axis_map(const cc_node *n, int i, int *out)
+{
+    int (*map)(const cc_node *, int, int *) = cc_kind_ops_of(n->kind)->child_axis_map;
+    if (map != NULL) {
+        return map(n, i, out);
+    }
+    for (int j = 0; j < n->children[i]->ndim; j++) {
+        out[j] = -1;
+    }
+    return 0;
+}
+
+int
 cc_named_axes_from_children(const cc_node *n, cc_named_axes **out)
 {
     *out = NULL;
@@ -281,9 +294,10 @@ passed_to_child(const prop_frame *f, int i, int abort_on_branch, cc_named_axes *
     return failed ? -1 : 0;
 }
 
-// f's node over its new children, named with its own names merged under the passed ones.
+// f's node over its new children, named with its own names (keep_own) merged under the
+// passed ones.
 static cc_node *
-make_node(const prop_frame *f)
+make_node(const prop_frame *f, int keep_own)
 {
     const cc_node *n = f->node;
     cc_node *rebuilt = cc_node_rebuild(n, f->new_children, n->name);
@@ -293,7 +307,7 @@ make_node(const prop_frame *f)
     int axes[2 * CC_MAX_NDIM];
     const char *names[2 * CC_MAX_NDIM];
     int count = 0;
-    if (n->named_axes != NULL) {
+    if (keep_own && n->named_axes != NULL) {
         unzip(n->named_axes, axes, names);
         count = n->named_axes->n;
     }
@@ -307,7 +321,7 @@ make_node(const prop_frame *f)
         cc_node_decref(rebuilt);
         return NULL;
     }
-    if (merged == NULL || cc_named_axes_equal(merged, rebuilt->named_axes)) {
+    if (cc_named_axes_equal(merged, rebuilt->named_axes)) {
         cc_free(merged);
         return rebuilt;
     }
@@ -349,9 +363,9 @@ push(prop_frame **stack, size_t *depth, size_t *cap, const cc_node *n, cc_named_
     return 0;
 }
 
-cc_node *
-cc_node_propagate_named_axes(cc_node *root, int count, const int *axes, const char *const *names,
-                             int abort_on_branch)
+static cc_node *
+propagate(cc_node *root, int count, const int *axes, const char *const *names, int abort_on_branch,
+          int keep_own)
 {
     if (cc_named_axes_check_names(count, names) < 0 || check_axes(root, count, axes, names) < 0) {
         return NULL;
@@ -393,7 +407,7 @@ cc_node_propagate_named_axes(cc_node *root, int count, const int *axes, const ch
             }
             continue;
         }
-        cc_node *made = make_node(f);
+        cc_node *made = make_node(f, keep_own);
         if (made == NULL) {
             goto done;
         }
@@ -426,4 +440,18 @@ done:
     cc_free(held);
     cc_hmap_clear(&memo);
     return result;
+}
+
+cc_node *
+cc_node_propagate_named_axes(cc_node *root, int count, const int *axes, const char *const *names,
+                             int abort_on_branch)
+{
+    return propagate(root, count, axes, names, abort_on_branch, 1);
+}
+
+cc_node *
+cc_node_name_axes_afresh(cc_node *root, int count, const int *axes, const char *const *names,
+                         int abort_on_branch)
+{
+    return propagate(root, count, axes, names, abort_on_branch, 0);
 }

@@ -19,6 +19,10 @@ const char *cc_named_axes_get(const cc_named_axes *a, int axis);
 // CC_E_NAMED_AXES_FORBIDDEN_CHARACTER.
 int cc_named_axes_check_names(int n, const char *const *names);
 
+// rc's child_axis_map of child i: out[j] (j < child i's rank) is n's axis that child axis j
+// becomes, or -1. 0, or -1 with an error recorded.
+int cc_node_child_axis_map(const cc_node *n, int i, int *out);
+
 // The names n's children give n through its kind's child_axis_map (n's payload and children
 // set), in *out (NULL when none). 0, or -1 with an error recorded.
 int cc_named_axes_from_children(const cc_node *n, cc_named_axes **out);
@@ -35,3 +39,8 @@ cc_node *cc_node_set_named_axes(const cc_node *n, int count, const int *axes,
 // reference, or NULL with an error recorded.
 cc_node *cc_node_propagate_named_axes(cc_node *root, int count, const int *axes,
                                       const char *const *names, int abort_on_branch);
+
+// As cc_node_propagate_named_axes, but every name the circuit had is dropped first (rc's
+// deep_strip_axis_names then propagate_named_axes): the result names only what these reach.
+cc_node *cc_node_name_axes_afresh(cc_node *root, int count, const int *axes,
+                                  const char *const *names, int abort_on_branch);

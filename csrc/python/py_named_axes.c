@@ -148,6 +148,37 @@ py_propagate_named_axes(PyObject *self, PyObject *args, PyObject *kwds)
     return cc_py_wrap_steal(out);
 }
 
+// rc's child_axis_map: per child, per child axis, the axis it becomes or None.
+static PyObject *
+py_child_axis_map(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    cc_node *n;
+    if (!cc_py_node_check(arg, "child_axis_map: circuit", &n)) {
+        return NULL;
+    }
+    PyObject *out = PyList_New(n->n_children);
+    for (int i = 0; out != NULL && i < n->n_children; i++) {
+        int to[CC_MAX_NDIM];
+        PyObject *row =
+            cc_node_child_axis_map(n, i, to) < 0 ? cc_py_raise() : PyList_New(n->children[i]->ndim);
+        for (int j = 0; row != NULL && j < n->children[i]->ndim; j++) {
+            PyObject *v = to[j] < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(to[j]);
+            if (v == NULL) {
+                Py_CLEAR(row);
+                break;
+            }
+            PyList_SET_ITEM(row, j, v);
+        }
+        if (row == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, row);
+    }
+    return out;
+}
+
 PyMethodDef cc_py_named_axes_methods[] = {
     {"set_named_axes", (PyCFunction)(void (*)(void))py_set_named_axes, METH_VARARGS | METH_KEYWORDS,
      "set_named_axes(circuit, named_axes)\n--\n\nThe circuit with these axis names ({axis: "
@@ -158,5 +189,8 @@ PyMethodDef cc_py_named_axes_methods[] = {
      "and every descendant axis that becomes one of them, over the names nodes already have. "
      "The third argument is rc's abort_on_branch: names stop at an Einsum that repeats a label "
      "within one operand."},
+    {"_child_axis_map", py_child_axis_map, METH_O,
+     "_child_axis_map(circuit)\n--\n\nrc's child_axis_map: per child, per child axis, the "
+     "circuit's axis it becomes, or None."},
     {NULL, NULL, 0, NULL},
 };

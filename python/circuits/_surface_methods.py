@@ -671,6 +671,11 @@ def index_new_synchronized_to_start(node: Circuit, index, name: Optional[str] = 
     return Index(back, [slice(None)] * k + [items[i] for i in other_axes], name=name)
 
 
+def module_child_axis_map_inputs(self) -> List[List[Optional[int]]]:
+    """Per argument, per axis, the module's axis it becomes (rc's child_axis_map_inputs)."""
+    return _circuits._child_axis_map(self)[1:]
+
+
 def concat_get_sizes_at_axis(self) -> List[int]:
     return [c.shape[self.axis] for c in self.children]
 
@@ -755,4 +760,5 @@ def install():
     Index.has_tensor_axes = index_has_tensor_axes
     Index.new_synchronized_to_start = staticmethod(index_new_synchronized_to_start)
     Concat.get_sizes_at_axis = concat_get_sizes_at_axis
+    _circuits.Module.child_axis_map_inputs = module_child_axis_map_inputs
     GeneralFunction.new_from_parse = staticmethod(gf_new_from_parse)
