@@ -1140,4 +1140,27 @@ done:
     return out;
 }
 
-CC_DEFINE_KIND_OPS(gf, .free_payload = gf_free_payload, .expand = gf_expand);
+// rc's child_axis_map: a batchable input's leading batch axes are the output's; the spec's
+// shape information says which inputs are batchable and how many axes are batch axes.
+static int
+gf_child_axis_map(const cc_node *n, int i, int *out)
+{
+    int ndims[MAX_INPUTS];
+    const int64_t *shapes[MAX_INPUTS];
+    for (int k = 0; k < n->n_children; k++) {
+        ndims[k] = n->children[k]->ndim;
+        shapes[k] = n->children[k]->shape;
+    }
+    cc_gf_shape_info info;
+    if (cc_gf_spec_shape_info(n->u.gf.spec, n->n_children, ndims, shapes, &info) < 0) {
+        return -1;
+    }
+    int n_batch = n->ndim - info.num_non_batchable_output_dims;
+    for (int j = 0; j < ndims[i]; j++) {
+        out[j] = info.input_batchable[i] && j < n_batch ? j : -1;
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(gf, .free_payload = gf_free_payload, .expand = gf_expand,
+                   .child_axis_map = gf_child_axis_map);

@@ -33,6 +33,16 @@ typedef struct {
     struct cc_node *items[];
 } cc_symbol_set;
 
+// rc's NamedAxes: names of some axes of a node, for printing (hashed). One block holding the
+// entries (sorted by axis, one per axis) and their name strings; owned by its node.
+typedef struct {
+    int n;
+    struct {
+        int axis;
+        const char *name;
+    } items[];
+} cc_named_axes;
+
 typedef enum {
     CC_INDEX_INT,
     CC_INDEX_SLICE,
@@ -81,6 +91,9 @@ typedef struct cc_node {
     // in order, first appearance); NULL when none. A Symbol's own set is NULL: rc counts a
     // Symbol as free in its parents, not in itself (nodes/symbol_set.h).
     cc_symbol_set *free_symbols;
+    // Axis names (nodes/named_axes.c): set on the node, else those of its children carried
+    // through the kind's child_axis_map; NULL when none.
+    cc_named_axes *named_axes;
     union {
         struct {
             cc_tensor *value; // owned: a node holds only what walks and hashing need inline

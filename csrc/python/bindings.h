@@ -127,7 +127,12 @@ cc_gf_spec *cc_py_gf_spec_by_path(const char *path);
 extern PyMethodDef cc_py_eval_methods[];
 extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
 extern PyMethodDef cc_py_gf_module_methods[];
-extern PyMethodDef cc_py_print_methods[];   // python/py_print.c
+extern PyMethodDef cc_py_print_methods[];      // python/py_print.c
+extern PyMethodDef cc_py_named_axes_methods[]; // python/py_named_axes.c
+// A node's named axes as a new {axis: name} dict, or NULL with an exception.
+PyObject *cc_py_named_axes_dict(const cc_node *n);
+// rc's set_named_axes(circuit, named_axes): a new wrapper, or NULL with an exception.
+PyObject *cc_py_set_named_axes(PyObject *circuit, PyObject *named_axes);
 extern PyMethodDef cc_py_sampler_methods[]; // python/py_sampler.c
 // reference_circuits as parallel arrays borrowed from the dict ({Circuit: str} when
 // circuit_keys, else {str: Circuit}); the caller frees *nodes and *idents with PyMem_Free,

@@ -203,16 +203,28 @@ lex_shape(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_t
             return cc_parse_fail_at(l, t->shape_at, CC_E_PARSE_CIRCUIT_INVALID_AXIS_SHAPE_FORMAT,
                                     "a shape has at most %d axes", CC_MAX_NDIM);
         }
-        if (c == e || !cc_parse_is_digit(*c)) {
-            const char *colon = c;
-            while (colon < e && *colon != ':' && *colon != ',' && *colon != ']') {
-                colon++;
+        // rc's named axis "name:size": the text before the axis's first ':'.
+        const char *colon = c;
+        while (colon < e && *colon != ':' && *colon != ',' && *colon != ']') {
+            colon++;
+        }
+        if (colon < e && *colon == ':') {
+            const char *end = colon;
+            while (end > c && (end[-1] == ' ' || end[-1] == '\t')) {
+                end--;
             }
-            return cc_parse_fail_at(
-                l, c, CC_E_PARSE_CIRCUIT_INVALID_AXIS_SHAPE_FORMAT,
-                colon < e && *colon == ':'
-                    ? "named axes are not supported"
-                    : "expected a size (such as 3, 0s or 2*1s) or ']' in a shape");
+            char *axis_name = cc_malloc((size_t)(end - c) + 1);
+            if (axis_name == NULL) {
+                return -1;
+            }
+            memcpy(axis_name, c, (size_t)(end - c));
+            axis_name[end - c] = '\0';
+            t->axis_names[t->ndim] = axis_name;
+            c = cc_parse_skip_ws(colon + 1, e);
+        }
+        if (c == e || !cc_parse_is_digit(*c)) {
+            return cc_parse_fail_at(l, c, CC_E_PARSE_CIRCUIT_INVALID_AXIS_SHAPE_FORMAT,
+                                    "expected a size (such as 3, 0s or 2*1s) or ']' in a shape");
         }
         if (lex_size(l, &c, e, &t->shape[t->ndim++]) < 0) {
             return -1;
@@ -261,6 +273,9 @@ cc_parse_node_text_clear(cc_parse_node_text *t)
     cc_free(t->key);
     cc_free(t->name);
     cc_free(t->extra);
+    for (int a = 0; a < CC_MAX_NDIM; a++) {
+        cc_free(t->axis_names[a]);
+    }
     memset(t, 0, sizeof *t);
 }
 

@@ -154,6 +154,17 @@ from ._gf_specs import (  # noqa: E402,F401
     make_broadcast,
 )
 
+from ._printing import (  # noqa: E402,F401
+    CircuitColorer,
+    CircuitCommenter,
+    CliColor,
+    print_circuit_type_check,
+)
+from ._html import CircuitHtmlColorer, PrintOptionsBase  # noqa: E402,F401
+from . import _surface_methods  # noqa: E402
+
+_surface_methods.install()
+
 _values.init_from_environment()
 _methods.install()
 _modules.install()
