@@ -99,6 +99,7 @@ int cc_py_module_rewrite_init(PyObject *module);
 int cc_py_module_pusher_init(PyObject *module);
 // simp, its simplifications and SimpFnSubset (python/py_simp.c).
 int cc_py_simp_init(PyObject *module);
+int cc_py_rewrite_catalogue_b_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
 
