@@ -35,7 +35,8 @@ tensor_pos(const cc_index_item *it, int64_t k, int64_t l)
 }
 
 // top (canonical, over an axis of length m) applied after bottom (canonical): the single entry
-// selecting the same positions of bottom's axis. 0, or -1.
+// selecting the same positions of bottom's axis. 0; 1 when a tensor position of top is out of
+// range (nothing is composed); -1 on error.
 static int
 compose_one(const cc_index_item *bottom, const cc_index_item *top, int64_t m, cc_index_item *out)
 {
@@ -57,6 +58,10 @@ compose_one(const cc_index_item *bottom, const cc_index_item *top, int64_t m, cc
     }
     for (int64_t k = 0; k < n; k++) {
         int64_t j = top->kind == CC_INDEX_SLICE ? top->start + k : tensor_pos(top, k, m);
+        if (j < 0 || j >= m) {
+            cc_free(pos);
+            return 1;
+        }
         pos[k] = bottom->kind == CC_INDEX_SLICE ? base + j
                                                 : cc_item_tensor_at(&bottom->tensor->value, j);
     }
@@ -93,6 +98,10 @@ cc_index_fuse(cc_node *index, cc_node **out)
         rc = compose_one(&bottom, &top, m, &items[k]);
         cc_index_item_clear(&top);
         cc_index_item_clear(&bottom);
+    }
+    if (rc == 1) {
+        cc_index_items_clear(items, r);
+        return 0;
     }
     char *name = NULL;
     if (rc == 0 && index->name != NULL) {
@@ -151,7 +160,7 @@ cc_index_split_axes(cc_node *index, int n_top, const int64_t *top_axes, cc_node 
 // deep_push_down_index_raw
 
 // The union of n canonical entries over an axis of length l (*base), and each entry rebased
-// onto it (rebased[i]). 0, or -1.
+// onto it (rebased[i]). 0; 1 when a tensor position is out of range (nothing is set); -1.
 static int
 union_rebased(int n, const cc_index_item *items, int64_t l, cc_index_item *base,
               cc_index_item *rebased)
@@ -203,8 +212,24 @@ union_rebased(int n, const cc_index_item *items, int64_t l, cc_index_item *base,
         return 0;
     }
     // positions reached, then each entry as positions of the union
+    // pos holds the union (at most l positions), then each tensor entry's rebased positions
+    int64_t room = l;
+    for (int i = 0; i < n; i++) {
+        if (items[i].kind == CC_INDEX_TENSOR && items[i].tensor->value.shape[0] > room) {
+            room = items[i].tensor->value.shape[0];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        for (int64_t k = 0; items[i].kind == CC_INDEX_TENSOR && k < items[i].tensor->value.shape[0];
+             k++) {
+            int64_t v = tensor_pos(&items[i], k, l);
+            if (v < 0 || v >= l) {
+                return 1;
+            }
+        }
+    }
     int64_t *place = cc_calloc((size_t)l + 1, sizeof(int64_t));
-    int64_t *pos = cc_malloc(((size_t)l + 1) * sizeof(int64_t));
+    int64_t *pos = cc_malloc(((size_t)room + 1) * sizeof(int64_t));
     int rc = place == NULL || pos == NULL ? -1 : 0;
     for (int i = 0; i < n && rc == 0; i++) {
         const cc_index_item *it = &items[i];
@@ -261,6 +286,26 @@ push_once(cc_node *base)
         cc_node_incref(out);
     }
     return out;
+}
+
+// Whether entry o, as written, is valid over an axis of length l and selects what the
+// canonical int or slice entry nw does.
+static int
+reads_the_same(const cc_index_item *o, const cc_index_item *nw, int64_t l)
+{
+    if (o->kind != nw->kind || o->kind == CC_INDEX_TENSOR) {
+        return 0;
+    }
+    if (o->kind == CC_INDEX_INT) {
+        return o->i >= -l && o->i < l && (o->i < 0 ? o->i + l : o->i) == nw->i;
+    }
+    if ((o->has_start && (o->start < -l || o->start > l)) ||
+        (o->has_stop && (o->stop < -l || o->stop > l))) {
+        return 0;
+    }
+    int64_t s, e;
+    cc_item_uslice(o, l, &s, &e);
+    return s == nw->start && e == nw->stop;
 }
 
 typedef struct {
@@ -333,7 +378,9 @@ dpi_visit(dpi_ctx *d, cc_node *c)
     cc_index_item *axis_items = cc_calloc((size_t)n, sizeof(cc_index_item));
     cc_index_item *axis_rebased = cc_calloc((size_t)n, sizeof(cc_index_item));
     cc_index_item base_items[CC_MAX_NDIM];
-    int n_base = 0;
+    for (int k = 0; k < r; k++) {
+        base_items[k] = cc_item_full();
+    }
     rc = canon == NULL || rebased == NULL || axis_items == NULL || axis_rebased == NULL ? -1 : 0;
     for (int i = 0; i < n && rc == 0; i++) {
         for (int k = 0; k < r; k++) {
@@ -346,15 +393,19 @@ dpi_visit(dpi_ctx *d, cc_node *c)
             axis_items[i] = canon[i * r + k];
         }
         rc = union_rebased(n, axis_items, c->shape[k], &base_items[k], axis_rebased);
+        if (rc == 1) {
+            break;
+        }
         if (rc == 0) {
-            n_base++;
             for (int i = 0; i < n; i++) {
                 rebased[i * r + k] = axis_rebased[i];
             }
         }
     }
     cc_node *base = NULL;
-    if (rc == 0 && !cc_items_are_identity(r, base_items, c->shape)) {
+    if (rc == 1) {
+        rc = 0; // an out-of-range tensor entry: the parents stay as they are
+    } else if (rc == 0 && !cc_items_are_identity(r, base_items, c->shape)) {
         cc_node *ix = cc_index_new(c, r, base_items, NULL);
         base = ix == NULL ? NULL : push_once(ix);
         cc_node_decref(ix);
@@ -362,16 +413,14 @@ dpi_visit(dpi_ctx *d, cc_node *c)
     }
     for (int i = 0; base != NULL && i < n && rc == 0; i++) {
         cc_node *p = ps->items[i];
-        // the parent's own entries where they read the same
+        if (memcmp(base->hash, p->hash, 32) == 0) {
+            continue; // the shared Index is this parent itself (it could not move down)
+        }
+        // the parent's own entries where they are valid over base and read the same
         const cc_index_item *use = &rebased[i * r];
         int same = 1;
         for (int k = 0; k < r && same; k++) {
-            const cc_index_item *o = &p->u.index.items[k];
-            const cc_index_item *nw = &rebased[i * r + k];
-            same =
-                o->kind == nw->kind && ((o->kind == CC_INDEX_INT && o->i == nw->i) ||
-                                        (o->kind == CC_INDEX_SLICE && o->has_start && o->has_stop &&
-                                         o->start == nw->start && o->stop == nw->stop));
+            same = reads_the_same(&p->u.index.items[k], &rebased[i * r + k], base->shape[k]);
         }
         if (same) {
             use = p->u.index.items;
@@ -380,7 +429,7 @@ dpi_visit(dpi_ctx *d, cc_node *c)
         rc = np == NULL ? -1 : set_repl(d, p, np);
     }
     cc_node_decref(base);
-    cc_index_items_clear(base_items, n_base);
+    cc_index_items_clear(base_items, r);
     if (canon != NULL) {
         cc_index_items_clear(canon, n * r);
     }
@@ -394,15 +443,20 @@ dpi_visit(dpi_ctx *d, cc_node *c)
     return rc;
 }
 
+// Marks a replacement as used: as in rc, each applies once, at the first place the rebuild
+// meets its node.
+static char used_mark;
+
 static int
 dpi_pre(void *vctx, cc_node *node, cc_node **out)
 {
     dpi_ctx *d = vctx;
     cc_node *r = cc_hmap_get(&d->repl, node->hash);
-    if (r == NULL) {
+    if (r == NULL || r == (cc_node *)&used_mark) {
         return 0;
     }
-    cc_node_incref(r);
+    // the slot exists, so marking it cannot fail
+    cc_hmap_put(&d->repl, node->hash, &used_mark);
     *out = r;
     return 2;
 }
@@ -452,7 +506,7 @@ done:
         }
     }
     for (size_t i = 0; i < d.repl.cap; i++) {
-        if (d.repl.slots[i].used) {
+        if (d.repl.slots[i].used && d.repl.slots[i].value != (void *)&used_mark) {
             cc_node_decref(d.repl.slots[i].value);
         }
     }
