@@ -467,3 +467,127 @@ def test_deep_canonicalize_equates_orders(rng):
     y = rc.Einsum((a, (4,)), (rc.Add(c, a, b, name="s"), (4,)), out_axes=(4,), name="e")
     assert x != y
     assert rc.deep_canonicalize(x) == rc.deep_canonicalize(y)
+
+
+# --- removable axes ---------------------------------------------------------------------------
+
+
+def test_einsum_pull_removable_axes(rng):
+    a, b = arr(rng, (2, 3), "a"), arr(rng, (3,), "b")
+    rb = rc.Rearrange.from_string(b, "c -> z:4 c", name="rb")
+    ein = rc.Einsum((rb, (0, 1)), (a, (2, 1)), (rc.Scalar(2.0, (5,)), (3,)), out_axes=(0, 2), name="e")
+    out = rc.einsum_pull_removable_axes(ein)
+    assert isinstance(out, rc.Rearrange) and out.shape == (4, 2)
+    inner = out.node
+    assert inner.name == "e" and inner.children[:2] == [b, a]
+    # the summed axis of size 5 only the Scalar had becomes a factor
+    assert inner.children[-1] == rc.Scalar(5.0, ())
+    assert_same_value(out, ein)
+    kept = rc.Einsum((rb, (0, 1)), (a, (2, 1)), out_axes=(1, 2), name="e")
+    out = rc.einsum_pull_removable_axes(kept)
+    assert out.name == "e" and out.children[0] == b
+    assert_same_value(out, kept)
+    assert rc.einsum_pull_removable_axes(rc.Einsum((a, (0, 1)), out_axes=(1,), name="e")) is None
+    # a repeated output label cannot be restored by a Rearrange
+    diag = rc.Einsum((rb, (0, 1)), out_axes=(0, 0, 1), name="d")
+    assert rc.einsum_pull_removable_axes(diag) is None
+
+
+@SETTINGS
+@given(st.integers(0, 2**31 - 1), st.data())
+def test_einsum_pull_removable_axes_keeps_value(seed, data):
+    rng = np.random.default_rng(seed)
+    sizes = [2, 3, 4]
+    ops = []
+    for i in range(data.draw(st.integers(1, 3))):
+        labels = tuple(data.draw(st.permutations(range(3)))[: data.draw(st.integers(0, 3))])
+        shape = tuple(sizes[k] for k in labels)
+        kind = data.draw(st.sampled_from(["array", "scalar", "broadcast"]))
+        if kind == "scalar":
+            node = rc.Scalar(float(rng.standard_normal()), shape, f"s{i}")
+        elif kind == "broadcast" and labels:
+            base = arr(rng, shape[1:], f"b{i}")
+            node = rc.Rearrange.from_string(base, _broadcast_spec(len(shape), shape[0]), name=f"r{i}")
+        else:
+            node = arr(rng, shape, f"a{i}")
+        ops.append((node, labels))
+    used = sorted({k for _, labels in ops for k in labels})
+    out_axes = tuple(k for k in used if data.draw(st.booleans()))
+    ein = rc.Einsum(*ops, out_axes=out_axes, name="e")
+    out = rc.einsum_pull_removable_axes(ein)
+    if out is not None:
+        assert_same_value(out, ein)
+
+
+def _broadcast_spec(rank, first):
+    rest = " ".join(f"x{k}" for k in range(rank - 1))
+    return f"{rest} -> n:{first} {rest}"
+
+
+def test_add_pull_removable_axes(rng):
+    b, c = arr(rng, (3,), "b"), arr(rng, (1, 3), "c")
+    rb = rc.Rearrange.from_string(b, "c -> z:4 c", name="rb")
+    add = rc.Add(rb, rc.Scalar(1.0, (4, 3)), c, name="s")
+    common = rc.add_pull_removable_axes(add, False)
+    assert isinstance(common, rc.Rearrange) and common.node.name == "s"
+    assert common.node.children == [b, rc.Scalar(1.0, (3,)), rc.Rearrange.from_string(c, "() a:3 -> a:3", name="c_rem_ax")]
+    assert_same_value(common, add)
+    own = rc.add_pull_removable_axes(add, True)
+    assert own.node.children[1] == rc.Scalar(1.0, ())
+    assert_same_value(own, add)
+    a = arr(rng, (4, 3), "a")
+    assert rc.add_pull_removable_axes(rc.Add(a, c, name="s"), False) is None
+    assert rc.add_pull_removable_axes(rc.Add(a, a, name="s"), True) is None
+    assert rc.add_pull_removable_axes(rc.Add(name="z"), False) is None
+
+
+@SETTINGS
+@given(st.integers(0, 2**31 - 1), st.integers(1, 4), st.booleans())
+def test_add_pull_removable_axes_keeps_value(seed, n, non_common):
+    rng = np.random.default_rng(seed)
+    full = (2, 3)
+    ops = []
+    for i in range(n):
+        kind = rng.integers(0, 4)
+        drop = int(rng.integers(0, 3))
+        shape = tuple(1 if rng.integers(0, 3) == 0 else s for s in full[drop:])
+        if kind == 0:
+            ops.append(rc.Scalar(float(rng.standard_normal()), shape, f"s{i}"))
+        elif kind == 1 and len(shape) == 2:
+            ops.append(rc.Rearrange.from_string(arr(rng, shape[1:], f"b{i}"), f"x -> n:{shape[0]} x"))
+        else:
+            ops.append(arr(rng, shape, f"a{i}"))
+    add = rc.Add(*ops, name="s")
+    out = rc.add_pull_removable_axes(add, non_common)
+    if out is not None:
+        assert out.shape == add.shape
+        assert_same_value(out, add)
+
+
+# --- maybe_distribute -------------------------------------------------------------------------
+
+
+def test_maybe_distribute(rng):
+    a, b, w = arr(rng, (3,), "a"), arr(rng, (3,), "b"), arr(rng, (2, 3), "w")
+    ein = rc.Einsum.from_einsum_string("i,ji->j", rc.Add(a, b, name="s"), w, name="e")
+    small = rc.OptimizationSettings(distribute_min_size=3)
+    out = rc.maybe_distribute(ein, small)
+    assert isinstance(out, rc.Add) and len(out.children) == 2
+    assert_same_value(out, ein)
+    assert rc.maybe_distribute(ein, rc.OptimizationSettings(distribute_min_size=4)) is None
+    assert rc.maybe_distribute(ein) is None  # max_single_tensor_memory is far above 3
+    top = rc.Add(ein, arr(rng, (2,), "c"), name="top")
+    deep = rc.deep_maybe_distribute(top, small)
+    assert deep.name == "top" and isinstance(deep.children[0], rc.Add)
+    assert_same_value(deep, top)
+    assert rc.deep_maybe_distribute(ein, rc.OptimizationSettings()) == ein
+    with pytest.raises(TypeError, match="expected Einsum"):
+        rc.maybe_distribute(a, small)
+
+
+@SETTINGS
+@given(einsum_with_adds())
+def test_deep_maybe_distribute_keeps_value(case):
+    ein, _ = case
+    out = rc.deep_maybe_distribute(ein, rc.OptimizationSettings(distribute_min_size=1))
+    assert_same_value(out, ein)

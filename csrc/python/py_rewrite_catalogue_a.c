@@ -5,6 +5,7 @@
 
 #include "python/py_match.h"
 #include "rewrite/catalogue.h"
+#include "rewrite/simp.h"
 
 // A Circuit of the given kind (borrowed), else a TypeError as rc's "expected X but got Y".
 static int
@@ -92,6 +93,7 @@ ONE_NODE_FN(add_outer_product_broadcasts_on_top, CC_KIND_ADD)
 ONE_NODE_FN(add_make_broadcasts_explicit, CC_KIND_ADD)
 ONE_NODE_FN(einsum_merge_scalars, CC_KIND_EINSUM)
 ONE_NODE_FN(einsum_concat_to_add, CC_KIND_EINSUM)
+ONE_NODE_FN(einsum_pull_removable_axes, CC_KIND_EINSUM)
 ONE_NODE_FN(distribute_all, CC_KIND_EINSUM)
 #undef ONE_NODE_FN
 
@@ -108,6 +110,23 @@ py_extract_add(PyObject *self, PyObject *args, PyObject *kwds)
         return NULL;
     }
     int rc = cc_extract_add(add, sub, &out);
+    return wrap_optional(rc, out);
+}
+
+static PyObject *
+py_add_pull_removable_axes(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {"add", "remove_non_common_axes", NULL};
+    PyObject *a;
+    int remove_non_common;
+    cc_node *add, *out;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Op:add_pull_removable_axes", kwlist, &a,
+                                     &remove_non_common) ||
+        kind_arg(a, CC_KIND_ADD, "add_pull_removable_axes", &add) < 0) {
+        return NULL;
+    }
+    int rc = cc_add_pull_removable_axes(add, remove_non_common, &out);
     return wrap_optional(rc, out);
 }
 
@@ -174,6 +193,65 @@ ANY_NODE_FN(normalize_node, cc_normalize_node(n))
 ANY_NODE_FN(deep_normalize, cc_deep_map_nodes(n, cc_normalize_node))
 #undef ANY_NODE_FN
 
+// rc's OptimizationSettings as maybe_distribute reads it: distribute_min_size, or else
+// max_single_tensor_memory (None: rc's defaults). 0, or -1 with an exception.
+static int
+min_size_arg(PyObject *settings, double *out)
+{
+    *out = 9e9;
+    if (settings == NULL || settings == Py_None) {
+        return 0;
+    }
+    PyObject *v = PyObject_GetAttrString(settings, "distribute_min_size");
+    if (v == Py_None) {
+        Py_DECREF(v);
+        v = PyObject_GetAttrString(settings, "max_single_tensor_memory");
+    }
+    if (v == NULL) {
+        return -1;
+    }
+    *out = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *
+maybe_distribute_impl(PyObject *args, PyObject *kwds, int deep)
+{
+    static char *kwlist[] = {"node", "settings", NULL};
+    PyObject *obj, *settings = Py_None;
+    int times = 0;
+    cc_maybe_distribute_opts o = {.simp_mask = cc_simp_default_mask(), .times_distributed = &times};
+    cc_node *n, *out;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds,
+                                     deep ? "O|O:deep_maybe_distribute" : "O|O:maybe_distribute",
+                                     kwlist, &obj, &settings) ||
+        (deep ? !cc_py_node_check(obj, "deep_maybe_distribute", &n)
+              : kind_arg(obj, CC_KIND_EINSUM, "maybe_distribute", &n) < 0) ||
+        min_size_arg(settings, &o.min_size) < 0) {
+        return NULL;
+    }
+    if (deep) {
+        return cc_py_wrap_steal(cc_deep_maybe_distribute(n, &o));
+    }
+    int rc = cc_maybe_distribute(n, &o, &out);
+    return wrap_optional(rc, out);
+}
+
+static PyObject *
+py_maybe_distribute(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    return maybe_distribute_impl(args, kwds, 0);
+}
+
+static PyObject *
+py_deep_maybe_distribute(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    return maybe_distribute_impl(args, kwds, 1);
+}
+
 #define OPT_DOC(fn_name, arg)                                                                      \
     fn_name "(" arg "): the rewritten node, or None when it does not apply."
 
@@ -192,6 +270,14 @@ PyMethodDef cc_py_rewrite_catalogue_a_methods[] = {
      "are not among add's."},
     {"einsum_merge_scalars", py_einsum_merge_scalars, METH_O,
      OPT_DOC("einsum_merge_scalars", "einsum") " () Scalar operands multiplied into one."},
+    {"add_pull_removable_axes", (PyCFunction)(void (*)(void))py_add_pull_removable_axes,
+     METH_VARARGS | METH_KEYWORDS,
+     "add_pull_removable_axes(add, remove_non_common_axes): axes every operand broadcasts or can "
+     "drop moved to one Rearrange above the Add (with remove_non_common_axes, each operand's own "
+     "such axes too); None when there are none."},
+    {"einsum_pull_removable_axes", py_einsum_pull_removable_axes, METH_O,
+     OPT_DOC("einsum_pull_removable_axes",
+             "einsum") " Axes operands only broadcast move above the Einsum."},
     {"einsum_concat_to_add", py_einsum_concat_to_add, METH_O,
      OPT_DOC("einsum_concat_to_add", "einsum") " A summed Concat operand becomes an Add."},
     {"distribute_once", (PyCFunction)(void (*)(void))py_distribute_once,
@@ -204,6 +290,15 @@ PyMethodDef cc_py_rewrite_catalogue_a_methods[] = {
      "while the traversal continues; DistributeNoopError when nothing changes."},
     {"distribute_all", py_distribute_all, METH_O,
      OPT_DOC("distribute_all", "einsum") " Every Add operand distributed."},
+    {"maybe_distribute", (PyCFunction)(void (*)(void))py_maybe_distribute,
+     METH_VARARGS | METH_KEYWORDS,
+     "maybe_distribute(node, settings=OptimizationSettings()): the first non-empty Add operand "
+     "with at least settings.distribute_min_size (else max_single_tensor_memory) elements "
+     "distributed, simplified and canonicalised; None when there is none."},
+    {"deep_maybe_distribute", (PyCFunction)(void (*)(void))py_deep_maybe_distribute,
+     METH_VARARGS | METH_KEYWORDS,
+     "deep_maybe_distribute(node, settings=OptimizationSettings()): maybe_distribute on every "
+     "Einsum, bottom-up."},
     {"canonicalize_node", py_canonicalize_node, METH_O,
      "canonicalize_node(node): Rearrange spec conformed and canonicalised, Index bounds explicit, "
      "Add/Einsum operands sorted (numel descending, kind, hash), Einsum labels renumbered."},

@@ -6,8 +6,23 @@
 
 #include "match/iterative.h"
 #include "nodes/node.h"
+#include "nodes/rearrange.h"
 
 // --- Add (rewrite/rewrite_add.c) ---
+
+// rc's Rearrange::nrc_elim_identity: child under spec, named as for constructors; child itself
+// when spec is the identity. New reference, or NULL.
+cc_node *cc_rearrange_or_child(cc_node *child, const cc_rearrange_spec *spec, const char *name);
+// rc's RearrangeSpec::new_canon for groups of at most one int (in_ints[g] < 0: an empty group;
+// likewise out_ints), n_sizes int sizes: the spec canonicalised with size-1 ints dropped. NULL
+// on error.
+cc_rearrange_spec *cc_spec_new_canon(int n_in, const int *in_ints, int n_out, const int *out_ints,
+                                     int n_sizes, const int64_t *sizes);
+// rc's remove_axes: the axes flagged in mask (n->ndim flags) removed from a Scalar, from a
+// Rearrange (its spec conformed and canonicalised first), or, when they all have size 1, from
+// any node by a Rearrange; named "<name>_rem_ax". New reference; NULL with *applies = 0 when
+// an axis of another kind of node is not of size 1, or with *applies = 1 on error.
+cc_node *cc_remove_axes(cc_node *n, const uint8_t *mask, int *applies);
 
 // rc's make_broadcast: node broadcast to out_shape (rank >= node's) by a canonical Rearrange,
 // unnamed (autonamed); node itself when the spec is the identity. New reference, or NULL.
@@ -63,6 +78,21 @@ cc_node *cc_distribute_once(cc_node *einsum, int operand_idx, int do_broadcasts,
 cc_node *cc_distribute(cc_node *einsum, const cc_distribute_opts *o);
 // rc's distribute_all: every non-empty Add operand distributed, one flat Add of the products.
 int cc_distribute_all(cc_node *einsum, cc_node **out);
+
+// rc's compiler stops distributing after this many distributions in one run.
+#define CC_MAX_TIMES_DISTRIBUTED 10000
+
+typedef struct {
+    double min_size;        // an Add operand with at least this many elements is distributed
+    uint64_t simp_mask;     // the simplifications applied to each distributed result
+    int *times_distributed; // counter shared by one run
+} cc_maybe_distribute_opts;
+
+// rc's maybe_distribute: the first non-empty Add operand with at least min_size elements
+// distributed, then simplified and canonicalised (deep); *out NULL when there is none.
+int cc_maybe_distribute(cc_node *einsum, const cc_maybe_distribute_opts *o, cc_node **out);
+// maybe_distribute applied to every Einsum, bottom-up. New reference, or NULL.
+cc_node *cc_deep_maybe_distribute(cc_node *root, const cc_maybe_distribute_opts *o);
 
 // --- Canonical forms (rewrite/canonicalize.c) ---
 

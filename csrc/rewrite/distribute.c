@@ -1,11 +1,13 @@
 // rc's distribution of an Einsum over an Add operand (a (b + c) = a b + a c): once, along a
 // traversal (distribute, an explicit stack memoised by Einsum and traversal state), and over
-// every Add operand at once (distribute_all).
+// every Add operand at once (distribute_all); the compiler's maybe_distribute heuristic.
 #include <stdio.h>
 #include <string.h>
 
+#include "expand/deep_map.h"
 #include "rewrite/catalogue.h"
 #include "rewrite/rewrite_impl.h"
+#include "rewrite/simp.h"
 #include "util/alloc.h"
 #include "util/blake3.h"
 #include "util/error.h"
@@ -428,4 +430,60 @@ cc_distribute_all(cc_node *einsum, cc_node **out)
     cc_ptrvec_clear(&stack);
     cc_ptrvec_clear(&leaves);
     return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// maybe_distribute: the compiler's heuristic
+
+int
+cc_maybe_distribute(cc_node *einsum, const cc_maybe_distribute_opts *o, cc_node **out)
+{
+    *out = NULL;
+    if (*o->times_distributed > CC_MAX_TIMES_DISTRIBUTED) {
+        return 0;
+    }
+    for (int i = 0; i < einsum->n_children; i++) {
+        cc_node *c = einsum->children[i];
+        double numel = 1.0;
+        for (int k = 0; k < c->ndim; k++) {
+            numel *= (double)c->shape[k];
+        }
+        if (!is_nonempty_add(c) || numel < o->min_size) {
+            continue;
+        }
+        cc_node *d = cc_distribute_once(einsum, i, 1, NULL, NULL);
+        cc_node *simplified = d == NULL ? NULL : cc_simp(d, o->simp_mask);
+        if (simplified != NULL) {
+            *out = cc_deep_map_nodes(simplified, cc_canonicalize_node);
+        }
+        cc_node_decref(d);
+        cc_node_decref(simplified);
+        (*o->times_distributed)++;
+        return *out == NULL ? -1 : 0;
+    }
+    return 0;
+}
+
+static cc_node *
+maybe_distribute_post(void *ctx, cc_node *node, cc_node *const *kids, int changed)
+{
+    cc_node *rebuilt = cc_deep_map_rebuild(node, kids, changed), *out = NULL;
+    if (rebuilt == NULL || rebuilt->kind != CC_KIND_EINSUM) {
+        return rebuilt;
+    }
+    if (cc_maybe_distribute(rebuilt, ctx, &out) < 0) {
+        cc_node_decref(rebuilt);
+        return NULL;
+    }
+    if (out == NULL) {
+        return rebuilt;
+    }
+    cc_node_decref(rebuilt);
+    return out;
+}
+
+cc_node *
+cc_deep_maybe_distribute(cc_node *root, const cc_maybe_distribute_opts *o)
+{
+    return cc_deep_map(root, NULL, maybe_distribute_post, (void *)o);
 }

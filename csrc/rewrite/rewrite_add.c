@@ -26,23 +26,19 @@ decref_all(cc_node **nodes, int n)
     }
 }
 
-// child with spec (owned by the caller) on top, unnamed; child itself when spec is the
-// identity (rc's Rearrange::nrc_elim_identity). New reference, or NULL.
-static cc_node *
-rearrange_elim_identity(cc_node *child, const cc_rearrange_spec *spec)
+cc_node *
+cc_rearrange_or_child(cc_node *child, const cc_rearrange_spec *spec, const char *name)
 {
     if (cc_rearrange_spec_is_identity(spec)) {
         cc_node_incref(child);
         return child;
     }
-    return cc_rearrange_new(child, spec, NULL);
+    return cc_rearrange_new(child, spec, name);
 }
 
-// rc's RearrangeSpec::new_canon: the spec from groups of one or no int, canonicalised with
-// size-1 ints dropped. in_ints[g] < 0 is an empty input group. NULL on error.
-static cc_rearrange_spec *
-spec_new_canon(int n_in, const int *in_ints, int n_out, const int *out_ints, int n_sizes,
-               const int64_t *sizes)
+cc_rearrange_spec *
+cc_spec_new_canon(int n_in, const int *in_ints, int n_out, const int *out_ints, int n_sizes,
+                  const int64_t *sizes)
 {
     int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM];
     uint8_t ins[CC_MAX_NDIM], outs[CC_MAX_NDIM];
@@ -79,11 +75,11 @@ cc_make_broadcast(cc_node *node, int ndim, const int64_t *out_shape)
     for (int i = 0; i < ndim; i++) {
         out_ints[i] = i;
     }
-    cc_rearrange_spec *s = spec_new_canon(node->ndim, in_ints, ndim, out_ints, ndim, out_shape);
+    cc_rearrange_spec *s = cc_spec_new_canon(node->ndim, in_ints, ndim, out_ints, ndim, out_shape);
     if (s == NULL) {
         return NULL;
     }
-    cc_node *out = rearrange_elim_identity(node, s);
+    cc_node *out = cc_rearrange_or_child(node, s, NULL);
     cc_rearrange_spec_free(s);
     return out;
 }
@@ -487,6 +483,204 @@ done:
     cc_hmap_clear(&seen);
     cc_free(t);
     cc_free(group);
+    cc_free(kids);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Removable axes
+
+// spec with the output groups flagged in drop removed. NULL on error.
+static cc_rearrange_spec *
+spec_drop_out_groups(const cc_rearrange_spec *s, const uint8_t *drop)
+{
+    int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM], n_out = 0, len = 0;
+    uint8_t out_ints[256];
+    for (int g = 0; g < s->n_in; g++) {
+        in_lens[g] = s->in_start[g + 1] - s->in_start[g];
+    }
+    for (int g = 0; g < s->n_out; g++) {
+        if (drop[g]) {
+            continue;
+        }
+        out_lens[n_out++] = s->out_start[g + 1] - s->out_start[g];
+        for (int k = s->out_start[g]; k < s->out_start[g + 1]; k++) {
+            out_ints[len++] = s->out_ints[k];
+        }
+    }
+    return cc_rearrange_spec_new(s->n_in, in_lens, s->in_ints, n_out, out_lens, out_ints,
+                                 s->n_sizes, s->sizes);
+}
+
+cc_node *
+cc_remove_axes(cc_node *n, const uint8_t *mask, int *applies)
+{
+    *applies = 1;
+    int any = 0;
+    for (int k = 0; k < n->ndim; k++) {
+        any |= mask[k];
+    }
+    if (!any) {
+        cc_node_incref(n);
+        return n;
+    }
+    char *name = NULL;
+    if (n->name != NULL && (name = cc_simp_suffixed(n->name, "_rem_ax")) == NULL) {
+        return NULL;
+    }
+    cc_node *out = NULL;
+    if (n->kind == CC_KIND_SCALAR) {
+        int64_t shape[CC_MAX_NDIM];
+        int r = 0;
+        for (int k = 0; k < n->ndim; k++) {
+            if (!mask[k]) {
+                shape[r++] = n->shape[k];
+            }
+        }
+        out = cc_scalar_new(n->u.scalar.value, r, shape, name);
+        cc_free(name);
+        return out;
+    }
+    cc_rearrange_spec *base = NULL;
+    cc_node *child = n;
+    if (n->kind == CC_KIND_REARRANGE) {
+        child = n->children[0];
+        base = cc_rearrange_spec_conform(n->u.rearrange.spec, child->ndim, child->shape);
+    } else {
+        for (int k = 0; k < n->ndim; k++) {
+            if (mask[k] && n->shape[k] != 1) {
+                *applies = 0;
+                cc_free(name);
+                return NULL;
+            }
+        }
+        int ints[CC_MAX_NDIM];
+        for (int k = 0; k < n->ndim; k++) {
+            ints[k] = k;
+        }
+        base = cc_spec_new_canon(n->ndim, ints, n->ndim, ints, n->ndim, n->shape);
+    }
+    cc_rearrange_spec *canon = base == NULL ? NULL : cc_rearrange_spec_canonicalize(base, 1);
+    cc_rearrange_spec *dropped = canon == NULL ? NULL : spec_drop_out_groups(canon, mask);
+    if (dropped != NULL) {
+        out = cc_rearrange_or_child(child, dropped, name);
+    }
+    cc_rearrange_spec_free(base);
+    cc_rearrange_spec_free(canon);
+    cc_rearrange_spec_free(dropped);
+    cc_free(name);
+    return out;
+}
+
+int
+cc_add_pull_removable_axes(cc_node *add, int remove_non_common_axes, cc_node **out)
+{
+    *out = NULL;
+    int n = add->n_children, r = add->ndim, any_non_one = 0, rc = 0;
+    if (n == 0) {
+        return 0;
+    }
+    // rem[i * CC_MAX_NDIM + k]: Add axis k is removable from operand i (or operand i lacks it)
+    uint8_t *rem = cc_calloc((size_t)n * CC_MAX_NDIM, 1);
+    cc_node **kids = cc_calloc((size_t)n, sizeof(cc_node *));
+    if (rem == NULL || kids == NULL) {
+        rc = -1;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        cc_node *c = add->children[i];
+        int d = r - c->ndim;
+        uint8_t mask[CC_MAX_NDIM];
+        cc_removable_axes(c, mask);
+        for (int k = 0; k < d; k++) {
+            rem[i * CC_MAX_NDIM + k] = 1;
+        }
+        for (int j = 0; j < c->ndim; j++) {
+            if (mask[j] || c->shape[j] != add->shape[j + d]) {
+                rem[i * CC_MAX_NDIM + j + d] = 1;
+                any_non_one |= c->shape[j] != 1;
+            }
+        }
+    }
+    uint8_t common[CC_MAX_NDIM];
+    int n_common = 0;
+    for (int k = 0; k < r; k++) {
+        common[k] = 1;
+        for (int i = 0; i < n; i++) {
+            common[k] &= rem[i * CC_MAX_NDIM + k];
+        }
+        n_common += common[k];
+    }
+    if (remove_non_common_axes ? !any_non_one : n_common == 0) {
+        goto done;
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        cc_node *c = add->children[i];
+        int d = r - c->ndim, applies;
+        uint8_t mask[CC_MAX_NDIM];
+        for (int j = 0; j < c->ndim; j++) {
+            mask[j] = remove_non_common_axes ? rem[i * CC_MAX_NDIM + j + d] : common[j + d];
+        }
+        cc_node *removed = cc_remove_axes(c, mask, &applies);
+        if (removed == NULL) {
+            rc = applies ? -1
+                         : cc_fail(CC_E_PY_RUNTIME,
+                                   "add_pull_removable_axes: operand %d "
+                                   "cannot lose its axes",
+                                   i);
+            break;
+        }
+        if (!remove_non_common_axes) {
+            kids[i] = removed;
+            continue;
+        }
+        // broadcast back: kept axes in order, an empty group for each removed axis after the
+        // first kept one that the Add keeps
+        int in_ints[CC_MAX_NDIM], out_ints[CC_MAX_NDIM], n_out = 0, count = 0, started = 0;
+        for (int j = 0; j < c->ndim; j++) {
+            if (mask[j]) {
+                if (started && !common[j + d]) {
+                    out_ints[n_out++] = -1;
+                }
+            } else {
+                out_ints[n_out++] = count++;
+                started = 1;
+            }
+        }
+        for (int j = 0; j < removed->ndim; j++) {
+            in_ints[j] = j;
+        }
+        cc_rearrange_spec *s = cc_spec_new_canon(removed->ndim, in_ints, n_out, out_ints,
+                                                 removed->ndim, removed->shape);
+        kids[i] = s == NULL ? NULL : cc_rearrange_or_child(removed, s, NULL);
+        cc_rearrange_spec_free(s);
+        cc_node_decref(removed);
+        rc = kids[i] == NULL ? -1 : 0;
+    }
+    if (rc < 0) {
+        goto done;
+    }
+    cc_node *inner = cc_add_new(n, kids, add->name);
+    int in_ints[CC_MAX_NDIM], out_ints[CC_MAX_NDIM], n_in = 0;
+    for (int k = 0; k < r; k++) {
+        if (!common[k]) {
+            in_ints[n_in++] = k;
+        }
+        out_ints[k] = k;
+    }
+    cc_rearrange_spec *post =
+        inner == NULL ? NULL : cc_spec_new_canon(n_in, in_ints, r, out_ints, r, add->shape);
+    if (post != NULL) {
+        *out = cc_rearrange_or_child(inner, post, NULL);
+    }
+    rc = *out == NULL ? -1 : 0;
+    cc_rearrange_spec_free(post);
+    cc_node_decref(inner);
+done:
+    for (int i = 0; kids != NULL && i < n; i++) {
+        cc_node_decref(kids[i]);
+    }
+    cc_free(rem);
     cc_free(kids);
     return rc;
 }
