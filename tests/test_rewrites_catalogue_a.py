@@ -591,3 +591,41 @@ def test_deep_maybe_distribute_keeps_value(case):
     ein, _ = case
     out = rc.deep_maybe_distribute(ein, rc.OptimizationSettings(distribute_min_size=1))
     assert_same_value(out, ein)
+
+
+# --- extract_rewrite --------------------------------------------------------------------------
+
+
+def test_extract_rewrite_raw(rng):
+    a, b, w = arr(rng, (3,), "a0.inp"), arr(rng, (3,), "a0.bias"), arr(rng, (2, 3), "a0.w")
+    body = rc.Einsum.from_einsum_string("i,ji->j", rc.Add(a, b, name="a0.sum"), w, name="a0.out")
+    specs = [(c, rc.ModuleArgSpec.just_name_shape(c)) for c in (w, a, b)]
+    m = rc.extract_rewrite_raw(body, specs, "a0.", "a0")
+    assert isinstance(m, rc.Module) and m.name == "a0"
+    assert m.spec.circuit.name == "out"
+    assert [s.symbol.name for s in m.spec.arg_specs] == ["a0.w", "a0.inp", "a0.bias"]
+    assert m.children[1:] == [w, a, b]
+    assert_same_value(m, body)
+    assert rc.substitute_all_modules(m) == body.rename("a0")
+    kept = rc.extract_rewrite_raw(body, specs, "zz.", None)
+    assert kept.spec.circuit.name == "a0.out"
+    with pytest.raises(rc.ConstructModuleExtractNotPresentError):
+        rc.extract_rewrite_raw(body, specs + [(arr(rng, (3,), "x"), rc.ModuleArgSpec.just_name_shape(a))])
+
+
+def test_extract_rewrite(rng):
+    a, b, w = arr(rng, (3,), "a0.inp"), arr(rng, (3,), "a0.bias"), arr(rng, (2, 3), "a0.w")
+    body = rc.Einsum.from_einsum_string("i,ji->j", rc.Add(a, b, name="a0.sum"), w, name="a0.out")
+    m = rc.extract_rewrite(body, rc.Matcher(rc.Array), "a0.", "a0")
+    # arguments are ordered by name
+    assert [s.symbol.name for s in m.spec.arg_specs] == ["a0.bias", "a0.inp", "a0.w"]
+    assert all(s.batchable and s.expandable for s in m.spec.arg_specs)
+    assert_same_value(m, body)
+    custom = rc.extract_rewrite(
+        body,
+        rc.Matcher("a0.inp"),
+        module_name="m",
+        circuit_to_arg_spec=lambda c: rc.ModuleArgSpec.just_name_shape(c, batchable=False),
+    )
+    assert custom.name == "m" and not custom.spec.arg_specs[0].batchable
+    assert_same_value(custom, body)
