@@ -629,3 +629,99 @@ def test_extract_rewrite(rng):
     )
     assert custom.name == "m" and not custom.spec.arg_specs[0].batchable
     assert_same_value(custom, body)
+
+
+# --- diagonals --------------------------------------------------------------------------------
+
+
+def test_add_pull_diags(rng):
+    x, y = arr(rng, (3, 3), "x"), arr(rng, (3,), "y")
+    add = rc.Add(
+        rc.Einsum((x, (0, 1)), out_axes=(0, 0), name="dx"),
+        rc.Einsum((y, (0,)), out_axes=(0, 0), name="dy"),
+        name="s",
+    )
+    out = rc.add_pull_diags(add)
+    assert isinstance(out, rc.Einsum) and out.in_axes == [(0,)] and out.out_axes == (0, 0)
+    inner = out.children[0]
+    assert inner.name == "s" and [c.out_axes for c in inner.children] == [(0,), (0,)]
+    assert_same_value(out, add)
+    # one operand is not diagonal, or an operand is not an Einsum: no rewrite
+    assert rc.add_pull_diags(rc.Add(add.children[0], rc.Einsum((x, (0, 1)), out_axes=(0, 1)))) is None
+    assert rc.add_pull_diags(rc.Add(add.children[0], x, name="s")) is None
+    assert rc.add_pull_diags(rc.Add(name="z")) is None
+
+
+@SETTINGS
+@given(st.integers(0, 2**31 - 1), st.integers(1, 3), st.data())
+def test_add_pull_diags_keeps_value(seed, n, data):
+    rng = np.random.default_rng(seed)
+    ops = []
+    for i in range(n):
+        pattern = data.draw(st.sampled_from([(0, 0, 1), (0, 0), (0, 1, 0), (0, 1), (0, 0, 0)]))
+        used = sorted(set(pattern))
+        base = arr(rng, tuple(3 if k == 0 else 2 for k in used), f"b{i}")
+        ops.append(rc.Einsum((base, tuple(used)), out_axes=pattern, name=f"e{i}"))
+    try:
+        add = rc.Add(*ops, name="s")
+    except rc.MiscInputNotBroadcastableError:
+        return
+    out = rc.add_pull_diags(add)
+    if out is not None:
+        assert_same_value(out, add)
+
+
+def test_einsum_push_down_trace(rng):
+    x, y = arr(rng, (3, 3), "x"), arr(rng, (3,), "y")
+    ein = rc.Einsum((rc.Add(x, y, name="a"), (0, 0)), out_axes=(0,), name="tr")
+    out = rc.einsum_push_down_trace(ein)
+    assert out.name == "tr" and out.in_axes == [(0,)]
+    assert [c.in_axes for c in out.children[0].children] == [[(0, 0)], [(0, 0)]]
+    assert_same_value(out, ein)
+    cat = rc.Concat(arr(rng, (3, 2, 3), "p"), arr(rng, (3, 1, 3), "q"), axis=1, name="c")
+    ein = rc.Einsum((cat, (0, 1, 0)), out_axes=(1,), name="tr")
+    out = rc.einsum_push_down_trace(ein)
+    assert isinstance(out.children[0], rc.Concat) and out.children[0].axis == 1
+    assert_same_value(out, ein)
+    z = arr(rng, (3, 4, 3), "z")
+    idx = rc.Index(z, (slice(None), slice(1, 3), slice(None)), name="i")
+    ein = rc.Einsum((idx, (0, 1, 0)), out_axes=(0, 1), name="tr")
+    out = rc.einsum_push_down_trace(ein)
+    assert isinstance(out.children[0], rc.Index) and out.children[0].shape == (3, 2)
+    assert_same_value(out, ein)
+    r = rc.Rearrange.from_string(arr(rng, (3, 2, 3), "w"), "a b c -> a c b", name="r")
+    ein = rc.Einsum((r, (0, 0, 1)), out_axes=(1,), name="tr")
+    out = rc.einsum_push_down_trace(ein)
+    assert isinstance(out.children[0], rc.Rearrange) and out.children[0].shape == (3, 2)
+    assert_same_value(out, ein)
+    # no repeated labels, or an operand that cannot take the trace
+    assert rc.einsum_push_down_trace(rc.Einsum((x, (0, 1)), out_axes=(0,))) is None
+    assert rc.einsum_push_down_trace(rc.Einsum((x, (0, 0)), out_axes=(0,))) is None
+    # a non-identity index on the repeated axis keeps the trace above
+    sliced = rc.Index(x, (slice(0, 2), slice(0, 2)))
+    assert rc.einsum_push_down_trace(rc.Einsum((sliced, (0, 0)), out_axes=())) is None
+
+
+@SETTINGS
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["add", "concat", "index", "rearrange"]), st.data())
+def test_einsum_push_down_trace_keeps_value(seed, kind, data):
+    rng = np.random.default_rng(seed)
+    labels = data.draw(st.sampled_from([(0, 0, 1), (0, 1, 0), (1, 0, 0), (0, 0, 0)]))
+    out_axes = tuple(sorted(set(labels)))[: data.draw(st.integers(0, 2))]
+    shape = (3, 3, 3)
+    if kind == "add":
+        node = rc.Add(arr(rng, shape, "a"), arr(rng, (3, 1), "b"), name="s")
+    elif kind == "concat":
+        axis = data.draw(st.integers(0, 2))
+        parts = [arr(rng, tuple(1 if k == axis else 3 for k in range(3)), f"p{j}") for j in range(3)]
+        node = rc.Concat(*parts, axis=axis, name="c")
+    elif kind == "index":
+        node = rc.Index(arr(rng, (3, 4, 3, 5), "z"), (slice(None), slice(1, 4), slice(None), 2), name="i")
+    else:
+        perm = data.draw(st.permutations("abc"))
+        node = rc.Rearrange.from_string(arr(rng, shape, "w"), f"a b c -> {' '.join(perm)}", name="r")
+    ein = rc.Einsum((node, labels), out_axes=out_axes, name="tr")
+    out = rc.einsum_push_down_trace(ein)
+    if out is not None:
+        assert out.name == "tr"
+        assert_same_value(out, ein)

@@ -95,6 +95,8 @@ ONE_NODE_FN(einsum_merge_scalars, CC_KIND_EINSUM)
 ONE_NODE_FN(einsum_concat_to_add, CC_KIND_EINSUM)
 ONE_NODE_FN(einsum_pull_removable_axes, CC_KIND_EINSUM)
 ONE_NODE_FN(distribute_all, CC_KIND_EINSUM)
+ONE_NODE_FN(add_pull_diags, CC_KIND_ADD)
+ONE_NODE_FN(einsum_push_down_trace, CC_KIND_EINSUM)
 #undef ONE_NODE_FN
 
 static PyObject *
@@ -280,6 +282,12 @@ PyMethodDef cc_py_rewrite_catalogue_a_methods[] = {
              "einsum") " Axes operands only broadcast move above the Einsum."},
     {"einsum_concat_to_add", py_einsum_concat_to_add, METH_O,
      OPT_DOC("einsum_concat_to_add", "einsum") " A summed Concat operand becomes an Add."},
+    {"add_pull_diags", py_add_pull_diags, METH_O,
+     OPT_DOC("add_pull_diags", "add") " A diagonal all operand Einsums share moves above the Add."},
+    {"einsum_push_down_trace", py_einsum_push_down_trace, METH_O,
+     OPT_DOC(
+         "einsum_push_down_trace",
+         "einsum") " Repeated labels of an Add, Concat, Index or Rearrange operand move below it."},
     {"distribute_once", (PyCFunction)(void (*)(void))py_distribute_once,
      METH_VARARGS | METH_KEYWORDS,
      "distribute_once(node, operand_idx, do_broadcasts=True, prefix=None, suffix=None) -> Add: "

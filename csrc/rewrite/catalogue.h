@@ -56,6 +56,15 @@ int cc_einsum_pull_removable_axes(cc_node *einsum, cc_node **out);
 // an Add of one Einsum per part.
 int cc_einsum_concat_to_add(cc_node *einsum, cc_node **out);
 
+// --- Diagonals (rewrite/rewrite_diag.c) ---
+
+// rc's add_pull_diags: an Add of Einsums that are all diagonal over the same axes becomes one
+// diagonal Einsum over the Add of their undiagonalised versions.
+int cc_add_pull_diags(cc_node *add, cc_node **out);
+// rc's einsum_push_down_trace: repeated labels of an Add, Concat, Index or Rearrange operand
+// (a trace) moved below that operand where it can take them.
+int cc_einsum_push_down_trace(cc_node *einsum, cc_node **out);
+
 // --- Distribution (rewrite/distribute.c) ---
 
 typedef struct {
