@@ -725,3 +725,114 @@ def test_einsum_push_down_trace_keeps_value(seed, kind, data):
     if out is not None:
         assert out.name == "tr"
         assert_same_value(out, ein)
+
+
+# --- cumulant rewrites ------------------------------------------------------------------------
+
+
+def _weighted_vars(rng, n_vars=3, n=5):
+    p = rng.random(n)
+    p /= p.sum()
+    group = rc.Array(p, "probs")
+    vs = [
+        rc.DiscreteVar(rc.Array(rng.standard_normal((n, 3)), f"x{i}"), group, name=f"v{i}")
+        for i in range(n_vars)
+    ]
+    return group, vs
+
+
+def _assert_same_estimate(sampler, new, old):
+    a = np.asarray(sampler.estimate(new).evaluate())
+    b = np.asarray(sampler.estimate(old).evaluate())
+    assert a.shape == b.shape == tuple(old.shape)
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_rewrite_cum_to_circuit_of_cum_kinds(rng):
+    group, vs = _weighted_vars(rng)
+    s = rc.Sampler(rc.RunDiscreteVarAllSpec([group]))
+    w = rc.Array(rng.standard_normal((2, 3)), "w")
+    e = rc.Einsum.from_einsum_string("i,ji->j", vs[0], w, name="e")
+    e2 = rc.Einsum.from_einsum_string("i,i->i", vs[0], vs[1], name="e2")
+    cases = [
+        (rc.Cumulant(e), e),
+        (rc.Cumulant(e, vs[1]), e),
+        (rc.Cumulant(vs[1], e, vs[2]), e),
+        (rc.Cumulant(e2, vs[2]), e2),
+        (rc.Cumulant(vs[2], rc.Add(vs[0], vs[1], rc.Scalar(1.0, (1,)), name="a")), None),
+        (rc.Cumulant(vs[1], rc.Rearrange.from_string(vs[0], "a -> a 1", name="r"), vs[2]), None),
+        (rc.Cumulant(vs[1], rc.Index(vs[0], (slice(0, 2),), name="i")), None),
+        (rc.Cumulant(vs[2], rc.Concat(vs[0], vs[1], axis=0, name="c")), None),
+        (rc.Cumulant(rc.Tag(vs[0], rc.Tag.new_with_random_uuid(vs[0]).uuid, name="t"), vs[1]), None),
+    ]
+    for cum, node in cases:
+        if node is None:
+            node = next(c for c in cum.children if not isinstance(c, rc.DiscreteVar))
+        out = rc.rewrite_cum_to_circuit_of_cum(cum, node)
+        assert out.name == cum.name
+        assert not isinstance(out, rc.Cumulant)
+        _assert_same_estimate(s, out, cum)
+
+
+def test_rewrite_cum_to_circuit_of_cum_constants_and_errors(rng):
+    group, vs = _weighted_vars(rng)
+    a = rc.Array(rng.standard_normal(3), "a")
+    assert rc.rewrite_cum_to_circuit_of_cum(rc.Cumulant(name="k"), a) == rc.Scalar(1.0, (), "k")
+    assert rc.rewrite_cum_to_circuit_of_cum(rc.Cumulant(a, name="k"), a) == a.rename("k")
+    assert rc.rewrite_cum_to_circuit_of_cum(rc.Cumulant(a, vs[0], name="k"), a) == rc.Scalar(
+        0.0, (3, 3), "k"
+    )
+    with pytest.raises(rc.CumulantRewriteNodeToExpandNotFoundError, match="node 'v1'"):
+        rc.rewrite_cum_to_circuit_of_cum(rc.Cumulant(vs[0]), vs[1])
+    with pytest.raises(rc.CumulantRewriteUnexpandableTypeError, match="GeneralFunction"):
+        relu = rc.relu(vs[0])
+        rc.rewrite_cum_to_circuit_of_cum(rc.Cumulant(relu), relu)
+    with pytest.raises(rc.CumulantRewriteUnimplementedTypeError, match="DiscreteVar"):
+        rc.rewrite_cum_to_circuit_of_cum(rc.Cumulant(vs[0]), vs[0])
+    assert issubclass(rc.CumulantRewriteError, ValueError)
+    with pytest.raises(TypeError, match="expected Cumulant"):
+        rc.rewrite_cum_to_circuit_of_cum(a, a)
+
+
+def test_rewrite_cum_namer_and_on_sub(rng):
+    group, vs = _weighted_vars(rng)
+    e = rc.Einsum.from_einsum_string("i,i->i", vs[0], vs[1], name="e")
+    out = rc.rewrite_cum_to_circuit_of_cum(
+        rc.Cumulant(e, vs[2]), e, namer=lambda c: "k" + str(len(c.children))
+    )
+    names = {c.name for c in out.get(rc.Matcher(rc.Cumulant))}
+    assert names <= {"k1", "k2", "k3"}
+    seen = []
+    rc.rewrite_cum_to_circuit_of_cum(
+        rc.Cumulant(e, vs[2]), e, on_sub_cumulant_fn=lambda c: seen.append(c) or c
+    )
+    assert seen and all(isinstance(c, rc.Cumulant) for c in seen)
+
+
+@SETTINGS
+@given(st.integers(0, 2**31 - 1), st.integers(1, 3), st.integers(0, 2))
+def test_rewrite_cum_of_einsum_keeps_value(seed, n_ops, n_others):
+    rng = np.random.default_rng(seed)
+    group, vs = _weighted_vars(rng, n_vars=4)
+    ops = [(vs[int(rng.integers(0, 4))], (0,)) for _ in range(n_ops)]
+    e = rc.Einsum(*ops, out_axes=(0,) if rng.integers(0, 2) else (), name="e")
+    others = [vs[int(rng.integers(0, 4))] for _ in range(n_others)]
+    pos = int(rng.integers(0, n_others + 1))
+    cum = rc.Cumulant(*others[:pos], e, *others[pos:])
+    out = rc.rewrite_cum_to_circuit_of_cum(cum, e)
+    _assert_same_estimate(rc.Sampler(rc.RunDiscreteVarAllSpec([group])), out, cum)
+
+
+def test_kappa_term(rng):
+    group, vs = _weighted_vars(rng)
+    prod, cums = rc.kappa_term([[(0, vs[0]), (2, vs[1])], [(1, vs[2])]])
+    assert cums == [rc.Cumulant(vs[0], vs[1]), rc.Cumulant(vs[2])]
+    assert prod.children == cums and prod.out_axes == (0, 2, 1)
+    s = rc.Sampler(rc.RunDiscreteVarAllSpec([group]))
+    k01 = np.asarray(s.estimate(cums[0]).evaluate())
+    k2 = np.asarray(s.estimate(cums[1]).evaluate())
+    np.testing.assert_allclose(
+        np.asarray(s.estimate(prod).evaluate()), np.einsum("ik,j->ijk", k01, k2), atol=1e-12
+    )
+    named, _ = rc.kappa_term([[(0, vs[0])]], namer=lambda c: "n")
+    assert named.children[0].name == "n"
