@@ -122,6 +122,8 @@ cc_gf_spec *cc_py_gf_spec_by_path(const char *path);
 // Methods of the module defined in other files (NULL-terminated arrays).
 extern PyMethodDef cc_py_eval_methods[];
 extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
+// Add/Einsum rewrites, distribution, canonical forms (python/py_rewrite_catalogue_a.c).
+extern PyMethodDef cc_py_rewrite_catalogue_a_methods[];
 extern PyMethodDef cc_py_gf_module_methods[];
 extern PyMethodDef cc_py_print_methods[];   // python/py_print.c
 extern PyMethodDef cc_py_sampler_methods[]; // python/py_sampler.c

@@ -74,7 +74,8 @@ PyInit__circuits(void)
         cc_py_rewrite_catalogue_b_init(m) < 0 ||
         PyModule_AddFunctions(m, cc_py_sampler_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_parse_methods) < 0 ||
-        PyModule_AddFunctions(m, cc_py_hashing_methods) < 0 || add_backend_api(m) < 0) {
+        PyModule_AddFunctions(m, cc_py_hashing_methods) < 0 ||
+        PyModule_AddFunctions(m, cc_py_rewrite_catalogue_a_methods) < 0 || add_backend_api(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

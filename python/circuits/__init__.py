@@ -85,6 +85,9 @@ from ._sampler import (  # noqa: E402,F401
     factored_cumulant_expectation_rewrite,
 )
 
+from ._extract_rewrite import extract_rewrite, extract_rewrite_raw  # noqa: E402,F401
+from ._cumulant_rewrites import kappa_term, rewrite_cum_to_circuit_of_cum  # noqa: E402,F401
+
 _values.init_from_environment()
 _methods.install()
 _modules.install()
