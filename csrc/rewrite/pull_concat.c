@@ -5,6 +5,7 @@
 #include "expand/deep_map.h"
 #include "nodes/gf.h"
 #include "nodes/rearrange.h"
+#include "rewrite/catalogue.h"
 #include "rewrite/push_down_index.h"
 #include "rewrite/rewrite_catalogue_b.h"
 #include "rewrite/rewrite_impl.h"
@@ -305,47 +306,6 @@ einsum_pull_concat(const pull_ctx *p, cc_node *e, cc_node **out)
 // ---------------------------------------------------------------------------------------------
 // Add
 
-// rc's make_broadcast: node expanded to shape (right-aligned, its size-1 axes broadcast),
-// autonamed. New reference, or NULL.
-static cc_node *
-make_broadcast(cc_node *node, int ndim, const int64_t *shape)
-{
-    int dif = ndim - node->ndim, in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM], m = 0;
-    uint8_t in_ints[CC_MAX_NDIM], out_ints[CC_MAX_NDIM];
-    for (int k = 0; k < node->ndim; k++) {
-        in_lens[k] = node->shape[k] == 1 ? 0 : 1;
-        if (node->shape[k] != 1) {
-            in_ints[m++] = (uint8_t)(k + dif);
-        }
-    }
-    for (int k = 0; k < ndim; k++) {
-        out_lens[k] = 1;
-        out_ints[k] = (uint8_t)k;
-    }
-    cc_rearrange_spec *raw =
-        cc_rearrange_spec_new(node->ndim, in_lens, in_ints, ndim, out_lens, out_ints, ndim, shape);
-    cc_rearrange_spec *s = raw == NULL ? NULL : cc_rearrange_spec_canonicalize(raw, 1);
-    cc_rearrange_spec_free(raw);
-    if (s == NULL) {
-        return NULL;
-    }
-    cc_node *out;
-    if (cc_rearrange_spec_is_identity(s)) {
-        out = node;
-        cc_node_incref(out);
-    } else {
-        out = cc_rearrange_new(node, s, NULL);
-    }
-    cc_rearrange_spec_free(s);
-    return out;
-}
-
-static int
-same_shape(const cc_node *a, const cc_node *b)
-{
-    return a->ndim == b->ndim && memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(int64_t)) == 0;
-}
-
 // Section [start, stop) of axis of add (whose operands all have its shape): the Index of add
 // when raw, else the Add (add's name) of the simplified Indexes of its operands.
 static cc_node *
@@ -388,41 +348,18 @@ add_pull_concat(const pull_ctx *p, cc_node *add, cc_node **out)
     if (concat == NULL) {
         return 0;
     }
-    int n = add->n_children, changed = 0;
-    cc_node **kids = cc_calloc((size_t)n + 1, sizeof(cc_node *));
-    if (kids == NULL) {
+    cc_node *explicit_add;
+    if (cc_add_make_broadcasts_explicit(add, &explicit_add) < 0) {
         return -1;
     }
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        cc_node *c = add->children[i];
-        if (same_shape(c, add)) {
-            kids[i] = c;
-            cc_node_incref(c);
-        } else {
-            changed = 1;
-            kids[i] = make_broadcast(c, add->ndim, add->shape);
-            rc = kids[i] == NULL ? -1 : 0;
-        }
-    }
-    cc_node *explicit_add = NULL;
-    if (rc == 0) {
-        if (changed) {
-            explicit_add = cc_add_new(n, kids, add->name);
-        } else {
-            explicit_add = add;
-            cc_node_incref(add);
-        }
-    }
-    decref_all(kids, n);
-    cc_free(kids);
     if (explicit_add == NULL) {
-        return -1;
+        explicit_add = add;
+        cc_node_incref(add);
     }
     int axis = add->ndim - concat->ndim + concat->u.concat.axis;
     int m = concat->n_children;
     cc_node **parts = cc_calloc((size_t)m, sizeof(cc_node *));
-    rc = parts == NULL ? -1 : 0;
+    int rc = parts == NULL ? -1 : 0;
     int64_t start = 0;
     for (int i = 0; i < m && rc == 0; i++) {
         int64_t l = concat->children[i]->shape[concat->u.concat.axis];

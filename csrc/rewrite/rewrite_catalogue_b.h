@@ -35,10 +35,6 @@ cc_node *cc_flat_concat(int n, cc_node *const *circuits);
 // its shape (backs: n new references). 0, or -1.
 int cc_flat_concat_back(int n, cc_node *const *circuits, cc_node **flat, cc_node **backs);
 
-// rc's remove_axes (the strong form): n (a Scalar or a Rearrange; the axes flagged in mask among
-// cc_removable_axes) without those axes, a Rearrange's spec conformed and canonicalized first,
-// named "<name>_rem_ax". New reference, or NULL.
-cc_node *cc_remove_axes(cc_node *n, const uint8_t *mask);
 // rc's Rearrange::nrc_elim_identity(child, RearrangeSpec::unremove_axes(mask, shape), None):
 // the axes flagged in mask (ndim of them) restored as broadcasts. New reference, or NULL.
 cc_node *cc_unremove_axes(cc_node *child, int ndim, const int64_t *shape, const uint8_t *mask);

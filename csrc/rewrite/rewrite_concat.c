@@ -1,9 +1,9 @@
 // rc's Concat rewrites outside simp's defaults: index_concat_drop_unreached, concat_elim_split,
-// concat_pull_removable_axes (with remove_axes and unremove_axes), flat_concat and
-// flat_concat_back.
+// concat_pull_removable_axes (with unremove_axes), flat_concat and flat_concat_back.
 #include <string.h>
 
 #include "nodes/rearrange.h"
+#include "rewrite/catalogue.h"
 #include "rewrite/rewrite_catalogue_b.h"
 #include "rewrite/rewrite_impl.h"
 #include "rewrite/simp.h"
@@ -186,58 +186,6 @@ cc_concat_elim_split(cc_node *concat, cc_node **out)
 }
 
 cc_node *
-cc_remove_axes(cc_node *n, const uint8_t *mask)
-{
-    if (n->kind != CC_KIND_REARRANGE) {
-        return cc_remove_axes_weak(n, mask);
-    }
-    cc_node *child = n->children[0];
-    cc_rearrange_spec *conformed =
-        cc_rearrange_spec_conform(n->u.rearrange.spec, child->ndim, child->shape);
-    if (conformed == NULL) {
-        return NULL;
-    }
-    cc_rearrange_spec *s = cc_rearrange_spec_canonicalize(conformed, 1);
-    cc_rearrange_spec_free(conformed);
-    if (s == NULL) {
-        return NULL;
-    }
-    int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM], n_out = 0, len = 0;
-    uint8_t out_ints[256];
-    for (int g = 0; g < s->n_in; g++) {
-        in_lens[g] = s->in_start[g + 1] - s->in_start[g];
-    }
-    for (int g = 0; g < s->n_out; g++) {
-        if (mask[g]) {
-            continue;
-        }
-        out_lens[n_out++] = s->out_start[g + 1] - s->out_start[g];
-        for (int k = s->out_start[g]; k < s->out_start[g + 1]; k++) {
-            out_ints[len++] = s->out_ints[k];
-        }
-    }
-    cc_rearrange_spec *f = cc_rearrange_spec_new(s->n_in, in_lens, s->in_ints, n_out, out_lens,
-                                                 out_ints, s->n_sizes, s->sizes);
-    cc_rearrange_spec_free(s);
-    if (f == NULL) {
-        return NULL;
-    }
-    cc_node *out = NULL;
-    if (cc_rearrange_spec_is_identity(f)) {
-        out = child;
-        cc_node_incref(out);
-    } else {
-        char *name = NULL;
-        if (n->name == NULL || (name = cc_simp_suffixed(n->name, "_rem_ax")) != NULL) {
-            out = cc_rearrange_new(child, f, name);
-        }
-        cc_free(name);
-    }
-    cc_rearrange_spec_free(f);
-    return out;
-}
-
-cc_node *
 cc_unremove_axes(cc_node *child, int ndim, const int64_t *shape, const uint8_t *mask)
 {
     int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM], n_in = 0;
@@ -255,13 +203,7 @@ cc_unremove_axes(cc_node *child, int ndim, const int64_t *shape, const uint8_t *
     if (s == NULL) {
         return NULL;
     }
-    cc_node *out;
-    if (cc_rearrange_spec_is_identity(s)) {
-        out = child;
-        cc_node_incref(out);
-    } else {
-        out = cc_rearrange_new(child, s, NULL);
-    }
+    cc_node *out = cc_rearrange_or_child(child, s, NULL);
     cc_rearrange_spec_free(s);
     return out;
 }
@@ -294,7 +236,8 @@ cc_concat_pull_removable_axes(cc_node *concat, cc_node **out)
     }
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        kids[i] = cc_remove_axes(concat->children[i], common);
+        int applies;
+        kids[i] = cc_remove_axes(concat->children[i], common, &applies);
         rc = kids[i] == NULL ? -1 : 0;
     }
     cc_node *inner = rc == 0 ? cc_concat_new(n, kids, new_axis, concat->name) : NULL;

@@ -6,6 +6,7 @@
 
 #include "nodes/gf.h"
 #include "nodes/shape.h"
+#include "rewrite/catalogue.h"
 #include "rewrite/rewrite_catalogue_b.h"
 #include "rewrite/rewrite_impl.h"
 #include "rewrite/simp.h"
@@ -79,7 +80,8 @@ cc_generalfunction_pull_removable_axes(cc_node *gf, cc_node **out)
     if (!any) {
         return 0;
     }
-    cc_node *smaller = cc_remove_axes(child, batch);
+    int applies;
+    cc_node *smaller = cc_remove_axes(child, batch, &applies);
     if (smaller == NULL) {
         return -1;
     }

@@ -3,6 +3,7 @@
 // frames; results are memoised by the hash of the node they came from.
 #include <string.h>
 
+#include "rewrite/catalogue.h"
 #include "rewrite/flatten.h"
 #include "rewrite/module_rewrite.h"
 #include "rewrite/rewrite_catalogue_b.h"
@@ -10,6 +11,13 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hmap.h"
+
+// rc's row calls add_pull_removable_axes with remove_non_common_axes set.
+static int
+add_pull_removable_axes(cc_node *add, cc_node **out)
+{
+    return cc_add_pull_removable_axes(add, 1, out);
+}
 
 // Rows by node kind in rc's order of kinds (Einsum, Add, Rearrange, Index, GeneralFunction,
 // Concat, Module), then in each kind's order. rc's Scatter rewrites have no rows: there is no
@@ -19,13 +27,21 @@ static const cc_simp_row rows[] = {
     {"einsum_elim_identity", CC_KIND_EINSUM, cc_einsum_elim_identity, 1, 1},
     {"einsum_flatten", CC_KIND_EINSUM, cc_einsum_flatten_once, 0, 1},
     {"einsum_of_permute_merge", CC_KIND_EINSUM, cc_einsum_of_permute_merge, 1, 1},
+    {"einsum_merge_scalars", CC_KIND_EINSUM, cc_einsum_merge_scalars, 0, 1},
     {"einsum_remove_one", CC_KIND_EINSUM, cc_einsum_remove_one, 1, 0},
+    {"einsum_pull_removable_axes", CC_KIND_EINSUM, cc_einsum_pull_removable_axes, 0, 1},
     {"einsum_elim_removable_axes_weak", CC_KIND_EINSUM, cc_einsum_elim_removable_axes_weak, 1, 0},
     {"einsum_permute_to_rearrange", CC_KIND_EINSUM, cc_einsum_permute_to_rearrange, 1, 1},
+    {"einsum_push_down_trace", CC_KIND_EINSUM, cc_einsum_push_down_trace, 0, 1},
+    {"einsum_concat_to_add", CC_KIND_EINSUM, cc_einsum_concat_to_add, 0, 1},
     {"remove_add_few_input", CC_KIND_ADD, cc_remove_add_few_input, 1, 1},
     {"add_flatten", CC_KIND_ADD, cc_add_flatten_once, 0, 1},
     {"add_elim_zeros", CC_KIND_ADD, cc_add_elim_zeros, 1, 1},
+    {"add_collapse_scalar_inputs", CC_KIND_ADD, cc_add_collapse_scalar_inputs, 0, 1},
     {"add_deduplicate", CC_KIND_ADD, cc_add_deduplicate, 1, 1},
+    {"add_pull_removable_axes", CC_KIND_ADD, add_pull_removable_axes, 0, 1},
+    {"add_pull_diags", CC_KIND_ADD, cc_add_pull_diags, 0, 1},
+    {"add_fuse_scalar_multiples", CC_KIND_ADD, cc_add_fuse_scalar_multiples, 0, 1},
     {"add_elim_removable_axes_weak", CC_KIND_ADD, cc_add_elim_removable_axes_weak, 1, 0},
     {"rearrange_elim_identity", CC_KIND_REARRANGE, cc_rearrange_elim_identity, 1, 1},
     {"rearrange_fuse", CC_KIND_REARRANGE, cc_rearrange_fuse, 1, 1},
