@@ -666,3 +666,45 @@ def test_compiler_simp_is_a_fixpoint(c):
     again = rc.compiler_simp(out)
     assert n_nodes(again) <= n_nodes(out)
     assert_same_value(again, c)
+
+
+def test_catalogue_b_does_not_leak(rng):
+    import gc
+    import os
+
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("needs /proc/self/statm")
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("AddressSanitizer's quarantine keeps freed memory resident")
+
+    def resident():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    a, b, w = arr(rng, (6, 3), "a"), arr(rng, (2, 3), "b"), arr(rng, (3, 4), "w")
+    cat = rc.Concat(a, b, axis=0, name="cat")
+    e = rc.sigmoid(rc.Einsum.from_einsum_string("ij,jk->ik", cat, w, name="e"))
+    s = rc.Add(a, a, name="s")
+    two = rc.Add(rc.Index(s, (np.array([0, 5]),)), rc.Index(s, (np.array([5, 2]),)))
+    fuse = rc.Index(rc.Index(a, (np.array([4, 1, 3]),)), (np.array([2, 0]),))
+    g = rc.GeneralFunction.gen_index(a, rc.Array(np.array([1, 0])), -2, batch_x=True,
+                                     batch_index=False)
+
+    def step():
+        rc.deep_pull_concat(e)
+        rc.deep_pull_concat_new(e)
+        rc.deep_push_down_index_raw(two)
+        rc.index_fuse(fuse)
+        rc.generalfunction_gen_index_const_to_index(g)
+        rc.compiler_simp(rc.Add(e, e))
+        rc.flat_concat_back([a, b])
+
+    for _ in range(200):
+        step()
+    gc.collect()
+    before = resident()
+    for _ in range(1500):
+        step()
+    gc.collect()
+    growth = resident() - before
+    assert growth < 8 << 20, f"resident memory grew by {growth >> 20} MB"
