@@ -236,8 +236,10 @@ def test_concat_pull_removable_axes_keeps_value(seed, shape, data):
             keep = [k for k in range(len(s)) if k == axis or data.draw(st.booleans())]
             base = arr(rng, tuple(s[k] for k in keep))
             names = "abc"
-            spec = " ".join(names[k] for k in keep) + " -> " + " ".join(
-                names[k] if k in keep else str(s[k]) for k in range(len(s))
+            spec = (
+                " ".join(names[k] for k in keep)
+                + " -> "
+                + " ".join(names[k] if k in keep else str(s[k]) for k in range(len(s)))
             )
             parts.append(rc.Rearrange.from_string(base, spec))
     c = rc.Concat(*parts, axis=axis)
@@ -337,7 +339,9 @@ def test_generalfunction_gen_index_const_to_index(seed, shape, data):
     dim = data.draw(st.integers(-len(shape), -1))
     n = shape[dim]
     idx = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=4)))
-    g = rc.GeneralFunction.gen_index(x, rc.Array(idx), dim, batch_x=True, batch_index=False, name="g")
+    g = rc.GeneralFunction.gen_index(
+        x, rc.Array(idx), dim, batch_x=True, batch_index=False, name="g"
+    )
     out = rc.generalfunction_gen_index_const_to_index(g)
     assert isinstance(out, rc.Index) and out.node == x and out.name == g.name
     assert out.shape == g.shape
@@ -555,9 +559,9 @@ def test_deep_push_down_index_raw_shares_one_index(rng):
     assert_same_value(out, c)
     # an identity Index is dropped; nodes under min_size stay
     ident = rc.Index(s, (slice(None),), name="id")
-    assert rc.deep_push_down_index_raw(rc.Einsum.from_einsum_string("ij->j", ident)).children[
-        0
-    ] == s
+    assert (
+        rc.deep_push_down_index_raw(rc.Einsum.from_einsum_string("ij->j", ident)).children[0] == s
+    )
     assert rc.deep_push_down_index_raw(c, min_size=100) == c
 
 
@@ -566,7 +570,11 @@ def test_deep_push_down_index_raw_shares_one_index(rng):
 
 def test_compiler_default_set():
     comp = rc.SimpFnSubset.compiler_default().values
-    excluded = {"add_elim_removable_axes_weak", "einsum_elim_removable_axes_weak", "einsum_remove_one"}
+    excluded = {
+        "add_elim_removable_axes_weak",
+        "einsum_elim_removable_axes_weak",
+        "einsum_remove_one",
+    }
     assert {n for n, on in comp.items() if not on} == excluded
     names = rc.SimpFnSubset.all_names()
     for n in [
@@ -627,9 +635,11 @@ def test_compiler_default_set():
         "elim_no_input_module",
     ]
     # rc's order: index rows, then GeneralFunction rows, then Concat rows
-    assert names.index("index_concat_drop_unreached") < names.index(
-        "generalfunction_pull_removable_axes"
-    ) < names.index("concat_elim_identity")
+    assert (
+        names.index("index_concat_drop_unreached")
+        < names.index("generalfunction_pull_removable_axes")
+        < names.index("concat_elim_identity")
+    )
 
 
 def test_compiler_simp_step(rng):
@@ -687,8 +697,9 @@ def test_catalogue_b_does_not_leak(rng):
     s = rc.Add(a, a, name="s")
     two = rc.Add(rc.Index(s, (np.array([0, 5]),)), rc.Index(s, (np.array([5, 2]),)))
     fuse = rc.Index(rc.Index(a, (np.array([4, 1, 3]),)), (np.array([2, 0]),))
-    g = rc.GeneralFunction.gen_index(a, rc.Array(np.array([1, 0])), -2, batch_x=True,
-                                     batch_index=False)
+    g = rc.GeneralFunction.gen_index(
+        a, rc.Array(np.array([1, 0])), -2, batch_x=True, batch_index=False
+    )
 
     def step():
         rc.deep_pull_concat(e)
