@@ -225,6 +225,15 @@ frame_clear(dframe *f)
     cc_free(f->results);
 }
 
+// The errors a step of distribute may skip when allow_partial_distribute (not memory errors).
+static int
+is_distribute_error(cc_error_kind kind)
+{
+    return kind == CC_E_DISTRIBUTE_OPERAND_IS_NOT_ADD ||
+           kind == CC_E_DISTRIBUTE_COULDNT_BROADCAST ||
+           kind == CC_E_DISTRIBUTE_EMPTY_ADD_UNSUPPORTED;
+}
+
 // Starts distributing einsum with state: 0 with *result (new reference) when known at once,
 // 1 with a new frame on the stack, -1 on error.
 static int
@@ -258,7 +267,7 @@ start(dctx *c, cc_node *einsum, cc_imatcher *state, cc_node **result)
     int n = 0;
     if (!finished && distribute_terms(einsum, o->operand_idx, o->do_broadcasts, o->prefix,
                                       o->suffix, &terms, &n) < 0) {
-        if (!o->allow_partial_distribute) {
+        if (!o->allow_partial_distribute || !is_distribute_error(cc_error_kind_get())) {
             cc_traversal_free(states, operand->n_children);
             return -1;
         }
