@@ -65,13 +65,16 @@ decref_all(cc_node **nodes, int n)
 // ---------------------------------------------------------------------------------------------
 // Einsum
 
+#define N_LABELS 256 // Einsum labels are bytes
+#define MAX_TERMS (1 << 20)
+
 typedef struct {
     int n_labels;
-    uint8_t label[CC_MAX_NDIM * 4];
-    int n_sections[CC_MAX_NDIM * 4];
-    const int64_t *sizes[CC_MAX_NDIM * 4]; // borrowed from one of the Concats
-    int kept[CC_MAX_NDIM * 4];             // the label is an output axis
-    int pick[CC_MAX_NDIM * 4];             // the section chosen for the label
+    uint8_t label[N_LABELS];
+    int n_sections[N_LABELS];
+    const int64_t *sizes[N_LABELS]; // borrowed from one of the Concats
+    int kept[N_LABELS];             // the label is an output axis
+    int pick[N_LABELS];             // the section chosen for the label
 } einsum_plan;
 
 static int
@@ -136,13 +139,20 @@ einsum_piece(const pull_ctx *p, cc_node *e, const einsum_plan *pl)
 static cc_node *
 einsum_sum(const pull_ctx *p, cc_node *e, einsum_plan *pl)
 {
-    int total = 1;
+    int64_t count = 1;
     for (int k = 0; k < pl->n_labels; k++) {
         if (!pl->kept[k]) {
-            total *= pl->n_sections[k];
+            count *= pl->n_sections[k];
             pl->pick[k] = 0;
+            if (count > MAX_TERMS) {
+                return cc_fail_null(CC_E_PY_VALUE,
+                                    "pull_concat_once: Einsum '%s' would need more than %d terms "
+                                    "per output section",
+                                    e->name != NULL ? e->name : "", MAX_TERMS);
+            }
         }
     }
+    int total = (int)count;
     cc_node **terms = cc_calloc((size_t)total, sizeof(cc_node *));
     if (terms == NULL) {
         return NULL;
@@ -177,7 +187,7 @@ einsum_sum(const pull_ctx *p, cc_node *e, einsum_plan *pl)
 static cc_node *
 einsum_nest(const pull_ctx *p, cc_node *e, einsum_plan *pl)
 {
-    int order[CC_MAX_NDIM * 4], n_kept = 0;
+    int order[N_LABELS], n_kept = 0;
     for (int k = 0; k < pl->n_labels; k++) {
         if (pl->kept[k]) {
             order[n_kept++] = k;
@@ -187,7 +197,7 @@ einsum_nest(const pull_ctx *p, cc_node *e, einsum_plan *pl)
         return einsum_sum(p, e, pl);
     }
     // level d collects the pieces of order[d]; parts[d] holds pl->pick[order[d]] done parts
-    cc_node **parts[CC_MAX_NDIM * 4] = {0};
+    cc_node **parts[N_LABELS] = {0};
     cc_node *result = NULL;
     int d = 0, ok = 1;
     for (int k = 0; k < n_kept; k++) {
