@@ -719,3 +719,11 @@ def test_catalogue_b_does_not_leak(rng):
     gc.collect()
     growth = resident() - before
     assert growth < 8 << 20, f"resident memory grew by {growth >> 20} MB"
+
+
+def test_pull_concat_once_too_many_terms(rng):
+    # 21 summed labels of two sections each: 2**21 Einsums for the one output section
+    ops = [(rc.Concat(arr(rng, (1,)), arr(rng, (1,)), axis=0), (i,)) for i in range(21)]
+    e = rc.Einsum(*ops, out_axes=(), name="big")
+    with pytest.raises(ValueError, match="Einsum 'big' would need more than 1048576 terms"):
+        rc.pull_concat_once(e)
