@@ -455,8 +455,9 @@ dpi_pre(void *vctx, cc_node *node, cc_node **out)
     if (r == NULL || r == (cc_node *)&used_mark) {
         return 0;
     }
-    // the slot exists, so marking it cannot fail
-    cc_hmap_put(&d->repl, node->hash, &used_mark);
+    if (cc_hmap_put(&d->repl, node->hash, &used_mark) < 0) {
+        return -1;
+    }
     *out = r;
     return 2;
 }
