@@ -276,11 +276,14 @@ union_rebased(int n, const cc_index_item *items, int64_t l, cc_index_item *base,
 }
 
 // Index base pushed one step down (rc's push_down_index_op); base itself where it cannot go.
+// New reference, or NULL.
 static cc_node *
 push_once(cc_node *base)
 {
     cc_node *out = cc_push_down_index_once(base, 1, NULL);
-    if (out == NULL && cc_error_kind_get() != CC_E_NO_MEMORY) {
+    cc_error_kind kind = out == NULL ? cc_error_kind_get() : CC_E_NO_MEMORY;
+    // out of memory, and a Python callback's exception, are the caller's to see
+    if (out == NULL && kind != CC_E_NO_MEMORY && kind != CC_E_PYTHON) {
         cc_error_clear();
         out = base;
         cc_node_incref(out);
