@@ -727,3 +727,28 @@ def test_pull_concat_once_too_many_terms(rng):
     e = rc.Einsum(*ops, out_axes=(), name="big")
     with pytest.raises(ValueError, match="Einsum 'big' would need more than 1048576 terms"):
         rc.pull_concat_once(e)
+
+
+class Cube(rc.GeneralFunctionSpecBase):
+    @property
+    def name(self):
+        return "cube"
+
+    def function(self, x):
+        return x * x * x
+
+    def get_shape_info(self, shape):
+        return rc.GeneralFunctionShapeInfo(shape, 0, [True])
+
+
+class Boom(Cube):
+    def function(self, x):
+        raise KeyError("boom from the spec")
+
+
+def test_generalfunction_evaluate_simple_python_spec():
+    g = rc.GeneralFunction(rc.Scalar(1.5, ()), spec=Cube(), name="c")
+    out = rc.generalfunction_evaluate_simple(g)
+    assert out == rc.Scalar(1.5**3, (), "c")
+    with pytest.raises(KeyError, match="boom from the spec"):
+        rc.generalfunction_evaluate_simple(rc.GeneralFunction(rc.Scalar(1.5, ()), spec=Boom()))
