@@ -222,6 +222,9 @@ cc_module_spec_new_extract(cc_node *circuit, int n, cc_node *const *subs,
                 cc_fail(CC_E_CONSTRUCT_MODULE_EXTRACT_NOT_PRESENT,
                         "new_extract: subcircuit %d (%s) is not present in the circuit", i,
                         cc_node_describe(subs[i]->kind, subs[i]->name, what, sizeof(what)));
+                for (int j = 0; j < k; j++) {
+                    cc_module_arg_spec_clear(&out_specs[j]);
+                }
                 goto done;
             }
             continue;

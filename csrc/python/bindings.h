@@ -102,6 +102,7 @@ int cc_py_module_rewrite_init(PyObject *module);
 int cc_py_module_pusher_init(PyObject *module);
 // simp, its simplifications and SimpFnSubset (python/py_simp.c).
 int cc_py_simp_init(PyObject *module);
+int cc_py_rewrite_catalogue_b_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
 // The scatter rewrites (python/py_scatter_rewrite.c).
@@ -126,6 +127,8 @@ cc_gf_spec *cc_py_gf_spec_by_path(const char *path);
 // Methods of the module defined in other files (NULL-terminated arrays).
 extern PyMethodDef cc_py_eval_methods[];
 extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
+// Add/Einsum rewrites, distribution, canonical forms (python/py_rewrite_catalogue_a.c).
+extern PyMethodDef cc_py_rewrite_catalogue_a_methods[];
 extern PyMethodDef cc_py_gf_module_methods[];
 extern PyMethodDef cc_py_print_methods[];      // python/py_print.c
 extern PyMethodDef cc_py_named_axes_methods[]; // python/py_named_axes.c

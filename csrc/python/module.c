@@ -73,10 +73,12 @@ PyInit__circuits(void)
         PyModule_AddFunctions(m, cc_py_gf_module_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_print_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_named_axes_methods) < 0 ||
+        cc_py_rewrite_catalogue_b_init(m) < 0 ||
         PyModule_AddFunctions(m, cc_py_sampler_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_parse_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_hashing_methods) < 0 ||
-        PyModule_AddFunctions(m, cc_py_surface_methods) < 0 || add_backend_api(m) < 0) {
+        PyModule_AddFunctions(m, cc_py_surface_methods) < 0 ||
+        PyModule_AddFunctions(m, cc_py_rewrite_catalogue_a_methods) < 0 || add_backend_api(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

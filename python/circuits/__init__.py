@@ -165,6 +165,9 @@ from . import _surface_methods  # noqa: E402
 
 _surface_methods.install()
 
+from ._extract_rewrite import extract_rewrite, extract_rewrite_raw  # noqa: E402,F401
+from ._cumulant_rewrites import kappa_term, rewrite_cum_to_circuit_of_cum  # noqa: E402,F401
+
 _values.init_from_environment()
 _methods.install()
 _modules.install()
