@@ -101,6 +101,8 @@ int cc_py_module_pusher_init(PyObject *module);
 int cc_py_simp_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
+// Nesting and einsum-order functions (python/py_nest.c).
+int cc_py_nest_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {
