@@ -67,7 +67,8 @@ fail:
 typedef struct {
     Py_ssize_t n;
     cc_nest_group *groups;
-    int **owned; // 2 * n int arrays (members, perm)
+    int **owned;      // 2 * n int arrays (members, perm)
+    uint8_t **labels; // n arrays of output labels (or NULL)
 } groups_arg;
 
 static void
@@ -78,18 +79,25 @@ groups_clear(groups_arg *g)
             PyMem_Free(g->owned[i]);
         }
     }
+    if (g->labels != NULL) {
+        for (Py_ssize_t i = 0; i < g->n; i++) {
+            PyMem_Free(g->labels[i]);
+        }
+    }
     PyMem_Free(g->owned);
+    PyMem_Free(g->labels);
     PyMem_Free(g->groups);
 }
 
-// groups: a list of (members, name or None, out_perm or None). Names are borrowed from the
-// list, which the caller keeps alive.
+// groups: a list of (members, name or None, out_perm or None, out_labels or None). Names are
+// borrowed from the list, which the caller keeps alive.
 static int
 groups_from_list(PyObject *list, groups_arg *g)
 {
     g->n = 0;
     g->groups = NULL;
     g->owned = NULL;
+    g->labels = NULL;
     if (!PyList_Check(list)) {
         PyErr_SetString(PyExc_TypeError, "groups must be a list of (members, name, perm)");
         return -1;
@@ -101,20 +109,21 @@ groups_from_list(PyObject *list, groups_arg *g)
     }
     g->groups = PyMem_Calloc((size_t)n + 1, sizeof(cc_nest_group));
     g->owned = PyMem_Calloc(2 * (size_t)n + 1, sizeof(int *));
-    if (g->groups == NULL || g->owned == NULL) {
+    g->labels = PyMem_Calloc((size_t)n + 1, sizeof(uint8_t *));
+    if (g->groups == NULL || g->owned == NULL || g->labels == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     g->n = n;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = PyList_GET_ITEM(list, i);
-        PyObject *members, *name, *perm;
-        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "OOO", &members, &name, &perm)) {
-            if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_TypeError, "each group must be (members, name, perm)");
-            }
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 4) {
+            PyErr_SetString(PyExc_TypeError,
+                            "each group must be a tuple (members, name, perm, out_labels)");
             return -1;
         }
+        PyObject *members = PyTuple_GET_ITEM(t, 0), *name = PyTuple_GET_ITEM(t, 1);
+        PyObject *perm = PyTuple_GET_ITEM(t, 2), *labels = PyTuple_GET_ITEM(t, 3);
         Py_ssize_t nm, np = 0;
         if (int_seq(members, "group members must be ints", &g->owned[2 * i], &nm) < 0 ||
             cc_py_name_arg(name, &g->groups[i].name) < 0) {
@@ -128,6 +137,31 @@ groups_from_list(PyObject *list, groups_arg *g)
         g->groups[i].members = g->owned[2 * i];
         g->groups[i].out_perm = g->owned[2 * i + 1];
         g->groups[i].n_perm = (int)np;
+        if (labels != Py_None) {
+            int *ints;
+            Py_ssize_t nl;
+            if (int_seq(labels, "out_labels must be a sequence of ints", &ints, &nl) < 0) {
+                return -1;
+            }
+            g->labels[i] = PyMem_Malloc((size_t)nl + 1);
+            if (g->labels[i] == NULL) {
+                PyMem_Free(ints);
+                PyErr_NoMemory();
+                return -1;
+            }
+            for (Py_ssize_t a = 0; a < nl; a++) {
+                if (ints[a] < 0 || ints[a] > 255) {
+                    PyErr_Format(PyExc_ValueError, "out_labels: %d is not a label in [0, 256)",
+                                 ints[a]);
+                    PyMem_Free(ints);
+                    return -1;
+                }
+                g->labels[i][a] = (uint8_t)ints[a];
+            }
+            PyMem_Free(ints);
+            g->groups[i].out_labels = g->labels[i];
+            g->groups[i].n_out_labels = (int)nl;
+        }
     }
     return 0;
 }
@@ -382,7 +416,8 @@ done:
 static PyMethodDef nest_methods[] = {
     {"_einsum_nest_groups", py_einsum_nest_groups, METH_VARARGS,
      "_einsum_nest_groups(einsum, groups): einsum's operands nested as the groups say (a list "
-     "of (members, name, out_axes_perm); members >= 0 are operands, -1-g group g; the last "
+     "of (members, name, out_axes_perm, out_labels); members >= 0 are operands, -1-g group g; the "
+     "last "
      "group is the root)."},
     {"_add_nest_groups", py_add_nest_groups, METH_VARARGS,
      "_add_nest_groups(add, groups): add's operands nested as the groups say."},

@@ -296,7 +296,7 @@ cc_einsum_nest_path(cc_node *einsum, int n_steps, const int *step_len, const int
             memmove(&stack[p[i]], &stack[p[i] + 1], (size_t)(m - p[i] - 1) * sizeof(int));
             m--;
         }
-        groups[k] = (cc_nest_group){len, members + off, NULL, NULL, 0};
+        groups[k] = (cc_nest_group){.n_members = len, .members = members + off};
         stack[m++] = -1 - k;
         off += (size_t)len;
     }
@@ -355,7 +355,7 @@ cc_einsum_nest_optimize(cc_node *einsum)
             int id = pairs[2 * k + s];
             members[2 * k + s] = id < n ? id : -1 - (id - n);
         }
-        groups[k] = (cc_nest_group){2, members + 2 * k, NULL, NULL, 0};
+        groups[k] = (cc_nest_group){.n_members = 2, .members = members + 2 * k};
     }
     out = cc_einsum_nest_groups(einsum, n - 1, groups);
 done:

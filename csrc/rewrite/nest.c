@@ -96,6 +96,37 @@ group_out_labels(const int *cnt, const int *total, const uint8_t *is_out, uint8_
     return n;
 }
 
+// Replaces the computed output labels lab (*n, every one needed outside the group) by the
+// group's own out_labels, which must include them and come from its operands.
+static int
+take_out_labels(const cc_nest_group *grp, int g, const int *cnt, uint8_t *lab, int *n)
+{
+    uint8_t given[N_LABELS] = {0};
+    for (int i = 0; i < grp->n_out_labels; i++) {
+        if (cnt[grp->out_labels[i]] == 0) {
+            return cc_fail(CC_E_NEST,
+                           "nest_einsums: output label %d of group %d is on none of its operands",
+                           grp->out_labels[i], g);
+        }
+        given[grp->out_labels[i]] = 1;
+    }
+    for (int i = 0; i < *n; i++) {
+        if (!given[lab[i]]) {
+            return cc_fail(CC_E_NEST,
+                           "nest_einsums: the output labels of group %d lack label %d, which is "
+                           "needed outside it",
+                           g, lab[i]);
+        }
+    }
+    if (grp->n_out_labels > N_LABELS) {
+        return cc_fail(CC_E_NEST, "nest_einsums: group %d has %d output labels", g,
+                       grp->n_out_labels);
+    }
+    memcpy(lab, grp->out_labels, (size_t)grp->n_out_labels);
+    *n = grp->n_out_labels;
+    return 0;
+}
+
 static int
 apply_perm(const cc_nest_group *grp, int g, uint8_t *lab, int n)
 {
@@ -247,6 +278,10 @@ cc_einsum_nest_groups(cc_node *einsum, int n_groups, const cc_nest_group *groups
         if (!is_root) {
             uint8_t *lab = s.out + (size_t)g * N_LABELS;
             s.n_out[g] = group_out_labels(cnt, total, is_out, lab);
+            if (groups[g].out_labels != NULL &&
+                take_out_labels(&groups[g], g, cnt, lab, &s.n_out[g]) < 0) {
+                goto done;
+            }
             if (groups[g].out_perm != NULL && apply_perm(&groups[g], g, lab, s.n_out[g]) < 0) {
                 goto done;
             }

@@ -15,12 +15,17 @@ typedef struct {
     const int *out_perm; // NULL, or n_perm entries: output axis i is axis out_perm[i] of the
                          // group's default order (Einsum groups other than the root)
     int n_perm;
+    // NULL, or the default output labels of an Einsum group (not the root) in place of the
+    // computed ones: labels of its operands including every one needed outside it (rc keeps a
+    // regrouped einsum's former axes this way)
+    const uint8_t *out_labels;
+    int n_out_labels;
 } cc_nest_group;
 
 // einsum's operands nested as the groups say. A group's output labels are those of its
 // operands that an operand outside it or the einsum's output also has, in increasing label
-// order (then permuted by out_perm); the root's are the einsum's. New reference, or NULL with
-// CC_E_NEST_INT_NOT_CONTAINED_IN_RANGE_COUNT (a member out of range),
+// order, or out_labels when given (then permuted by out_perm); the root's are the einsum's. New
+// reference, or NULL with CC_E_NEST_INT_NOT_CONTAINED_IN_RANGE_COUNT (a member out of range),
 // CC_E_PERM_INTS_NOT_UNIQUE (an operand twice),
 // CC_E_NEST_PERMUTATION_MISSES_IDXS_AND_NO_REST_IN_SPEC (an operand never),
 // CC_E_NEST_PERM_HAS_WRONG_LEN, or CC_E_NEST (a malformed tree).

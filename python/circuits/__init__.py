@@ -85,6 +85,21 @@ from ._sampler import (  # noqa: E402,F401
     factored_cumulant_expectation_rewrite,
 )
 
+from ._nest import (  # noqa: E402,F401
+    NestAddsSpec,
+    NestAddsSpecInfo,
+    NestAddsSpecMultiple,
+    NestAddsSpecSub,
+    NestEinsumsSpec,
+    NestEinsumsSpecInfo,
+    NestEinsumsSpecMultiple,
+    NestEinsumsSpecSub,
+    NestMatcher,
+    NestRest,
+    nest_adds,
+    nest_einsums,
+)
+
 _values.init_from_environment()
 _methods.install()
 _modules.install()
