@@ -99,6 +99,15 @@ from ._nest import (  # noqa: E402,F401
     nest_adds,
     nest_einsums,
 )
+from ._optimize import (  # noqa: E402,F401
+    OptimizationContext,
+    OptimizingSymbolicSizeWarning,
+    ScheduleStats,
+    ScheduleToSend,
+    SetOfCircuitIdentities,
+    opt_eval_each_subcircuit_until_fail,
+    optimize_circuit,
+)
 
 _values.init_from_environment()
 _methods.install()
