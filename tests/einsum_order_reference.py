@@ -142,19 +142,21 @@ def brute_force_cost(ops, out, sizes):
 
 def nested_cost(einsum):
     """The cost of a pairwise-nested Einsum as the search counts it: for each Einsum of two
-    operands, the product of the sizes of the labels of both operands' axes."""
+    operands, the product of the sizes of the labels of either operand that the other operand
+    or the Einsum's output also has (a label only one operand has is summed away on its own,
+    for free)."""
     total = 0.0
     stack = [einsum]
     while stack:
         e = stack.pop()
         if not isinstance(e, rc.Einsum):
             continue
-        sizes = {}
-        for child, axes in e.args:
-            for label, size in zip(axes, child.shape):
-                sizes[label] = size
         if len(e.children) == 2:
-            total += prod(sizes.values())
+            (x, xa), (y, ya) = e.args
+            sizes = dict(zip(xa, x.shape)) | dict(zip(ya, y.shape))
+            out = set(e.out_axes)
+            shared = {l for l in xa if l in ya or l in out} | {l for l in ya if l in xa or l in out}
+            total += prod(sizes[l] for l in shared)
         stack.extend(e.children)
     return total
 
