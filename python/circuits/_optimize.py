@@ -412,7 +412,9 @@ class Schedule:
 
     @staticmethod
     def _with_key_children(node, ids):
-        return node.map_children(lambda c: _circuits.Symbol(c.shape, _KEY_UUID, name=str(ids[c])))
+        out = node.map_children(lambda c: _circuits.Symbol(c.shape, _KEY_UUID, name=str(ids[c])))
+        # the Symbols' names must not become an automatic name of the node
+        return out if out.name == node.name else out.rename(node.name or None)
 
     @property
     def constants(self) -> Dict[int, _circuits.Circuit]:
@@ -459,14 +461,14 @@ class Schedule:
         current, biggest = {}, {}
         for ins in instructions:
             if isinstance(ins, int):
-                mem -= current.pop(ins).numel()
+                mem -= current.pop(ins).numel
                 continue
             key, circuit = ins
             current[key] = circuit
-            mem += circuit.numel()
+            mem += circuit.numel
             if mem > max_mem:
                 max_mem, biggest = mem, dict(current)
-        constant_mem = sum(c.numel() for c in constants.values())
+        constant_mem = sum(c.numel for c in constants.values())
         return ScheduleStats(max_mem, constant_mem, set(biggest.values()))
 
     # --- constants ---
@@ -514,8 +516,12 @@ class Schedule:
         every output's [id, shape]. ValueError when a constant is a Symbol."""
         constants, scalars, instructions, outputs = self._build_view()
 
+        from ._store import remember_tensor
+
         def text(c):
-            return _circuits.print_repr([c], bijection=True).rstrip("\n")
+            return _circuits.print_repr([c], bijection=True, tensor_sink=remember_tensor).rstrip(
+                "\n"
+            )
 
         for c in constants.values():
             if isinstance(c, _circuits.Symbol):
@@ -586,12 +592,16 @@ class Schedule:
             circuit = parser(ins["info"])
             children = ins["children"]
             try:
-                live[ins["key"]] = circuit.map_children_enumerate(lambda i, _: live[children[i]])
+                rebuilt = circuit.map_children_enumerate(lambda i, _: live[children[i]])
             except KeyError as e:
                 raise ValueError(
                     f"schedule deserialization: instruction {ins['key']} uses {e} before it is "
                     "computed"
                 ) from None
+            # the text's name, not an automatic one from the children's names
+            if rebuilt.name != circuit.name:
+                rebuilt = rebuilt.rename(circuit.name or None)
+            live[ins["key"]] = rebuilt
         return Schedule([live[k] for k, _ in outputs])
 
     def tosend(self) -> ScheduleToSend:
@@ -688,7 +698,7 @@ def opt_eval_each_subcircuit_until_fail(
 
     _check_settings(settings)
     for sub in _postorder([circuit]):
-        if sub.numel() >= 2_000_000_000:
+        if sub.numel >= 2_000_000_000:
             continue
         reference = np.asarray(sub.evaluate())
         try:
