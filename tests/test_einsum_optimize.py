@@ -4,6 +4,8 @@ cost equals a brute-force search over all contraction trees on small cases; beyo
 the greedy search matches its Python reference (tests/einsum_order_reference.py) step for step;
 and the error paths."""
 
+import gc
+import os
 import warnings
 
 import numpy as np
@@ -242,3 +244,44 @@ def test_einsum_order_errors():
         rc._circuits._einsum_order([[0]], [0], [1.0])
     with pytest.raises(ValueError, match="not in"):
         rc._circuits._einsum_order([[300]], [], [1.0] * 256)
+
+
+def test_rewrites_and_their_errors_do_not_leak():
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("AddressSanitizer's quarantine keeps freed memory resident")
+    statm = "/proc/self/statm"
+    if not os.path.exists(statm):
+        pytest.skip("needs /proc/self/statm")
+
+    def resident():
+        with open(statm) as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    rng = np.random.default_rng(9)
+    big = chain(12, rng, [2, 3] * 6 + [2])
+    small = chain(5, rng, [3, 20, 2, 20, 2, 3])
+    xs = [rc.Array(rng.standard_normal(8)) for _ in range(4)]
+    adds = rc.Add(rc.Add(xs[0], xs[1]), rc.Add(xs[2], xs[0], xs[1], xs[3]))
+
+    def step():
+        rc.deep_optimize_einsums(rc.Add(big, big))
+        rc.einsum_nest_optimize(small)
+        rc.einsum_nest_path(small, [[0, 1], [0, 1], [0, 1], [0, 1]])
+        rc.nest_einsums(small, ((0, 1), rc.NestRest()))
+        rc.nest_adds(adds.children[1], ((0, 1), rc.NestRest()))
+        rc.deep_heuristic_nest_adds(adds)
+        with pytest.raises(ValueError):
+            rc.einsum_nest_path(small, [[0, 9]])
+        with pytest.raises(rc.PermIntsNotUniqueError):
+            rc.nest_einsums(small, (0, 0, rc.NestRest()))
+        with pytest.raises(rc.NestPermHasWrongLenError):
+            rc.nest_einsums(small, (rc.NestEinsumsSpecInfo((0, 1), out_axes_perm=[0]), 2, 3, 4))
+
+    for _ in range(100):
+        step()
+    gc.collect()
+    before = resident()
+    for _ in range(1000):
+        step()
+    gc.collect()
+    assert resident() - before < 2 << 20
