@@ -144,7 +144,8 @@ def test_nest_path_as_rc():
     # each step takes its positions largest first and appends its result
     assert [c.name for c in y.children[0].children] == ["m3", "m2"]
     assert [c.name for c in y.children[1].children] == ["m1", "m0"]
-    assert y.children[0].out_axes == (2, 4)
+    # inner Einsums number their labels by first appearance: m3 (3, 4), m2 (2, 3) -> (0, 1), (2, 0)
+    assert y.children[0].in_axes == [(0, 1), (2, 0)] and y.children[0].out_axes == (2, 1)
 
 
 def test_nest_path_errors():

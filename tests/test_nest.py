@@ -340,3 +340,27 @@ def test_deep_heuristic_nest_adds_is_identity(groups):
     adds = [rc.Add(*(leaves[i] for i in g)) for g in groups]
     root = rc.Add(*adds, *(rc.Add(*adds[: k + 1], leaves[k]) for k in range(len(adds))))
     close(rc.deep_heuristic_nest_adds(root).evaluate(), root.evaluate())
+
+
+def test_nest_equal_groups_from_different_flattenings_are_equal(x):
+    z_new = rc.nest_einsums(
+        x, (("acd", ("bcd", rc.Matcher.regex("^bd$"))), ("ae", "ec"), NestRest())
+    )
+    partial = rc.IterativeMatcher.new_func(
+        lambda _: rc.IterateMatchResults(
+            [rc.new_traversal(term_early_at=rc.Matcher.regex(r"^\w+ \* \w+$")), rc.FINISHED, True],
+            True,
+        )
+    )
+    sub = rc.nest_einsums(z_new, (4, 3, 0, 1, 2), partial)
+    close(sub.evaluate(), x.evaluate())
+    assert sub == rc.nest_einsums(
+        z_new,
+        (
+            "eaf",
+            "abc",
+            "acd",
+            NestMatcher({"bcd", "bd"}, flat=True),
+            NestMatcher({"ae", "ec"}, flat=True),
+        ),
+    )

@@ -177,6 +177,24 @@ state_clear(nest_state *s, int n_groups)
     cc_free(s->built);
 }
 
+// Labels of in (n_in) and out (n_out) renamed 0, 1, ... in order of first appearance.
+static void
+renumber(uint8_t *in, size_t n_in, uint8_t *out, int n_out)
+{
+    int map[N_LABELS];
+    int next = 0;
+    for (int l = 0; l < N_LABELS; l++) {
+        map[l] = -1;
+    }
+    for (size_t i = 0; i < n_in + (size_t)n_out; i++) {
+        uint8_t *l = i < n_in ? &in[i] : &out[i - n_in];
+        if (map[*l] < 0) {
+            map[*l] = next++;
+        }
+        *l = (uint8_t)map[*l];
+    }
+}
+
 static cc_node *
 build_einsum_group(cc_node *einsum, const cc_nest_group *groups, int g, int is_root, nest_state *s)
 {
@@ -211,8 +229,13 @@ build_einsum_group(cc_node *einsum, const cc_nest_group *groups, int g, int is_r
         const char *name = grp->name != NULL ? grp->name : einsum->name;
         out = cc_einsum_new(n, kids, in_axes, einsum->ndim, einsum->u.einsum.out_axes, name);
     } else {
-        out =
-            cc_einsum_new(n, kids, in_axes, s->n_out[g], s->out + (size_t)g * N_LABELS, grp->name);
+        // Inner Einsums number their labels by first appearance, so equal groups from
+        // different flattenings build equal nodes.
+        uint8_t out_axes[N_LABELS];
+        int n_out = s->n_out[g];
+        memcpy(out_axes, s->out + (size_t)g * N_LABELS, (size_t)n_out);
+        renumber(in_axes, pos, out_axes, n_out);
+        out = cc_einsum_new(n, kids, in_axes, n_out, out_axes, grp->name);
     }
 done:
     cc_free(kids);
