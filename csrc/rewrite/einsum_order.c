@@ -268,7 +268,9 @@ cc_einsum_nest_path(cc_node *einsum, int n_steps, const int *step_len, const int
     for (int k = 0; k < n_steps; k++) {
         int len = step_len[k];
         int *p = pos + off;
-        memcpy(p, positions + off, (size_t)len * sizeof(int));
+        if (len > 0) {
+            memcpy(p, positions + off, (size_t)len * sizeof(int));
+        }
         // Positions largest first (insertion sort: steps are short).
         for (int i = 1; i < len; i++) {
             int v = p[i], j = i;

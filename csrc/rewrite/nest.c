@@ -216,7 +216,9 @@ build_einsum_group(cc_node *einsum, const cc_nest_group *groups, int g, int is_r
         int m = grp->members[k];
         if (m >= 0) {
             kids[k] = einsum->children[m];
-            memcpy(in_axes + pos, cc_einsum_child_axes(einsum, m), (size_t)kids[k]->ndim);
+            if (kids[k]->ndim > 0) {
+                memcpy(in_axes + pos, cc_einsum_child_axes(einsum, m), (size_t)kids[k]->ndim);
+            }
             pos += (size_t)kids[k]->ndim;
         } else {
             int h = -1 - m;
