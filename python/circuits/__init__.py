@@ -86,6 +86,7 @@ from ._sampler import (  # noqa: E402,F401
 )
 
 from ._nest import (  # noqa: E402,F401
+    IntOrMatcher,
     NestAddsSpec,
     NestAddsSpecInfo,
     NestAddsSpecMultiple,
