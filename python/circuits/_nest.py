@@ -9,13 +9,14 @@ Einsum group's output axes). The resolved tree goes to the C core (csrc/rewrite/
 computes every group's output axes and builds the nodes.
 """
 
-from typing import List, Optional, Sequence, Union
+from typing import AbstractSet, Callable, List, Optional, Sequence, Union
 
 from . import _circuits
 from ._circuits import (
     Add,
     Einsum,
     IterativeMatcher,
+    Matcher,
     NestMatcherMatchedMultipleAndMustBeUniqueError,
     NestMatcherMatchedNoneAndMustExistError,
     NestMatcherOverlapsWithExplicitIntsError,
@@ -126,7 +127,8 @@ class NestAddsSpecInfo:
         return f"NestAddsSpecInfo({self.spec!r}, name={self.name!r})"
 
 
-IntOrMatcher = Union[int, object]
+# rc's IntOrMatcher: an int, or anything IterativeMatcher takes (the forms of IterativeMatcherIn)
+IntOrMatcher = Union[int, str, type, Callable, AbstractSet, Sequence, Matcher, IterativeMatcher]
 NestEinsumsSpecMultiple = Union[NestRest, NestMatcher, Sequence["NestEinsumsSpec"]]
 NestEinsumsSpecSub = Union[IntOrMatcher, NestEinsumsSpecMultiple]
 NestAddsSpecMultiple = Union[NestRest, NestMatcher, Sequence["NestAddsSpec"]]
