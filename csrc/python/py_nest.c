@@ -260,9 +260,14 @@ done:
 }
 
 static PyObject *
-py_einsum_nest_optimize(PyObject *self, PyObject *obj)
+py_einsum_nest_optimize(PyObject *self, PyObject *args, PyObject *kwds)
 {
     (void)self;
+    static char *kwlist[] = {"node", NULL};
+    PyObject *obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:einsum_nest_optimize", kwlist, &obj)) {
+        return NULL;
+    }
     cc_node *einsum;
     if (kind_arg(obj, CC_KIND_EINSUM, "einsum_nest_optimize", &einsum) < 0) {
         return NULL;
@@ -271,9 +276,14 @@ py_einsum_nest_optimize(PyObject *self, PyObject *obj)
 }
 
 static PyObject *
-py_deep_optimize_einsums(PyObject *self, PyObject *obj)
+py_deep_optimize_einsums(PyObject *self, PyObject *args, PyObject *kwds)
 {
     (void)self;
+    static char *kwlist[] = {"node", NULL};
+    PyObject *obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:deep_optimize_einsums", kwlist, &obj)) {
+        return NULL;
+    }
     cc_node *n;
     if (!cc_py_node_check(obj, "deep_optimize_einsums", &n)) {
         return NULL;
@@ -282,9 +292,14 @@ py_deep_optimize_einsums(PyObject *self, PyObject *obj)
 }
 
 static PyObject *
-py_deep_heuristic_nest_adds(PyObject *self, PyObject *obj)
+py_deep_heuristic_nest_adds(PyObject *self, PyObject *args, PyObject *kwds)
 {
     (void)self;
+    static char *kwlist[] = {"circuit", NULL};
+    PyObject *obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:deep_heuristic_nest_adds", kwlist, &obj)) {
+        return NULL;
+    }
     cc_node *n;
     if (!cc_py_node_check(obj, "deep_heuristic_nest_adds", &n)) {
         return NULL;
@@ -425,13 +440,16 @@ static PyMethodDef nest_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "einsum_nest_path(node, path): node's operands contracted in the order of path (lists of "
      "positions in the current operand list; each step's result goes to the end)."},
-    {"einsum_nest_optimize", py_einsum_nest_optimize, METH_O,
+    {"einsum_nest_optimize", (PyCFunction)(void (*)(void))py_einsum_nest_optimize,
+     METH_VARARGS | METH_KEYWORDS,
      "einsum_nest_optimize(node): node nested as a pairwise tree in the cheapest contraction "
      "order (optimal up to 8 operands, greedy beyond)."},
-    {"deep_optimize_einsums", py_deep_optimize_einsums, METH_O,
+    {"deep_optimize_einsums", (PyCFunction)(void (*)(void))py_deep_optimize_einsums,
+     METH_VARARGS | METH_KEYWORDS,
      "deep_optimize_einsums(node): every Einsum of three operands or more nested by "
      "einsum_nest_optimize."},
-    {"deep_heuristic_nest_adds", py_deep_heuristic_nest_adds, METH_O,
+    {"deep_heuristic_nest_adds", (PyCFunction)(void (*)(void))py_deep_heuristic_nest_adds,
+     METH_VARARGS | METH_KEYWORDS,
      "deep_heuristic_nest_adds(circuit): Adds that contain another Add's operands take that "
      "Add as an operand instead."},
     {"_einsum_order", py_einsum_order, METH_VARARGS,
