@@ -286,3 +286,14 @@ def test_rewrites_and_their_errors_do_not_leak():
         step()
     gc.collect()
     assert resident() - before < 2 << 20
+
+
+def test_keyword_arguments_as_rc():
+    rng = np.random.default_rng(10)
+    x = chain(3, rng, [2, 3, 4, 5])
+    assert rc.einsum_nest_optimize(node=x) == rc.einsum_nest_optimize(x)
+    assert rc.deep_optimize_einsums(node=x) == rc.einsum_nest_optimize(x)
+    assert rc.einsum_nest_path(node=x, path=[[0, 1], [0, 1]]) == rc.einsum_nest_path(
+        x, [[0, 1], [0, 1]]
+    )
+    assert rc.deep_heuristic_nest_adds(circuit=x) == x
