@@ -107,6 +107,8 @@ int cc_py_rewrite_catalogue_b_init(PyObject *module);
 int cc_py_expander_init(PyObject *module);
 // The scatter rewrites (python/py_scatter_rewrite.c).
 int cc_py_scatter_rewrite_init(PyObject *module);
+// Nesting and einsum-order functions (python/py_nest.c).
+int cc_py_nest_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {

@@ -66,7 +66,7 @@ PyInit__circuits(void)
         cc_py_kinds_init(m) < 0 || cc_py_rearrange_spec_init(m) < 0 || cc_py_gf_init(m) < 0 ||
         cc_py_module_init(m) < 0 || cc_py_module_rewrite_init(m) < 0 || cc_py_match_init(m) < 0 ||
         cc_py_getter_init(m) < 0 || cc_py_module_pusher_init(m) < 0 || cc_py_simp_init(m) < 0 ||
-        cc_py_expander_init(m) < 0 || cc_py_scatter_rewrite_init(m) < 0 ||
+        cc_py_expander_init(m) < 0 || cc_py_scatter_rewrite_init(m) < 0 || cc_py_nest_init(m) < 0 ||
         PyModule_AddFunctions(m, core_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_eval_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_rewrite_methods) < 0 ||

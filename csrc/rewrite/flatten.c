@@ -228,7 +228,9 @@ push_labels(ein_flat *f, const int *ids, int n)
     if (cc_grow((void **)&f->labels, &f->cap_labels, f->n_labels + (size_t)n, sizeof(int)) < 0) {
         return -1;
     }
-    memcpy(f->labels + f->n_labels, ids, (size_t)n * sizeof(int));
+    if (n > 0) { // memcpy's pointers must not be NULL, even for no bytes
+        memcpy(f->labels + f->n_labels, ids, (size_t)n * sizeof(int));
+    }
     f->n_labels += (size_t)n;
     return 0;
 }

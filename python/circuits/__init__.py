@@ -168,6 +168,31 @@ _surface_methods.install()
 from ._extract_rewrite import extract_rewrite, extract_rewrite_raw  # noqa: E402,F401
 from ._cumulant_rewrites import kappa_term, rewrite_cum_to_circuit_of_cum  # noqa: E402,F401
 
+from ._nest import (  # noqa: E402,F401
+    IntOrMatcher,
+    NestAddsSpec,
+    NestAddsSpecInfo,
+    NestAddsSpecMultiple,
+    NestAddsSpecSub,
+    NestEinsumsSpec,
+    NestEinsumsSpecInfo,
+    NestEinsumsSpecMultiple,
+    NestEinsumsSpecSub,
+    NestMatcher,
+    NestRest,
+    nest_adds,
+    nest_einsums,
+)
+from ._optimize import (  # noqa: E402,F401
+    OptimizationContext,
+    OptimizingSymbolicSizeWarning,
+    ScheduleStats,
+    ScheduleToSend,
+    SetOfCircuitIdentities,
+    opt_eval_each_subcircuit_until_fail,
+    optimize_circuit,
+)
+
 _values.init_from_environment()
 _methods.install()
 _modules.install()
