@@ -589,7 +589,7 @@ def test_compiler_default_set():
         "generalfunction_gen_index_const_to_index",
     ]:
         assert n in names and comp[n] and not rc.SimpFnSubset.default().values[n]
-    # rc's rows in rc's order, without the Scatter ones (there is no Scatter kind)
+    # rc's rows in rc's order, without scatter_fuse (not implemented)
     assert names == [
         "einsum_elim_zero",
         "einsum_elim_identity",
@@ -600,6 +600,7 @@ def test_compiler_default_set():
         "einsum_pull_removable_axes",
         "einsum_elim_removable_axes_weak",
         "einsum_permute_to_rearrange",
+        "einsum_pull_scatter",
         "einsum_push_down_trace",
         "einsum_concat_to_add",
         "remove_add_few_input",
@@ -608,6 +609,7 @@ def test_compiler_default_set():
         "add_collapse_scalar_inputs",
         "add_deduplicate",
         "add_pull_removable_axes",
+        "add_pull_scatter",
         "add_pull_diags",
         "add_fuse_scalar_multiples",
         "add_elim_removable_axes_weak",
@@ -618,6 +620,7 @@ def test_compiler_default_set():
         "index_elim_identity",
         "index_fuse",
         "index_merge_scalar",
+        "index_einsum_to_scatter",
         "index_concat_drop_unreached",
         "generalfunction_pull_removable_axes",
         "generalfunction_merge_inverses",
@@ -631,6 +634,9 @@ def test_compiler_default_set():
         "concat_drop_size_zero",
         "concat_fuse",
         "concat_repeat_to_rearrange",
+        "concat_to_scatter",
+        "scatter_elim_identity",
+        "scatter_pull_removable_axes",
         "elim_empty_module",
         "elim_no_input_module",
     ]

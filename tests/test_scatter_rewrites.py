@@ -363,3 +363,38 @@ def test_wrong_kind_is_a_type_error(fn, kind):
         fn(rc.Symbol.new_with_random_uuid((2,)))
     with pytest.raises(TypeError):
         fn("not a circuit")
+
+
+# --- the scatter rows of compiler_simp --------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data(), seeds)
+def test_compiler_simp_over_scatters_is_an_identity(data, seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    scatters = [random_scatter(data.draw, rng, shape) for _ in range(data.draw(st.integers(1, 3)))]
+    w = arr(rng, shape[-1:], "w")
+    letters = "abc"[: len(shape)]
+    c = rc.Einsum.from_einsum_string(
+        f"{letters},{letters[-1]}->{letters}", rc.Add(*scatters), w, name="out"
+    )
+    once = rc.compiler_simp(c)
+    assert_same_value(once, c)
+    assert rc.compiler_simp(once) == once
+
+
+def test_compiler_simp_pulls_a_scatter_of_an_add():
+    x = rc.Array(np.arange(6.0).reshape(2, 3), "x")
+    y = rc.Array(np.ones((2, 3)), "y")
+    s = rc.Add(
+        rc.Scatter(x, [slice(1, 3), slice(0, 3)], (4, 3)),
+        rc.Scatter(y, [slice(1, 3), slice(0, 3)], (4, 3)),
+    )
+    assert "add_pull_scatter" in rc.SimpFnSubset.all_names()
+    assert rc.SimpFnSubset.compiler_default().values["add_pull_scatter"]
+    assert not rc.SimpFnSubset.default().values["add_pull_scatter"]
+    out = rc.compiler_simp(s)
+    assert out.is_scatter() and out.node.is_add()
+    assert_same_value(out, s)
+    assert rc.simp(s) == s

@@ -7,6 +7,7 @@
 #include "rewrite/flatten.h"
 #include "rewrite/module_rewrite.h"
 #include "rewrite/rewrite_catalogue_b.h"
+#include "rewrite/scatter_rewrite.h"
 #include "rewrite/simp.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -20,8 +21,8 @@ add_pull_removable_axes(cc_node *add, cc_node **out)
 }
 
 // Rows by node kind in rc's order of kinds (Einsum, Add, Rearrange, Index, GeneralFunction,
-// Concat, Module), then in each kind's order. rc's Scatter rewrites have no rows: there is no
-// Scatter kind.
+// Concat, Scatter, Module), then in each kind's order. rc's scatter_fuse has no row: it is not
+// implemented.
 static const cc_simp_row rows[] = {
     {"einsum_elim_zero", CC_KIND_EINSUM, cc_einsum_elim_zero, 1, 1},
     {"einsum_elim_identity", CC_KIND_EINSUM, cc_einsum_elim_identity, 1, 1},
@@ -32,6 +33,7 @@ static const cc_simp_row rows[] = {
     {"einsum_pull_removable_axes", CC_KIND_EINSUM, cc_einsum_pull_removable_axes, 0, 1},
     {"einsum_elim_removable_axes_weak", CC_KIND_EINSUM, cc_einsum_elim_removable_axes_weak, 1, 0},
     {"einsum_permute_to_rearrange", CC_KIND_EINSUM, cc_einsum_permute_to_rearrange, 1, 1},
+    {"einsum_pull_scatter", CC_KIND_EINSUM, cc_einsum_pull_scatter, 0, 1},
     {"einsum_push_down_trace", CC_KIND_EINSUM, cc_einsum_push_down_trace, 0, 1},
     {"einsum_concat_to_add", CC_KIND_EINSUM, cc_einsum_concat_to_add, 0, 1},
     {"remove_add_few_input", CC_KIND_ADD, cc_remove_add_few_input, 1, 1},
@@ -40,6 +42,7 @@ static const cc_simp_row rows[] = {
     {"add_collapse_scalar_inputs", CC_KIND_ADD, cc_add_collapse_scalar_inputs, 0, 1},
     {"add_deduplicate", CC_KIND_ADD, cc_add_deduplicate, 1, 1},
     {"add_pull_removable_axes", CC_KIND_ADD, add_pull_removable_axes, 0, 1},
+    {"add_pull_scatter", CC_KIND_ADD, cc_add_pull_scatter, 0, 1},
     {"add_pull_diags", CC_KIND_ADD, cc_add_pull_diags, 0, 1},
     {"add_fuse_scalar_multiples", CC_KIND_ADD, cc_add_fuse_scalar_multiples, 0, 1},
     {"add_elim_removable_axes_weak", CC_KIND_ADD, cc_add_elim_removable_axes_weak, 1, 0},
@@ -50,6 +53,7 @@ static const cc_simp_row rows[] = {
     {"index_elim_identity", CC_KIND_INDEX, cc_index_elim_identity_op, 1, 1},
     {"index_fuse", CC_KIND_INDEX, cc_index_fuse, 0, 1},
     {"index_merge_scalar", CC_KIND_INDEX, cc_index_merge_scalar, 1, 1},
+    {"index_einsum_to_scatter", CC_KIND_INDEX, cc_index_einsum_to_scatter, 0, 1},
     {"index_concat_drop_unreached", CC_KIND_INDEX, cc_index_concat_drop_unreached, 0, 1},
     {"generalfunction_pull_removable_axes", CC_KIND_GENERAL_FUNCTION,
      cc_generalfunction_pull_removable_axes, 0, 1},
@@ -68,6 +72,9 @@ static const cc_simp_row rows[] = {
     {"concat_drop_size_zero", CC_KIND_CONCAT, cc_concat_drop_size_zero, 1, 1},
     {"concat_fuse", CC_KIND_CONCAT, cc_concat_fuse, 1, 1},
     {"concat_repeat_to_rearrange", CC_KIND_CONCAT, cc_concat_repeat_to_rearrange, 1, 1},
+    {"concat_to_scatter", CC_KIND_CONCAT, cc_concat_to_scatter, 0, 1},
+    {"scatter_elim_identity", CC_KIND_SCATTER, cc_scatter_elim_identity, 0, 1},
+    {"scatter_pull_removable_axes", CC_KIND_SCATTER, cc_scatter_pull_removable_axes, 0, 1},
     {"elim_empty_module", CC_KIND_MODULE, cc_elim_empty_module, 1, 1},
     {"elim_no_input_module", CC_KIND_MODULE, cc_elim_no_input_module, 1, 1},
 };

@@ -123,6 +123,7 @@ from ._typing import (  # noqa: E402,F401
     NOT_SET,
     Axis,
     Binder,
+    ConvPaddingShorthand,
     IntOrMatcher,
     IrreducibleNode,
     IterativeMatcherIn,

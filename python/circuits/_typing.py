@@ -44,6 +44,8 @@ Path = List[Circuit]
 """A path of circuits: the matched circuit first, the root last."""
 Paths = List[Path]
 TorchAxisIndex = Union[int, slice, "torch.Tensor"]
+ConvPaddingShorthand = Union[int, List[int], List[Tuple[int, int]]]
+"""Conv's padding: one size for every spatial axis, one per axis, or (before, after) per axis."""
 MatcherIn = Union[
     bool,
     str,
