@@ -871,3 +871,18 @@ def test_kappa_term(rng):
     )
     named, _ = rc.kappa_term([[(0, vs[0])]], namer=lambda c: "n")
     assert named.children[0].name == "n"
+
+
+def test_make_broadcast_and_explicit_broadcasts(rng):
+    a = arr(rng, (3, 1), "a")
+    out = rc.make_broadcast(a, (2, 3, 4))
+    assert isinstance(out, rc.Rearrange) and out.shape == (2, 3, 4) and out.node == a
+    np.testing.assert_allclose(value(out), np.broadcast_to(value(a), (2, 3, 4)))
+    assert rc.make_broadcast(a, (3, 1)) == a
+    assert rc.make_broadcast(a, (4, 4)) is None
+    assert rc.make_broadcast(a, (3,)) is None
+    add = rc.Add(a, arr(rng, (4,), "b"), name="s")
+    explicit = rc.add_make_broadcasts_explicit(add)
+    assert explicit.name == "s" and all(c.shape == (3, 4) for c in explicit.children)
+    assert_same_value(explicit, add)
+    assert rc.add_make_broadcasts_explicit(explicit) is None
