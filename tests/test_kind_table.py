@@ -23,6 +23,8 @@ EXPECTED = [
     ("discrete_var", rc.DiscreteVar),
     ("stored_cumulant_var", rc.StoredCumulantVar),
     ("cumulant", rc.Cumulant),
+    ("scatter", rc.Scatter),
+    ("conv", rc.Conv),
 ]
 
 

@@ -205,3 +205,33 @@ def test_sampling_layer_kinds_expander_and_multinomial():
 
     growth = growth_after_warmup(step, 1_000, 5_000)
     assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"
+
+
+def test_scatter_conv_and_their_rewrites():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3))
+    img = rng.standard_normal((2, 6, 6, 3))
+    filt = rng.standard_normal((4, 3, 3, 3))
+
+    def step(i):
+        a = rc.Array(x, name="x")
+        s = rc.Scatter(a, [slice(1, 3), slice(0, 3)], (4, 5), name="s")
+        e = rc.Einsum((s, (0, 1)), (rc.Scalar(2.0, (4, 5)), (0, 1)), out_axes=(0, 1))
+        pulled = rc.einsum_pull_scatter(e)
+        c = rc.scatter_to_concat(s)
+        back = rc.concat_to_scatter(c.children[1] if c.is_concat() else c)
+        conv = rc.Conv(rc.Array(img), rc.Array(filt), [1, 1], 1)
+        outs = rc.evaluate_many([pulled, c, conv])
+        assert outs[2].shape == (2, 6, 6, 4)
+        rc.push_down_index_once(rc.Index(rc.Scatter(rc.Array(x[:1]), [slice(0, 1)], (1, 3)), [0]))
+        for bad in (
+            lambda: rc.Scatter(a, [0, slice(0, 3)], (2, 3)),
+            lambda: rc.Scatter(a, [slice(0, 2)], (4, 4)),
+            lambda: rc.Conv(rc.Array(img), rc.Array(filt), [3, 1]),
+        ):
+            with pytest.raises(rc.ConstructError):
+                bad()
+        repr(back)
+
+    growth = growth_after_warmup(step, 500, 5_000)
+    assert growth < 20 * MB, f"resident memory grew by {growth / MB:.1f} MB"

@@ -189,11 +189,11 @@ ERRORS = [
     # (text, class, line, column, what the message says)
     ("0 [2] Scalar 1\n  ?? junk", rc.ParseCircuitError, 2, 3, "expected a serial number"),
     ("0 [2] Foo 1", rc.ParseCircuitInvalidVariantError, 1, 7, "unknown node type 'Foo'"),
-    ("0 [2] Scatter [0:1]", rc.ParseCircuitInvalidVariantError, 1, 7, "no Scatter nodes"),
+    ("0 [2] Scatter [0:1]", rc.ParseCircuitWrongNumberChildrenError, 1, 7, "Scatter takes 1 child"),
     ("0 [2] scalar 1", rc.ParseCircuitInvalidVariantError, 1, 7, "expected a node type"),
     ("0 [2,x] Scalar 1", rc.ParseCircuitInvalidAxisShapeFormatError, 1, 6, "expected a size"),
     ("0 [2 Scalar 1", rc.ParseCircuitInvalidAxisShapeFormatError, 1, 6, "expected ','"),
-    ("0 [b:2] Scalar 1", rc.ParseCircuitInvalidAxisShapeFormatError, 1, 4, "named axes"),
+    ("0 [b:x] Scalar 1", rc.ParseCircuitInvalidAxisShapeFormatError, 1, 6, "expected a size"),
     ("0 [300s] Symbol", rc.ParseSymbolicSizeNumberOutOfBoundsError, 1, 4, "300s"),
     ("0 [99999999999*99999999999] Symbol", rc.ParseFactorProductTooLargeError, 1, 4, "large"),
     ("0 [2] Symbol 1234", rc.ParseInvalidUuidError, 1, 14, "invalid uuid '1234'"),

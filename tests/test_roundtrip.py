@@ -88,6 +88,7 @@ def grow(draw, pool):
                 "discrete_var",
                 "cumulant",
                 "stored_cumulant_var",
+                "scatter",
             ]
         )
     )
@@ -128,6 +129,11 @@ def grow(draw, pool):
     if kind == "stored_cumulant_var":
         var = rc.Scalar(1.0, x.shape * 2)
         return rc.StoredCumulantVar({1: x, 2: var}, uuid.UUID(int=draw(st.integers(0, 99))))
+    if kind == "scatter":
+        before = draw(st.lists(st.integers(0, 2), min_size=x.ndim, max_size=x.ndim))
+        after = draw(st.lists(st.integers(0, 2), min_size=x.ndim, max_size=x.ndim))
+        index = [slice(b, b + n) for b, n in zip(before, x.shape)]
+        return rc.Scatter(x, index, tuple(b + n + a for b, n, a in zip(before, x.shape, after)))
     return rc.Add(x)
 
 

@@ -11,6 +11,7 @@
 #include "eval/eval_impl.h"
 #include "nodes/gf.h"
 #include "nodes/rearrange.h"
+#include "tensor/conv.h"
 #include "tensor/einsum.h"
 #include "tensor/int_ops.h"
 #include "tensor/kernels.h"
@@ -1112,6 +1113,48 @@ eval_cumulant(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
         return -1;
     }
     return 0;
+}
+
+// Zeros of the node's shape (the child's dtype) with the child copied into its slices.
+static int
+eval_scatter(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    cc_dtype d = upcast_dtype(1, in);
+    if (cc_tensor_init_zeros(out, d, n->ndim, n->shape) < 0) {
+        return -1;
+    }
+    cc_tensor part;
+    cc_tensor_init_view(&part, out);
+    int rc = 0;
+    for (int a = 0; a < n->ndim && rc == 0; a++) {
+        int64_t start = n->u.scatter.bounds[2 * a], stop = n->u.scatter.bounds[2 * a + 1];
+        rc = cc_tensor_slice(&part, a, start, stop > start ? stop : start);
+    }
+    rc = rc < 0 ? rc : cc_tensor_copy_into(&part, in[0]);
+    cc_tensor_clear(&part);
+    if (rc < 0) {
+        cc_tensor_clear(out);
+    }
+    return rc;
+}
+
+// Input and filter cast as rc casts them, computed in float32 or float64 (torch has no
+// integer convolution on the CPU).
+static int
+eval_conv(const cc_node *n, const cc_tensor *const *in, cc_tensor *out)
+{
+    cc_dtype d = upcast_dtype(2, in);
+    if (!cc_dtype_is_floating_point(d)) {
+        return not_implemented("slow_conv2d_cpu", d);
+    }
+    cast_set xs;
+    if (cast_set_init(&xs, 2, in, d, arith_dtype(d)) < 0) {
+        return -1;
+    }
+    int dims = n->u.conv.dims;
+    int rc = cc_conv(out, xs.ptrs[0], xs.ptrs[1], dims, n->u.conv.params, n->u.conv.params + dims);
+    cast_set_clear(&xs);
+    return rc < 0 ? -1 : recast(out, d);
 }
 
 // The backend's kernel per kind: eval_<kind>, which needs nothing of the backend record.

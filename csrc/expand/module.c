@@ -9,6 +9,7 @@
 
 #include "expand/module_impl.h"
 #include "nodes/expand_kind.h"
+#include "nodes/named_axes.h"
 #include "nodes/node_impl.h"
 #include "nodes/payload_text.h"
 #include "nodes/shape.h"
@@ -488,5 +489,90 @@ module_child_comment(const cc_node *n, int i, cc_str *out)
     return i == 0 ? cc_str_append(out, "Spec") : 0;
 }
 
+// The first spec whose symbol has sym's uuid and name, or -1.
+static int
+spec_of_symbol(const cc_node *m, const cc_node *sym)
+{
+    for (int j = 0; j < m->n_children - 1; j++) {
+        const cc_node *s = m->u.module.arg_specs[j].symbol;
+        int same_name = s->name == NULL || sym->name == NULL ? s->name == sym->name
+                                                             : strcmp(s->name, sym->name) == 0;
+        if (same_name && memcmp(s->u.symbol.uuid, sym->u.symbol.uuid, 16) == 0) {
+            return j;
+        }
+    }
+    return -1;
+}
+
+// rc's child_axis_map (child_axis_map_inputs for the arguments): the body maps nothing; the
+// module's axes, named by their numbers, are pushed down the body resized to the arguments
+// (every other name dropped), and argument i - 1's axis j maps to the number its Symbol's axis j
+// is then named.
+static int
+module_child_axis_map(const cc_node *n, int i, int *out)
+{
+    const cc_node *arg = n->children[i];
+    for (int j = 0; j < arg->ndim; j++) {
+        out[j] = -1;
+    }
+    if (i == 0 || n->ndim == 0) {
+        return 0;
+    }
+    int n_args = n->n_children - 1, rc = -1;
+    int *ndims = cc_malloc((size_t)n_args * sizeof(int));
+    const int64_t **shapes = cc_malloc((size_t)n_args * sizeof(int64_t *));
+    cc_module_arg_spec *specs = cc_calloc((size_t)n_args, sizeof(cc_module_arg_spec));
+    cc_node *body = NULL, *named = NULL;
+    cc_node **order = NULL;
+    int64_t n_order = 0;
+    if (ndims == NULL || shapes == NULL || specs == NULL) {
+        goto done;
+    }
+    for (int j = 0; j < n_args; j++) {
+        ndims[j] = n->children[j + 1]->ndim;
+        shapes[j] = n->children[j + 1]->shape;
+    }
+    if (cc_module_spec_resize(n->children[0], n_args, n->u.module.arg_specs, ndims, shapes, &body,
+                              specs) < 0) {
+        goto done;
+    }
+    char digits[CC_MAX_NDIM][12];
+    const char *names[CC_MAX_NDIM];
+    int axes[CC_MAX_NDIM];
+    for (int a = 0; a < n->ndim; a++) {
+        snprintf(digits[a], sizeof digits[a], "%d", a);
+        names[a] = digits[a];
+        axes[a] = a;
+    }
+    named = cc_node_name_axes_afresh(body, n->ndim, axes, names, 1);
+    if (named == NULL || cc_node_postorder_unique(named, &order, &n_order) < 0) {
+        goto done;
+    }
+    for (int64_t k = 0; k < n_order; k++) {
+        const cc_node *c = order[k];
+        if (c->kind != CC_KIND_SYMBOL || c->named_axes == NULL || spec_of_symbol(n, c) != i - 1) {
+            continue;
+        }
+        for (int e = 0; e < c->named_axes->n; e++) {
+            if (c->named_axes->items[e].axis < arg->ndim) {
+                out[c->named_axes->items[e].axis] = atoi(c->named_axes->items[e].name);
+            }
+        }
+    }
+    rc = 0;
+done:
+    cc_free(order);
+    cc_node_decref(named);
+    cc_node_decref(body);
+    for (int j = 0; specs != NULL && j < n_args; j++) {
+        cc_module_arg_spec_clear(&specs[j]);
+    }
+    cc_free(specs);
+    cc_free(shapes);
+    cc_free(ndims);
+    return rc;
+}
+
 CC_DEFINE_KIND_OPS(module, .free_payload = module_free_payload, .expand = module_expand,
-                   .child_binding = module_child_binding, .child_comment = module_child_comment);
+                   .child_binding = module_child_binding, .child_comment = module_child_comment,
+                   .child_axis_map = module_child_axis_map);

@@ -110,7 +110,20 @@ add_self_flops(const cc_node *n)
     return p * (double)n->n_children;
 }
 
-CC_DEFINE_KIND_OPS(add, .expand = add_expand, .self_flops = add_self_flops);
+// rc's child_axis_map: a child axis is the aligned output axis when it is not broadcast.
+static int
+add_child_axis_map(const cc_node *n, int i, int *out)
+{
+    const cc_node *c = n->children[i];
+    int rank_diff = n->ndim - c->ndim;
+    for (int j = 0; j < c->ndim; j++) {
+        out[j] = n->shape[j + rank_diff] == c->shape[j] ? j + rank_diff : -1;
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(add, .expand = add_expand, .self_flops = add_self_flops,
+                   .child_axis_map = add_child_axis_map);
 
 cc_node *
 cc_add_new(int n, cc_node *const *children, const char *name)

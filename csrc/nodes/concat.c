@@ -109,7 +109,17 @@ concat_expand(const cc_expand_call *e)
     return cc_concat_new(e->n, xs, new_axis, c->name);
 }
 
-CC_DEFINE_KIND_OPS(concat, .expand = concat_expand);
+// rc's child_axis_map: every axis but the concatenated one.
+static int
+concat_child_axis_map(const cc_node *n, int i, int *out)
+{
+    for (int j = 0; j < n->children[i]->ndim; j++) {
+        out[j] = j == n->u.concat.axis ? -1 : j;
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(concat, .expand = concat_expand, .child_axis_map = concat_child_axis_map);
 
 static cc_node *
 fail_shapes(int n, cc_node *const *children, int axis, const char *what)

@@ -6,6 +6,7 @@
 
 #include "nodes/einsum_string.h"
 #include "nodes/expand_kind.h"
+#include "nodes/named_axes.h"
 #include "nodes/node_impl.h"
 #include "nodes/payload_text.h"
 #include "nodes/shape.h"
@@ -152,10 +153,86 @@ static const uint8_t einsum_type_uuid[16] = {0xed, 0x15, 0x42, 0x2c, 0x7c, 0x02,
 
 static const cc_name_op einsum_name_op = {.cls = CC_NAME_INFIX, .priority = 1, .text = " * "};
 
+// A name the fancy form can carry: the parser splits it at ',' and "->" and ends the line's
+// payload at '#' or '!'.
+static int
+fancy_word_ok(const char *name)
+{
+    return strpbrk(name, ",>#!") == NULL;
+}
+
+// rc's to_fancy_einsum_string: labels named by the node's named axes first, then by each
+// operand's in order. 1 with the text appended when every label gets a distinct name, 0 when
+// the node keeps the classic form, -1 on error.
+static int
+append_fancy(const cc_node *n, cc_str *out)
+{
+    const char *names[256] = {0};
+    const cc_named_axes *own = n->named_axes;
+    for (int k = 0; k < own->n; k++) {
+        names[n->u.einsum.out_axes[own->items[k].axis]] = own->items[k].name;
+    }
+    for (int i = 0; i < n->n_children; i++) {
+        const cc_node *c = n->children[i];
+        const uint8_t *labels = cc_einsum_child_axes(n, i);
+        if ((c->named_axes == NULL ? 0 : c->named_axes->n) < c->ndim) {
+            return 0; // as rc: an operand names all its axes, or the classic form is kept
+        }
+        for (int j = 0; j < c->ndim; j++) {
+            if (names[labels[j]] == NULL) {
+                names[labels[j]] = cc_named_axes_get(c->named_axes, j);
+            }
+            if (names[labels[j]] == NULL) {
+                return 0;
+            }
+        }
+    }
+    for (int a = 0; a < 256; a++) {
+        if (names[a] == NULL) {
+            continue;
+        }
+        if (!fancy_word_ok(names[a])) {
+            return 0;
+        }
+        for (int b = 0; b < a; b++) {
+            if (names[b] != NULL && strcmp(names[a], names[b]) == 0) {
+                return 0;
+            }
+        }
+    }
+    cc_str text;
+    cc_str_init(&text);
+    int rc = cc_str_append(&text, "fancy: ");
+    for (int i = 0; rc == 0 && i < n->n_children; i++) {
+        const uint8_t *labels = cc_einsum_child_axes(n, i);
+        rc = i > 0 ? cc_str_append(&text, ", ") : 0;
+        for (int j = 0; rc == 0 && j < n->children[i]->ndim; j++) {
+            rc = j > 0 ? cc_str_append(&text, " ") : 0;
+            rc = rc < 0 ? rc : cc_str_append(&text, names[labels[j]]);
+        }
+    }
+    rc = rc < 0 ? rc : cc_str_append(&text, " -> ");
+    for (int a = 0; rc == 0 && a < n->ndim; a++) {
+        rc = a > 0 ? cc_str_append(&text, " ") : 0;
+        rc = rc < 0 ? rc : cc_str_append(&text, names[n->u.einsum.out_axes[a]]);
+    }
+    rc = rc < 0 ? rc : cc_str_append(out, text.data);
+    cc_str_clear(&text);
+    return rc < 0 ? -1 : 1;
+}
+
+// rc's to_maybe_fancy_string: the fancy form when the node has named axes and it names every
+// label, else "ab,bc->ac".
 static int
 einsum_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
 {
     (void)o;
+    if (n->named_axes != NULL) {
+        int fancy = append_fancy(n, out);
+        if (fancy != 0) {
+            return fancy < 0 ? -1 : 0;
+        }
+    }
     char *text = cc_einsum_to_string(n);
     if (text == NULL) {
         cc_error_prefix("Einsum '%s'", n->name ? n->name : "");
@@ -319,8 +396,35 @@ einsum_self_flops(const cc_node *n)
     return muls + sums;
 }
 
+// rc's child_axis_map: an operand axis whose label it does not repeat is the output axis of
+// that label, when the output holds the label once.
+static int
+einsum_child_axis_map(const cc_node *n, int i, int *out)
+{
+    const cc_node *c = n->children[i];
+    const uint8_t *labels = cc_einsum_child_axes(n, i);
+    for (int j = 0; j < c->ndim; j++) {
+        out[j] = -1;
+        int repeated = 0;
+        for (int k = 0; k < c->ndim; k++) {
+            repeated |= k != j && labels[k] == labels[j];
+        }
+        if (repeated) {
+            continue;
+        }
+        for (int a = 0; a < n->ndim; a++) {
+            if (n->u.einsum.out_axes[a] == labels[j]) {
+                out[j] = out[j] == -1 ? a : -2;
+            }
+        }
+        out[j] = out[j] < 0 ? -1 : out[j];
+    }
+    return 0;
+}
+
 CC_DEFINE_KIND_OPS(einsum, .free_payload = einsum_free_payload, .expand = einsum_expand,
-                   .self_flops = einsum_self_flops, .child_comment = einsum_child_comment);
+                   .self_flops = einsum_self_flops, .child_comment = einsum_child_comment,
+                   .child_axis_map = einsum_child_axis_map);
 
 cc_node *
 cc_einsum_new(int n, cc_node *const *children, const uint8_t *in_axes, int n_out,

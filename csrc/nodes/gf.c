@@ -904,6 +904,28 @@ cast_incompatible(const char *label, const cc_gf_spec *spec, int in_dtype)
     return NULL;
 }
 
+// A spec written outside the core that decides the node's dtype (rc's
+// get_device_dtype_override); where it decides nothing, the children's dtypes merge as usual.
+static cc_node *
+callback_node_alloc(int n, cc_node *const *children, const cc_gf_shape_info *info,
+                    const cc_gf_spec *spec, const char *label)
+{
+    int dtypes[MAX_INPUTS], out = -1;
+    for (int i = 0; i < n; i++) {
+        dtypes[i] = children[i]->dtype;
+    }
+    int rc = spec->callbacks.dtype_override(spec->callbacks.ctx, n, dtypes, &out);
+    if (rc < 0) {
+        cc_error_prefix("%s: failed to get the device and dtype override", label);
+        return NULL;
+    }
+    if (rc == 0) {
+        return cc_node_alloc(CC_KIND_GENERAL_FUNCTION, n, children, info->ndim, info->shape);
+    }
+    return cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info->ndim, info->shape,
+                                    out);
+}
+
 cc_node *
 cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
 {
@@ -955,6 +977,8 @@ cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name)
         // rc's override for functions torch computes in float: integer or bool in, float32 out
         node = cc_node_alloc_with_dtype(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim,
                                         info.shape, CC_DTYPE_F32);
+    } else if (spec->kind == CC_GF_CALLBACK && spec->callbacks.dtype_override != NULL) {
+        node = callback_node_alloc(n, children, &info, spec, label);
     } else {
         node = cc_node_alloc(CC_KIND_GENERAL_FUNCTION, n, children, info.ndim, info.shape);
     }
@@ -1116,4 +1140,27 @@ done:
     return out;
 }
 
-CC_DEFINE_KIND_OPS(gf, .free_payload = gf_free_payload, .expand = gf_expand);
+// rc's child_axis_map: a batchable input's leading batch axes are the output's; the spec's
+// shape information says which inputs are batchable and how many axes are batch axes.
+static int
+gf_child_axis_map(const cc_node *n, int i, int *out)
+{
+    int ndims[MAX_INPUTS];
+    const int64_t *shapes[MAX_INPUTS];
+    for (int k = 0; k < n->n_children; k++) {
+        ndims[k] = n->children[k]->ndim;
+        shapes[k] = n->children[k]->shape;
+    }
+    cc_gf_shape_info info;
+    if (cc_gf_spec_shape_info(n->u.gf.spec, n->n_children, ndims, shapes, &info) < 0) {
+        return -1;
+    }
+    int n_batch = n->ndim - info.num_non_batchable_output_dims;
+    for (int j = 0; j < ndims[i]; j++) {
+        out[j] = info.input_batchable[i] && j < n_batch ? j : -1;
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(gf, .free_payload = gf_free_payload, .expand = gf_expand,
+                   .child_axis_map = gf_child_axis_map);

@@ -53,6 +53,9 @@ typedef struct {
                       cc_gf_shape_info *out);
     // out initialised by the call, with the shape given by shape_info.
     int (*function)(void *ctx, int n, const cc_tensor *const *inputs, cc_tensor *out);
+    // Optional (rc's get_device_dtype_override): the node's dtype from its inputs' (a cc_dtype,
+    // or -1 where unknown) in *out and 1, or 0 when the spec overrides nothing; -1 on error.
+    int (*dtype_override)(void *ctx, int n, const int *dtypes, int *out);
 } cc_gf_callbacks;
 
 struct cc_gf_spec {

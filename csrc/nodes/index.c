@@ -550,8 +550,37 @@ index_eval_is_view(const cc_node *n)
     return 1;
 }
 
+// rc's child_axis_map: an axis indexed by a slice covering all of it is the output axis it
+// becomes; other axes (integers, tensors, partial slices) become none.
+static int
+index_child_axis_map(const cc_node *n, int i, int *out)
+{
+    const cc_node *c = n->children[i];
+    int cur = -1;
+    for (int j = 0; j < c->ndim; j++) {
+        const cc_index_item *it = &n->u.index.items[j];
+        out[j] = -1;
+        if (it->kind == CC_INDEX_INT) {
+            continue;
+        }
+        cur++;
+        if (it->kind != CC_INDEX_SLICE) {
+            continue;
+        }
+        int64_t l = c->shape[j];
+        int64_t start = !it->has_start ? 0 : it->start < 0 ? it->start + l : it->start;
+        int64_t stop = !it->has_stop ? l : it->stop < 0 ? it->stop + l : it->stop;
+        start = start < 0 ? 0 : start > l ? l : start;
+        stop = stop < 0 ? 0 : stop > l ? l : stop;
+        if (start == 0 && stop == l) {
+            out[j] = cur;
+        }
+    }
+    return 0;
+}
+
 CC_DEFINE_KIND_OPS(index, .free_payload = index_free_payload, .expand = index_expand,
-                   .eval_is_view = index_eval_is_view);
+                   .eval_is_view = index_eval_is_view, .child_axis_map = index_child_axis_map);
 
 cc_node *
 cc_index_new(cc_node *child, int n_items, const cc_index_item *items, const char *name)

@@ -157,6 +157,10 @@ typedef struct {
     // Optional: the printer's comment on child i (rc's get_child_comments), appended to out;
     // nothing appended means none. 0, or -1 with an error recorded.
     int (*child_comment)(const cc_node *n, int i, cc_str *out);
+    // Optional: rc's child_axis_map for child i: out[j] (j < child i's rank) is n's axis that
+    // child axis j becomes, or -1 when it becomes none (carried names follow it). NULL: no
+    // child axis becomes one of n's. 0, or -1 with an error recorded.
+    int (*child_axis_map)(const cc_node *n, int i, int *out);
 } cc_kind_ops;
 
 #define CC_DEFINE_KIND_OPS(k, ...)                                                                 \

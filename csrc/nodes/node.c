@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nodes/autoname.h"
+#include "nodes/named_axes.h"
 #include "nodes/node_impl.h"
 #include "nodes/symbol_set.h"
 #include "util/alloc.h"
@@ -18,6 +19,11 @@ const char CC_NO_NAME[1] = "";
 // rc's delimiter between a node's name and its autoname flag in the hash.
 static const uint8_t NAME_DELIMITER_UUID[16] = {
     0x02, 0x5e, 0x9a, 0xf4, 0x13, 0x66, 0x42, 0x11, 0xaa, 0x5f, 0x7c, 0x28, 0xfc, 0x6c, 0xdf, 0x9f,
+};
+
+// rc's delimiter after each (axis, name) pair of the named axes in the hash.
+static const uint8_t AXIS_NAME_DELIMITER_UUID[16] = {
+    0xdb, 0x6b, 0x19, 0x67, 0x35, 0xf7, 0x45, 0x71, 0xa6, 0x9c, 0x82, 0xba, 0x33, 0x40, 0x21, 0x5d,
 };
 
 const cc_kind_info cc_kind_info_table[CC_KIND_COUNT] = {
@@ -100,6 +106,8 @@ release_own(cc_node *n)
     n->name = NULL;
     cc_symbol_set_decref(n->free_symbols);
     n->free_symbols = NULL;
+    cc_free(n->named_axes);
+    n->named_axes = NULL;
 }
 
 static void
@@ -159,7 +167,8 @@ cc_name_hash(const char *name)
 }
 
 // rc's init_info_impl and compute_hash_info: the kind's non-name part, the kind uuid, then
-// name presence, name bytes, delimiter, autoname flag (named axes: none).
+// name presence, name bytes, delimiter, autoname flag, then each named axis (axis byte, name,
+// delimiter): a node without named axes hashes as before names existed.
 static void
 compute_hash(cc_node *n)
 {
@@ -177,6 +186,13 @@ compute_hash(cc_node *n)
     cc_blake3_update(&h, NAME_DELIMITER_UUID, 16);
     uint8_t use_autoname = n->use_autoname != 0;
     cc_blake3_update(&h, &use_autoname, 1);
+    const cc_named_axes *axes = n->named_axes;
+    for (int k = 0; axes != NULL && k < axes->n; k++) {
+        uint8_t axis = (uint8_t)axes->items[k].axis;
+        cc_blake3_update(&h, &axis, 1);
+        cc_blake3_update(&h, axes->items[k].name, strlen(axes->items[k].name));
+        cc_blake3_update(&h, AXIS_NAME_DELIMITER_UUID, 16);
+    }
     cc_blake3_final(&h, n->hash, 32);
 }
 
@@ -271,6 +287,10 @@ cc_node_alloc_with_dtype(cc_kind kind, int n_children, cc_node *const *children,
 cc_node *
 cc_node_finish(cc_node *n, const char *name)
 {
+    if (cc_named_axes_from_children(n, &n->named_axes) < 0) {
+        cc_node_free_one(n);
+        return NULL;
+    }
     if (name == NULL) {
         if (n->use_autoname && cc_autoname(n, &n->name) < 0) {
             cc_node_free_one(n);
@@ -314,6 +334,36 @@ same_name(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+// Gives a fresh node m (referenced only by the caller, so it may still change) a copy of axes
+// in place of the names its children gave it, checking the rank. m, or NULL after freeing m.
+static cc_node *
+set_axes(cc_node *m, const cc_named_axes *axes)
+{
+    if (cc_named_axes_equal(m->named_axes, axes)) {
+        return m;
+    }
+    for (int k = 0; k < axes->n; k++) {
+        if (axes->items[k].axis >= m->ndim) {
+            cc_fail(CC_E_CONSTRUCT_NAMED_AXIS_ABOVE_RANK,
+                    "%s '%s': axis %d is named '%s' but the node has rank %d",
+                    cc_kind_info_table[m->kind].py_name, m->name ? m->name : "",
+                    axes->items[k].axis, axes->items[k].name, m->ndim);
+            cc_node_free_one(m);
+            return NULL;
+        }
+    }
+    int failed = 0;
+    cc_named_axes *copy = cc_named_axes_copy(axes, &failed);
+    if (failed) {
+        cc_node_free_one(m);
+        return NULL;
+    }
+    cc_free(m->named_axes);
+    m->named_axes = copy;
+    compute_hash(m);
+    return m;
+}
+
 // Leaves are handled here (their ops' rebuild calls back in): they ignore children, and a
 // leaf has no autoname, so NULL and CC_NO_NAME both mean "no name".
 cc_node *
@@ -327,13 +377,18 @@ cc_node_rebuild(const cc_node *n, cc_node *const *children, const char *name)
         cc_node_incref((cc_node *)n);
         return (cc_node *)n;
     }
-    return copy_leaf(n, own == NULL ? CC_NO_NAME : own);
+    cc_node *m = copy_leaf(n, own == NULL ? CC_NO_NAME : own);
+    if (m != NULL && n->named_axes != NULL) {
+        m = set_axes(m, n->named_axes);
+    }
+    return m;
 }
 
-// A fresh node equal to n but for its name (given explicitly, never autonamed) and an
-// autoname flag of use_autoname (rc's init_info_impl with is_initial false).
+// A fresh node equal to n but for its name (given explicitly, never autonamed), an autoname
+// flag of use_autoname and the named axes axes (NULL: those its children give) (rc's
+// init_info_impl with is_initial false).
 static cc_node *
-copy_with(const cc_node *n, const char *name, int use_autoname)
+copy_with(const cc_node *n, const char *name, int use_autoname, const cc_named_axes *axes)
 {
     cc_node *m;
     if (cc_kind_info_table[n->kind].flags & CC_LEAF) {
@@ -342,9 +397,11 @@ copy_with(const cc_node *n, const char *name, int use_autoname)
         m = cc_kind_ops_table[n->kind]->rebuild(n, n->children, name);
     }
     if (m != NULL && m->use_autoname != use_autoname) {
-        // m is fresh and referenced only here, so it may still change.
         m->use_autoname = (uint8_t)use_autoname;
         compute_hash(m);
+    }
+    if (m != NULL && axes != NULL) {
+        m = set_axes(m, axes);
     }
     return m;
 }
@@ -370,7 +427,7 @@ cc_node_rename(const cc_node *n, const char *name)
     }
     // rc keeps a cleared autoname flag across renames.
     int use_autoname = n->use_autoname && children_allow_autoname(n);
-    return copy_with(n, own == NULL ? CC_NO_NAME : own, use_autoname);
+    return copy_with(n, own == NULL ? CC_NO_NAME : own, use_autoname, n->named_axes);
 }
 
 cc_node *
@@ -381,7 +438,14 @@ cc_node_with_autoname_disabled(const cc_node *n, int disable)
         cc_node_incref((cc_node *)n);
         return (cc_node *)n;
     }
-    return copy_with(n, n->name == NULL ? CC_NO_NAME : n->name, use_autoname);
+    return copy_with(n, n->name == NULL ? CC_NO_NAME : n->name, use_autoname, n->named_axes);
+}
+
+cc_node *
+cc_node_copy_with_named_axes(const cc_node *n, const cc_named_axes *axes)
+{
+    int use_autoname = n->use_autoname && children_allow_autoname(n);
+    return copy_with(n, n->name == NULL ? CC_NO_NAME : n->name, use_autoname, axes);
 }
 
 typedef struct {

@@ -33,6 +33,16 @@ typedef struct {
     struct cc_node *items[];
 } cc_symbol_set;
 
+// rc's NamedAxes: names of some axes of a node, for printing (hashed). One block holding the
+// entries (sorted by axis, one per axis) and their name strings; owned by its node.
+typedef struct {
+    int n;
+    struct {
+        int axis;
+        const char *name;
+    } items[];
+} cc_named_axes;
+
 typedef enum {
     CC_INDEX_INT,
     CC_INDEX_SLICE,
@@ -81,6 +91,9 @@ typedef struct cc_node {
     // in order, first appearance); NULL when none. A Symbol's own set is NULL: rc counts a
     // Symbol as free in its parents, not in itself (nodes/symbol_set.h).
     cc_symbol_set *free_symbols;
+    // Axis names (nodes/named_axes.c): set on the node, else those of its children carried
+    // through the kind's child_axis_map; NULL when none.
+    cc_named_axes *named_axes;
     union {
         struct {
             cc_tensor *value; // owned: a node holds only what walks and hashing need inline
@@ -122,6 +135,13 @@ typedef struct cc_node {
             int64_t *numbers; // owned: the cumulant number of each child, ascending
             uint8_t uuid[16];
         } stored_cumulant_var;
+        struct {
+            int64_t *bounds; // owned: start, stop of each axis (canonical: 0 <= both <= size)
+        } scatter;
+        struct {
+            int dims;        // number of convolved axes (at most 3)
+            int64_t *params; // owned: dims strides, then dims (before, after) paddings
+        } conv;
     } u;
 } cc_node;
 
@@ -190,6 +210,15 @@ cc_node *cc_concat_new(int n, cc_node *const *children, int axis, const char *na
 cc_node *cc_rearrange_new(cc_node *child, const cc_rearrange_spec *spec, const char *name);
 cc_node *cc_gf_new(int n, cc_node *const *children, cc_gf_spec *spec, const char *name);
 cc_node *cc_tag_new(cc_node *child, const uint8_t uuid[16], const char *name);
+// rc's Scatter: zeros of shape with child written at index (start:stop slices only, one per
+// axis of shape at most; missing ones are full). Items borrowed.
+cc_node *cc_scatter_new(cc_node *child, int n_items, const cc_index_item *items, int ndim,
+                        const int64_t *shape, const char *name);
+// rc's Conv: input (batch..., conv axes..., in channels) convolved with filter (out channels,
+// kernel axes..., in channels); dims = n_stride strides and n_padding (before, after) pairs
+// (2 * n_padding values).
+cc_node *cc_conv_new(cc_node *input, cc_node *filter, int n_stride, const int64_t *stride,
+                     int n_padding, const int64_t *padding, const char *name);
 // rc's SetSymbolicShape: child with its symbolic sizes pinned to shape (same rank); records
 // the constraints (CC_E_SYMBOLIC_SIZE_SET_* when they cannot hold). Not explicitly computable.
 cc_node *cc_set_symbolic_shape_new(cc_node *child, int ndim, const int64_t *shape,

@@ -27,6 +27,10 @@ cc_node *cc_node_finish_leaf_copy(cc_node *m, const cc_node *n, const char *name
 // Completes n once its payload is set: name (rc's autoname when name is NULL), hash.
 // Returns n, or NULL after freeing n on error.
 cc_node *cc_node_finish(cc_node *n, const char *name);
+// rc's update of a node's named axes: a fresh copy of n (same name and autoname flag) whose
+// named axes are a copy of axes (NULL: those its children give). New reference, or NULL with
+// CC_E_CONSTRUCT_NAMED_AXIS_ABOVE_RANK.
+cc_node *cc_node_copy_with_named_axes(const cc_node *n, const cc_named_axes *axes);
 // Frees a node whose refcount reached zero or that never finished construction.
 void cc_node_free_one(cc_node *n);
 // "Kind 'name'" (or "Kind" when name is NULL or CC_NO_NAME) in buf, for error messages about

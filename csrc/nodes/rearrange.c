@@ -2,10 +2,12 @@
 // input shape, the tensor operation as a view or one copy, and the Rearrange node kind.
 #include "nodes/rearrange.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "nodes/named_axes.h"
 #include "nodes/node_impl.h"
 #include "nodes/payload_text.h"
 #include "nodes/shape.h"
@@ -1041,10 +1043,83 @@ static const uint8_t rearrange_type_uuid[16] = {0x13, 0x20, 0x4d, 0x30, 0x2f, 0x
 
 static const cc_name_op rearrange_name_op = {.cls = CC_NAME_POSTFIX, .text = " rearrange"};
 
+// A name rearrange strings read back as one axis name: a letter, then letters, digits or '_'.
+static int
+is_spec_word(const char *name)
+{
+    if (!isalpha((unsigned char)name[0]) || (unsigned char)name[0] >= 0x80) {
+        return 0;
+    }
+    for (const char *c = name; *c != '\0'; c++) {
+        if ((unsigned char)*c >= 0x80 || !(isalnum((unsigned char)*c) || *c == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+// rc's to_fancy_einops_string ("batch d -> d batch"), for the specs whose fancy text parses
+// back to the same spec: a permutation of size-less ints numbered in input order, every int
+// named (the node's own names over its child's), the names distinct words. 1 with the text
+// appended, 0 when the node keeps its spec string, -1 on error.
+static int
+append_fancy(const cc_node *n, cc_str *out)
+{
+    const cc_rearrange_spec *s = n->u.rearrange.spec;
+    const cc_named_axes *below = n->children[0]->named_axes;
+    if ((n->named_axes == NULL && below == NULL) || s->n_in != s->n_out || s->n_sizes != s->n_in) {
+        return 0;
+    }
+    const char *names[CC_MAX_NDIM] = {0};
+    for (int g = 0; g < s->n_in; g++) {
+        if (s->in_start[g + 1] - s->in_start[g] != 1 || s->in_ints[s->in_start[g]] != g ||
+            s->out_start[g + 1] - s->out_start[g] != 1 || s->sizes[g] != CC_REARRANGE_SIZE_NONE) {
+            return 0;
+        }
+        names[g] = cc_named_axes_get(below, g);
+    }
+    for (int g = 0; g < s->n_out; g++) {
+        const char *own = cc_named_axes_get(n->named_axes, g);
+        if (own != NULL) {
+            names[s->out_ints[s->out_start[g]]] = own;
+        }
+    }
+    for (int i = 0; i < s->n_in; i++) {
+        if (names[i] == NULL || !is_spec_word(names[i])) {
+            return 0;
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(names[i], names[j]) == 0) {
+                return 0;
+            }
+        }
+    }
+    cc_str text;
+    cc_str_init(&text);
+    int rc = 0;
+    for (int g = 0; rc == 0 && g < s->n_in; g++) {
+        rc = g > 0 ? cc_str_append(&text, " ") : 0;
+        rc = rc < 0 ? rc : cc_str_append(&text, names[g]);
+    }
+    rc = rc < 0 ? rc : cc_str_append(&text, " ->");
+    for (int g = 0; rc == 0 && g < s->n_out; g++) {
+        rc = cc_str_append(&text, " ");
+        rc = rc < 0 ? rc : cc_str_append(&text, names[s->out_ints[s->out_start[g]]]);
+    }
+    rc = rc < 0 ? rc : cc_str_append(out, text.data != NULL ? text.data : "");
+    cc_str_clear(&text);
+    return rc < 0 ? -1 : 1;
+}
+
+// rc's to_maybe_fancy_einops_string: the fancy form where it applies, else the spec string.
 static int
 rearrange_print_payload(const cc_node *n, const cc_payload_print *o, cc_str *out)
 {
     (void)o;
+    int fancy = append_fancy(n, out);
+    if (fancy != 0) {
+        return fancy < 0 ? -1 : 0;
+    }
     char *spec = cc_rearrange_spec_to_string(n->u.rearrange.spec);
     if (spec == NULL) {
         return -1;
@@ -1215,4 +1290,25 @@ rearrange_expand(const cc_expand_call *e)
     return out;
 }
 
-CC_DEFINE_KIND_OPS(rearrange, .free_payload = rearrange_free_payload, .expand = rearrange_expand);
+// rc's child_axis_map: an input group of one int is the output group of that int alone.
+static int
+rearrange_child_axis_map(const cc_node *n, int i, int *out)
+{
+    const cc_rearrange_spec *s = n->u.rearrange.spec;
+    for (int j = 0; j < n->children[i]->ndim; j++) {
+        out[j] = -1;
+        if (j >= s->n_in || s->in_start[j + 1] - s->in_start[j] != 1) {
+            continue;
+        }
+        uint8_t x = s->in_ints[s->in_start[j]];
+        for (int g = 0; g < s->n_out && out[j] < 0; g++) {
+            if (s->out_start[g + 1] - s->out_start[g] == 1 && s->out_ints[s->out_start[g]] == x) {
+                out[j] = g;
+            }
+        }
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(rearrange, .free_payload = rearrange_free_payload, .expand = rearrange_expand,
+                   .child_axis_map = rearrange_child_axis_map);

@@ -75,7 +75,18 @@ set_symbolic_shape_expand(const cc_expand_call *e)
     return cc_set_symbolic_shape_new(x, x->ndim, full, c->name);
 }
 
-CC_DEFINE_KIND_OPS(set_symbolic_shape, .expand = set_symbolic_shape_expand);
+// rc's child_axis_map: each axis stays where it is.
+static int
+set_symbolic_shape_child_axis_map(const cc_node *n, int i, int *out)
+{
+    for (int j = 0; j < n->children[i]->ndim; j++) {
+        out[j] = j;
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(set_symbolic_shape, .expand = set_symbolic_shape_expand,
+                   .child_axis_map = set_symbolic_shape_child_axis_map);
 
 // The constraints (at most ndim) pinning sizes of from to those of to. 0, or -1.
 static int

@@ -56,7 +56,18 @@ tag_eval_is_view(const cc_node *n)
     return 1;
 }
 
-CC_DEFINE_KIND_OPS(tag, .expand = tag_expand, .eval_is_view = tag_eval_is_view);
+// rc's child_axis_map: each axis stays where it is.
+static int
+tag_child_axis_map(const cc_node *n, int i, int *out)
+{
+    for (int j = 0; j < n->children[i]->ndim; j++) {
+        out[j] = j;
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(tag, .expand = tag_expand, .eval_is_view = tag_eval_is_view,
+                   .child_axis_map = tag_child_axis_map);
 
 // uuid NULL means the nil uuid.
 cc_node *

@@ -36,6 +36,9 @@ int cc_py_node_check(PyObject *obj, const char *what, cc_node **out);
 // Borrowed nodes of a sequence of Circuits; *out freed with PyMem_Free. -1 on error.
 int cc_py_nodes_from_seq(PyObject *seq, const char *what, cc_node ***out, Py_ssize_t *n);
 
+// An index (a sequence of ints, start:stop slices and 1-D int64 arrays, or one of them) as
+// items (python/py_index.c); *out freed with PyMem_Free after cc_index_items_clear. -1 on error.
+int cc_py_index_arg(PyObject *idx, cc_index_item **out, int *n_out);
 // Name argument: None -> NULL (automatic name), str -> its UTF-8. -1 with TypeError otherwise.
 int cc_py_name_arg(PyObject *obj, const char **out);
 // Shape: a sequence of non-negative ints. -1 with an exception otherwise.
@@ -99,8 +102,11 @@ int cc_py_module_rewrite_init(PyObject *module);
 int cc_py_module_pusher_init(PyObject *module);
 // simp, its simplifications and SimpFnSubset (python/py_simp.c).
 int cc_py_simp_init(PyObject *module);
+int cc_py_rewrite_catalogue_b_init(PyObject *module);
 // Expander (python/py_expander.c); after the matcher types.
 int cc_py_expander_init(PyObject *module);
+// The scatter rewrites (python/py_scatter_rewrite.c).
+int cc_py_scatter_rewrite_init(PyObject *module);
 
 // RearrangeSpec wrapper (owns its spec).
 typedef struct {
@@ -124,7 +130,12 @@ extern PyMethodDef cc_py_rewrite_methods[]; // python/py_rewrite.c
 // Add/Einsum rewrites, distribution, canonical forms (python/py_rewrite_catalogue_a.c).
 extern PyMethodDef cc_py_rewrite_catalogue_a_methods[];
 extern PyMethodDef cc_py_gf_module_methods[];
-extern PyMethodDef cc_py_print_methods[];   // python/py_print.c
+extern PyMethodDef cc_py_print_methods[];      // python/py_print.c
+extern PyMethodDef cc_py_named_axes_methods[]; // python/py_named_axes.c
+// A node's named axes as a new {axis: name} dict, or NULL with an exception.
+PyObject *cc_py_named_axes_dict(const cc_node *n);
+// rc's set_named_axes(circuit, named_axes): a new wrapper, or NULL with an exception.
+PyObject *cc_py_set_named_axes(PyObject *circuit, PyObject *named_axes);
 extern PyMethodDef cc_py_sampler_methods[]; // python/py_sampler.c
 // reference_circuits as parallel arrays borrowed from the dict ({Circuit: str} when
 // circuit_keys, else {str: Circuit}); the caller frees *nodes and *idents with PyMem_Free,
@@ -132,5 +143,7 @@ extern PyMethodDef cc_py_sampler_methods[]; // python/py_sampler.c
 int cc_py_reference_circuits_arg(PyObject *dict, int circuit_keys, int *n, cc_node ***nodes,
                                  const char ***idents);
 extern PyMethodDef cc_py_parse_methods[]; // python/py_parse.c
+// visit_circuit, deep_map, replace_nodes, ...: rc's circuit utilities (python/py_surface.c).
+extern PyMethodDef cc_py_surface_methods[];
 // get, update, ... of Circuit (python/py_traversal.c); Circuit takes them at creation.
 extern PyMethodDef cc_py_circuit_match_methods[];

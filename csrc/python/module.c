@@ -66,14 +66,18 @@ PyInit__circuits(void)
         cc_py_kinds_init(m) < 0 || cc_py_rearrange_spec_init(m) < 0 || cc_py_gf_init(m) < 0 ||
         cc_py_module_init(m) < 0 || cc_py_module_rewrite_init(m) < 0 || cc_py_match_init(m) < 0 ||
         cc_py_getter_init(m) < 0 || cc_py_module_pusher_init(m) < 0 || cc_py_simp_init(m) < 0 ||
-        cc_py_expander_init(m) < 0 || PyModule_AddFunctions(m, core_methods) < 0 ||
+        cc_py_expander_init(m) < 0 || cc_py_scatter_rewrite_init(m) < 0 ||
+        PyModule_AddFunctions(m, core_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_eval_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_rewrite_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_gf_module_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_print_methods) < 0 ||
+        PyModule_AddFunctions(m, cc_py_named_axes_methods) < 0 ||
+        cc_py_rewrite_catalogue_b_init(m) < 0 ||
         PyModule_AddFunctions(m, cc_py_sampler_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_parse_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_hashing_methods) < 0 ||
+        PyModule_AddFunctions(m, cc_py_surface_methods) < 0 ||
         PyModule_AddFunctions(m, cc_py_rewrite_catalogue_a_methods) < 0 || add_backend_api(m) < 0) {
         Py_DECREF(m);
         return NULL;

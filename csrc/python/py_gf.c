@@ -162,6 +162,64 @@ callback_function(void *ctx, int n, const cc_tensor *const *inputs, cc_tensor *o
     return 0;
 }
 
+// rc's get_device_dtype_override(*TorchDeviceDtypeOp): None overrides nothing (0); else the
+// returned object's dtype (None: unknown) in *out and 1.
+static int
+callback_dtype_override(void *ctx, int n, const int *dtypes, int *out)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *module = PyImport_ImportModule("circuits._device_dtype");
+    PyObject *op = module ? PyObject_GetAttrString(module, "TorchDeviceDtypeOp") : NULL;
+    Py_XDECREF(module);
+    PyObject *args = op ? PyTuple_New(n) : NULL;
+    for (int i = 0; args != NULL && i < n; i++) {
+        PyObject *dd = dtypes[i] >= 0 ? PyObject_CallFunction(op, "ss", "cpu",
+                                                              cc_dtype_name((cc_dtype)dtypes[i]))
+                                      : PyObject_CallFunction(op, "OO", Py_None, Py_None);
+        if (dd == NULL) {
+            Py_CLEAR(args);
+            break;
+        }
+        PyTuple_SET_ITEM(args, i, dd);
+    }
+    Py_XDECREF(op);
+    PyObject *method =
+        args ? PyObject_GetAttrString((PyObject *)ctx, "get_device_dtype_override") : NULL;
+    PyObject *result = method ? PyObject_Call(method, args, NULL) : NULL;
+    Py_XDECREF(method);
+    Py_XDECREF(args);
+    if (result == NULL) {
+        return python_failed(g);
+    }
+    int rc = 0;
+    if (result != Py_None) {
+        PyObject *dtype = PyObject_GetAttrString(result, "dtype");
+        const char *name = dtype != NULL && dtype != Py_None ? PyUnicode_AsUTF8(dtype) : NULL;
+        *out = -1;
+        rc = 1;
+        if (dtype == NULL || (dtype != Py_None && name == NULL)) {
+            rc = -1;
+        }
+        for (int d = 0; name != NULL && d < CC_DTYPE_COUNT; d++) {
+            if (strcmp(cc_dtype_name((cc_dtype)d), name) == 0) {
+                *out = d;
+            }
+        }
+        if (name != NULL && *out < 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "get_device_dtype_override returned an unknown dtype '%s'", name);
+            rc = -1;
+        }
+        Py_XDECREF(dtype);
+    }
+    Py_DECREF(result);
+    if (rc < 0) {
+        return python_failed(g);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
 // A spec for a Python object with name, function and get_shape_info (new reference). Its path
 // is the object's path attribute, or default_path (may be NULL) when that is None.
 static cc_gf_spec *
@@ -212,6 +270,9 @@ spec_from_python(PyObject *obj, const char *default_path)
         .decref = callback_decref,
         .shape_info = callback_shape_info,
         .function = callback_function,
+        .dtype_override = PyObject_HasAttrString(obj, "get_device_dtype_override")
+                              ? callback_dtype_override
+                              : NULL,
     };
     const char *name_utf8 = PyUnicode_AsUTF8(name);
     cc_gf_spec *spec = NULL;

@@ -79,9 +79,8 @@ parse_item(PyObject *obj, int axis, cc_index_item *item)
     return cc_index_item_set_tensor(item, &t) < 0 ? cc_py_raise_int() : 0;
 }
 
-// Parses an index sequence; *out freed with PyMem_Free after cc_index_items_clear.
-static int
-parse_index(PyObject *idx, cc_index_item **out, int *n_out)
+int
+cc_py_index_arg(PyObject *idx, cc_index_item **out, int *n_out)
 {
     PyObject *seq;
     if (PyTuple_Check(idx) || PyList_Check(idx)) {
@@ -141,7 +140,7 @@ index_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     cc_index_item *items;
     int n;
-    if (parse_index(idx_obj, &items, &n) < 0) {
+    if (cc_py_index_arg(idx_obj, &items, &n) < 0) {
         return NULL;
     }
     cc_node *out = cc_index_new(child, n, items, name);

@@ -384,10 +384,18 @@ get_variant(PyObject *self, void *closure)
     return PyUnicode_FromString(cc_kind_get_info(NODE(self)->kind)->py_name);
 }
 
+static PyObject *
+get_named_axes(PyObject *self, void *closure)
+{
+    (void)closure;
+    return cc_py_named_axes_dict(NODE(self));
+}
+
 static PyGetSetDef node_getset[] = {
     {"name", get_name, NULL, "The name, or \"\" when the node has none.", NULL},
     {"op_name", get_op_name, NULL, "The name, or None when the node has none.", NULL},
     {"shape", get_shape, NULL, "The shape, a tuple of ints.", NULL},
+    {"named_axes", get_named_axes, NULL, "The axis names, a dict {axis: name}.", NULL},
     {"rank", get_rank, NULL, "Number of axes.", NULL},
     {"ndim", get_rank, NULL, "Number of axes.", NULL},
     {"numel", get_numel, NULL, "Number of elements.", NULL},
@@ -422,6 +430,13 @@ node_rename(PyObject *self, PyObject *arg)
         return NULL;
     }
     return cc_py_wrap_steal(cc_node_rename(NODE(self), name ? name : CC_NO_NAME));
+}
+
+// rc's rename_axes: set_named_axes(self, named_axes).
+static PyObject *
+node_rename_axes(PyObject *self, PyObject *arg)
+{
+    return cc_py_set_named_axes(self, arg);
 }
 
 static PyObject *
@@ -632,6 +647,8 @@ node_richcompare(PyObject *self, PyObject *other, int op)
 
 static PyMethodDef node_methods[] = {
     {"rename", node_rename, METH_O, "rename(name) -> the same node named name (None: unnamed)."},
+    {"rename_axes", node_rename_axes, METH_O,
+     "rename_axes(named_axes) -> set_named_axes(self, named_axes)."},
     {"get_autoname", node_get_autoname, METH_NOARGS,
      "get_autoname() -> the name the node would get from its children's names, or None."},
     {"with_autoname_disabled", (PyCFunction)(void (*)(void))node_with_autoname_disabled,

@@ -164,16 +164,18 @@ py_print_repr(PyObject *self, PyObject *args, PyObject *kwds)
                              "colorer",
                              "commenters",
                              "tensor_sink",
+                             "show_all_named_axes",
                              NULL};
     cc_print_options o;
     cc_print_options_default(&o);
     PyObject *circuits, *traversal = Py_None, *refs = Py_None, *colorer = Py_None;
     PyObject *commenters = Py_None, *sink = Py_None;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "O|$ppiOpppppppOOOO:print_repr", kwlist, &circuits, &o.bijection,
+            args, kwds, "O|$ppiOpppppppOOOOp:print_repr", kwlist, &circuits, &o.bijection,
             &o.shape_only_when_necessary, &o.end_depth, &traversal, &o.arrows, &o.leaves_on_top,
             &o.only_child_below, &o.force_use_serial_numbers, &o.number_leaves,
-            &o.comment_arg_names, &o.tensor_index_literal, &refs, &colorer, &commenters, &sink)) {
+            &o.comment_arg_names, &o.tensor_index_literal, &refs, &colorer, &commenters, &sink,
+            &o.show_all_named_axes)) {
         return NULL;
     }
     cc_node **nodes = NULL, **ref_nodes = NULL;
@@ -231,12 +233,13 @@ static PyObject *
 print_one(PyObject *args, PyObject *kwds, const char *format,
           char *(*fn)(const cc_node *, const cc_print_options *))
 {
-    static char *kwlist[] = {"circuit", "bijection", "shape_only_when_necessary", NULL};
+    static char *kwlist[] = {"circuit", "bijection", "shape_only_when_necessary",
+                             "show_all_named_axes", NULL};
     cc_print_options o;
     cc_print_options_default(&o);
     PyObject *obj;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, &obj, &o.bijection,
-                                     &o.shape_only_when_necessary)) {
+                                     &o.shape_only_when_necessary, &o.show_all_named_axes)) {
         return NULL;
     }
     cc_node *n;
@@ -256,14 +259,14 @@ static PyObject *
 py_print_line_info(PyObject *self, PyObject *args, PyObject *kwds)
 {
     (void)self;
-    return print_one(args, kwds, "O|$pp:print_line_info", cc_print_line_info);
+    return print_one(args, kwds, "O|$ppp:print_line_info", cc_print_line_info);
 }
 
 static PyObject *
 py_print_extra_info(PyObject *self, PyObject *args, PyObject *kwds)
 {
     (void)self;
-    return print_one(args, kwds, "O|$pp:print_extra_info", cc_print_extra_info);
+    return print_one(args, kwds, "O|$ppp:print_extra_info", cc_print_extra_info);
 }
 
 PyMethodDef cc_py_print_methods[] = {
@@ -272,14 +275,17 @@ PyMethodDef cc_py_print_methods[] = {
      "traversal=None, arrows=False, leaves_on_top=False, only_child_below=False, "
      "force_use_serial_numbers=False, number_leaves=False, comment_arg_names=False, "
      "tensor_index_literal=False, reference_circuits=None, colorer=None, commenters=None, "
-     "tensor_sink=None)\n--\n\nThe text of circuits in rc's line format."},
+     "tensor_sink=None, show_all_named_axes=False)\n--\n\nThe text of circuits in rc's line "
+     "format."},
     {"print_line_info", (PyCFunction)(void (*)(void))py_print_line_info,
      METH_VARARGS | METH_KEYWORDS,
-     "print_line_info(circuit, *, bijection=True, shape_only_when_necessary=True)\n--\n\n"
+     "print_line_info(circuit, *, bijection=True, shape_only_when_necessary=True, "
+     "show_all_named_axes=False)\n--\n\n"
      "rc's repr_line_info: ' [shape] Variant extra'."},
     {"print_extra_info", (PyCFunction)(void (*)(void))py_print_extra_info,
      METH_VARARGS | METH_KEYWORDS,
-     "print_extra_info(circuit, *, bijection=True, shape_only_when_necessary=True)\n--\n\n"
+     "print_extra_info(circuit, *, bijection=True, shape_only_when_necessary=True, "
+     "show_all_named_axes=False)\n--\n\n"
      "rc's repr_extra_info: the payload text of one node."},
     {NULL, NULL, 0, NULL},
 };

@@ -181,6 +181,14 @@ subset_default(PyObject *cls, PyObject *unused)
 }
 
 static PyObject *
+subset_compiler_default(PyObject *cls, PyObject *unused)
+{
+    (void)cls;
+    (void)unused;
+    return subset_new_mask(cc_simp_compiler_mask());
+}
+
+static PyObject *
 subset_values(PyObject *self, void *closure)
 {
     (void)closure;
@@ -477,6 +485,8 @@ static PyMethodDef subset_methods[] = {
     {"all", subset_all, METH_NOARGS | METH_STATIC, "all(): every simplification."},
     {"default", subset_default, METH_NOARGS | METH_STATIC,
      "default(): the simplifications of simp()."},
+    {"compiler_default", subset_compiler_default, METH_NOARGS | METH_STATIC,
+     "compiler_default(): the simplifications of compiler_simp()."},
     {"none_repr", subset_none_repr, METH_NOARGS,
      "none_repr(): the repr built on SimpFnSubset.none()."},
     {"check_names", subset_check_names, METH_O,

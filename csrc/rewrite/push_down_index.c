@@ -1,7 +1,7 @@
 // rc's push_down_index: an Index moved below Add, Concat, Einsum, batchable GeneralFunction
-// axes, Module batch axes, Rearrange, Tag and Scalar, while the traversal goes on (explicit
-// stack, memoised by Index and traversal state). Each step plans the child Indexes, pushes
-// them, then rebuilds the node above.
+// axes, Module batch axes, Rearrange, Tag, Scalar and Scatter, while the traversal goes on
+// (explicit stack, memoised by Index and traversal state). Each step plans the child Indexes,
+// pushes them, then rebuilds the node above.
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +25,7 @@ typedef enum {
     FINISH_REARRANGE,
     FINISH_TAG,
     FINISH_MODULE,
+    FINISH_SCATTER,
 } finish_kind;
 
 // One pending step: index is being pushed below its child.
@@ -50,6 +51,9 @@ typedef struct {
     cc_index_item *top_items; // owned
     int any_nontrivial;       // Einsum: some operand gets a non-identity index
     cc_rearrange_spec *spec;  // Rearrange: the spec above the pushed index (owned)
+    int scatter_ndim;         // Scatter: the new Scatter's slices and shape
+    cc_index_item scatter_items[CC_MAX_NDIM];
+    int64_t scatter_shape[CC_MAX_NDIM];
 } frame;
 
 typedef struct {
@@ -562,6 +566,70 @@ plan_tag(const ctx *c, frame *f)
     return f->subs[0] == NULL ? -1 : 0;
 }
 
+// rc's Scatter step: an int 0 on an axis the Scatter fills from a one-long slice 0:1 goes
+// below; every other entry stays on an Index above the new Scatter.
+static int
+plan_scatter(const ctx *c, frame *f)
+{
+    char what[256];
+    cc_node *inner = f->index->children[0];
+    const cc_index_item *idx = f->index->u.index.items;
+    const int64_t *bounds = inner->u.scatter.bounds;
+    cc_index_item passed[CC_MAX_NDIM];
+    int any = 0;
+    f->finish = FINISH_SCATTER;
+    f->top_items = cc_calloc((size_t)(inner->ndim > 0 ? inner->ndim : 1), sizeof(cc_index_item));
+    if (f->top_items == NULL) {
+        return -1;
+    }
+    for (int a = 0; a < inner->ndim; a++) {
+        if (idx[a].kind == CC_INDEX_INT && idx[a].i == 0 && bounds[2 * a] == 0 &&
+            bounds[2 * a + 1] == 1) {
+            passed[a] = idx[a];
+            any = 1;
+            continue;
+        }
+        passed[a] = cc_item_full();
+        cc_index_item_share(&f->top_items[f->n_top++], &idx[a]);
+        f->scatter_items[f->scatter_ndim] = cc_item_slice(bounds[2 * a], bounds[2 * a + 1]);
+        f->scatter_shape[f->scatter_ndim++] = inner->shape[a];
+    }
+    if (!any) {
+        cc_fail(CC_E_PUSH_DOWN_INDEX_SCATTER_NOOP,
+                "%s: only an int 0 on an axis the Scatter fills from the slice 0:1 goes below, "
+                "and the index has none",
+                describe(f->index, what, sizeof what));
+        return -1;
+    }
+    if (frame_alloc(f, 1) < 0) {
+        return -1;
+    }
+    f->subs[0] = sub_index(c, inner->children[0], passed);
+    return f->subs[0] == NULL ? -1 : 0;
+}
+
+static cc_node *
+finish_scatter(const ctx *c, frame *f)
+{
+    cc_node *s = cc_scatter_new(f->results[0], f->scatter_ndim, f->scatter_items, f->scatter_ndim,
+                                f->scatter_shape, f->out_name);
+    if (s == NULL || cc_items_are_identity(f->n_top, f->top_items, s->shape)) {
+        return s;
+    }
+    if (!c->o->allow_partial_pushdown) {
+        char what[256];
+        cc_fail(CC_E_PUSH_DOWN_INDEX_SCATTER_SOME_AXES_NOT_POSSIBLE,
+                "%s: entries other than an int 0 on a 0:1 slice stay above the Scatter "
+                "(allow_partial_pushdown=True leaves them on top)",
+                describe(f->index, what, sizeof what));
+        cc_node_decref(s);
+        return NULL;
+    }
+    cc_node *top = cc_index_new(s, f->n_top, f->top_items, f->partial_name);
+    cc_node_decref(s);
+    return top;
+}
+
 // Plans the step for f->index: 1 with subs to push, 0 with *out already the result, -1.
 static int
 plan(const ctx *c, frame *f, cc_node **out)
@@ -588,6 +656,8 @@ plan(const ctx *c, frame *f, cc_node **out)
         return plan_tag(c, f) < 0 ? -1 : 1;
     case CC_KIND_MODULE:
         return plan_module(c, f) < 0 ? -1 : 1;
+    case CC_KIND_SCATTER:
+        return plan_scatter(c, f) < 0 ? -1 : 1;
     case CC_KIND_SCALAR:
         // rc's index_merge_scalar: the scalar of the Index's shape, under the Index's name
         *out =
@@ -724,6 +794,8 @@ finish(const ctx *c, frame *f)
         }
         return keep_top(c, f, out, f->rank_to_pass,
                         CC_E_PUSH_DOWN_INDEX_MODULE_SOME_AXES_NOT_POSSIBLE);
+    case FINISH_SCATTER:
+        return finish_scatter(c, f);
     }
     return cc_fail_null(CC_E_PY_RUNTIME, "push_down_index: unknown step");
 }

@@ -3,41 +3,73 @@
 // frames; results are memoised by the hash of the node they came from.
 #include <string.h>
 
+#include "rewrite/catalogue.h"
 #include "rewrite/flatten.h"
 #include "rewrite/module_rewrite.h"
+#include "rewrite/rewrite_catalogue_b.h"
 #include "rewrite/simp.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hmap.h"
 
-// Rows by node kind in rc's order of kinds (Einsum, Add, Rearrange, Index, Concat, Module),
-// then in each kind's order.
+// rc's row calls add_pull_removable_axes with remove_non_common_axes set.
+static int
+add_pull_removable_axes(cc_node *add, cc_node **out)
+{
+    return cc_add_pull_removable_axes(add, 1, out);
+}
+
+// Rows by node kind in rc's order of kinds (Einsum, Add, Rearrange, Index, GeneralFunction,
+// Concat, Module), then in each kind's order. rc's Scatter rewrites have no rows: there is no
+// Scatter kind.
 static const cc_simp_row rows[] = {
-    {"einsum_elim_zero", CC_KIND_EINSUM, cc_einsum_elim_zero, 1},
-    {"einsum_elim_identity", CC_KIND_EINSUM, cc_einsum_elim_identity, 1},
-    {"einsum_flatten", CC_KIND_EINSUM, cc_einsum_flatten_once, 0},
-    {"einsum_of_permute_merge", CC_KIND_EINSUM, cc_einsum_of_permute_merge, 1},
-    {"einsum_remove_one", CC_KIND_EINSUM, cc_einsum_remove_one, 1},
-    {"einsum_elim_removable_axes_weak", CC_KIND_EINSUM, cc_einsum_elim_removable_axes_weak, 1},
-    {"einsum_permute_to_rearrange", CC_KIND_EINSUM, cc_einsum_permute_to_rearrange, 1},
-    {"remove_add_few_input", CC_KIND_ADD, cc_remove_add_few_input, 1},
-    {"add_flatten", CC_KIND_ADD, cc_add_flatten_once, 0},
-    {"add_elim_zeros", CC_KIND_ADD, cc_add_elim_zeros, 1},
-    {"add_deduplicate", CC_KIND_ADD, cc_add_deduplicate, 1},
-    {"add_elim_removable_axes_weak", CC_KIND_ADD, cc_add_elim_removable_axes_weak, 1},
-    {"rearrange_elim_identity", CC_KIND_REARRANGE, cc_rearrange_elim_identity, 1},
-    {"rearrange_fuse", CC_KIND_REARRANGE, cc_rearrange_fuse, 1},
-    {"rearrange_merge_scalar", CC_KIND_REARRANGE, cc_rearrange_merge_scalar, 1},
-    {"permute_of_einsum_merge", CC_KIND_REARRANGE, cc_permute_of_einsum_merge, 1},
-    {"index_elim_identity", CC_KIND_INDEX, cc_index_elim_identity_op, 1},
-    {"index_merge_scalar", CC_KIND_INDEX, cc_index_merge_scalar, 1},
-    {"concat_elim_identity", CC_KIND_CONCAT, cc_concat_elim_identity, 1},
-    {"concat_merge_uniform", CC_KIND_CONCAT, cc_concat_merge_uniform, 1},
-    {"concat_drop_size_zero", CC_KIND_CONCAT, cc_concat_drop_size_zero, 1},
-    {"concat_fuse", CC_KIND_CONCAT, cc_concat_fuse, 1},
-    {"concat_repeat_to_rearrange", CC_KIND_CONCAT, cc_concat_repeat_to_rearrange, 1},
-    {"elim_empty_module", CC_KIND_MODULE, cc_elim_empty_module, 1},
-    {"elim_no_input_module", CC_KIND_MODULE, cc_elim_no_input_module, 1},
+    {"einsum_elim_zero", CC_KIND_EINSUM, cc_einsum_elim_zero, 1, 1},
+    {"einsum_elim_identity", CC_KIND_EINSUM, cc_einsum_elim_identity, 1, 1},
+    {"einsum_flatten", CC_KIND_EINSUM, cc_einsum_flatten_once, 0, 1},
+    {"einsum_of_permute_merge", CC_KIND_EINSUM, cc_einsum_of_permute_merge, 1, 1},
+    {"einsum_merge_scalars", CC_KIND_EINSUM, cc_einsum_merge_scalars, 0, 1},
+    {"einsum_remove_one", CC_KIND_EINSUM, cc_einsum_remove_one, 1, 0},
+    {"einsum_pull_removable_axes", CC_KIND_EINSUM, cc_einsum_pull_removable_axes, 0, 1},
+    {"einsum_elim_removable_axes_weak", CC_KIND_EINSUM, cc_einsum_elim_removable_axes_weak, 1, 0},
+    {"einsum_permute_to_rearrange", CC_KIND_EINSUM, cc_einsum_permute_to_rearrange, 1, 1},
+    {"einsum_push_down_trace", CC_KIND_EINSUM, cc_einsum_push_down_trace, 0, 1},
+    {"einsum_concat_to_add", CC_KIND_EINSUM, cc_einsum_concat_to_add, 0, 1},
+    {"remove_add_few_input", CC_KIND_ADD, cc_remove_add_few_input, 1, 1},
+    {"add_flatten", CC_KIND_ADD, cc_add_flatten_once, 0, 1},
+    {"add_elim_zeros", CC_KIND_ADD, cc_add_elim_zeros, 1, 1},
+    {"add_collapse_scalar_inputs", CC_KIND_ADD, cc_add_collapse_scalar_inputs, 0, 1},
+    {"add_deduplicate", CC_KIND_ADD, cc_add_deduplicate, 1, 1},
+    {"add_pull_removable_axes", CC_KIND_ADD, add_pull_removable_axes, 0, 1},
+    {"add_pull_diags", CC_KIND_ADD, cc_add_pull_diags, 0, 1},
+    {"add_fuse_scalar_multiples", CC_KIND_ADD, cc_add_fuse_scalar_multiples, 0, 1},
+    {"add_elim_removable_axes_weak", CC_KIND_ADD, cc_add_elim_removable_axes_weak, 1, 0},
+    {"rearrange_elim_identity", CC_KIND_REARRANGE, cc_rearrange_elim_identity, 1, 1},
+    {"rearrange_fuse", CC_KIND_REARRANGE, cc_rearrange_fuse, 1, 1},
+    {"rearrange_merge_scalar", CC_KIND_REARRANGE, cc_rearrange_merge_scalar, 1, 1},
+    {"permute_of_einsum_merge", CC_KIND_REARRANGE, cc_permute_of_einsum_merge, 1, 1},
+    {"index_elim_identity", CC_KIND_INDEX, cc_index_elim_identity_op, 1, 1},
+    {"index_fuse", CC_KIND_INDEX, cc_index_fuse, 0, 1},
+    {"index_merge_scalar", CC_KIND_INDEX, cc_index_merge_scalar, 1, 1},
+    {"index_concat_drop_unreached", CC_KIND_INDEX, cc_index_concat_drop_unreached, 0, 1},
+    {"generalfunction_pull_removable_axes", CC_KIND_GENERAL_FUNCTION,
+     cc_generalfunction_pull_removable_axes, 0, 1},
+    {"generalfunction_merge_inverses", CC_KIND_GENERAL_FUNCTION, cc_generalfunction_merge_inverses,
+     0, 1},
+    {"generalfunction_special_case_simplification", CC_KIND_GENERAL_FUNCTION,
+     cc_generalfunction_special_case_simplification, 0, 1},
+    {"generalfunction_evaluate_simple", CC_KIND_GENERAL_FUNCTION,
+     cc_generalfunction_evaluate_simple, 0, 1},
+    {"generalfunction_gen_index_const_to_index", CC_KIND_GENERAL_FUNCTION,
+     cc_generalfunction_gen_index_const_to_index, 0, 1},
+    {"concat_elim_identity", CC_KIND_CONCAT, cc_concat_elim_identity, 1, 1},
+    {"concat_elim_split", CC_KIND_CONCAT, cc_concat_elim_split, 0, 1},
+    {"concat_pull_removable_axes", CC_KIND_CONCAT, cc_concat_pull_removable_axes, 0, 1},
+    {"concat_merge_uniform", CC_KIND_CONCAT, cc_concat_merge_uniform, 1, 1},
+    {"concat_drop_size_zero", CC_KIND_CONCAT, cc_concat_drop_size_zero, 1, 1},
+    {"concat_fuse", CC_KIND_CONCAT, cc_concat_fuse, 1, 1},
+    {"concat_repeat_to_rearrange", CC_KIND_CONCAT, cc_concat_repeat_to_rearrange, 1, 1},
+    {"elim_empty_module", CC_KIND_MODULE, cc_elim_empty_module, 1, 1},
+    {"elim_no_input_module", CC_KIND_MODULE, cc_elim_no_input_module, 1, 1},
 };
 
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
@@ -55,6 +87,18 @@ cc_simp_default_mask(void)
     uint64_t m = 0;
     for (int i = 0; i < N_ROWS; i++) {
         if (rows[i].in_default) {
+            m |= (uint64_t)1 << i;
+        }
+    }
+    return m;
+}
+
+uint64_t
+cc_simp_compiler_mask(void)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < N_ROWS; i++) {
+        if (rows[i].in_compiler) {
             m |= (uint64_t)1 << i;
         }
     }

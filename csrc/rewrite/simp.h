@@ -56,13 +56,17 @@ typedef struct {
     const char *name;
     cc_kind kind;
     cc_simp_fn fn;
-    int in_default; // a member of rc's SimpFnSubset.default()
+    int in_default;  // a member of rc's SimpFnSubset.default()
+    int in_compiler; // a member of rc's SimpFnSubset.compiler_default()
 } cc_simp_row;
 
 // The rows of the table and their count (at most 64: a subset is a bit mask over rows).
 const cc_simp_row *cc_simp_rows(int *n);
 // The subset of rc's SimpFnSubset.default().
 uint64_t cc_simp_default_mask(void);
+// The subset of rc's SimpFnSubset.compiler_default() (compiler_simp's): every row but
+// add_elim_removable_axes_weak, einsum_elim_removable_axes_weak and einsum_remove_one.
+uint64_t cc_simp_compiler_mask(void);
 // rc's simp_step: the first rewrite of the subset (bit i: row i) that applies to c. 0 with *out
 // a new reference or NULL; -1 on error.
 int cc_simp_step(cc_node *c, uint64_t mask, cc_node **out);

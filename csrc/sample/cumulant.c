@@ -76,7 +76,21 @@ cumulant_expand(const cc_expand_call *e)
     return cc_cumulant_new(e->n, e->inputs, e->c->name);
 }
 
-CC_DEFINE_KIND_OPS(cumulant, .expand = cumulant_expand);
+// rc's child_axis_map: the children's axes one after another.
+static int
+cumulant_child_axis_map(const cc_node *n, int i, int *out)
+{
+    int place = 0;
+    for (int k = 0; k < i; k++) {
+        place += n->children[k]->ndim;
+    }
+    for (int j = 0; j < n->children[i]->ndim; j++) {
+        out[j] = place + j;
+    }
+    return 0;
+}
+
+CC_DEFINE_KIND_OPS(cumulant, .expand = cumulant_expand, .child_axis_map = cumulant_child_axis_map);
 
 cc_node *
 cc_cumulant_new(int n, cc_node *const *children, const char *name)

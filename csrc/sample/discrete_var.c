@@ -99,8 +99,20 @@ discrete_var_child_comment(const cc_node *n, int i, cc_str *out)
     return cc_str_append(out, i == 0 ? "Values" : "Probs and Group");
 }
 
+// rc's child_axis_map: the values' axes after the samples axis are the node's; the samples
+// axis and the probabilities become none.
+static int
+discrete_var_child_axis_map(const cc_node *n, int i, int *out)
+{
+    for (int j = 0; j < n->children[i]->ndim; j++) {
+        out[j] = i == 0 ? j - 1 : -1;
+    }
+    return 0;
+}
+
 CC_DEFINE_KIND_OPS(discrete_var, .expand = discrete_var_expand,
-                   .child_comment = discrete_var_child_comment);
+                   .child_comment = discrete_var_child_comment,
+                   .child_axis_map = discrete_var_child_axis_map);
 
 cc_node *
 cc_discrete_var_new(cc_node *values, cc_node *probs_and_group, const char *name)

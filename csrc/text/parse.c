@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nodes/kind.h"
+#include "nodes/named_axes.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
 #include "util/blake3.h"
@@ -170,7 +171,33 @@ build_kind(parser *p, const cc_parse_node_text *t, int n, const child *ch, cc_no
     return out != NULL ? out : locate_null(p, at);
 }
 
-// build_kind, then the line's shape checked and its AD flag applied.
+// rc: the names a line's shape gives its axes are set on the node (none: those its children
+// give it, which it has already). 0, or -1 with *out released.
+static int
+set_axis_names(parser *p, const cc_parse_node_text *t, cc_node **out)
+{
+    int axes[CC_MAX_NDIM];
+    const char *names[CC_MAX_NDIM];
+    int count = 0;
+    for (int a = 0; a < t->ndim; a++) {
+        if (t->axis_names[a] != NULL) {
+            axes[count] = a;
+            names[count++] = t->axis_names[a];
+        }
+    }
+    if (count == 0) {
+        return 0;
+    }
+    cc_node *m = cc_node_set_named_axes(*out, count, axes, names);
+    cc_node_decref(*out);
+    *out = m;
+    if (m == NULL) {
+        return cc_parse_locate(&p->cur, t->shape_at);
+    }
+    return 0;
+}
+
+// build_kind, then the line's shape checked, its axis names set and its AD flag applied.
 static cc_node *
 build(parser *p, const cc_parse_node_text *t, int n, const child *ch)
 {
@@ -193,6 +220,9 @@ build(parser *p, const cc_parse_node_text *t, int n, const child *ch)
             "the line says shape %s but the %s has shape %s", shape_text(want, t->ndim, t->shape),
             cc_kind_get_info(t->kind)->py_name, shape_text(got, out->ndim, out->shape));
         cc_node_decref(out);
+        return NULL;
+    }
+    if (t->has_shape && set_axis_names(p, t, &out) < 0) {
         return NULL;
     }
     if (t->ad && out->use_autoname) {

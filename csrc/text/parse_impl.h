@@ -26,6 +26,7 @@ typedef struct {
     int has_shape;
     int ndim;
     int64_t shape[CC_MAX_NDIM];
+    char *axis_names[CC_MAX_NDIM]; // owned; NULL for an axis the shape gives no name
     const char *shape_at;
     int has_kind;
     cc_kind kind;

@@ -203,16 +203,28 @@ lex_shape(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_t
             return cc_parse_fail_at(l, t->shape_at, CC_E_PARSE_CIRCUIT_INVALID_AXIS_SHAPE_FORMAT,
                                     "a shape has at most %d axes", CC_MAX_NDIM);
         }
-        if (c == e || !cc_parse_is_digit(*c)) {
-            const char *colon = c;
-            while (colon < e && *colon != ':' && *colon != ',' && *colon != ']') {
-                colon++;
+        // rc's named axis "name:size": the text before the axis's first ':'.
+        const char *colon = c;
+        while (colon < e && *colon != ':' && *colon != ',' && *colon != ']') {
+            colon++;
+        }
+        if (colon < e && *colon == ':') {
+            const char *end = colon;
+            while (end > c && (end[-1] == ' ' || end[-1] == '\t')) {
+                end--;
             }
-            return cc_parse_fail_at(
-                l, c, CC_E_PARSE_CIRCUIT_INVALID_AXIS_SHAPE_FORMAT,
-                colon < e && *colon == ':'
-                    ? "named axes are not supported"
-                    : "expected a size (such as 3, 0s or 2*1s) or ']' in a shape");
+            char *axis_name = cc_malloc((size_t)(end - c) + 1);
+            if (axis_name == NULL) {
+                return -1;
+            }
+            memcpy(axis_name, c, (size_t)(end - c));
+            axis_name[end - c] = '\0';
+            t->axis_names[t->ndim] = axis_name;
+            c = cc_parse_skip_ws(colon + 1, e);
+        }
+        if (c == e || !cc_parse_is_digit(*c)) {
+            return cc_parse_fail_at(l, c, CC_E_PARSE_CIRCUIT_INVALID_AXIS_SHAPE_FORMAT,
+                                    "expected a size (such as 3, 0s or 2*1s) or ']' in a shape");
         }
         if (lex_size(l, &c, e, &t->shape[t->ndim++]) < 0) {
             return -1;
@@ -228,8 +240,6 @@ lex_shape(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_t
     *s = c + 1;
     return 0;
 }
-
-static const char *const UNSUPPORTED_KINDS[] = {"Scatter", "Conv"};
 
 static int
 lex_kind(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_text *t)
@@ -249,16 +259,11 @@ lex_kind(const cc_parse_line *l, const char **s, const char *e, cc_parse_node_te
             return 0;
         }
     }
-    for (size_t k = 0; k < sizeof UNSUPPORTED_KINDS / sizeof UNSUPPORTED_KINDS[0]; k++) {
-        if (strlen(UNSUPPORTED_KINDS[k]) == n && memcmp(UNSUPPORTED_KINDS[k], *s, n) == 0) {
-            return cc_parse_fail_at(l, *s, CC_E_PARSE_CIRCUIT_INVALID_VARIANT,
-                                    "circuits has no %s nodes", UNSUPPORTED_KINDS[k]);
-        }
-    }
     return cc_parse_fail_at(
         l, *s, CC_E_PARSE_CIRCUIT_INVALID_VARIANT,
         "unknown node type '%.*s' (expected Array, Scalar, Symbol, Add, Einsum, "
-        "Index, Concat, Rearrange, GeneralFunction, Tag, Module or SetSymbolicShape)",
+        "Index, Concat, Rearrange, GeneralFunction, Tag, Module, SetSymbolicShape, "
+        "DiscreteVar, StoredCumulantVar, Cumulant, Scatter or Conv)",
         (int)n, *s);
 }
 
@@ -268,6 +273,9 @@ cc_parse_node_text_clear(cc_parse_node_text *t)
     cc_free(t->key);
     cc_free(t->name);
     cc_free(t->extra);
+    for (int a = 0; a < CC_MAX_NDIM; a++) {
+        cc_free(t->axis_names[a]);
+    }
     memset(t, 0, sizeof *t);
 }
 

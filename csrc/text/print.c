@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nodes/kind.h"
+#include "nodes/named_axes.h"
 #include "nodes/payload_text.h"
 #include "nodes/shape.h"
 #include "util/alloc.h"
@@ -218,10 +219,26 @@ put_extra(printer *p, const cc_node *n)
     }
 }
 
+// rc's rule, plus (bijection) nodes whose named axes are not those their children give them,
+// so that the parser, which sets the names a shape shows, gives back the same node.
 static int
-shape_is_shown(const printer *p, const cc_node *n)
+shape_is_shown(printer *p, const cc_node *n)
 {
-    return !p->o->shape_only_when_necessary || cc_kind_has(n->kind, CC_SHAPE_SHOWN);
+    if (!p->o->shape_only_when_necessary || cc_kind_has(n->kind, CC_SHAPE_SHOWN) ||
+        (p->o->show_all_named_axes && n->named_axes != NULL)) {
+        return 1;
+    }
+    if (!p->o->bijection || n->named_axes == NULL || p->failed) {
+        return 0;
+    }
+    cc_named_axes *given;
+    if (cc_named_axes_from_children(n, &given) < 0) {
+        p->failed = 1;
+        return 0;
+    }
+    int same = cc_named_axes_equal(given, n->named_axes);
+    cc_free(given);
+    return !same;
 }
 
 // rc's repr_line_info: "[ AD][ [shape]] Variant extra", at most two trailing spaces removed.
@@ -237,6 +254,11 @@ put_line_info(printer *p, const cc_node *n)
         for (int a = 0; a < n->ndim; a++) {
             if (a > 0) {
                 put(p, ",");
+            }
+            const char *axis_name = cc_named_axes_get(n->named_axes, a);
+            if (axis_name != NULL) {
+                put(p, axis_name);
+                put(p, ":");
             }
             put_size(p, n->shape[a]);
         }

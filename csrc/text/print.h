@@ -42,6 +42,7 @@ typedef struct {
     int number_leaves;            // a magenta counter comment on lines that end a branch
     int comment_arg_names;        // einsum operand labels, "Spec" on a Module's body
     int tensor_index_literal;     // Index tensors as list literals instead of their length
+    int show_all_named_axes;      // shapes also on lines of nodes that have named axes
     // Circuits printed as the given identifier only (no line info, no children).
     int n_refs;
     cc_node *const *ref_nodes;

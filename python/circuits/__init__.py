@@ -84,6 +84,86 @@ from ._sampler import (  # noqa: E402,F401
     default_var_matcher,
     factored_cumulant_expectation_rewrite,
 )
+from . import experiments  # noqa: E402,F401
+from .experiments import run_with_cache  # noqa: E402,F401
+
+from . import _gf_specs, _surface, _typing  # noqa: E402
+from ._circuits import (  # noqa: E402,F401
+    all_children,
+    append_matchers_to_names,
+    compute_self_hash,
+    count_nodes,
+    deep_map,
+    deep_map_preorder,
+    filter_nodes,
+    prefix_all_names,
+    replace_nodes,
+    replace_outside_traversal_symbols,
+    toposort_circuit,
+    update_nodes,
+    visit_circuit,
+)
+from ._surface import (  # noqa: E402,F401
+    ExceptionWithRustContext,
+    apply_in_traversal,
+    check_evaluable,
+    circuit_is_irreducible_node,
+    circuit_is_leaf,
+    circuit_is_leaf_constant,
+    circuit_is_var,
+    evaluate,
+    path_get,
+    print_matcher_debug,
+    replace_all_randn_seeded,
+    repr_matcher_debug,
+    update_path,
+)
+from ._printing import oom_fmt  # noqa: E402,F401
+from ._typing import (  # noqa: E402,F401
+    NOT_SET,
+    Axis,
+    Binder,
+    IntOrMatcher,
+    IrreducibleNode,
+    IterativeMatcherIn,
+    Leaf,
+    LeafConstant,
+    MatcherIn,
+    MaybeUpdate,
+    NotSet,
+    Path,
+    Paths,
+    Shape,
+    TorchAxisIndex,
+    TransformIn,
+    UpdatedIterativeMatcher,
+    UpdatedIterativeMatcherIn,
+    Var,
+)
+from ._gf_specs import (  # noqa: E402,F401
+    GeneralFunctionExplicitIndexSpec,
+    GeneralFunctionIndexSpec,
+    GeneralFunctionMultinomialSpec,
+    GeneralFunctionPowSpec,
+    GeneralFunctionSetDDSpec,
+    GeneralFunctionSpecTester,
+    add_make_broadcasts_explicit,
+    broadcast_shapes,
+    get_shape_info_broadcast,
+    get_shape_info_simple,
+    make_broadcast,
+)
+
+from ._printing import (  # noqa: E402,F401
+    CircuitColorer,
+    CircuitCommenter,
+    CliColor,
+    print_circuit_type_check,
+)
+from ._html import CircuitHtmlColorer, PrintOptionsBase  # noqa: E402,F401
+from . import _surface_methods  # noqa: E402
+
+_surface_methods.install()
 
 from ._extract_rewrite import extract_rewrite, extract_rewrite_raw  # noqa: E402,F401
 from ._cumulant_rewrites import kappa_term, rewrite_cum_to_circuit_of_cum  # noqa: E402,F401

@@ -7,7 +7,7 @@ to by its identifier afterwards, as in the text format.
 """
 
 import html
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Union
 
 from . import _circuits
 from ._circuits import Circuit, IterativeMatcher, traverse_until_depth
@@ -230,3 +230,7 @@ def circuit_print_html(self: Circuit, options: Optional[PrintHtmlOptions] = None
 def install():
     Circuit._repr_html_ = circuit_repr_html
     Circuit.print_html = circuit_print_html
+
+
+# What Circuit.print, Circuit.repr and the other printing entry points take (rc's union).
+PrintOptionsBase = Union[PrintOptions, PrintHtmlOptions]

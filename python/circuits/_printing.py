@@ -8,14 +8,25 @@ bijective print refers to when asked (`tensor_save_dir`, `sync_tensors`).
 import os
 import sys
 import zlib
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Literal, Optional, Type, Union
 
 import numpy as np
 
 from . import _circuits
 from ._circuits import Circuit, IterativeMatcher, Matcher, new_traversal, restrict
 
-CliColor = Union[None, int, str]
+# rc's colour of a printed line: a colour name, an index into the 14 terminal colours, or None.
+CliColor = Union[
+    Literal["Green"],
+    Literal["Red"],
+    Literal["Blue"],
+    Literal["Yellow"],
+    Literal["Cyan"],
+    Literal["Magenta"],
+    Literal["White"],
+    None,
+    int,
+]
 CircuitColorer = Callable[[Circuit], CliColor]
 CircuitCommenter = Callable[[Circuit], str]
 
@@ -231,6 +242,7 @@ class PrintOptions:
             colorer=self._colorer_codes(),
             commenters=self._all_commenters() or None,
             tensor_sink=self._tensor_sink(),
+            show_all_named_axes=self.show_all_named_axes,
         )
 
     def print(self, *circuits: Circuit, file=None) -> None:
@@ -244,12 +256,18 @@ class PrintOptions:
 
     def repr_line_info(self, circ: Circuit) -> str:
         return _circuits.print_line_info(
-            circ, bijection=self.bijection, shape_only_when_necessary=self.shape_only_when_necessary
+            circ,
+            bijection=self.bijection,
+            shape_only_when_necessary=self.shape_only_when_necessary,
+            show_all_named_axes=self.show_all_named_axes,
         )
 
     def repr_extra_info(self, circ: Circuit) -> str:
         return _circuits.print_extra_info(
-            circ, bijection=self.bijection, shape_only_when_necessary=self.shape_only_when_necessary
+            circ,
+            bijection=self.bijection,
+            shape_only_when_necessary=self.shape_only_when_necessary,
+            show_all_named_axes=self.show_all_named_axes,
         )
 
     @staticmethod
@@ -373,6 +391,17 @@ def oom_fmt(n: int) -> str:
             return f"{n}{unit}"
         n //= 1000
     return f"{n}Y"
+
+
+def print_circuit_type_check(x: Type[Circuit]) -> Type[Circuit]:
+    """rc's check that x is one of the node classes: writes it to stderr and returns it; any other
+    value (the Circuit base class included) is a TypeError."""
+    if not isinstance(x, type) or x not in set(dict(_circuits.KINDS).values()):
+        raise TypeError(
+            f"print_circuit_type_check: expected a circuit class such as Einsum, got {x!r}"
+        )
+    print(f"print_circuit_type_check: x = {x.__name__}", file=sys.stderr)
+    return x
 
 
 _debug_options: Optional[PrintOptions] = None

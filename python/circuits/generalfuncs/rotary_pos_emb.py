@@ -113,3 +113,28 @@ class ApplyRotaryPosEmb(GeneralFunctionSpecBase):
     def new(cls, x, name: Optional[str] = None):
         """GeneralFunction(x, spec=ApplyRotaryPosEmb(), name=name)."""
         return _circuits.GeneralFunction(x, spec=cls(), name=name)
+
+
+def rotate_every_two(x):
+    """rc's helper: each pair (x[2i], x[2i+1]) of the last axis becomes (-x[2i+1], x[2i])
+    (torch or numpy; the last axis must have even length)."""
+    if x.shape[-1] % 2 != 0:
+        raise ValueError(
+            f"rotate_every_two: the last axis must have even length, got {x.shape[-1]}"
+        )
+    even, odd = x[..., 0::2], x[..., 1::2]
+    if _is_torch(x):
+        import torch
+
+        return torch.stack((-odd, even), dim=-1).flatten(-2)
+    return np.stack((-odd, even), axis=-1).reshape(*x.shape)
+
+
+def duplicate_interleave(m):
+    """rc's helper: a matrix with each column repeated twice in place, [a, b] -> [a, a, b, b]
+    along the last axis (torch or numpy, 2 dimensions)."""
+    if m.ndim != 2:
+        raise ValueError(f"duplicate_interleave: expected a matrix, got {m.ndim} dimensions")
+    if _is_torch(m):
+        return m.repeat_interleave(2, dim=-1)
+    return np.repeat(m, 2, axis=-1)

@@ -1,0 +1,1 @@
+"""Ablations and probes on the paren balancer: `python -m circuits.demos.ablation`."""
