@@ -250,7 +250,8 @@ maybe_distribute_impl(PyObject *args, PyObject *kwds, int deep)
     static char *kwlist[] = {"node", "settings", NULL};
     PyObject *obj, *settings = Py_None;
     int times = 0;
-    cc_maybe_distribute_opts o = {.simp_mask = cc_simp_default_mask(), .times_distributed = &times};
+    cc_maybe_distribute_opts o = {.simp_mask = cc_simp_compiler_mask(),
+                                  .times_distributed = &times};
     cc_node *n, *out;
     if (!PyArg_ParseTupleAndKeywords(args, kwds,
                                      deep ? "O|O:deep_maybe_distribute" : "O|O:maybe_distribute",
