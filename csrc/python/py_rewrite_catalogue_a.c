@@ -116,6 +116,33 @@ py_extract_add(PyObject *self, PyObject *args, PyObject *kwds)
 }
 
 static PyObject *
+py_make_broadcast(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    static char *kwlist[] = {"node", "out_shape", NULL};
+    PyObject *obj, *shape_obj;
+    cc_node *n;
+    int ndim;
+    int64_t shape[CC_MAX_NDIM];
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:make_broadcast", kwlist, &obj, &shape_obj) ||
+        !cc_py_node_check(obj, "make_broadcast", &n) ||
+        cc_py_shape_arg(shape_obj, &ndim, shape) < 0) {
+        return NULL;
+    }
+    // rc answers None where the node does not broadcast to out_shape
+    int d = ndim - n->ndim;
+    for (int k = 0; d >= 0 && k < n->ndim; k++) {
+        if (n->shape[k] != 1 && n->shape[k] != shape[k + d]) {
+            d = -1;
+        }
+    }
+    if (d < 0) {
+        Py_RETURN_NONE;
+    }
+    return cc_py_wrap_steal(cc_make_broadcast(n, ndim, shape));
+}
+
+static PyObject *
 py_add_pull_removable_axes(PyObject *self, PyObject *args, PyObject *kwds)
 {
     (void)self;
@@ -223,7 +250,8 @@ maybe_distribute_impl(PyObject *args, PyObject *kwds, int deep)
     static char *kwlist[] = {"node", "settings", NULL};
     PyObject *obj, *settings = Py_None;
     int times = 0;
-    cc_maybe_distribute_opts o = {.simp_mask = cc_simp_default_mask(), .times_distributed = &times};
+    cc_maybe_distribute_opts o = {.simp_mask = cc_simp_compiler_mask(),
+                                  .times_distributed = &times};
     cc_node *n, *out;
     if (!PyArg_ParseTupleAndKeywords(args, kwds,
                                      deep ? "O|O:deep_maybe_distribute" : "O|O:maybe_distribute",
@@ -272,6 +300,9 @@ PyMethodDef cc_py_rewrite_catalogue_a_methods[] = {
      "are not among add's."},
     {"einsum_merge_scalars", py_einsum_merge_scalars, METH_O,
      OPT_DOC("einsum_merge_scalars", "einsum") " () Scalar operands multiplied into one."},
+    {"make_broadcast", (PyCFunction)(void (*)(void))py_make_broadcast, METH_VARARGS | METH_KEYWORDS,
+     "make_broadcast(node, out_shape): node broadcast to out_shape by a Rearrange (node itself "
+     "when nothing changes), or None when it does not broadcast to it."},
     {"add_pull_removable_axes", (PyCFunction)(void (*)(void))py_add_pull_removable_axes,
      METH_VARARGS | METH_KEYWORDS,
      "add_pull_removable_axes(add, remove_non_common_axes): axes every operand broadcasts or can "

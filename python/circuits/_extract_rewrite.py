@@ -36,9 +36,7 @@ def extract_rewrite(
     module_name: Optional[str] = None,
     require_all_args: bool = True,
     check_unique_arg_names: bool = True,
-    circuit_to_arg_spec: Optional[
-        Callable[[_circuits.Circuit], _circuits.ModuleArgSpec]
-    ] = None,
+    circuit_to_arg_spec: Optional[Callable[[_circuits.Circuit], _circuits.ModuleArgSpec]] = None,
 ) -> _circuits.Module:
     """extract_rewrite_raw with one argument per node input_matcher finds in circuit, ordered
     by name; each argument's spec is circuit_to_arg_spec(node) or, by default,
