@@ -24,8 +24,8 @@ def main() -> int:
         by_status[e.status].append(e)
     print(f"present:  {len(by_status['present'])} of {RC_PUBLIC_NAMES}")
     print(f"left out: {len(by_status['left-out'])}")
-    print(f"pending:  {len(by_status['pending'])}")
-    for status in ("left-out", "pending"):
+    print(f"missing:  {len(by_status['missing'])}")
+    for status in ("left-out", "missing"):
         for e in by_status[status]:
             print(f"  {status:8} {e.name}: {e.why}")
     if args.check:

@@ -4,7 +4,7 @@ import os
 from typing import List, NamedTuple
 
 SURFACE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "rc_surface.txt")
-STATUSES = ("present", "left-out", "pending")
+STATUSES = ("present", "left-out", "missing")
 RC_PUBLIC_NAMES = 521
 
 

@@ -18,7 +18,7 @@ def test_surface_list_has_every_rc_name_once():
     assert len(ENTRIES) == RC_PUBLIC_NAMES
 
 
-def test_left_out_and_pending_names_say_why():
+def test_left_out_and_missing_names_say_why():
     for e in ENTRIES:
         if e.status != "present":
             assert e.why, f"line {e.line}: {e.name} is {e.status} without a reason"

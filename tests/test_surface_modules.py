@@ -209,11 +209,20 @@ def test_kappa_hat():
         cum_algo.kappa_hat(rc.Cumulant(name="k0"))
 
 
-@pytest.mark.skipif(hasattr(rc, "kappa_term"), reason="kappa_term is present")
-def test_eps_attrib_says_what_it_needs():
-    x = rc.Array(np.array([1.0, 3.0]), name="x")
-    with pytest.raises(NotImplementedError, match="kappa_term|extract_rewrite_raw"):
-        cum_algo.eps_attrib(rc.Cumulant(x, x, name="k2"))
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_eps_attrib_has_a_term_per_partition_and_vanishes_on_constants(n):
+    rng = np.random.default_rng(n)
+    xs = [rc.Array(rng.standard_normal(k + 1), name=f"x{k}") for k in range(n)]
+    eps = cum_algo.eps_attrib(rc.Cumulant(*xs, name=f"k{n}"))
+    assert eps.name == f"eps{n}" and eps.shape == tuple(k + 1 for k in range(n))
+    bell = {1: 1, 2: 2, 3: 5}[n]
+    body = eps.spec.circuit
+    assert (body.num_children if body.is_add() else 1) == bell
+    # a constant's centred part and every cumulant of order > 1 of constants are zero
+    np.testing.assert_allclose(np.asarray(eps.evaluate()), np.zeros(eps.shape), atol=1e-12)
+    fewer = cum_algo.eps_attrib(rc.Cumulant(*xs, name=f"k{n}"), non_centered=True)
+    if n > 1:
+        assert fewer.spec.circuit.num_children == bell - 1
 
 
 # --- typing names ------------------------------------------------------------------------------

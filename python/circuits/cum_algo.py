@@ -1,9 +1,6 @@
 """Epsilon attribution of cumulants (rc's rust_circuit.cum_algo): eps(x_1..x_n) = the sum over
 set partitions of the inputs of products of centred cumulants, with sign (-1)^(number of blocks
-with more than one input) by default.
-
-eps_term, eps_attrib_module and eps_attrib build on kappa_term and extract_rewrite_raw, the
-cumulant rewrites; they raise NotImplementedError while those are not part of the package."""
+with more than one input) by default."""
 
 from __future__ import annotations
 
@@ -12,6 +9,8 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _circuits as _c
 from . import optional as op
+from ._cumulant_rewrites import kappa_term
+from ._extract_rewrite import extract_rewrite_raw
 
 T = TypeVar("T")
 Partition = List[List[Tuple[int, _c.Circuit]]]
@@ -51,16 +50,9 @@ def kappa_hat(cumulant: _c.Cumulant) -> _c.Circuit:
     return cumulant
 
 
-def _rewrite(name: str):
-    fn = getattr(_c, name, None)
-    if fn is None:
-        raise NotImplementedError(f"cum_algo needs rc.{name}, which this build does not have")
-    return fn
-
-
 def eps_term(args: Partition) -> _c.Circuit:
     """The product term of one partition, with each cumulant replaced by kappa_hat."""
-    new_out, _ = _rewrite("kappa_term")(args, on_sub_cumulant_fn=kappa_hat)
+    new_out, _ = kappa_term(args, on_sub_cumulant_fn=kappa_hat)
     return new_out
 
 
@@ -90,7 +82,6 @@ def eps_attrib_module(
     """The ModuleSpec of epsilon over inputs of the given ranks (symbolic sizes from
     symbolic_size_start on). non_centered leaves out the term of the partition with a single
     block (the joint cumulant itself)."""
-    extract = _rewrite("extract_rewrite_raw")
     shapes = split_in_buckets(_c.symbolic_sizes()[symbolic_size_start:], node_ranks)
     inputs: List[_c.Circuit] = [
         _c.Symbol.new_with_random_uuid(tuple(shape), f"input_{i}") for i, shape in enumerate(shapes)
@@ -113,7 +104,7 @@ def eps_attrib_module(
                 )
             terms.append(_c.Einsum.scalar_mul(term, get_multiplier(p)))
         eps = _c.Add(*terms, name=f"{name}_sum")
-    return extract(eps, input_specs, prefix_to_strip=None, module_name=name).spec
+    return extract_rewrite_raw(eps, input_specs, prefix_to_strip=None, module_name=name).spec
 
 
 def eps_attrib(
