@@ -246,9 +246,7 @@ def test_typing_names():
 # --- generalfuncs ------------------------------------------------------------------------------
 
 
-def test_rotary_helpers():
-    import torch
-
+def test_rotary_helpers(torch):
     from circuits.generalfuncs.rotary_pos_emb import duplicate_interleave, rotate_every_two
 
     x = np.arange(24.0).reshape(1, 2, 3, 4)
