@@ -3,6 +3,7 @@ head's output, (b) mean-ablating each head one at a time and measuring the next-
 
     python bench/bench_workflows.py            # GPT-2-small shape, batch 8, seq 128
     python bench/bench_workflows.py --quick    # a small model, for a check that it runs
+    python bench/bench_workflows.py --flops    # the FLOPs of (b), shared plan against forwards
 
 --quick runs every measurement in this process (one import of TransformerLens), so its peaks
 are indicative only; the full run gives each measurement a fresh subprocess.
@@ -50,6 +51,11 @@ parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--reps-a", type=int, default=None, help="timed runs of (a) (default 5; 2 quick)")
 parser.add_argument("--reps-b", type=int, default=1, help="timed runs of (b)")
 parser.add_argument("--only", choices=("a", "b"), default=None, help="run one part only")
+parser.add_argument(
+    "--flops",
+    action="store_true",
+    help="print the FLOPs of (b): the variants in one plan against separate forwards, by node",
+)
 parser.add_argument("--batch", type=int, default=None, help="batch size (default 8; 4 quick)")
 parser.add_argument("--seq", type=int, default=None, help="sequence length (default 128; 32 quick)")
 parser.add_argument("--worker", choices=WORKERS, default=None, help=argparse.SUPPRESS)
@@ -215,6 +221,45 @@ def run_worker(name):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def flops_of_b():
+    """The floating-point operations (b) needs: every distinct node of the variants' metrics
+    counted once (one plan) against one full forward per variant, and the node names that
+    take most of the shared plan."""
+    from collections import Counter
+
+    import circuits as rc
+    from circuits.experiments import heads, next_token_loss
+    from circuits.experiments.ablation import _ablate_prepared, _metric_circuit, _prepare
+
+    model, tokens = _build(use_attn_result=False)
+    circ = _prepare(_circuit(model, tokens), None, 0, "flops")
+    del model
+    metric = next_token_loss()
+    clean = _metric_circuit(metric, circ, "flops")
+    parts = heads(SIZES["n_layers"], SIZES["n_heads"])
+    variants = [_metric_circuit(metric, _ablate_prepared(circ, p, "mean", None, 0, "flops"), "flops") for p in parts]
+
+    def distinct(roots):
+        found = {}
+        for root in roots:
+            for node in root.get(rc.Matcher(True)):
+                found[node.hash] = node
+        return found.values()
+
+    one = sum(n.self_flops() for n in distinct([clean]))
+    nodes = list(distinct([clean] + variants))
+    shared = sum(n.self_flops() for n in nodes)
+    separate = one * (len(variants) + 1)
+    print(f"\n(b) FLOPs: one forward and loss {one / 1e9:.1f} G; {len(variants)} variants and the "
+          f"unablated one in one plan {shared / 1e9:.1f} G; as separate forwards "
+          f"{separate / 1e9:.1f} G ({separate / shared:.2f}x the plan's)")
+    by_name = Counter()
+    for n in nodes:
+        by_name[n.name] += n.self_flops()
+    for name, f in by_name.most_common(6):
+        print(f"  {name:24s} {f / 1e9:10.1f} G  {f / shared:6.1%} of the plan")
+
+
 def mib(n):
     return f"{n / 2**20:8.1f} MiB"
 
@@ -240,6 +285,9 @@ def main():
         "peak = resident-memory high-water mark above the process's level after the model "
         f"and inputs were built ({where})"
     )
+    if args.flops:
+        flops_of_b()
+        return
     if args.only in (None, "a"):
         n_names = len(_cache_names())
         print(f"\n(a) cache every residual stream and every head's output ({n_names} hooks), "
