@@ -156,6 +156,8 @@ def test_path_patching_changes_one_branch():
         value(ablate(y, "h", "mean", path=rc.IterativeMatcher("right"))),
         np.maximum(xv, 0) + 2 * mean,
     )
+    whole = rc.IterativeMatcher("left").chain(rc.restrict("h", end_depth=2))
+    close(value(ablate(y, whole, "mean")), np.maximum(mean, 0) + 2 * xv)
     chain = rc.IterativeMatcher("y").chain("right")
     close(value(ablate(y, "h", "zero", path=chain)), np.maximum(xv, 0))
 
