@@ -3,6 +3,7 @@ head's output, (b) mean-ablating each head one at a time and measuring the next-
 
     python bench/bench_workflows.py            # GPT-2-small shape, batch 8, seq 128
     python bench/bench_workflows.py --quick    # a small model, for a check that it runs
+    python bench/bench_workflows.py --flops    # the FLOPs of (b), shared plan against forwards
 
 --quick runs every measurement in this process (one import of TransformerLens), so its peaks
 are indicative only; the full run gives each measurement a fresh subprocess.
@@ -35,21 +36,50 @@ import sys
 import time
 
 FULL = dict(
-    n_layers=12, d_model=768, n_heads=12, d_head=64, d_mlp=3072, d_vocab=50257, n_ctx=1024,
-    batch=8, seq=128,
+    n_layers=12,
+    d_model=768,
+    n_heads=12,
+    d_head=64,
+    d_mlp=3072,
+    d_vocab=50257,
+    n_ctx=1024,
+    batch=8,
+    seq=128,
 )
 QUICK = dict(
-    n_layers=2, d_model=64, n_heads=4, d_head=16, d_mlp=256, d_vocab=1000, n_ctx=64,
-    batch=4, seq=32,
+    n_layers=2,
+    d_model=64,
+    n_heads=4,
+    d_head=16,
+    d_mlp=256,
+    d_vocab=1000,
+    n_ctx=64,
+    batch=4,
+    seq=32,
 )
-WORKERS = ("a-circuits", "a-tl-filtered", "a-tl-all", "a-circuits-z", "a-tl-z", "b-circuits", "b-tl")
+WORKERS = (
+    "a-circuits",
+    "a-tl-filtered",
+    "a-tl-all",
+    "a-circuits-z",
+    "a-tl-z",
+    "b-circuits",
+    "b-tl",
+)
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="a small model (a check that it runs)")
 parser.add_argument("--threads", type=int, default=2)
-parser.add_argument("--reps-a", type=int, default=None, help="timed runs of (a) (default 5; 2 quick)")
+parser.add_argument(
+    "--reps-a", type=int, default=None, help="timed runs of (a) (default 5; 2 quick)"
+)
 parser.add_argument("--reps-b", type=int, default=1, help="timed runs of (b)")
 parser.add_argument("--only", choices=("a", "b"), default=None, help="run one part only")
+parser.add_argument(
+    "--flops",
+    action="store_true",
+    help="print the FLOPs of (b): the variants in one plan against separate forwards, by node",
+)
 parser.add_argument("--batch", type=int, default=None, help="batch size (default 8; 4 quick)")
 parser.add_argument("--seq", type=int, default=None, help="sequence length (default 128; 32 quick)")
 parser.add_argument("--worker", choices=WORKERS, default=None, help=argparse.SUPPRESS)
@@ -89,9 +119,18 @@ def _build(use_attn_result):
     torch.set_num_threads(args.threads)
     s = SIZES
     cfg = tl.HookedTransformerConfig(
-        n_layers=s["n_layers"], d_model=s["d_model"], n_heads=s["n_heads"], d_head=s["d_head"],
-        d_mlp=s["d_mlp"], d_vocab=s["d_vocab"], n_ctx=s["n_ctx"], act_fn="gelu_new",
-        normalization_type="LN", device="cpu", seed=0, dtype=torch.float32,
+        n_layers=s["n_layers"],
+        d_model=s["d_model"],
+        n_heads=s["n_heads"],
+        d_head=s["d_head"],
+        d_mlp=s["d_mlp"],
+        d_vocab=s["d_vocab"],
+        n_ctx=s["n_ctx"],
+        act_fn="gelu_new",
+        normalization_type="LN",
+        device="cpu",
+        seed=0,
+        dtype=torch.float32,
         use_attn_result=use_attn_result,
     )
     model = tl.HookedTransformer(cfg).eval()
@@ -155,7 +194,10 @@ def _worker_fn(name):
             )
 
         def summary(rows):
-            return {"base": rows[0]["metric"] - rows[0]["delta"], "losses": [r["metric"] for r in rows]}
+            return {
+                "base": rows[0]["metric"] - rows[0]["delta"],
+                "losses": [r["metric"] for r in rows],
+            }
 
         return run, summary
 
@@ -202,8 +244,22 @@ def measure(name):
 def run_worker(name):
     if args.quick:
         return measure(name)
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--threads", str(args.threads)]
-    cmd += ["--reps-b", str(args.reps_b), "--batch", str(SIZES["batch"]), "--seq", str(SIZES["seq"])]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        name,
+        "--threads",
+        str(args.threads),
+    ]
+    cmd += [
+        "--reps-b",
+        str(args.reps_b),
+        "--batch",
+        str(SIZES["batch"]),
+        "--seq",
+        str(SIZES["seq"]),
+    ]
     if args.reps_a is not None:
         cmd += ["--reps-a", str(args.reps_a)]
     if args.quick:
@@ -213,6 +269,50 @@ def run_worker(name):
         sys.stderr.write(done.stderr)
         raise SystemExit(f"worker {name} failed with exit status {done.returncode}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def flops_of_b():
+    """The floating-point operations (b) needs: every distinct node of the variants' metrics
+    counted once (one plan) against one full forward per variant, and the node names that
+    take most of the shared plan."""
+    from collections import Counter
+
+    import circuits as rc
+    from circuits.experiments import heads, next_token_loss
+    from circuits.experiments.ablation import _ablate_prepared, _metric_circuit, _prepare
+
+    model, tokens = _build(use_attn_result=False)
+    circ = _prepare(_circuit(model, tokens), None, 0, "flops")
+    del model
+    metric = next_token_loss()
+    clean = _metric_circuit(metric, circ, "flops")
+    parts = heads(SIZES["n_layers"], SIZES["n_heads"])
+    variants = [
+        _metric_circuit(metric, _ablate_prepared(circ, p, "mean", None, 0, "flops"), "flops")
+        for p in parts
+    ]
+
+    def distinct(roots):
+        found = {}
+        for root in roots:
+            for node in root.get(rc.Matcher(True)):
+                found[node.hash] = node
+        return found.values()
+
+    one = sum(n.self_flops() for n in distinct([clean]))
+    nodes = list(distinct([clean] + variants))
+    shared = sum(n.self_flops() for n in nodes)
+    separate = one * (len(variants) + 1)
+    print(
+        f"\n(b) FLOPs: one forward and loss {one / 1e9:.1f} G; {len(variants)} variants and the "
+        f"unablated one in one plan {shared / 1e9:.1f} G; as separate forwards "
+        f"{separate / 1e9:.1f} G ({separate / shared:.2f}x the plan's)"
+    )
+    by_name = Counter()
+    for n in nodes:
+        by_name[n.name] += n.self_flops()
+    for name, f in by_name.most_common(6):
+        print(f"  {name:24s} {f / 1e9:10.1f} G  {f / shared:6.1%} of the plan")
 
 
 def mib(n):
@@ -240,10 +340,15 @@ def main():
         "peak = resident-memory high-water mark above the process's level after the model "
         f"and inputs were built ({where})"
     )
+    if args.flops:
+        flops_of_b()
+        return
     if args.only in (None, "a"):
         n_names = len(_cache_names())
-        print(f"\n(a) cache every residual stream and every head's output ({n_names} hooks), "
-              f"median of {REPS_A}")
+        print(
+            f"\n(a) cache every residual stream and every head's output ({n_names} hooks), "
+            f"median of {REPS_A}"
+        )
         ours = None
         for name, label in (
             ("a-circuits", "circuits run_with_cache"),
@@ -252,14 +357,22 @@ def main():
         ):
             r = run_worker(name)
             ours = ours or r
-            ratio = "" if r is ours else (
-                f"   circuits: {share(r['median_s'], ours['median_s'])} faster, "
-                f"{share(ours['peak_bytes'], r['peak_bytes'])} the peak"
+            ratio = (
+                ""
+                if r is ours
+                else (
+                    f"   circuits: {share(r['median_s'], ours['median_s'])} faster, "
+                    f"{share(ours['peak_bytes'], r['peak_bytes'])} the peak"
+                )
             )
             print(f"  {label:34s} {r['median_s']:8.3f} s  peak {mib(r['peak_bytes'])}{ratio}")
-        print("  the same with 'attn.hook_z' for the heads (TransformerLens without use_attn_result)")
+        print(
+            "  the same with 'attn.hook_z' for the heads (TransformerLens without use_attn_result)"
+        )
         ours = run_worker("a-circuits-z")
-        print(f"  {'circuits run_with_cache':34s} {ours['median_s']:8.3f} s  peak {mib(ours['peak_bytes'])}")
+        print(
+            f"  {'circuits run_with_cache':34s} {ours['median_s']:8.3f} s  peak {mib(ours['peak_bytes'])}"
+        )
         r = run_worker("a-tl-z")
         print(
             f"  {'TL run_with_cache, names_filter':34s} {r['median_s']:8.3f} s  peak "
@@ -268,19 +381,26 @@ def main():
         )
     if args.only in (None, "b"):
         n = s["n_layers"] * s["n_heads"]
-        print(f"\n(b) mean-ablate each of the {n} heads, mean next-token loss (median of "
-              f"{args.reps_b}; both include the unablated loss)")
-        ours = run_worker("b-circuits")
-        print(f"  circuits ablation_table (one plan)  {ours['median_s']:8.2f} s  peak "
-              f"{mib(ours['peak_bytes'])}")
-        tl = run_worker("b-tl")
-        print(f"  TL hook loop ({n + 1} forwards)      {tl['median_s']:8.2f} s  peak "
-              f"{mib(tl['peak_bytes'])}   circuits: {share(tl['median_s'], ours['median_s'])} faster")
-        diff = max(
-            abs(x - y) for x, y in zip(ours["summary"]["losses"], tl["summary"]["losses"])
+        print(
+            f"\n(b) mean-ablate each of the {n} heads, mean next-token loss (median of "
+            f"{args.reps_b}; both include the unablated loss)"
         )
-        print(f"  losses agree to {diff:.2e} (unablated: circuits {ours['summary']['base']:.5f}, "
-              f"TL {tl['summary']['base']:.5f})")
+        ours = run_worker("b-circuits")
+        print(
+            f"  circuits ablation_table (one plan)  {ours['median_s']:8.2f} s  peak "
+            f"{mib(ours['peak_bytes'])}"
+        )
+        tl = run_worker("b-tl")
+        print(
+            f"  TL hook loop ({n + 1} forwards)      {tl['median_s']:8.2f} s  peak "
+            f"{mib(tl['peak_bytes'])}   circuits: {share(tl['median_s'], ours['median_s'])} faster"
+        )
+        diff = max(abs(x - y) for x, y in zip(ours["summary"]["losses"], tl["summary"]["losses"]))
+        print(
+            f"  losses agree to {diff:.2e} (unablated: circuits {ours['summary']['base']:.5f}, "
+            f"TL {tl['summary']['base']:.5f})"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -59,7 +59,9 @@ def projector(directions):
     return d.T @ np.linalg.pinv(d @ d.T) @ d
 
 
-@given(batch=st.integers(2, 6), d=st.integers(1, 4), hidden=st.integers(1, 5), seed=st.integers(0, 9))
+@given(
+    batch=st.integers(2, 6), d=st.integers(1, 4), hidden=st.integers(1, 5), seed=st.integers(0, 9)
+)
 def test_zero_mean_resample_match_numpy(batch, d, hidden, seed):
     y, h, forward, _, _ = model(batch, d, hidden, seed)
     close(value(ablate(y, "h", "zero")), forward(np.zeros_like(h)))
@@ -69,7 +71,9 @@ def test_zero_mean_resample_match_numpy(batch, d, hidden, seed):
     close(value(ablate(y, "h", Resample(perm))), forward(h[perm]))
     seeded = np.random.default_rng(3).permutation(batch)
     close(value(ablate(y, "h", Resample(seed=3))), forward(h[seeded]))
-    close(value(ablate(y, "h", "resample")), forward(h[np.random.default_rng(0).permutation(batch)]))
+    close(
+        value(ablate(y, "h", "resample")), forward(h[np.random.default_rng(0).permutation(batch)])
+    )
 
 
 def test_scaled_and_project():
@@ -83,7 +87,10 @@ def test_scaled_and_project():
     p = projector(dirs)
     mean = np.broadcast_to(h.mean(0), h.shape)
     close(value(ablate(y, "h", Project(dirs))), forward(h - h @ p + mean @ p))
-    close(value(ablate(y, "h", Project(dirs[0], Resample(perm)))), forward(h + (h[perm] - h) @ projector(dirs[0])))
+    close(
+        value(ablate(y, "h", Project(dirs[0], Resample(perm)))),
+        forward(h + (h[perm] - h) @ projector(dirs[0])),
+    )
     # A full basis swaps the whole activation.
     close(value(ablate(y, "h", Project(np.eye(4) * 3.0, "zero"))), forward(np.zeros_like(h)))
 
@@ -99,7 +106,10 @@ def test_mean_over_a_reference_dataset():
 
 def test_batch_axis_one():
     y, h, forward, _, _ = model(batch=4, axis=1)
-    close(value(ablate(y, "h", "mean", batch_axis=1)), forward(np.broadcast_to(h.mean(1, keepdims=True), h.shape)))
+    close(
+        value(ablate(y, "h", "mean", batch_axis=1)),
+        forward(np.broadcast_to(h.mean(1, keepdims=True), h.shape)),
+    )
     perm = np.array([1, 2, 3, 0])
     close(value(ablate(y, "h", Resample(perm), batch_axis=-1)), forward(h[:, perm]))
 
@@ -121,7 +131,10 @@ def test_inputs_and_modules():
     new_x = np.random.default_rng(2).standard_normal((7, 3))
     hv = new_x @ w
     _, _, forward, _, _ = model(batch=4)
-    close(value(ablate(y, "h", "mean", inputs={"x": new_x})), forward(np.broadcast_to(hv.mean(0), hv.shape)))
+    close(
+        value(ablate(y, "h", "mean", inputs={"x": new_x})),
+        forward(np.broadcast_to(hv.mean(0), hv.shape)),
+    )
 
 
 def path_model():
@@ -139,7 +152,12 @@ def test_path_patching_changes_one_branch():
     mean = np.broadcast_to(xv.mean(0), xv.shape)
     close(value(ablate(y, "h", "mean")), np.maximum(mean, 0) + 2 * mean)
     close(value(ablate(y, "h", "mean", path=["left"])), np.maximum(mean, 0) + 2 * xv)
-    close(value(ablate(y, "h", "mean", path=rc.IterativeMatcher("right"))), np.maximum(xv, 0) + 2 * mean)
+    close(
+        value(ablate(y, "h", "mean", path=rc.IterativeMatcher("right"))),
+        np.maximum(xv, 0) + 2 * mean,
+    )
+    whole = rc.IterativeMatcher("left").chain(rc.restrict("h", end_depth=2))
+    close(value(ablate(y, whole, "mean")), np.maximum(mean, 0) + 2 * xv)
     chain = rc.IterativeMatcher("y").chain("right")
     close(value(ablate(y, "h", "zero", path=chain)), np.maximum(xv, 0))
 
@@ -161,7 +179,9 @@ def test_ablation_table_matches_each_ablation():
     grouped = ablation_table(y, components, kinds, "y", variants_per_plan=2, as_dataframe=False)
     for a, b in zip(rows, grouped):
         assert a["metric"] == pytest.approx(b["metric"], rel=1e-12)
-    no_base = ablation_table(y, ["h"], "zero", "y", baseline=False, as_dataframe=False, progress=True)
+    no_base = ablation_table(
+        y, ["h"], "zero", "y", baseline=False, as_dataframe=False, progress=True
+    )
     assert math.isnan(no_base[0]["delta"])
     bounded = ablation_table(y, ["h"], "zero", "y", max_memory=10**6, as_dataframe=False)
     assert bounded[0]["metric"] == pytest.approx(rows[0]["metric"])
@@ -216,7 +236,10 @@ def test_next_token_loss_matches_numpy():
     tok_node = rc.Array(toks, "t.toks")
     from_toks = rc.GeneralFunction.gen_index(rc.Array(table, "table"), tok_node, 0, name="l")
     assert float(value(next_token_loss()(from_toks))) == pytest.approx(expected, rel=1e-10)
-    with pytest.raises(ValueError, match=r"logits 'logits' of shape \(3, 5, 7\) do not fit tokens of shape \(3, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"logits 'logits' of shape \(3, 5, 7\) do not fit tokens of shape \(3, 4\)",
+    ):
         next_token_loss(toks[:, :4])(node)
 
 
@@ -230,21 +253,32 @@ def test_errors():
         ablate(y, "h", "median")
     with pytest.raises(TypeError, match="an ablation kind is 'zero', 'mean', 'resample' or a Zero"):
         ablate(y, "h", 3)
-    with pytest.raises(ValueError, match=r"Project directions of shape \(2, 3\) do not fit 'h' of shape \(4, 5\): they must be \[k, 5\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Project directions of shape \(2, 3\) do not fit 'h' of shape \(4, 5\): they must be \[k, 5\]",
+    ):
         ablate(y, "h", Project(np.ones((2, 3))))
-    with pytest.raises(ValueError, match=r"Resample perm of shape \(3,\) does not fit 'h' of shape \(4, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"Resample perm of shape \(3,\) does not fit 'h' of shape \(4, 5\)"
+    ):
         ablate(y, "h", Resample([0, 1, 2]))
     with pytest.raises(ValueError, match=r"Resample perm has entries outside \[0, 4\) for 'h'"):
         ablate(y, "h", Resample([0, 1, 2, 4]))
-    with pytest.raises(ValueError, match=r"input 'x' has shape \(4, 3\); the value given has shape \(6, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"input 'x' has shape \(4, 3\); the value given has shape \(6, 2\)"
+    ):
         ablate(y, "h", Mean({"x": np.ones((6, 2))}))
     with pytest.raises(ValueError, match="reads none of the inputs 'z'"):
         ablate(y, "h", Mean({"z": np.ones((6, 2))}))
     with pytest.raises(ValueError, match="reference is for kind 'mean', not 'zero'"):
         ablate(y, "h", "zero", reference={"x": np.ones((4, 3))})
-    with pytest.raises(ValueError, match=r"At index 7 is outside axis 1 \(size 5\) of 'h' of shape \(4, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"At index 7 is outside axis 1 \(size 5\) of 'h' of shape \(4, 5\)"
+    ):
         ablate(y, At("h", 7, axis=1), "zero")
-    with pytest.raises(ValueError, match=r"At axis: axis 2 is out of range for 'h' of shape \(4, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"At axis: axis 2 is out of range for 'h' of shape \(4, 5\)"
+    ):
         ablate(y, At("h", 0, axis=2), "zero")
     with pytest.raises(ValueError, match=r"batch_axis: axis 3 is out of range for 'h'"):
         ablate(y, "h", "mean", batch_axis=3)
@@ -274,8 +308,18 @@ def test_heads_mean_ablation_matches_transformer_lens_hooks():
     from circuits import loaders
 
     cfg = tl.HookedTransformerConfig(
-        n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=32, d_vocab=20, n_ctx=8,
-        act_fn="gelu_new", normalization_type="LN", device="cpu", seed=0, dtype=torch.float64,
+        n_layers=2,
+        d_model=16,
+        n_heads=2,
+        d_head=8,
+        d_mlp=32,
+        d_vocab=20,
+        n_ctx=8,
+        act_fn="gelu_new",
+        normalization_type="LN",
+        device="cpu",
+        seed=0,
+        dtype=torch.float64,
     )
     tl_model = tl.HookedTransformer(cfg).eval()
     circs, _, info = loaders.load_transformer_lens(tl_model)
@@ -323,8 +367,17 @@ def test_bench_workflows_quick_runs():
         [os.path.join(root, "python")] + [p for p in [env.get("PYTHONPATH")] if p]
     )
     done = subprocess.run(
-        [sys.executable, "-W", "ignore", os.path.join(root, "bench", "bench_workflows.py"), "--quick"],
-        capture_output=True, text=True, env=env, timeout=900,
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            os.path.join(root, "bench", "bench_workflows.py"),
+            "--quick",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "circuits run_with_cache" in done.stdout and "losses agree" in done.stdout

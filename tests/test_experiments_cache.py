@@ -112,7 +112,9 @@ def test_unknown_device():
 
 def test_unknown_name_suggests_near_names():
     y, _ = mlp()
-    with pytest.raises(ValueError, match=r"run_with_cache: 'hh' matches no node of 'y'; did you mean 'h'"):
+    with pytest.raises(
+        ValueError, match=r"run_with_cache: 'hh' matches no node of 'y'; did you mean 'h'"
+    ):
         run_with_cache(y, ["hh"])
 
 
@@ -142,9 +144,13 @@ def test_max_memory_needs_batch_axis_zero():
 
 def test_input_errors():
     y, _ = mlp()
-    with pytest.raises(ValueError, match=r"input 'x' has shape \(4, 3\); the value given has shape \(4, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"input 'x' has shape \(4, 3\); the value given has shape \(4, 2\)"
+    ):
         run_with_cache(y, ["y"], {"x": np.zeros((4, 2))})
-    with pytest.raises(ValueError, match=r"input 'x' has shape \(4, 3\); the value given has shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"input 'x' has shape \(4, 3\); the value given has shape \(3,\)"
+    ):
         run_with_cache(y, ["y"], {"x": np.zeros(3)})
     with pytest.raises(ValueError, match="input 'h' is a GeneralFunction node; only Array, Symbol"):
         run_with_cache(y, ["y"], {"h": np.zeros((4, 5))})
@@ -292,9 +298,19 @@ def test_tl_hooks_match_transformer_lens_run_with_cache():
     from circuits import loaders
 
     cfg = tl.HookedTransformerConfig(
-        n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=32, d_vocab=20, n_ctx=8,
-        act_fn="gelu_new", normalization_type="LN", device="cpu", seed=0,
-        dtype=torch.float64, use_attn_result=True,
+        n_layers=2,
+        d_model=16,
+        n_heads=2,
+        d_head=8,
+        d_mlp=32,
+        d_vocab=20,
+        n_ctx=8,
+        act_fn="gelu_new",
+        normalization_type="LN",
+        device="cpu",
+        seed=0,
+        dtype=torch.float64,
+        use_attn_result=True,
     )
     model = tl.HookedTransformer(cfg).eval()
     circs, _, info = loaders.load_transformer_lens(model)

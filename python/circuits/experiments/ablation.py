@@ -22,7 +22,6 @@ from .._circuits import (
     GeneralFunction,
     Index,
     IterativeMatcher,
-    Matcher,
     Module,
     Scalar,
     log_softmax,
@@ -238,7 +237,9 @@ class _Context:
             letters = "abcdefghijklmnopqrstuvwxy"[: node.ndim]
             spec = f"{letters},{letters[-1]}z->{letters[:-1]}z"
             delta = Einsum.from_einsum_string(
-                spec, _sub(other, node, f"{node.name}.delta"), projector,
+                spec,
+                _sub(other, node, f"{node.name}.delta"),
+                projector,
                 name=f"{node.name}.projected_delta",
             )
             return Add(node, delta, name=f"{node.name}.projected")
@@ -359,9 +360,7 @@ def _prepare(circuit: Circuit, inputs: Any, batch_axis: int, what: str) -> Circu
     return circuit
 
 
-def _reference_means(
-    nodes: List[Circuit], kind: Any, batch_axis: int, what: str
-) -> Dict[Any, Any]:
+def _reference_means(nodes: List[Circuit], kind: Any, batch_axis: int, what: str) -> Dict[Any, Any]:
     """(id(mean kind), node hash) -> Array of the mean over the batch of each node on the
     reference inputs of every Mean(reference) inside kind, each computed with one plan."""
     means: Dict[Any, Any] = {}

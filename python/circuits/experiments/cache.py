@@ -397,9 +397,7 @@ def resid_stream_names(circuit_or_n_layers: Union[Circuit, int]) -> List[str]:
                 f"resid_stream_names: {circuit_or_n_layers.name!r} has no blocks "
                 "'b0', 'b1', ... (or 'b0.call', ...) numbered from 0"
             )
-        first = [
-            name for name in _RESID_INPUTS if circuit_or_n_layers.are_any_found(Matcher(name))
-        ]
+        first = [name for name in _RESID_INPUTS if circuit_or_n_layers.are_any_found(Matcher(name))]
         if not first:
             raise ValueError(
                 f"resid_stream_names: {circuit_or_n_layers.name!r} has no {_RESID_INPUTS[0]!r} "
