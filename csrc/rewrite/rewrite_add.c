@@ -490,28 +490,6 @@ done:
 // ---------------------------------------------------------------------------------------------
 // Removable axes
 
-// spec with the output groups flagged in drop removed. NULL on error.
-static cc_rearrange_spec *
-spec_drop_out_groups(const cc_rearrange_spec *s, const uint8_t *drop)
-{
-    int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM], n_out = 0, len = 0;
-    uint8_t out_ints[256];
-    for (int g = 0; g < s->n_in; g++) {
-        in_lens[g] = s->in_start[g + 1] - s->in_start[g];
-    }
-    for (int g = 0; g < s->n_out; g++) {
-        if (drop[g]) {
-            continue;
-        }
-        out_lens[n_out++] = s->out_start[g + 1] - s->out_start[g];
-        for (int k = s->out_start[g]; k < s->out_start[g + 1]; k++) {
-            out_ints[len++] = s->out_ints[k];
-        }
-    }
-    return cc_rearrange_spec_new(s->n_in, in_lens, s->in_ints, n_out, out_lens, out_ints,
-                                 s->n_sizes, s->sizes);
-}
-
 cc_node *
 cc_remove_axes(cc_node *n, const uint8_t *mask, int *applies)
 {
@@ -530,14 +508,7 @@ cc_remove_axes(cc_node *n, const uint8_t *mask, int *applies)
     }
     cc_node *out = NULL;
     if (n->kind == CC_KIND_SCALAR) {
-        int64_t shape[CC_MAX_NDIM];
-        int r = 0;
-        for (int k = 0; k < n->ndim; k++) {
-            if (!mask[k]) {
-                shape[r++] = n->shape[k];
-            }
-        }
-        out = cc_scalar_new(n->u.scalar.value, r, shape, name);
+        out = cc_scalar_drop_axes(n, mask, name);
         cc_free(name);
         return out;
     }
@@ -561,7 +532,8 @@ cc_remove_axes(cc_node *n, const uint8_t *mask, int *applies)
         base = cc_spec_new_canon(n->ndim, ints, n->ndim, ints, n->ndim, n->shape);
     }
     cc_rearrange_spec *canon = base == NULL ? NULL : cc_rearrange_spec_canonicalize(base, 1);
-    cc_rearrange_spec *dropped = canon == NULL ? NULL : spec_drop_out_groups(canon, mask);
+    cc_rearrange_spec *dropped =
+        canon == NULL ? NULL : cc_rearrange_spec_drop_out_groups(canon, mask);
     if (dropped != NULL) {
         out = cc_rearrange_or_child(child, dropped, name);
     }

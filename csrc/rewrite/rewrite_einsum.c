@@ -7,16 +7,6 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
-static int
-total_in_axes(const cc_node *e)
-{
-    int total = 0;
-    for (int i = 0; i < e->n_children; i++) {
-        total += e->children[i]->ndim;
-    }
-    return total;
-}
-
 int
 cc_einsum_merge_scalars(cc_node *einsum, cc_node **out)
 {
@@ -34,7 +24,7 @@ cc_einsum_merge_scalars(cc_node *einsum, cc_node **out)
         return 0;
     }
     cc_node **kids = cc_malloc(((size_t)n + 1) * sizeof(cc_node *));
-    uint8_t *labels = cc_malloc((size_t)total_in_axes(einsum) + 1);
+    uint8_t *labels = cc_malloc((size_t)cc_einsum_total_in_axes(einsum) + 1);
     cc_node *s = NULL;
     int rc = kids == NULL || labels == NULL ? -1 : 0;
     for (int i = 0, pos = 0; rc == 0 && i < n; i++) {
@@ -141,7 +131,7 @@ cc_einsum_pull_removable_axes(cc_node *einsum, cc_node **out)
         in_out[einsum->u.einsum.out_axes[k]] = 1;
     }
     cc_node **kids = cc_calloc((size_t)n + 1, sizeof(cc_node *));
-    uint8_t *labels = cc_malloc((size_t)total_in_axes(einsum) + 1);
+    uint8_t *labels = cc_malloc((size_t)cc_einsum_total_in_axes(einsum) + 1);
     cc_node *scalar = NULL, *inner = NULL;
     if (kids == NULL || labels == NULL) {
         rc = -1;

@@ -15,6 +15,11 @@ int cc_remove_add_few_input(cc_node *add, cc_node **out);
 int cc_add_elim_zeros(cc_node *add, cc_node **out);
 int cc_add_deduplicate(cc_node *add, cc_node **out);
 int cc_add_elim_removable_axes_weak(cc_node *add, cc_node **out);
+// s with the output groups flagged in drop removed. NULL on error.
+cc_rearrange_spec *cc_rearrange_spec_drop_out_groups(const cc_rearrange_spec *s,
+                                                     const uint8_t *drop);
+// The Scalar without the axes flagged in mask, named name. NULL on error.
+cc_node *cc_scalar_drop_axes(const cc_node *scalar, const uint8_t *mask, const char *name);
 // Einsum (rewrite/simp_einsum.c)
 int cc_einsum_elim_zero(cc_node *einsum, cc_node **out);
 int cc_einsum_elim_identity(cc_node *einsum, cc_node **out);
@@ -22,6 +27,8 @@ int cc_einsum_of_permute_merge(cc_node *einsum, cc_node **out);
 int cc_einsum_remove_one(cc_node *einsum, cc_node **out);
 int cc_einsum_elim_removable_axes_weak(cc_node *einsum, cc_node **out);
 int cc_einsum_permute_to_rearrange(cc_node *einsum, cc_node **out);
+// The number of input axes of an Einsum: the sum of its operands' ranks.
+int cc_einsum_total_in_axes(const cc_node *e);
 // Index and Rearrange (rewrite/simp_rearrange.c)
 int cc_index_elim_identity_op(cc_node *index, cc_node **out);
 int cc_index_merge_scalar(cc_node *index, cc_node **out);

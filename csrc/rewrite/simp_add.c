@@ -6,6 +6,7 @@
 
 #include "nodes/rearrange.h"
 #include "rewrite/rewrite_impl.h"
+#include "rewrite/catalogue.h"
 #include "rewrite/simp.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -323,6 +324,40 @@ cc_removable_axes(const cc_node *n, uint8_t *mask)
     }
 }
 
+cc_rearrange_spec *
+cc_rearrange_spec_drop_out_groups(const cc_rearrange_spec *s, const uint8_t *drop)
+{
+    int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM], n_out = 0, len = 0;
+    uint8_t out_ints[256];
+    for (int g = 0; g < s->n_in; g++) {
+        in_lens[g] = s->in_start[g + 1] - s->in_start[g];
+    }
+    for (int g = 0; g < s->n_out; g++) {
+        if (drop[g]) {
+            continue;
+        }
+        out_lens[n_out++] = s->out_start[g + 1] - s->out_start[g];
+        for (int k = s->out_start[g]; k < s->out_start[g + 1]; k++) {
+            out_ints[len++] = s->out_ints[k];
+        }
+    }
+    return cc_rearrange_spec_new(s->n_in, in_lens, s->in_ints, n_out, out_lens, out_ints,
+                                 s->n_sizes, s->sizes);
+}
+
+cc_node *
+cc_scalar_drop_axes(const cc_node *scalar, const uint8_t *mask, const char *name)
+{
+    int64_t shape[CC_MAX_NDIM];
+    int r = 0;
+    for (int k = 0; k < scalar->ndim; k++) {
+        if (!mask[k]) {
+            shape[r++] = scalar->shape[k];
+        }
+    }
+    return cc_scalar_new(scalar->u.scalar.value, r, shape, name);
+}
+
 cc_node *
 cc_remove_axes_weak(cc_node *n, const uint8_t *mask)
 {
@@ -332,40 +367,12 @@ cc_remove_axes_weak(cc_node *n, const uint8_t *mask)
     }
     cc_node *out = NULL;
     if (n->kind == CC_KIND_SCALAR) {
-        int64_t shape[CC_MAX_NDIM];
-        int r = 0;
-        for (int k = 0; k < n->ndim; k++) {
-            if (!mask[k]) {
-                shape[r++] = n->shape[k];
-            }
-        }
-        out = cc_scalar_new(n->u.scalar.value, r, shape, name);
+        out = cc_scalar_drop_axes(n, mask, name);
     } else {
         // a Rearrange: its output groups for the flagged axes dropped, the spec otherwise as is
-        const cc_rearrange_spec *s = n->u.rearrange.spec;
-        int in_lens[CC_MAX_NDIM], out_lens[CC_MAX_NDIM], n_out = 0, len = 0;
-        uint8_t out_ints[256];
-        for (int g = 0; g < s->n_in; g++) {
-            in_lens[g] = s->in_start[g + 1] - s->in_start[g];
-        }
-        for (int g = 0; g < s->n_out; g++) {
-            if (mask[g]) {
-                continue;
-            }
-            out_lens[n_out++] = s->out_start[g + 1] - s->out_start[g];
-            for (int k = s->out_start[g]; k < s->out_start[g + 1]; k++) {
-                out_ints[len++] = s->out_ints[k];
-            }
-        }
-        cc_rearrange_spec *spec = cc_rearrange_spec_new(s->n_in, in_lens, s->in_ints, n_out,
-                                                        out_lens, out_ints, s->n_sizes, s->sizes);
+        cc_rearrange_spec *spec = cc_rearrange_spec_drop_out_groups(n->u.rearrange.spec, mask);
         if (spec != NULL) {
-            if (cc_rearrange_spec_is_identity(spec)) {
-                out = n->children[0];
-                cc_node_incref(out);
-            } else {
-                out = cc_rearrange_new(n->children[0], spec, name);
-            }
+            out = cc_rearrange_or_child(n->children[0], spec, name);
             cc_rearrange_spec_free(spec);
         }
     }

@@ -8,8 +8,8 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
-static int
-total_in_axes(const cc_node *e)
+int
+cc_einsum_total_in_axes(const cc_node *e)
 {
     int total = 0;
     for (int i = 0; i < e->n_children; i++) {
@@ -94,7 +94,7 @@ cc_einsum_of_permute_merge(cc_node *einsum, cc_node **out)
     *out = NULL;
     int n = einsum->n_children;
     cc_node **kids = cc_malloc(((size_t)n + 1) * sizeof(cc_node *));
-    uint8_t *in_axes = cc_malloc((size_t)total_in_axes(einsum) + 1);
+    uint8_t *in_axes = cc_malloc((size_t)cc_einsum_total_in_axes(einsum) + 1);
     if (kids == NULL || in_axes == NULL) {
         cc_free(kids);
         cc_free(in_axes);
@@ -135,7 +135,7 @@ cc_einsum_remove_one(cc_node *einsum, cc_node **out)
     *out = NULL;
     int n = einsum->n_children, m = 0, pos = 0, npos = 0;
     cc_node **kids = cc_malloc(((size_t)n + 1) * sizeof(cc_node *));
-    uint8_t *in_axes = cc_malloc((size_t)total_in_axes(einsum) + 1);
+    uint8_t *in_axes = cc_malloc((size_t)cc_einsum_total_in_axes(einsum) + 1);
     if (kids == NULL || in_axes == NULL) {
         cc_free(kids);
         cc_free(in_axes);
@@ -170,7 +170,7 @@ cc_einsum_elim_removable_axes_weak(cc_node *einsum, cc_node **out)
     uint8_t *rem = cc_calloc((size_t)n * 256 + 1, 1); // rem[i*256+l]: l removable in input i
     uint8_t *masks = cc_calloc((size_t)n * CC_MAX_NDIM + 1, 1);
     cc_node **kids = cc_calloc((size_t)n + 1, sizeof(cc_node *));
-    uint8_t *in_axes = cc_malloc((size_t)total_in_axes(einsum) + 1);
+    uint8_t *in_axes = cc_malloc((size_t)cc_einsum_total_in_axes(einsum) + 1);
     int rc = -1, npos = 0;
     if (rem == NULL || masks == NULL || kids == NULL || in_axes == NULL) {
         goto done;
