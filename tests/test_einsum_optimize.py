@@ -213,6 +213,26 @@ def test_optimize_circuit():
         rc.optimize_circuit("x")
 
 
+@pytest.mark.parametrize(
+    "push_down_index, distribute", [(True, True), (False, False), (True, False), (False, True)]
+)
+def test_optimize_circuit_on_the_shipped_transformer(push_down_index, distribute):
+    from test_paren_balancer_model import model_circuit
+
+    from circuits import module_library
+
+    _, tokenizer, _ = module_library.load_model_id("paren_balancer")
+    tokens = np.asarray(tokenizer.tokenize_strings(["(())", "(()", ")(", "()()()"]))
+    circuit = model_circuit(tokens)
+    settings = rc.OptimizationSettings(
+        push_down_index=push_down_index, deep_maybe_distribute=distribute
+    )
+    out = rc.optimize_circuit(circuit, settings)
+    np.testing.assert_allclose(
+        np.asarray(out.evaluate()), np.asarray(circuit.evaluate()), rtol=1e-4, atol=1e-4
+    )
+
+
 def test_optimize_circuit_symbolic_warning():
     s = """
 0 Einsum ij,jk->ik

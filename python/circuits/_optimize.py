@@ -221,13 +221,28 @@ def _check_settings(settings):
         raise TypeError(f"settings must be an OptimizationSettings, not {type(settings).__name__}")
 
 
+def _until_same(circuit: _circuits.Circuit, step) -> _circuits.Circuit:
+    """step applied until the circuit stops changing (at most 100 times, so a pair of rewrites
+    that undo each other cannot loop for ever)."""
+    for _ in range(100):
+        after = step(circuit)
+        if after == circuit:
+            break
+        circuit = after
+    return circuit
+
+
 def optimize_circuit(
     circuit: _circuits.Circuit, settings: OptimizationSettings = OptimizationSettings()
 ) -> _circuits.Circuit:
-    """rc's optimize_circuit: an equal circuit that is cheaper to evaluate. Steps: names and
-    tags stripped (unless settings.keep_all_names), modules conformed and single-callsite ones
-    inlined, a warning (OptimizingSymbolicSizeWarning) when symbolic sizes remain, simp
-    (settings.simp_fn_subset's when given), deep_heuristic_nest_adds, deep_optimize_einsums."""
+    """rc's optimize_circuit: an equal circuit that is cheaper to evaluate. Steps, in rc's
+    order: names and tags stripped (unless settings.keep_all_names), modules conformed and
+    single-callsite ones inlined, a warning (OptimizingSymbolicSizeWarning) when symbolic sizes
+    remain, deep_canonicalize, compiler_simp (settings.simp_fn_subset's simp when given), unused
+    module inputs removed until nothing changes, indexes pushed down (settings.push_down_index),
+    einsums distributed (settings.deep_maybe_distribute), each followed by the simplification
+    until nothing changes and by deep_canonicalize, then deep_heuristic_nest_adds and
+    deep_optimize_einsums."""
     if not isinstance(circuit, _circuits.Circuit):
         raise TypeError(f"optimize_circuit: expected a Circuit, not {type(circuit).__name__}")
     _check_settings(settings)
@@ -241,7 +256,22 @@ def optimize_circuit(
             stacklevel=2,
         )
     subset = settings.simp_fn_subset
-    circuit = subset.simp(circuit) if subset is not None else _circuits.simp(circuit)
+    simplify = subset.simp if subset is not None else _circuits.compiler_simp
+    circuit = simplify(_circuits.deep_canonicalize(circuit))
+    circuit = _until_same(
+        circuit,
+        lambda c: _circuits.deep_module_remove_unused_inputs(
+            simplify(c), add_suffix_on_remove_unused=False, elim_empty=True
+        ),
+    )
+    if settings.push_down_index:
+        circuit = _until_same(circuit, lambda c: _circuits.deep_push_down_index_raw(simplify(c)))
+    circuit = _circuits.deep_canonicalize(simplify(circuit))
+    if settings.deep_maybe_distribute:
+        circuit = _until_same(
+            circuit, lambda c: simplify(_circuits.deep_maybe_distribute(c, settings))
+        )
+        circuit = _circuits.deep_canonicalize(circuit)
     circuit = _circuits.deep_heuristic_nest_adds(circuit)
     return _circuits.deep_optimize_einsums(circuit)
 
