@@ -150,9 +150,17 @@ def check(build, ref):
         expected, expected_err = None, e
     circuit = build()
     if expected_err is not None:
+        first = str(expected_err).splitlines()[0]
+        if first == "\"bmm\" not implemented for 'Bool'":
+            # on three or more bool operands where a label is summed on one operand, torch can
+            # reach a Bool x Bool bmm where the engine's left-to-right replay reaches an
+            # int64 x Bool one (a known difference): either way the einsum is refused at a bmm
+            with pytest.raises((NotImplementedError, RuntimeError)) as info:
+                circuit.evaluate()
+            assert first in str(info.value) or "but found Bool" in str(info.value)
+            return circuit
         with pytest.raises(type(expected_err)) as info:
             circuit.evaluate()
-        first = str(expected_err).splitlines()[0]
         mixed = re.fullmatch(r"expected scalar type (\w+) but found (\w+)", first)
         if mixed:
             # torch's bmm names its own operand order, which depends on contraction paths the
