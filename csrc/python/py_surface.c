@@ -71,47 +71,47 @@ nodes_to_collection(cc_node **nodes, int64_t n, int as_set)
     return out;
 }
 
+// The nodes the walk gives for circuit (owned by the caller); NULL with a Python error set.
+static cc_node **
+walk_circuit(PyObject *circuit, int (*walk)(cc_node *, cc_node ***, int64_t *), int64_t *n)
+{
+    cc_node *root, **nodes;
+    if (!cc_py_node_check(circuit, "circuit", &root)) {
+        return NULL;
+    }
+    if (walk(root, &nodes, n) < 0) {
+        cc_py_raise();
+        return NULL;
+    }
+    return nodes;
+}
+
 static PyObject *
 all_children(PyObject *self, PyObject *circuit)
 {
     (void)self;
-    cc_node *root, **nodes;
     int64_t n;
-    if (!cc_py_node_check(circuit, "circuit", &root)) {
-        return NULL;
-    }
-    if (cc_walk_preorder_unique(root, &nodes, &n) < 0) {
-        return cc_py_raise();
-    }
-    return nodes_to_collection(nodes, n, 1);
+    cc_node **nodes = walk_circuit(circuit, cc_walk_preorder_unique, &n);
+    return nodes == NULL ? NULL : nodes_to_collection(nodes, n, 1);
 }
 
 static PyObject *
 toposort_circuit(PyObject *self, PyObject *circuit)
 {
     (void)self;
-    cc_node *root, **nodes;
     int64_t n;
-    if (!cc_py_node_check(circuit, "circuit", &root)) {
-        return NULL;
-    }
-    if (cc_walk_toposort(root, &nodes, &n) < 0) {
-        return cc_py_raise();
-    }
-    return nodes_to_collection(nodes, n, 0);
+    cc_node **nodes = walk_circuit(circuit, cc_walk_toposort, &n);
+    return nodes == NULL ? NULL : nodes_to_collection(nodes, n, 0);
 }
 
 static PyObject *
 count_nodes(PyObject *self, PyObject *circuit)
 {
     (void)self;
-    cc_node *root, **nodes;
     int64_t n;
-    if (!cc_py_node_check(circuit, "circuit", &root)) {
+    cc_node **nodes = walk_circuit(circuit, cc_walk_preorder_unique, &n);
+    if (nodes == NULL) {
         return NULL;
-    }
-    if (cc_walk_preorder_unique(root, &nodes, &n) < 0) {
-        return cc_py_raise();
     }
     cc_free(nodes);
     return PyLong_FromLongLong(n);
